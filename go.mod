@@ -1,0 +1,3 @@
+module github.com/fsnap/fsnap
+
+go 1.26
