@@ -209,9 +209,9 @@ func (d *Decoder) UTF(what string) string {
 	return s
 }
 
-func isPlainASCII(b []byte) bool {
-	for _, c := range b {
-		if c == 0 || c >= 0x80 {
+func isPlainASCII[T string | []byte](b T) bool {
+	for i := 0; i < len(b); i++ {
+		if c := b[i]; c == 0 || c >= 0x80 {
 			return false
 		}
 	}

@@ -60,7 +60,7 @@ func (e *Encoder) UTF(s string, what string) {
 	at := len(e.buf)
 	e.buf = append(e.buf, 0, 0)
 	var err error
-	if isPlainASCII([]byte(s)) {
+	if isPlainASCII(s) {
 		e.buf = append(e.buf, s...)
 	} else if e.buf, err = appendModifiedUTF8(e.buf, s); err != nil {
 		e.Failf("%s %q: %v", what, s, err)
