@@ -1,0 +1,609 @@
+package format
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/fsnap/fsnap/format/internal/binio"
+)
+
+// FormatError reports bytes that are not a valid _metadata file, with the
+// offset of the field that failed.
+type FormatError struct {
+	Offset int64
+	Msg    string
+}
+
+func (e *FormatError) Error() string {
+	return fmt.Sprintf("_metadata offset %d (0x%x): %s", e.Offset, e.Offset, e.Msg)
+}
+
+// ErrUnsupportedVersion is wrapped by the errors of files whose version this
+// package does not read (versions 0 and 1, written by Flink 1.1 and 1.2, and
+// versions above MaxVersion).
+var ErrUnsupportedVersion = errors.New("unsupported _metadata version")
+
+// VersionError is returned for a file whose version cannot be read.
+type VersionError struct {
+	Version int32
+}
+
+func (e *VersionError) Error() string {
+	switch e.Version {
+	case 0, 1:
+		return fmt.Sprintf("_metadata version %d was written by Flink 1.1 or 1.2; Flink 1.2 was the last release that read it (restore and take a new savepoint with Flink 1.2 to 1.8 first)", e.Version)
+	}
+	return fmt.Sprintf("_metadata version %d is not known (this fsnap reads versions %d to %d)", e.Version, MinVersion, MaxVersion)
+}
+
+func (e *VersionError) Unwrap() error { return ErrUnsupportedVersion }
+
+// ReadMetadata reads a whole _metadata file from r.
+func ReadMetadata(r io.Reader) (*Metadata, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	return ParseMetadata(b)
+}
+
+// ParseMetadata parses the bytes of a _metadata file. The result aliases b
+// (inline state and ASCII strings are not copied): do not modify b afterwards.
+func ParseMetadata(b []byte) (*Metadata, error) {
+	p := parser{d: binio.NewDecoder(b, 0)}
+	m := p.metadata()
+	if err := p.d.Err(); err != nil {
+		var be *binio.Error
+		if errors.As(err, &be) {
+			return nil, &FormatError{Offset: be.Offset, Msg: be.Msg}
+		}
+		return nil, err
+	}
+	if p.verErr != nil {
+		return nil, p.verErr
+	}
+	return m, nil
+}
+
+// PeekVersion returns the version of a _metadata file from its first 8 bytes.
+func PeekVersion(b []byte) (int32, error) {
+	if len(b) < 8 {
+		return 0, &FormatError{Offset: int64(len(b)), Msg: "truncated: header needs 8 bytes"}
+	}
+	if m := binary.BigEndian.Uint32(b); m != Magic {
+		return 0, &FormatError{Msg: fmt.Sprintf("bad magic %08x, want %08x: not a Flink _metadata file", m, Magic)}
+	}
+	return int32(binary.BigEndian.Uint32(b[4:])), nil
+}
+
+type parser struct {
+	d       *binio.Decoder
+	version int32
+	verErr  error
+}
+
+// Minimum encoded sizes, used to bound counts before allocating.
+const (
+	minOperatorV2     = 16 + 4 + 4 + 4 + 4
+	minOperatorV3     = 16 + 4 + 4 + 1 + 4
+	minSubtaskV2      = 4 + 8 + 4 + 4 + 4 + 1 + 1
+	minFinishedIndex  = 4
+	minStreamHandle   = 1
+	minNamedState     = 2 + 1 + 4
+	minNamedHandle    = 2 + 1
+	minChannelHandle  = 4 + 8 + 1 + 4
+	minMasterState    = 4 + 4 + 4 + 2 + 4
+	minKeyedHandle    = 1
+	minStateChange    = 4 + 4
+	minOffsetHandle   = 8 + 1
+	masterStateMagic  = int32(-0x3694E96A) // 0xC96B1696
+	partitionableCode = 4
+)
+
+func (p *parser) metadata() *Metadata {
+	d := p.d
+	magic := uint32(d.I32("magic"))
+	if d.Failed() {
+		return nil
+	}
+	if magic != Magic {
+		d.FailAt(0, "bad magic %08x, want %08x: not a Flink _metadata file", magic, Magic)
+		return nil
+	}
+	p.version = d.I32("version")
+	if d.Failed() {
+		return nil
+	}
+	if p.version < MinVersion || p.version > MaxVersion {
+		p.verErr = &VersionError{Version: p.version}
+		return nil
+	}
+	m := &Metadata{Version: p.version}
+	at := d.Offset()
+	m.CheckpointID = d.I64("checkpoint id")
+	if m.CheckpointID < 0 {
+		d.FailAt(at, "negative checkpoint id %d", m.CheckpointID)
+	}
+	if n := d.Count("master state count", minMasterState); n > 0 {
+		m.MasterStates = make([]MasterState, n)
+		for i := range m.MasterStates {
+			p.masterState(&m.MasterStates[i])
+		}
+	}
+	minOp := minOperatorV3
+	if p.version == 2 {
+		minOp = minOperatorV2
+	}
+	if n := d.Count("operator count", minOp); n > 0 {
+		m.Operators = make([]OperatorState, n)
+		for i := range m.Operators {
+			p.operator(&m.Operators[i])
+			if d.Failed() {
+				return nil
+			}
+		}
+	}
+	if d.Failed() {
+		return nil
+	}
+	if p.version >= 4 {
+		start := d.Offset()
+		props, err := decodeTrailer(d.Bytes(d.Remaining(), "properties"), start)
+		if err != nil {
+			var be *binio.Error
+			if errors.As(err, &be) {
+				d.FailAt(be.Offset, "checkpoint properties: %s", be.Msg)
+			} else {
+				d.Failf("checkpoint properties: %v", err)
+			}
+			return nil
+		}
+		m.Properties = props
+	} else if d.Remaining() > 0 {
+		d.Failf("%d bytes after the last operator (version %d files end there)", d.Remaining(), p.version)
+	}
+	return m
+}
+
+func (p *parser) masterState(ms *MasterState) {
+	d := p.d
+	at := d.Offset()
+	if magic := d.I32("master state magic"); magic != masterStateMagic && !d.Failed() {
+		d.FailAt(at, "bad master state magic %08x, want c96b1696", uint32(magic))
+		return
+	}
+	at = d.Offset()
+	n := d.I32("master state length")
+	if d.Failed() {
+		return
+	}
+	if n <= 0 || int(n) > d.Remaining() {
+		d.FailAt(at, "master state length %d outside 1..%d", n, d.Remaining())
+		return
+	}
+	end := d.Pos() + int(n)
+	ms.Version = d.I32("master state version")
+	ms.Name = d.UTF("master state name")
+	ms.Payload = d.Bytes(d.Count("master state payload length", 1), "master state payload")
+	if !d.Failed() && d.Pos() != end {
+		d.Failf("master state block declares %d bytes but its fields end %d bytes from there", n, d.Pos()-(end-int(n)))
+	}
+}
+
+func (p *parser) operator(op *OperatorState) {
+	d := p.d
+	if p.version >= 5 {
+		op.Name = d.UTF("operator name")
+		op.UID = d.UTF("operator uid")
+	}
+	copy(op.ID[:], d.Bytes(16, "operator id"))
+	op.Parallelism = d.I32("parallelism")
+	op.MaxParallelism = d.I32("max parallelism")
+	if p.version == 2 {
+		op.LegacyChainLength = d.I32("legacy chain length")
+	} else {
+		at := d.Offset()
+		op.Coordinator = p.streamHandle("coordinator state")
+		if op.Coordinator != nil && op.Coordinator.StreamType() != ByteStream {
+			d.FailAt(at, "coordinator state is a %v handle; only inline bytes are allowed", op.Coordinator.StreamType())
+		}
+	}
+	at := d.Offset()
+	n := d.I32("subtask count")
+	if d.Failed() {
+		return
+	}
+	if n == -1 && p.version >= 3 {
+		if op.Coordinator != nil {
+			d.FailAt(at, "fully finished operator has coordinator state")
+		}
+		op.FullyFinished = true
+		return
+	}
+	minSub := minFinishedIndex
+	if p.version == 2 {
+		minSub = minSubtaskV2
+	}
+	cnt := d.CheckCount(at, int64(n), "subtask count", minSub)
+	if cnt <= 0 {
+		return
+	}
+	op.Subtasks = make([]SubtaskState, cnt)
+	for i := range op.Subtasks {
+		p.subtask(&op.Subtasks[i])
+		if d.Failed() {
+			return
+		}
+	}
+}
+
+func (p *parser) subtask(st *SubtaskState) {
+	d := p.d
+	at := d.Offset()
+	st.Index = d.I32("subtask index")
+	if p.version == 2 {
+		st.LegacyDuration = d.I64("legacy duration")
+		lat := d.Offset()
+		if legacy := d.I32("legacy state count"); legacy != 0 && !d.Failed() {
+			d.FailAt(lat, "subtask has %d legacy (non-partitionable) operator states, which no Flink since 1.4 restores", legacy)
+			return
+		}
+	} else if st.Index < 0 {
+		st.Finished = true
+		st.Index = -st.Index - 1
+		if st.Index < 0 {
+			d.FailAt(at, "invalid finished subtask index")
+		}
+		return
+	}
+	if st.Index < 0 {
+		d.FailAt(at, "negative subtask index %d", st.Index)
+		return
+	}
+	st.ManagedOperatorState = p.optionalOperatorHandle("managed operator state")
+	st.RawOperatorState = p.optionalOperatorHandle("raw operator state")
+	st.ManagedKeyedState = p.keyedHandle("managed keyed state")
+	st.RawKeyedState = p.keyedHandle("raw keyed state")
+	if p.version >= 3 {
+		st.InputChannels = p.channelHandles("input channel", true)
+		st.ResultSubpartitions = p.channelHandles("result subpartition", false)
+	}
+	if p.version >= 7 {
+		at := d.Offset()
+		switch d.U8("ref checkpoint id flag") {
+		case 0:
+		case 1:
+			id := d.I64("ref checkpoint id")
+			st.RefCheckpointID = &id
+		default:
+			d.FailAt(at, "ref checkpoint id flag must be 0 or 1")
+		}
+	}
+}
+
+func (p *parser) optionalOperatorHandle(what string) *OperatorStateHandle {
+	d := p.d
+	at := d.Offset()
+	switch d.I32(what + " presence") {
+	case 0:
+		return nil
+	case 1:
+		return p.operatorHandle(what)
+	default:
+		d.FailAt(at, "%s presence flag must be 0 or 1", what)
+		return nil
+	}
+}
+
+func (p *parser) operatorHandle(what string) *OperatorStateHandle {
+	d := p.d
+	at := d.Offset()
+	switch code := d.U8(what + " handle type"); code {
+	case 0:
+		// NULL inside a present slot: Flink reads it as absent.
+		if !d.Failed() {
+			d.FailAt(at, "%s is flagged present but its handle is NULL", what)
+		}
+		return nil
+	case partitionableCode:
+	default:
+		d.FailAt(at, "unknown operator state handle type %d (want 4, partitionable)", code)
+		return nil
+	}
+	h := &OperatorStateHandle{}
+	if n := d.Count(what+" state count", minNamedState); n > 0 {
+		h.States = make([]NamedOperatorState, n)
+		for i := range h.States {
+			s := &h.States[i]
+			s.Name = d.UTF("operator state name")
+			mat := d.Offset()
+			s.Mode = DistributionMode(d.U8("distribution mode"))
+			if s.Mode > Broadcast && !d.Failed() {
+				d.FailAt(mat, "unknown distribution mode %d", s.Mode)
+			}
+			s.Offsets = p.longs("operator state offsets")
+		}
+	}
+	h.Delegate = p.streamHandle(what + " stream")
+	return h
+}
+
+// longs reads an i32 count and that many i64 values.
+func (p *parser) longs(what string) []int64 {
+	d := p.d
+	n := d.Count(what+" count", 8)
+	if n <= 0 {
+		return nil
+	}
+	raw := d.Bytes(8*n, what)
+	out := make([]int64, n)
+	for i := range out {
+		out[i] = int64(binary.BigEndian.Uint64(raw[8*i:]))
+	}
+	return out
+}
+
+func (p *parser) keyGroupRange(what string) KeyGroupRange {
+	d := p.d
+	at := d.Offset()
+	r := KeyGroupRange{Start: d.I32(what + " start key group"), Count: d.I32(what + " key group count")}
+	if !d.Failed() && (r.Start < 0 || r.Count < 0 || int64(r.Start)+int64(r.Count) > 1<<31) {
+		d.FailAt(at, "%s: invalid key group range start %d count %d", what, r.Start, r.Count)
+	}
+	return r
+}
+
+func (p *parser) keyedHandle(what string) KeyedStateHandle {
+	d := p.d
+	at := d.Offset()
+	code := KeyedHandleType(d.U8(what + " handle type"))
+	if d.Failed() {
+		return nil
+	}
+	switch code {
+	case KeyedNull:
+		return nil
+	case KeyGroupsHandleV1, SavepointKeyGroupsHandle, KeyGroupsHandleV2:
+		return p.keyGroupsHandle(code, what)
+	case IncrementalHandleV1, IncrementalHandleV2:
+		return p.incrementalHandle(code, what)
+	case ChangelogHandleV1, ChangelogHandleV2:
+		return p.changelogHandle(code, what)
+	case ChangelogByteIncrementHandle:
+		return p.changelogBytesHandle(what)
+	case ChangelogFileIncrementV1, ChangelogFileIncrementV2:
+		return p.changelogFileHandle(code, what)
+	}
+	d.FailAt(at, "%s: unknown keyed state handle type %d", what, uint8(code))
+	return nil
+}
+
+func (p *parser) keyGroupsHandle(code KeyedHandleType, what string) *KeyGroupsHandle {
+	d := p.d
+	h := &KeyGroupsHandle{Type: code}
+	h.Range = p.keyGroupRange(what)
+	if d.Failed() {
+		return nil
+	}
+	n := d.CheckCount(d.Offset(), int64(h.Range.Count), what+" key group offsets", 8)
+	if n < 0 {
+		return nil
+	}
+	raw := d.Bytes(8*n, what+" key group offsets")
+	h.Offsets = make([]int64, n)
+	for i := range h.Offsets {
+		h.Offsets[i] = int64(binary.BigEndian.Uint64(raw[8*i:]))
+	}
+	h.Delegate = p.streamHandle(what + " stream")
+	if code == KeyGroupsHandleV2 {
+		h.HandleID = d.UTF(what + " state handle id")
+	}
+	return h
+}
+
+func (p *parser) incrementalHandle(code KeyedHandleType, what string) *IncrementalHandle {
+	d := p.d
+	h := &IncrementalHandle{Type: code}
+	h.CheckpointID = d.I64(what + " checkpoint id")
+	h.BackendIdentifier = d.UTF(what + " backend identifier")
+	h.Range = p.keyGroupRange(what)
+	if code == IncrementalHandleV2 {
+		h.CheckpointedSize = d.I64(what + " checkpointed size")
+	}
+	h.MetaStateHandle = p.streamHandle(what + " meta state")
+	h.SharedState = p.namedHandles(what + " shared state")
+	h.PrivateState = p.namedHandles(what + " private state")
+	if code == IncrementalHandleV2 {
+		h.HandleID = d.UTF(what + " state handle id")
+	}
+	return h
+}
+
+func (p *parser) namedHandles(what string) []NamedHandle {
+	d := p.d
+	n := d.Count(what+" count", minNamedHandle)
+	if n <= 0 {
+		return nil
+	}
+	out := make([]NamedHandle, n)
+	for i := range out {
+		out[i].LocalPath = d.UTF(what + " local path")
+		out[i].Handle = p.streamHandle(what + " file")
+		if d.Failed() {
+			return nil
+		}
+	}
+	return out
+}
+
+func (p *parser) changelogHandle(code KeyedHandleType, what string) *ChangelogHandle {
+	d := p.d
+	h := &ChangelogHandle{Type: code}
+	h.Range = p.keyGroupRange(what)
+	h.CheckpointedSize = d.I64(what + " checkpointed size")
+	h.Materialized = p.keyedHandles(what + " materialized")
+	nat := d.Offset()
+	h.NonMaterialized = p.keyedHandles(what + " non-materialized")
+	for _, c := range h.NonMaterialized {
+		switch c.(type) {
+		case *ChangelogBytesHandle, *ChangelogFileHandle, nil:
+		default:
+			d.FailAt(nat, "%s: non-materialized handle of type %v", what, c.KeyedType())
+		}
+	}
+	h.MaterializationID = d.I64(what + " materialization id")
+	if code == ChangelogHandleV2 {
+		h.CheckpointID = d.I64(what + " checkpoint id")
+	}
+	h.HandleID = d.UTF(what + " state handle id")
+	return h
+}
+
+func (p *parser) keyedHandles(what string) []KeyedStateHandle {
+	d := p.d
+	n := d.Count(what+" count", minKeyedHandle)
+	if n <= 0 {
+		return nil
+	}
+	out := make([]KeyedStateHandle, n)
+	for i := range out {
+		out[i] = p.keyedHandle(what)
+		if d.Failed() {
+			return nil
+		}
+	}
+	return out
+}
+
+func (p *parser) changelogBytesHandle(what string) *ChangelogBytesHandle {
+	d := p.d
+	h := &ChangelogBytesHandle{}
+	h.Range = p.keyGroupRange(what)
+	h.From = d.I64(what + " from sequence number")
+	h.To = d.I64(what + " to sequence number")
+	if n := d.Count(what+" change count", minStateChange); n > 0 {
+		h.Changes = make([]StateChange, n)
+		for i := range h.Changes {
+			h.Changes[i].KeyGroup = d.I32("change key group")
+			h.Changes[i].Data = d.Bytes(d.Count("change length", 1), "change bytes")
+		}
+	}
+	h.HandleID = d.UTF(what + " state handle id")
+	return h
+}
+
+func (p *parser) changelogFileHandle(code KeyedHandleType, what string) *ChangelogFileHandle {
+	d := p.d
+	h := &ChangelogFileHandle{Type: code}
+	h.Range = p.keyGroupRange(what)
+	if n := d.Count(what+" handle count", minOffsetHandle); n > 0 {
+		h.Handles = make([]OffsetHandle, n)
+		for i := range h.Handles {
+			h.Handles[i].Offset = d.I64("changelog offset")
+			h.Handles[i].Handle = p.streamHandle("changelog file")
+			if d.Failed() {
+				return nil
+			}
+		}
+	}
+	h.StateSize = d.I64(what + " state size")
+	h.CheckpointedSize = d.I64(what + " checkpointed size")
+	h.HandleID = d.UTF(what + " state handle id")
+	if code == ChangelogFileIncrementV2 {
+		h.StorageIdentifier = d.UTF(what + " storage identifier")
+	}
+	return h
+}
+
+func (p *parser) streamHandle(what string) StreamHandle {
+	d := p.d
+	at := d.Offset()
+	code := StreamHandleType(d.U8(what + " handle type"))
+	if d.Failed() {
+		return nil
+	}
+	switch code {
+	case StreamNull:
+		return nil
+	case ByteStream:
+		h := &ByteStreamHandle{Name: d.UTF(what + " handle name")}
+		h.Data = d.Bytes(d.Count(what+" inline length", 1), what+" inline bytes")
+		if h.Data == nil && !d.Failed() {
+			h.Data = []byte{}
+		}
+		return h
+	case FileStream:
+		h := &FileHandle{}
+		sat := d.Offset()
+		h.Size = d.I64(what + " file size")
+		h.Path = d.UTF(what + " file path")
+		if h.Size < 0 && !d.Failed() {
+			d.FailAt(sat, "%s: negative file size %d", what, h.Size)
+		}
+		return h
+	case RelativeFileStream:
+		h := &RelativeFileHandle{RelativePath: d.UTF(what + " relative path")}
+		sat := d.Offset()
+		h.Size = d.I64(what + " file size")
+		if h.Size < 0 && !d.Failed() {
+			d.FailAt(sat, "%s: negative file size %d", what, h.Size)
+		}
+		return h
+	case LegacyKeyGroups:
+		return p.keyGroupsHandle(KeyGroupsHandleV1, what)
+	}
+	d.FailAt(at, "%s: unknown stream state handle type %d", what, uint8(code))
+	return nil
+}
+
+func (p *parser) channelHandles(what string, input bool) []ChannelStateHandle {
+	d := p.d
+	n := d.Count(what+" handle count", minChannelHandle)
+	if n <= 0 {
+		return nil
+	}
+	out := make([]ChannelStateHandle, n)
+	for i := range out {
+		p.channelHandle(&out[i], what, input)
+		if d.Failed() {
+			return nil
+		}
+	}
+	return out
+}
+
+func (p *parser) channelHandle(h *ChannelStateHandle, what string, input bool) {
+	d := p.d
+	if input {
+		h.Type = InputChannelHandle
+	} else {
+		h.Type = ResultSubpartitionHandle
+	}
+	if p.version >= 6 {
+		at := d.Offset()
+		h.Type = ChannelHandleType(d.U8(what + " handle type"))
+		ok := (input && (h.Type == InputChannelHandle || h.Type == MergedInputChannelHandle)) ||
+			(!input && (h.Type == ResultSubpartitionHandle || h.Type == MergedResultSubpartHandle))
+		if !ok && !d.Failed() {
+			d.FailAt(at, "%s: channel state handle type %d does not belong in this list", what, uint8(h.Type))
+			return
+		}
+	}
+	h.SubtaskIndex = d.I32(what + " subtask index")
+	if h.Type == MergedInputChannelHandle || h.Type == MergedResultSubpartHandle {
+		h.StateSize = d.I64(what + " state size")
+		h.Delegate = p.streamHandle(what + " stream")
+		h.MergedOffsets = d.Bytes(d.Count(what+" merged offsets length", 1), what+" merged offsets")
+		if h.MergedOffsets == nil && !d.Failed() {
+			h.MergedOffsets = []byte{}
+		}
+		return
+	}
+	h.Info[0] = d.I32(what + " info")
+	h.Info[1] = d.I32(what + " info")
+	h.Offsets = p.longs(what + " offsets")
+	h.StateSize = d.I64(what + " state size")
+	h.Delegate = p.streamHandle(what + " stream")
+}
