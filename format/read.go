@@ -79,6 +79,7 @@ func PeekVersion(b []byte) (int32, error) {
 }
 
 type parser struct {
+	a       arena
 	d       *binio.Decoder
 	version int32
 	verErr  error
@@ -230,7 +231,7 @@ func (p *parser) operator(op *OperatorState) {
 	if cnt <= 0 {
 		return
 	}
-	op.Subtasks = make([]SubtaskState, cnt)
+	op.Subtasks = p.a.subtasks.take(cnt)
 	for i := range op.Subtasks {
 		p.subtask(&op.Subtasks[i])
 		if d.Failed() {
@@ -286,7 +287,7 @@ func (p *parser) subtask(st *SubtaskState) {
 func (p *parser) optionalOperatorHandle(what string) *OperatorStateHandle {
 	d := p.d
 	at := d.Offset()
-	switch d.I32(what + " presence") {
+	switch d.I32("presence") {
 	case 0:
 		return nil
 	case 1:
@@ -300,7 +301,7 @@ func (p *parser) optionalOperatorHandle(what string) *OperatorStateHandle {
 func (p *parser) operatorHandle(what string) *OperatorStateHandle {
 	d := p.d
 	at := d.Offset()
-	switch code := d.U8(what + " handle type"); code {
+	switch code := d.U8("handle type"); code {
 	case 0:
 		// NULL inside a present slot: Flink reads it as absent.
 		if !d.Failed() {
@@ -312,9 +313,9 @@ func (p *parser) operatorHandle(what string) *OperatorStateHandle {
 		d.FailAt(at, "unknown operator state handle type %d (want 4, partitionable)", code)
 		return nil
 	}
-	h := &OperatorStateHandle{}
-	if n := d.Count(what+" state count", minNamedState); n > 0 {
-		h.States = make([]NamedOperatorState, n)
+	h := p.a.opHandles.new()
+	if n := d.Count("state count", minNamedState); n > 0 {
+		h.States = p.a.opStates.take(n)
 		for i := range h.States {
 			s := &h.States[i]
 			s.Name = d.UTF("operator state name")
@@ -326,19 +327,19 @@ func (p *parser) operatorHandle(what string) *OperatorStateHandle {
 			s.Offsets = p.longs("operator state offsets")
 		}
 	}
-	h.Delegate = p.streamHandle(what + " stream")
+	h.Delegate = p.streamHandle("stream")
 	return h
 }
 
 // longs reads an i32 count and that many i64 values.
 func (p *parser) longs(what string) []int64 {
 	d := p.d
-	n := d.Count(what+" count", 8)
+	n := d.Count("count", 8)
 	if n <= 0 {
 		return nil
 	}
 	raw := d.Bytes(8*n, what)
-	out := make([]int64, n)
+	out := p.a.longs.take(n)
 	for i := range out {
 		out[i] = int64(binary.BigEndian.Uint64(raw[8*i:]))
 	}
@@ -348,7 +349,7 @@ func (p *parser) longs(what string) []int64 {
 func (p *parser) keyGroupRange(what string) KeyGroupRange {
 	d := p.d
 	at := d.Offset()
-	r := KeyGroupRange{Start: d.I32(what + " start key group"), Count: d.I32(what + " key group count")}
+	r := KeyGroupRange{Start: d.I32("start key group"), Count: d.I32("key group count")}
 	if !d.Failed() && (r.Start < 0 || r.Count < 0 || int64(r.Start)+int64(r.Count) > 1<<31) {
 		d.FailAt(at, "%s: invalid key group range start %d count %d", what, r.Start, r.Count)
 	}
@@ -358,7 +359,7 @@ func (p *parser) keyGroupRange(what string) KeyGroupRange {
 func (p *parser) keyedHandle(what string) KeyedStateHandle {
 	d := p.d
 	at := d.Offset()
-	code := KeyedHandleType(d.U8(what + " handle type"))
+	code := KeyedHandleType(d.U8("handle type"))
 	if d.Failed() {
 		return nil
 	}
@@ -382,55 +383,57 @@ func (p *parser) keyedHandle(what string) KeyedStateHandle {
 
 func (p *parser) keyGroupsHandle(code KeyedHandleType, what string) *KeyGroupsHandle {
 	d := p.d
-	h := &KeyGroupsHandle{Type: code}
+	h := p.a.keyGroups.new()
+	h.Type = code
 	h.Range = p.keyGroupRange(what)
 	if d.Failed() {
 		return nil
 	}
-	n := d.CheckCount(d.Offset(), int64(h.Range.Count), what+" key group offsets", 8)
+	n := d.CheckCount(d.Offset(), int64(h.Range.Count), "key group offsets", 8)
 	if n < 0 {
 		return nil
 	}
-	raw := d.Bytes(8*n, what+" key group offsets")
-	h.Offsets = make([]int64, n)
+	raw := d.Bytes(8*n, "key group offsets")
+	h.Offsets = p.a.longs.take(n)
 	for i := range h.Offsets {
 		h.Offsets[i] = int64(binary.BigEndian.Uint64(raw[8*i:]))
 	}
-	h.Delegate = p.streamHandle(what + " stream")
+	h.Delegate = p.streamHandle("stream")
 	if code == KeyGroupsHandleV2 {
-		h.HandleID = d.UTF(what + " state handle id")
+		h.HandleID = d.UTF("state handle id")
 	}
 	return h
 }
 
 func (p *parser) incrementalHandle(code KeyedHandleType, what string) *IncrementalHandle {
 	d := p.d
-	h := &IncrementalHandle{Type: code}
-	h.CheckpointID = d.I64(what + " checkpoint id")
-	h.BackendIdentifier = d.UTF(what + " backend identifier")
+	h := p.a.incr.new()
+	h.Type = code
+	h.CheckpointID = d.I64("checkpoint id")
+	h.BackendIdentifier = d.UTF("backend identifier")
 	h.Range = p.keyGroupRange(what)
 	if code == IncrementalHandleV2 {
-		h.CheckpointedSize = d.I64(what + " checkpointed size")
+		h.CheckpointedSize = d.I64("checkpointed size")
 	}
-	h.MetaStateHandle = p.streamHandle(what + " meta state")
-	h.SharedState = p.namedHandles(what + " shared state")
-	h.PrivateState = p.namedHandles(what + " private state")
+	h.MetaStateHandle = p.streamHandle("meta state")
+	h.SharedState = p.namedHandles("shared state")
+	h.PrivateState = p.namedHandles("private state")
 	if code == IncrementalHandleV2 {
-		h.HandleID = d.UTF(what + " state handle id")
+		h.HandleID = d.UTF("state handle id")
 	}
 	return h
 }
 
 func (p *parser) namedHandles(what string) []NamedHandle {
 	d := p.d
-	n := d.Count(what+" count", minNamedHandle)
+	n := d.Count("count", minNamedHandle)
 	if n <= 0 {
 		return nil
 	}
-	out := make([]NamedHandle, n)
+	out := p.a.named.take(n)
 	for i := range out {
-		out[i].LocalPath = d.UTF(what + " local path")
-		out[i].Handle = p.streamHandle(what + " file")
+		out[i].LocalPath = d.UTF("local path")
+		out[i].Handle = p.streamHandle("file")
 		if d.Failed() {
 			return nil
 		}
@@ -442,10 +445,10 @@ func (p *parser) changelogHandle(code KeyedHandleType, what string) *ChangelogHa
 	d := p.d
 	h := &ChangelogHandle{Type: code}
 	h.Range = p.keyGroupRange(what)
-	h.CheckpointedSize = d.I64(what + " checkpointed size")
-	h.Materialized = p.keyedHandles(what + " materialized")
+	h.CheckpointedSize = d.I64("checkpointed size")
+	h.Materialized = p.keyedHandles("materialized")
 	nat := d.Offset()
-	h.NonMaterialized = p.keyedHandles(what + " non-materialized")
+	h.NonMaterialized = p.keyedHandles("non-materialized")
 	for _, c := range h.NonMaterialized {
 		switch c.(type) {
 		case *ChangelogBytesHandle, *ChangelogFileHandle, nil:
@@ -453,17 +456,17 @@ func (p *parser) changelogHandle(code KeyedHandleType, what string) *ChangelogHa
 			d.FailAt(nat, "%s: non-materialized handle of type %v", what, c.KeyedType())
 		}
 	}
-	h.MaterializationID = d.I64(what + " materialization id")
+	h.MaterializationID = d.I64("materialization id")
 	if code == ChangelogHandleV2 {
-		h.CheckpointID = d.I64(what + " checkpoint id")
+		h.CheckpointID = d.I64("checkpoint id")
 	}
-	h.HandleID = d.UTF(what + " state handle id")
+	h.HandleID = d.UTF("state handle id")
 	return h
 }
 
 func (p *parser) keyedHandles(what string) []KeyedStateHandle {
 	d := p.d
-	n := d.Count(what+" count", minKeyedHandle)
+	n := d.Count("count", minKeyedHandle)
 	if n <= 0 {
 		return nil
 	}
@@ -481,16 +484,16 @@ func (p *parser) changelogBytesHandle(what string) *ChangelogBytesHandle {
 	d := p.d
 	h := &ChangelogBytesHandle{}
 	h.Range = p.keyGroupRange(what)
-	h.From = d.I64(what + " from sequence number")
-	h.To = d.I64(what + " to sequence number")
-	if n := d.Count(what+" change count", minStateChange); n > 0 {
+	h.From = d.I64("from sequence number")
+	h.To = d.I64("to sequence number")
+	if n := d.Count("change count", minStateChange); n > 0 {
 		h.Changes = make([]StateChange, n)
 		for i := range h.Changes {
 			h.Changes[i].KeyGroup = d.I32("change key group")
 			h.Changes[i].Data = d.Bytes(d.Count("change length", 1), "change bytes")
 		}
 	}
-	h.HandleID = d.UTF(what + " state handle id")
+	h.HandleID = d.UTF("state handle id")
 	return h
 }
 
@@ -498,7 +501,7 @@ func (p *parser) changelogFileHandle(code KeyedHandleType, what string) *Changel
 	d := p.d
 	h := &ChangelogFileHandle{Type: code}
 	h.Range = p.keyGroupRange(what)
-	if n := d.Count(what+" handle count", minOffsetHandle); n > 0 {
+	if n := d.Count("handle count", minOffsetHandle); n > 0 {
 		h.Handles = make([]OffsetHandle, n)
 		for i := range h.Handles {
 			h.Handles[i].Offset = d.I64("changelog offset")
@@ -508,11 +511,11 @@ func (p *parser) changelogFileHandle(code KeyedHandleType, what string) *Changel
 			}
 		}
 	}
-	h.StateSize = d.I64(what + " state size")
-	h.CheckpointedSize = d.I64(what + " checkpointed size")
-	h.HandleID = d.UTF(what + " state handle id")
+	h.StateSize = d.I64("state size")
+	h.CheckpointedSize = d.I64("checkpointed size")
+	h.HandleID = d.UTF("state handle id")
 	if code == ChangelogFileIncrementV2 {
-		h.StorageIdentifier = d.UTF(what + " storage identifier")
+		h.StorageIdentifier = d.UTF("storage identifier")
 	}
 	return h
 }
@@ -520,7 +523,7 @@ func (p *parser) changelogFileHandle(code KeyedHandleType, what string) *Changel
 func (p *parser) streamHandle(what string) StreamHandle {
 	d := p.d
 	at := d.Offset()
-	code := StreamHandleType(d.U8(what + " handle type"))
+	code := StreamHandleType(d.U8("handle type"))
 	if d.Failed() {
 		return nil
 	}
@@ -528,25 +531,27 @@ func (p *parser) streamHandle(what string) StreamHandle {
 	case StreamNull:
 		return nil
 	case ByteStream:
-		h := &ByteStreamHandle{Name: d.UTF(what + " handle name")}
-		h.Data = d.Bytes(d.Count(what+" inline length", 1), what+" inline bytes")
+		h := p.a.bytes.new()
+		h.Name = d.UTF("handle name")
+		h.Data = d.Bytes(d.Count("inline length", 1), "inline bytes")
 		if h.Data == nil && !d.Failed() {
 			h.Data = []byte{}
 		}
 		return h
 	case FileStream:
-		h := &FileHandle{}
+		h := p.a.file.new()
 		sat := d.Offset()
-		h.Size = d.I64(what + " file size")
-		h.Path = d.UTF(what + " file path")
+		h.Size = d.I64("file size")
+		h.Path = d.UTF("file path")
 		if h.Size < 0 && !d.Failed() {
 			d.FailAt(sat, "%s: negative file size %d", what, h.Size)
 		}
 		return h
 	case RelativeFileStream:
-		h := &RelativeFileHandle{RelativePath: d.UTF(what + " relative path")}
+		h := p.a.relative.new()
+		h.RelativePath = d.UTF("relative path")
 		sat := d.Offset()
-		h.Size = d.I64(what + " file size")
+		h.Size = d.I64("file size")
 		if h.Size < 0 && !d.Failed() {
 			d.FailAt(sat, "%s: negative file size %d", what, h.Size)
 		}
@@ -560,7 +565,7 @@ func (p *parser) streamHandle(what string) StreamHandle {
 
 func (p *parser) channelHandles(what string, input bool) []ChannelStateHandle {
 	d := p.d
-	n := d.Count(what+" handle count", minChannelHandle)
+	n := d.Count("handle count", minChannelHandle)
 	if n <= 0 {
 		return nil
 	}
@@ -583,7 +588,7 @@ func (p *parser) channelHandle(h *ChannelStateHandle, what string, input bool) {
 	}
 	if p.version >= 6 {
 		at := d.Offset()
-		h.Type = ChannelHandleType(d.U8(what + " handle type"))
+		h.Type = ChannelHandleType(d.U8("handle type"))
 		ok := (input && (h.Type == InputChannelHandle || h.Type == MergedInputChannelHandle)) ||
 			(!input && (h.Type == ResultSubpartitionHandle || h.Type == MergedResultSubpartHandle))
 		if !ok && !d.Failed() {
@@ -591,19 +596,19 @@ func (p *parser) channelHandle(h *ChannelStateHandle, what string, input bool) {
 			return
 		}
 	}
-	h.SubtaskIndex = d.I32(what + " subtask index")
+	h.SubtaskIndex = d.I32("subtask index")
 	if h.Type == MergedInputChannelHandle || h.Type == MergedResultSubpartHandle {
-		h.StateSize = d.I64(what + " state size")
-		h.Delegate = p.streamHandle(what + " stream")
-		h.MergedOffsets = d.Bytes(d.Count(what+" merged offsets length", 1), what+" merged offsets")
+		h.StateSize = d.I64("state size")
+		h.Delegate = p.streamHandle("stream")
+		h.MergedOffsets = d.Bytes(d.Count("merged offsets length", 1), "merged offsets")
 		if h.MergedOffsets == nil && !d.Failed() {
 			h.MergedOffsets = []byte{}
 		}
 		return
 	}
-	h.Info[0] = d.I32(what + " info")
-	h.Info[1] = d.I32(what + " info")
-	h.Offsets = p.longs(what + " offsets")
-	h.StateSize = d.I64(what + " state size")
-	h.Delegate = p.streamHandle(what + " stream")
+	h.Info[0] = d.I32("info")
+	h.Info[1] = d.I32("info")
+	h.Offsets = p.longs("offsets")
+	h.StateSize = d.I64("state size")
+	h.Delegate = p.streamHandle("stream")
 }

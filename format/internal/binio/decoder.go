@@ -210,7 +210,17 @@ func (d *Decoder) UTF(what string) string {
 }
 
 func isPlainASCII[T string | []byte](b T) bool {
-	for i := 0; i < len(b); i++ {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		x := uint64(b[i]) | uint64(b[i+1])<<8 | uint64(b[i+2])<<16 | uint64(b[i+3])<<24 |
+			uint64(b[i+4])<<32 | uint64(b[i+5])<<40 | uint64(b[i+6])<<48 | uint64(b[i+7])<<56
+		// A byte with its top bit set, or a zero byte (x-lo borrows into its top bit).
+		if x&hi != 0 || (x-lo)&^x&hi != 0 {
+			return false
+		}
+	}
+	for ; i < len(b); i++ {
 		if c := b[i]; c == 0 || c >= 0x80 {
 			return false
 		}

@@ -1,0 +1,53 @@
+package format
+
+import (
+	"testing"
+
+	"github.com/fsnap/fsnap/internal/corpus"
+)
+
+// BenchmarkParseCorpus parses every corpus _metadata once per iteration;
+// MB/s is over the total size of those files.
+func BenchmarkParseCorpus(b *testing.B) {
+	var files [][]byte
+	var total int64
+	for _, e := range corpus.Require(b) {
+		f := readCorpusMetadata(b, e)
+		files = append(files, f)
+		total += int64(len(f))
+	}
+	b.SetBytes(total)
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, f := range files {
+			if _, err := ParseMetadata(f); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+func BenchmarkWriteCorpus(b *testing.B) {
+	var ms []*Metadata
+	var total int64
+	for _, e := range corpus.Require(b) {
+		f := readCorpusMetadata(b, e)
+		m, err := ParseMetadata(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ms = append(ms, m)
+		total += int64(len(f))
+	}
+	b.SetBytes(total)
+	b.ReportAllocs()
+	var buf []byte
+	for b.Loop() {
+		for _, m := range ms {
+			var err error
+			if buf, err = AppendMetadata(buf[:0], m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
