@@ -252,7 +252,7 @@ func (r *javaReader) content(what string) any {
 		r.assign(s)
 		return s
 	case tcEnum:
-		c := r.classDesc(what + " enum class")
+		c := r.classDesc("Java enum class descriptor")
 		if r.d.Failed() {
 			return nil
 		}
@@ -264,17 +264,17 @@ func (r *javaReader) content(what string) any {
 		r.assign(e)
 		// ObjectInputStream.readEnum reads the constant name as a fresh
 		// TC_STRING, never a reference.
-		if r.d.U8(what+" enum constant") != tcString && !r.d.Failed() {
-			r.d.FailAt(r.d.Offset()-1, "%s: enum constant name is not a TC_STRING", what)
+		if r.d.U8("Java enum constant") != tcString && !r.d.Failed() {
+			r.d.FailAt(r.d.Offset()-1, "%s: name of %s constant is not a TC_STRING", what, c.name)
 		}
-		e.name = r.d.UTF(what + " enum constant")
+		e.name = r.d.UTF("Java enum constant name")
 		if r.d.Failed() {
 			return nil
 		}
 		r.assign(e.name)
 		return e
 	case tcObject:
-		c := r.classDesc(what + " class")
+		c := r.classDesc("Java class descriptor")
 		if r.d.Failed() {
 			return nil
 		}
@@ -291,7 +291,7 @@ func (r *javaReader) content(what string) any {
 		}
 		o := &javaObject{off: at, class: c}
 		r.assign(o)
-		r.classData(o, c, what)
+		r.classData(o, c)
 		return o
 	case tcLongString, tcArray, tcClass, tcClassDesc, tcProxyClassDesc, tcReset, tcException, tcBlockData, tcBlockDataLong, tcEndBlockData:
 		r.d.FailAt(at, "%s: Java serialization type code 0x%02x is not expected in CheckpointProperties", what, tc)
@@ -303,7 +303,7 @@ func (r *javaReader) content(what string) any {
 
 // classData reads the field values of o for c and its superclasses,
 // outermost superclass first (ObjectInputStream.readSerialData).
-func (r *javaReader) classData(o *javaObject, c *javaClass, what string) {
+func (r *javaReader) classData(o *javaObject, c *javaClass) {
 	if c == nil || r.d.Failed() {
 		return
 	}
@@ -311,33 +311,32 @@ func (r *javaReader) classData(o *javaObject, c *javaClass, what string) {
 		return
 	}
 	defer r.leave()
-	r.classData(o, c.super, what)
+	r.classData(o, c.super)
 	if c.flags&scSerializable == 0 {
 		return // a non-serializable superclass contributes no data
 	}
 	for i := range c.fields {
 		f := &c.fields[i]
 		fv := javaFieldValue{owner: c, field: f}
-		name := what + " field " + f.name
 		switch f.typ {
 		case 'Z':
-			fv.value = r.d.Bool(name)
+			fv.value = r.d.Bool("Java field value")
 		case 'B':
-			fv.value = int64(int8(r.d.U8(name)))
+			fv.value = int64(int8(r.d.U8("Java field value")))
 		case 'C':
-			fv.value = int64(r.d.U16(name))
+			fv.value = int64(r.d.U16("Java field value"))
 		case 'S':
-			fv.value = int64(r.d.I16(name))
+			fv.value = int64(r.d.I16("Java field value"))
 		case 'I':
-			fv.value = int64(r.d.I32(name))
+			fv.value = int64(r.d.I32("Java field value"))
 		case 'J':
-			fv.value = r.d.I64(name)
+			fv.value = r.d.I64("Java field value")
 		case 'F':
-			fv.value = uint64(uint32(r.d.I32(name)))
+			fv.value = uint64(uint32(r.d.I32("Java field value")))
 		case 'D':
-			fv.value = uint64(r.d.I64(name))
+			fv.value = uint64(r.d.I64("Java field value"))
 		default: // 'L', '['
-			fv.value = r.content(name)
+			fv.value = r.content("Java field value")
 		}
 		if r.d.Failed() {
 			return
@@ -345,7 +344,7 @@ func (r *javaReader) classData(o *javaObject, c *javaClass, what string) {
 		o.values = append(o.values, fv)
 	}
 	if c.flags&scWriteMethod != 0 {
-		r.annotation(what + " writeObject data")
+		r.annotation("Java writeObject data")
 	}
 }
 
@@ -379,10 +378,10 @@ func (r *javaReader) classDesc(what string) *javaClass {
 		return nil
 	}
 	c := &javaClass{off: at}
-	c.name = r.d.UTF(what + " name")
-	c.suid = r.d.I64(what + " serialVersionUID")
+	c.name = r.d.UTF("Java class name")
+	c.suid = r.d.I64("Java serialVersionUID")
 	r.assign(c)
-	c.flags = r.d.U8(what + " flags")
+	c.flags = r.d.U8("Java class flags")
 	if r.d.Failed() {
 		return nil
 	}
@@ -395,9 +394,9 @@ func (r *javaReader) classDesc(what string) *javaClass {
 		return nil
 	}
 	nat := r.d.Offset()
-	n := r.d.I16(what + " field count")
+	n := r.d.I16("Java field count")
 	// Each field takes at least a type byte and a 2-byte name length.
-	count := r.d.CheckCount(nat, int64(n), what+" field count", 3)
+	count := r.d.CheckCount(nat, int64(n), "Java field count", 3)
 	if count < 0 {
 		return nil
 	}
@@ -405,15 +404,15 @@ func (r *javaReader) classDesc(what string) *javaClass {
 	for i := range c.fields {
 		f := &c.fields[i]
 		tat := r.d.Offset()
-		f.typ = r.d.U8(what + " field type")
-		f.name = r.d.UTF(what + " field name")
+		f.typ = r.d.U8("Java field type")
+		f.name = r.d.UTF("Java field name")
 		if r.d.Failed() {
 			return nil
 		}
 		switch f.typ {
 		case 'B', 'C', 'D', 'F', 'I', 'J', 'S', 'Z':
 		case 'L', '[':
-			f.sig = r.typeString(what + " field " + f.name + " type")
+			f.sig = r.typeString("Java field type signature")
 		default:
 			r.d.FailAt(tat, "%s %s: invalid field type code 0x%02x", what, c.name, f.typ)
 		}
@@ -421,8 +420,8 @@ func (r *javaReader) classDesc(what string) *javaClass {
 			return nil
 		}
 	}
-	r.annotation(what + " " + c.name + " annotation")
-	c.super = r.classDesc(what + " " + c.name + " superclass")
+	r.annotation("Java class annotation")
+	c.super = r.classDesc("Java superclass descriptor")
 	if r.d.Failed() {
 		return nil
 	}
@@ -473,16 +472,16 @@ func (r *javaReader) annotation(what string) {
 			return
 		case tcBlockData:
 			r.d.U8(what)
-			n := r.d.U8(what + " block length")
-			r.d.Skip(int(n), what+" block data")
+			n := r.d.U8("Java block data length")
+			r.d.Skip(int(n), "Java block data")
 		case tcBlockDataLong:
 			r.d.U8(what)
 			lat := r.d.Offset()
-			n := r.d.I32(what + " block length")
+			n := r.d.I32("Java block data length")
 			if n < 0 && !r.d.Failed() {
 				r.d.FailAt(lat, "%s: negative block length %d", what, n)
 			}
-			r.d.Skip(int(n), what+" block data")
+			r.d.Skip(int(n), "Java block data")
 		default:
 			r.content(what)
 		}
@@ -516,7 +515,7 @@ func decodeProperties(b []byte, base int64) (*CheckpointProperties, error) {
 	if !d.Failed() && version != javaStreamVersion {
 		d.FailAt(base+2, "CheckpointProperties: Java serialization stream version %d, want 5", version)
 	}
-	r := &javaReader{d: d}
+	r := &javaReader{d: d, handles: make([]any, 0, 16)}
 	top := r.content("CheckpointProperties")
 	if d.Failed() {
 		return nil, d.Err()
@@ -530,19 +529,16 @@ func decodeProperties(b []byte, base int64) (*CheckpointProperties, error) {
 		p.Null = true
 		return p, nil
 	}
-	if err := p.fromJava(top, d); err != nil {
+	if err := p.fromJava(top, base+4, d); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-func (p *CheckpointProperties) fromJava(top any, d *binio.Decoder) error {
+// fromJava fills p from the object graph; at is the offset of top.
+func (p *CheckpointProperties) fromJava(top any, at int64, d *binio.Decoder) error {
 	o, ok := top.(*javaObject)
 	if !ok || o.class.name != classCheckpointProperties {
-		at := d.Offset()
-		if ok {
-			at = o.off
-		}
 		d.FailAt(at, "CheckpointProperties: stream holds %s, want %s", javaDescribe(top), classCheckpointProperties)
 		return d.Err()
 	}
