@@ -1,0 +1,138 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"iter"
+	"time"
+
+	"cloud.google.com/go/storage"
+	"gocloud.dev/blob"
+	"gocloud.dev/gcerrors"
+)
+
+// Object describes one object, or a common prefix when listing with a
+// delimiter (IsDir).
+type Object struct {
+	Key       string // full key in the bucket
+	Size      int64
+	ModTime   time.Time
+	MD5       []byte // nil when the store does not give it (local files, multipart S3 objects)
+	CRC32C    uint32 // valid when HasCRC32C (GCS gives it)
+	HasCRC32C bool
+	ETag      string // from Stat only; "" when listing
+	IsDir     bool
+}
+
+// IsNotExist reports whether err says that an object or bucket does not exist.
+func IsNotExist(err error) bool {
+	return gcerrors.Code(err) == gcerrors.NotFound
+}
+
+// Stat returns the attributes of the object at key.
+func (l *Location) Stat(ctx context.Context, key string) (Object, error) {
+	a, err := l.Bucket.Attributes(ctx, key)
+	if err != nil {
+		return Object{}, l.Wrap(key, err)
+	}
+	o := Object{Key: key, Size: a.Size, ModTime: a.ModTime, MD5: a.MD5, ETag: a.ETag}
+	var ga storage.ObjectAttrs
+	if a.As(&ga) {
+		o.CRC32C, o.HasCRC32C = ga.CRC32C, true
+	}
+	return o, nil
+}
+
+// Exists reports whether an object is stored at key.
+func (l *Location) Exists(ctx context.Context, key string) (bool, error) {
+	ok, err := l.Bucket.Exists(ctx, key)
+	return ok, l.Wrap(key, err)
+}
+
+// ReadAll reads the whole object at key, refusing objects larger than limit
+// bytes before reading them (and, should the store misreport the size,
+// while reading).
+func (l *Location) ReadAll(ctx context.Context, key string, limit int64) ([]byte, error) {
+	r, err := l.Bucket.NewReader(ctx, key, nil)
+	if err != nil {
+		return nil, l.Wrap(key, err)
+	}
+	defer r.Close()
+	if r.Size() > limit {
+		return nil, l.Wrap(key, fmt.Errorf("%d bytes, more than the limit of %d", r.Size(), limit))
+	}
+	var buf bytes.Buffer
+	buf.Grow(int(max(r.Size(), 0)) + bytes.MinRead) // one allocation when the size is right
+	if _, err := buf.ReadFrom(io.LimitReader(r, limit+1)); err != nil {
+		return nil, l.Wrap(key, err)
+	}
+	if int64(buf.Len()) > limit {
+		return nil, l.Wrap(key, fmt.Errorf("longer than the limit of %d bytes", limit))
+	}
+	return buf.Bytes(), nil
+}
+
+// NewRangeReader reads length bytes of the object at key from offset
+// (length < 0: to the end). The caller closes it. Read errors are not
+// wrapped; use l.Wrap.
+func (l *Location) NewRangeReader(ctx context.Context, key string, offset, length int64) (*blob.Reader, error) {
+	r, err := l.Bucket.NewRangeReader(ctx, key, offset, length, nil)
+	return r, l.Wrap(key, err)
+}
+
+// DefaultPageSize is the page size of List: the stores' own maximum.
+const DefaultPageSize = 1000
+
+// ListPage returns one page of at most size objects whose keys start with
+// prefix, in key order, and the token of the next page ("" after the last
+// page). Pass token "" for the first page. With a delimiter (usually "/"),
+// keys that contain it after the prefix are collapsed into one IsDir entry.
+func (l *Location) ListPage(ctx context.Context, prefix, delimiter, token string, size int) ([]Object, string, error) {
+	pt := blob.FirstPageToken
+	if token != "" {
+		pt = []byte(token)
+	}
+	if size <= 0 {
+		size = DefaultPageSize
+	}
+	objs, next, err := l.Bucket.ListPage(ctx, pt, size, &blob.ListOptions{Prefix: prefix, Delimiter: delimiter})
+	if err != nil {
+		return nil, "", l.Wrap(prefix, err)
+	}
+	out := make([]Object, len(objs))
+	for i, o := range objs {
+		out[i] = Object{Key: o.Key, Size: o.Size, ModTime: o.ModTime, MD5: o.MD5, IsDir: o.IsDir}
+		var ga storage.ObjectAttrs
+		if !o.IsDir && o.As(&ga) {
+			out[i].CRC32C, out[i].HasCRC32C = ga.CRC32C, true
+		}
+	}
+	return out, string(next), nil
+}
+
+// List yields every object under prefix (see ListPage), holding one page
+// at a time, so it copes with any number of objects. It stops at the first
+// error, which it yields.
+func (l *Location) List(ctx context.Context, prefix, delimiter string) iter.Seq2[Object, error] {
+	return func(yield func(Object, error) bool) {
+		token := ""
+		for {
+			page, next, err := l.ListPage(ctx, prefix, delimiter, token, DefaultPageSize)
+			if err != nil {
+				yield(Object{}, err)
+				return
+			}
+			for _, o := range page {
+				if !yield(o, nil) {
+					return
+				}
+			}
+			if next == "" {
+				return
+			}
+			token = next
+		}
+	}
+}

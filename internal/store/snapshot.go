@@ -1,0 +1,71 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"strings"
+)
+
+// MetadataName is the name of a snapshot's metadata file in its directory.
+const MetadataName = "_metadata"
+
+// SnapshotRef is a snapshot found from a user's reference. Its Location is
+// the snapshot directory; MetadataKey is the key of its metadata file.
+type SnapshotRef struct {
+	*Location
+	MetadataKey string
+}
+
+// OpenSnapshot resolves a snapshot reference, as Flink does for a restore
+// path: ref is a directory holding _metadata, or the metadata file itself
+// (usually named _metadata), as a path or URL. Without a metadata file
+// there the error says so: not a snapshot, or an incomplete checkpoint.
+func OpenSnapshot(ctx context.Context, ref string) (*SnapshotRef, error) {
+	l, err := Open(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	s, err := resolveSnapshot(ctx, l)
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func resolveSnapshot(ctx context.Context, l *Location) (*SnapshotRef, error) {
+	asFile := strings.TrimSuffix(l.Prefix, "/") // ref taken as the metadata file
+	asDir := l.Prefix + MetadataName            // ref taken as the directory
+	try := []string{asDir, asFile}
+	if path.Base(asFile) == MetadataName {
+		try = []string{asFile, asDir}
+	}
+	for _, key := range try {
+		if key == "" {
+			continue
+		}
+		ok, err := l.Exists(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			dir := ""
+			if i := strings.LastIndex(key, "/"); i >= 0 {
+				dir = key[:i+1]
+			}
+			l.Prefix = dir
+			return &SnapshotRef{Location: l, MetadataKey: key}, nil
+		}
+	}
+	// Say whether the directory exists at all: a typo and an incomplete
+	// checkpoint call for different actions.
+	page, _, err := l.ListPage(ctx, l.Prefix, "/", "", 1)
+	if err != nil {
+		return nil, err
+	}
+	if len(page) == 0 {
+		return nil, l.Wrap(l.Prefix, fmt.Errorf("no such snapshot: nothing is stored there"))
+	}
+	return nil, l.Wrap(l.Prefix, fmt.Errorf("not a snapshot: no %s (an incomplete or failed checkpoint, or not a snapshot directory)", MetadataName))
+}
