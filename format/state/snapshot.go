@@ -31,16 +31,16 @@ type Snapshot struct {
 type PartKind uint8
 
 const (
-	PartInt32  PartKind = iota + 1 // i32, in Int
-	PartInt64                      // i64, in Int
-	PartBool                       // one byte, in Int (0/1 as written)
-	PartUTF                        // DataOutput.writeUTF, in Str
-	PartStringValue                // Flink StringValue encoding, in Str (Int 1: null)
-	PartJava                       // a Java serialization stream (self-delimiting), in Bytes
-	PartBytes                      // raw bytes whose length the context fixes, in Bytes
-	PartNested                     // a nested versioned snapshot, in Snap
-	PartTopLevel                   // a top-level snapshot (with proxy version), in Snap
-	PartFramed                     // i32 length then Sub
+	PartInt32       PartKind = iota + 1 // i32, in Int
+	PartInt64                           // i64, in Int
+	PartBool                            // one byte, in Int (0/1 as written)
+	PartUTF                             // DataOutput.writeUTF, in Str
+	PartStringValue                     // Flink StringValue encoding, in Str (Int 1: null)
+	PartJava                            // a Java serialization stream (self-delimiting), in Bytes
+	PartBytes                           // raw bytes whose length the context fixes, in Bytes
+	PartNested                          // a nested versioned snapshot, in Snap
+	PartTopLevel                        // a top-level snapshot (with proxy version), in Snap
+	PartFramed                          // i32 length then Sub
 )
 
 // Part is one field of a snapshot payload.
@@ -277,7 +277,9 @@ func (r *snapReader) inferCodec(s *Snapshot) *codec {
 	return nil
 }
 
-func be32(b []byte) uint32 { return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) }
+func be32(b []byte) uint32 {
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
 
 // Part readers: each appends the part it read.
 

@@ -2,6 +2,7 @@ package state
 
 import (
 	"errors"
+	"fmt"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -12,7 +13,7 @@ import (
 // null); then every UTF-16 code unit as such a varint.
 
 var (
-	errStringTruncated = errors.New("StringValue: truncated")
+	errStringTruncated = fmt.Errorf("StringValue: %w", errShort)
 	errStringTooLong   = errors.New("StringValue: length varint too long")
 	errStringCharRange = errors.New("StringValue: character exceeds 16 bits")
 )

@@ -13,8 +13,10 @@
 package javaser
 
 import (
+	"errors"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/fsnap/fsnap/format/internal/binio"
 )
@@ -114,7 +116,7 @@ type ClassDesc struct {
 
 // FieldDesc describes one serializable field.
 type FieldDesc struct {
-	Type      byte   // 'B','C','D','F','I','J','S','Z','L','['
+	Type      byte // 'B','C','D','F','I','J','S','Z','L','['
 	Name      string
 	ClassName string // object fields: JVM signature such as "Ljava/lang/String;"
 }
@@ -163,9 +165,16 @@ func ReadFrom(d *binio.Decoder) any {
 	return r.content(false)
 }
 
+// ErrTruncated is wrapped by Skip's error when b ends inside the stream.
+var ErrTruncated = errors.New("Java serialization stream is truncated")
+
 // Skip returns the length of the serialization stream at the start of b.
 func Skip(b []byte) (int, error) {
 	_, n, err := Read(b, 0)
+	var be *binio.Error
+	if errors.As(err, &be) && strings.HasPrefix(be.Msg, "truncated") {
+		return 0, fmt.Errorf("%w: %v", ErrTruncated, err)
+	}
 	return n, err
 }
 
