@@ -1,4 +1,4 @@
-package state
+package state_test
 
 import (
 	"os"
@@ -85,6 +85,7 @@ func corpusStreams(t testing.TB) []*streamRef {
 						name, data := resolve(t, e.Dir, h.MetaStateHandle)
 						out = append(out, &streamRef{snap: e, op: op, subtask: st.Index, kind: "rocksdbMeta", inc: h, name: name, data: data})
 					case *format.ChangelogHandle:
+						out = append(out, &streamRef{snap: e, op: op, subtask: st.Index, kind: "changelog"})
 						for _, mh := range h.Materialized {
 							if mh != nil {
 								addKeyed(kind, mh)

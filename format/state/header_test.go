@@ -1,8 +1,9 @@
-package state
+package state_test
 
 import (
 	"bytes"
 	"errors"
+	"github.com/fsnap/fsnap/format/state"
 	"sort"
 	"testing"
 )
@@ -11,10 +12,10 @@ import (
 // the snapshot classes it names.
 func headerOf(t *testing.T, s *streamRef) (raw []byte, enc []byte, classes []string, err error) {
 	t.Helper()
-	add := func(sn *Snapshot) { classes = append(classes, sn.Classes()...) }
+	add := func(sn *state.Snapshot) { classes = append(classes, sn.Classes()...) }
 	switch s.kind {
 	case "managedKeyed", "rocksdbMeta":
-		h, err := ReadKeyedHeader(s.data, 0)
+		h, err := state.ReadKeyedHeader(s.data, 0)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -27,11 +28,11 @@ func headerOf(t *testing.T, s *streamRef) (raw []byte, enc []byte, classes []str
 		enc, err := h.Append(nil)
 		return h.Raw, enc, classes, err
 	case "managedOperator":
-		h, err := ReadOperatorHeader(s.data, 0)
+		h, err := state.ReadOperatorHeader(s.data, 0)
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		for _, st := range append(append([]StateMeta{}, h.OperatorStates...), h.BroadcastStates...) {
+		for _, st := range append(append([]state.StateMeta{}, h.OperatorStates...), h.BroadcastStates...) {
 			for _, ns := range st.Serializers {
 				add(ns.Snapshot)
 			}
@@ -51,7 +52,7 @@ func TestCorpusHeaders(t *testing.T) {
 	found := map[string]int{}
 	n := 0
 	for _, s := range corpusStreams(t) {
-		if s.kind == "rawKeyed" || s.kind == "rawOperator" {
+		if s.kind != "managedKeyed" && s.kind != "managedOperator" && s.kind != "rocksdbMeta" {
 			continue
 		}
 		if s.data == nil {
@@ -77,7 +78,7 @@ func TestCorpusHeaders(t *testing.T) {
 	var names []string
 	for c := range found {
 		names = append(names, c)
-		if !IsKnownClass(c) {
+		if !state.IsKnownClass(c) {
 			t.Errorf("snapshot class %s (found %d times) is not in the class table", c, found[c])
 		}
 	}

@@ -261,6 +261,9 @@ type Entry struct {
 	// Offset is the entry's position: the file offset (uncompressed), or
 	// the position within the key group's decompressed stream.
 	Offset int64
+	// Size is the bytes the entry occupies in the (decompressed) stream,
+	// with its length fields and any state-switch mark.
+	Size int
 }
 
 // Iterator walks the entries of a keyed stream in file order without
@@ -448,7 +451,7 @@ func (it *Iterator) nextUnified() (ok, done bool) {
 		return it.failf("%s: key carries key-group prefix %d", it.at(), prefix), false
 	}
 	e := &it.e
-	e.State, e.KeyGroup, e.Value, e.Offset = it.state, it.kg, value, start
+	e.State, e.KeyGroup, e.Value, e.Offset, e.Size = it.state, it.kg, value, start, total
 	it.split(key[pb:])
 	if meta {
 		next := binary.BigEndian.Uint16(w.buf[w.lo+total-2:])
@@ -573,7 +576,7 @@ func (it *Iterator) nextHeap() (ok, done bool) {
 	}
 	b := w.buf[w.lo : w.lo+total]
 	e := &it.e
-	e.State, e.KeyGroup, e.Offset, e.Split, e.UserKey = it.state, it.kg, start, true, nil
+	e.State, e.KeyGroup, e.Offset, e.Split, e.UserKey, e.Size = it.state, it.kg, start, true, nil, total
 	if st.pq {
 		e.Key, e.Namespace, e.Value = b, nil, nil
 	} else {
