@@ -85,10 +85,11 @@ func (l *Location) NewRangeReader(ctx context.Context, key string, offset, lengt
 // DefaultPageSize is the page size of List: the stores' own maximum.
 const DefaultPageSize = 1000
 
-// ListPage returns one page of at most size objects whose keys start with
+// ListPage returns one page of about size objects whose keys start with
 // prefix, in key order, and the token of the next page ("" after the last
 // page). Pass token "" for the first page. With a delimiter (usually "/"),
-// keys that contain it after the prefix are collapsed into one IsDir entry.
+// keys that contain it after the prefix are collapsed into one IsDir entry;
+// some stores (GCS) then return a few entries more than size.
 func (l *Location) ListPage(ctx context.Context, prefix, delimiter, token string, size int) ([]Object, string, error) {
 	pt := blob.FirstPageToken
 	if token != "" {

@@ -49,7 +49,11 @@ func RedactURL(raw string) string {
 		}
 	}
 	if u.RawQuery != "" {
-		q := u.Query()
+		q, err := url.ParseQuery(u.RawQuery)
+		if err != nil {
+			u.RawQuery = Redacted
+			return u.String()
+		}
 		changed := false
 		for k, vs := range q {
 			if secretParam(k) {
@@ -63,9 +67,7 @@ func RedactURL(raw string) string {
 			u.RawQuery = q.Encode()
 		}
 	}
-	s := u.String()
-	// url.String escapes the placeholder's neighbours but never the placeholder.
-	return s
+	return u.String()
 }
 
 // urlSecrets lists the secret strings of raw (user password, secret query

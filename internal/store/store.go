@@ -82,7 +82,12 @@ func Open(ctx context.Context, ref string) (*Location, error) {
 	}
 	u, err := url.Parse(ref)
 	if err != nil {
-		return fail(fmt.Errorf("not a URL: %v", err))
+		// url.Parse quotes the whole input: do not pass its message on.
+		return fail(fmt.Errorf("not a valid URL"))
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return fail(fmt.Errorf("invalid query string"))
 	}
 	l := &Location{Scheme: u.Scheme, Name: u.Host, secrets: secrets, Display: RedactURL(ref)}
 	if u.User != nil {
@@ -98,7 +103,6 @@ func Open(ctx context.Context, ref string) (*Location, error) {
 		}
 	}
 	l.Prefix = prefix
-	q := u.Query()
 	if q.Has("prefix") || q.Has("key") {
 		return fail(fmt.Errorf("put the prefix in the URL path, not in a query parameter"))
 	}

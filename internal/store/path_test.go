@@ -1,0 +1,150 @@
+package store_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fsnap/fsnap/internal/corpus"
+	"github.com/fsnap/fsnap/internal/store"
+)
+
+func TestJoin(t *testing.T) {
+	for _, c := range []struct{ dir, rel, want string }{
+		{"a/", "b", "a/b"},
+		{"", "b/c", "b/c"},
+		{"a/", "b/", "a/b/"},
+		{"a/", "..b", "a/..b"},
+		{"a/", "b..", "a/b.."},
+		{"a/", ".hidden", "a/.hidden"},
+		{"a/", "8f3a-uuid_state", "a/8f3a-uuid_state"},
+	} {
+		got, err := store.Join(c.dir, c.rel)
+		if err != nil || got != c.want {
+			t.Errorf("Join(%q, %q) = %q, %v; want %q", c.dir, c.rel, got, err, c.want)
+		}
+	}
+	for _, c := range []struct{ dir, rel, why string }{
+		{"a/", "", "empty"},
+		{"a/", "..", `".." path element`},
+		{"a/", "../b", `".." path element`},
+		{"a/", "b/../../c", `".." path element`},
+		{"a/", "b/..", `".." path element`},
+		{"a/", ".", `"." path element`},
+		{"a/", "./b", `"." path element`},
+		{"a/", "/etc/passwd", "absolute"},
+		{"a/", "/", "absolute"},
+		{"a/", "b//c", "empty path element"},
+		{"a/", "b\x00c", "NUL"},
+		{"a/", `..\b`, "backslash"},
+		{"a/", `b\c`, "backslash"},
+		{"a", "b", `does not end in "/"`},
+	} {
+		got, err := store.Join(c.dir, c.rel)
+		if err == nil || !strings.Contains(err.Error(), c.why) {
+			t.Errorf("Join(%q, %q) = %q, %v; want error %q", c.dir, c.rel, got, err, c.why)
+		}
+	}
+}
+
+func TestParseFlinkPath(t *testing.T) {
+	for raw, want := range map[string]store.FlinkPath{
+		"file:/tmp/x/shared/abc":                       {Scheme: "file", Store: "file", Key: "tmp/x/shared/abc"},
+		"file:///tmp/x/shared/abc":                     {Scheme: "file", Store: "file", Key: "tmp/x/shared/abc"},
+		"file://localhost/tmp/a":                       {Scheme: "file", Store: "file", Key: "tmp/a"},
+		"/tmp/x/a b%20c":                               {Store: "file", Key: "tmp/x/a b%20c"},
+		"s3://b/p/shared/abc":                          {Scheme: "s3", Store: "s3", Bucket: "b", Key: "p/shared/abc"},
+		"s3a://b/p/x":                                  {Scheme: "s3a", Store: "s3", Bucket: "b", Key: "p/x"},
+		"S3P://b/p/x":                                  {Scheme: "s3p", Store: "s3", Bucket: "b", Key: "p/x"},
+		"s3n://b/x":                                    {Scheme: "s3n", Store: "s3", Bucket: "b", Key: "x"},
+		"gs://bkt/ck/chk-1/_metadata":                  {Scheme: "gs", Store: "gs", Bucket: "bkt", Key: "ck/chk-1/_metadata"},
+		"wasbs://cont@acct.blob.core.windows.net/ck/f": {Scheme: "wasbs", Store: "azblob", Bucket: "cont", Account: "acct", Key: "ck/f"},
+		"abfss://cont@acct.dfs.core.windows.net/ck/f":  {Scheme: "abfss", Store: "azblob", Bucket: "cont", Account: "acct", Key: "ck/f"},
+		"hdfs://namenode:8020/flink/ck/f":              {Scheme: "hdfs", Bucket: "namenode:8020", Key: "flink/ck/f"},
+		"oss://b/k":                                    {Scheme: "oss", Bucket: "b", Key: "k"},
+	} {
+		got, err := store.ParseFlinkPath(raw)
+		want.Raw = raw
+		if err != nil || got != want {
+			t.Errorf("ParseFlinkPath(%q) =\n %+v, %v\nwant %+v", raw, got, err, want)
+		}
+	}
+	for raw, why := range map[string]string{
+		"relative/path":                        "not absolute",
+		"file:relative":                        "not absolute",
+		"s3:///k":                              "no bucket",
+		"s3://b":                               "not absolute",
+		"s3://b/":                              "no file name",
+		"s3://b/p/../x":                        `".." path element`,
+		"file:/tmp//x":                         "empty path element",
+		"file://host/tmp/x":                    "file path with a host",
+		"wasbs://acct.blob.core.windows.net/x": "container@account",
+	} {
+		if _, err := store.ParseFlinkPath(raw); err == nil || !strings.Contains(err.Error(), why) {
+			t.Errorf("ParseFlinkPath(%q) error %v, want %q", raw, err, why)
+		}
+	}
+}
+
+// KeyOf never maps a path of another kind of store or an unknown scheme.
+func TestKeyOfForeign(t *testing.T) {
+	l := open(t, "mem://k/dir")
+	for _, raw := range []string{"file:/dir/x", "s3://k/dir/x", "hdfs://k/dir/x", "mem://other/dir/x"} {
+		p, err := store.ParseFlinkPath(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if key, ok := l.KeyOf(p); ok {
+			t.Errorf("KeyOf(%s) = %q", raw, key)
+		}
+	}
+	p, _ := store.ParseFlinkPath("mem://k/dir/x")
+	if key, ok := l.KeyOf(p); !ok || key != "dir/x" {
+		t.Errorf("KeyOf(mem://k/dir/x) = %q, %v", key, ok)
+	}
+}
+
+// Real Flink-written folders open, resolve and list as the file system
+// shows them (the manifest's byte counts include the directory itself).
+func TestCorpusFolders(t *testing.T) {
+	entries := corpus.Require(t)
+	ctx := context.Background()
+	for _, e := range entries {
+		s, err := store.OpenSnapshot(ctx, e.Dir)
+		if err != nil {
+			t.Errorf("%s: %v", e.Name, err)
+			continue
+		}
+		want, err := os.ReadFile(filepath.Join(e.Dir, "_metadata"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.ReadAll(ctx, s.MetadataKey, 64<<20)
+		if err != nil || string(got) != string(want) {
+			t.Errorf("%s: _metadata %d bytes, want %d: %v", e.Name, len(got), len(want), err)
+		}
+		var files int
+		var bytes int64
+		for o, err := range s.List(ctx, s.Prefix, "") {
+			if err != nil {
+				t.Fatal(err)
+			}
+			files++
+			bytes += o.Size
+		}
+		var wantBytes int64
+		filepath.WalkDir(e.Dir, func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() {
+				fi, _ := d.Info()
+				wantBytes += fi.Size()
+			}
+			return err
+		})
+		if files != e.Files || bytes != wantBytes {
+			t.Errorf("%s: listed %d files, %d bytes; want %d, %d", e.Name, files, bytes, e.Files, wantBytes)
+		}
+		s.Close()
+	}
+}
