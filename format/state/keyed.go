@@ -258,6 +258,9 @@ type Entry struct {
 	Value []byte
 	// Split reports whether Key, Namespace and UserKey were separated.
 	Split bool
+	// Composite is the whole stored key after the key-group prefix
+	// (unified layout), with any length suffixes; nil in the heap layout.
+	Composite []byte
 	// Offset is the entry's position: the file offset (uncompressed), or
 	// the position within the key group's decompressed stream.
 	Offset int64
@@ -472,7 +475,7 @@ func (it *Iterator) nextUnified() (ok, done bool) {
 func (it *Iterator) split(ck []byte) {
 	e := &it.e
 	st := &it.s.states[it.state]
-	e.Key, e.Namespace, e.UserKey, e.Split = ck, nil, nil, false
+	e.Key, e.Namespace, e.UserKey, e.Split, e.Composite = ck, nil, nil, false, ck
 	if st.pq {
 		e.Split = true
 		return
@@ -576,7 +579,7 @@ func (it *Iterator) nextHeap() (ok, done bool) {
 	}
 	b := w.buf[w.lo : w.lo+total]
 	e := &it.e
-	e.State, e.KeyGroup, e.Offset, e.Split, e.UserKey, e.Size = it.state, it.kg, start, true, nil, total
+	e.State, e.KeyGroup, e.Offset, e.Split, e.UserKey, e.Size, e.Composite = it.state, it.kg, start, true, nil, total, nil
 	if st.pq {
 		e.Key, e.Namespace, e.Value = b, nil, nil
 	} else {
