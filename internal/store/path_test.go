@@ -75,7 +75,7 @@ func TestParseFlinkPath(t *testing.T) {
 		"relative/path":                        "not absolute",
 		"file:relative":                        "not absolute",
 		"s3:///k":                              "no bucket",
-		"s3://b":                               "not absolute",
+		"s3://b":                               "no file name",
 		"s3://b/":                              "no file name",
 		"s3://b/p/../x":                        `".." path element`,
 		"file:/tmp//x":                         "empty path element",
