@@ -36,7 +36,7 @@ import (
 	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/azureblob" // registers azblob://
 	"gocloud.dev/blob/fileblob"
-	_ "gocloud.dev/blob/gcsblob" // registers gs://
+	_ "gocloud.dev/blob/gcsblob" // registers gs:// (see openGCS)
 	"gocloud.dev/blob/memblob"
 	_ "gocloud.dev/blob/s3blob" // registers s3://
 )
@@ -118,8 +118,13 @@ func Open(ctx context.Context, ref string) (*Location, error) {
 			return fail(fmt.Errorf("no bucket name"))
 		}
 		l.query = q
-		bu := url.URL{Scheme: u.Scheme, Host: u.Host, RawQuery: q.Encode()}
-		b, err := blob.OpenBucket(ctx, bu.String())
+		bu := &url.URL{Scheme: u.Scheme, Host: u.Host, RawQuery: q.Encode()}
+		var b *blob.Bucket
+		if u.Scheme == "gs" {
+			b, err = openGCS(ctx, bu)
+		} else {
+			b, err = blob.OpenBucket(ctx, bu.String())
+		}
 		if err != nil {
 			return fail(err)
 		}
