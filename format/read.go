@@ -151,7 +151,7 @@ func (p *parser) metadata() *Metadata {
 	}
 	if p.version >= 4 {
 		start := d.Offset()
-		props, err := decodeTrailer(d.Bytes(d.Remaining(), "properties"), start)
+		props, err := decodeProperties(d.Bytes(d.Remaining(), "properties"), start)
 		if err != nil {
 			var be *binio.Error
 			if errors.As(err, &be) {

@@ -64,7 +64,7 @@ func (w *writer) properties(p *CheckpointProperties) {
 	if p == nil {
 		p = &CheckpointProperties{Null: true}
 	}
-	b, err := encodeTrailer(w.e.Bytes(), p)
+	b, err := appendProperties(w.e.Bytes(), p)
 	if err != nil {
 		w.e.Failf("checkpoint properties: %v", err)
 		return

@@ -190,7 +190,11 @@ func (d *Decoder) CheckCount(at int64, n int64, what string, minSize int) int {
 // buffer, which callers must then leave unmodified.
 func (d *Decoder) UTF(what string) string {
 	start := d.Offset()
-	n := int(d.U16(what + " length"))
+	if !d.need(2, what) {
+		return ""
+	}
+	n := int(binary.BigEndian.Uint16(d.buf[d.off:]))
+	d.off += 2
 	b := d.Bytes(n, what)
 	if d.err != nil {
 		return ""

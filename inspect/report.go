@@ -1,0 +1,233 @@
+// Package inspect turns a snapshot model into reports: the stable JSON
+// document of `fsnap inspect -o json` (schema fsnap.inspect/v1) and its
+// human rendering.
+package inspect
+
+import (
+	"sort"
+
+	"github.com/fsnap/fsnap/format"
+	"github.com/fsnap/fsnap/snapshot"
+)
+
+// Schema names the JSON document's version. Fields are only ever added.
+const Schema = "fsnap.inspect/v1"
+
+// Report is the document `fsnap inspect -o json` prints.
+type Report struct {
+	Schema       string         `json:"schema"`
+	Snapshot     string         `json:"snapshot"`
+	Metadata     MetadataInfo   `json:"metadata"`
+	CheckpointID int64          `json:"checkpoint_id"`
+	Kind         KindInfo       `json:"kind"`
+	Flink        FlinkRange     `json:"flink"`
+	Properties   *Properties    `json:"properties"`
+	MasterStates []MasterState  `json:"master_states"`
+	Totals       Totals         `json:"totals"`
+	Operators    []OperatorInfo `json:"operators"`
+	// Files is present with --files.
+	Files []FileInfo `json:"files,omitempty"`
+}
+
+type MetadataInfo struct {
+	Path    string `json:"path"`
+	Bytes   int64  `json:"bytes"`
+	Version int32  `json:"version"`
+}
+
+type KindInfo struct {
+	Kind                 string   `json:"kind"`
+	Source               string   `json:"source"`
+	Alternatives         []string `json:"alternatives,omitempty"`
+	Reason               string   `json:"reason"`
+	TypeName             string   `json:"type_name,omitempty"`
+	SharingFilesStrategy string   `json:"sharing_files_strategy,omitempty"`
+	FormatType           string   `json:"format_type,omitempty"`
+}
+
+type FlinkRange struct {
+	Range    string   `json:"range"`
+	Min      string   `json:"min"`
+	Max      string   `json:"max"`
+	Open     bool     `json:"open"`
+	Evidence []string `json:"evidence"`
+}
+
+// Properties are the CheckpointProperties flags (version 4+, not null).
+type Properties struct {
+	Forced           bool `json:"forced"`
+	Unclaimed        bool `json:"unclaimed"`
+	DiscardSubsumed  bool `json:"discard_subsumed"`
+	DiscardFinished  bool `json:"discard_finished"`
+	DiscardCancelled bool `json:"discard_cancelled"`
+	DiscardFailed    bool `json:"discard_failed"`
+	DiscardSuspended bool `json:"discard_suspended"`
+}
+
+type MasterState struct {
+	Name    string `json:"name"`
+	Version int32  `json:"version"`
+	Bytes   int    `json:"bytes"`
+}
+
+type Totals struct {
+	Operators     int   `json:"operators"`
+	Subtasks      int   `json:"subtasks"`
+	StateBytes    int64 `json:"state_bytes"`
+	Files         int   `json:"files"`
+	FileBytes     int64 `json:"file_bytes"`
+	InlineStreams int   `json:"inline_streams"`
+	InlineBytes   int64 `json:"inline_bytes"`
+}
+
+type OperatorInfo struct {
+	ID string `json:"id"`
+	// UID and Name are stored in version 5+ files only.
+	UID               string     `json:"uid,omitempty"`
+	Name              string     `json:"name,omitempty"`
+	Parallelism       int32      `json:"parallelism"`
+	MaxParallelism    int32      `json:"max_parallelism"`
+	SubtasksWithState int        `json:"subtasks_with_state"`
+	FinishedSubtasks  int        `json:"finished_subtasks"`
+	FullyFinished     bool       `json:"fully_finished"`
+	Bytes             StateBytes `json:"bytes"`
+	Files             int        `json:"files"`
+	// Handles lists the handle types in use, e.g. "managed-keyed:SAVEPOINT_KEY_GROUPS".
+	Handles []string `json:"handles"`
+}
+
+type StateBytes struct {
+	ManagedKeyed    int64 `json:"managed_keyed"`
+	RawKeyed        int64 `json:"raw_keyed"`
+	ManagedOperator int64 `json:"managed_operator"`
+	RawOperator     int64 `json:"raw_operator"`
+	Channel         int64 `json:"channel"`
+	Coordinator     int64 `json:"coordinator"`
+	Total           int64 `json:"total"`
+}
+
+type FileInfo struct {
+	Path       string `json:"path,omitempty"`
+	Relative   string `json:"relative,omitempty"`
+	InlineName string `json:"inline_name,omitempty"`
+	Bytes      int64  `json:"bytes"`
+	Scope      string `json:"scope"`
+	Unsafe     string `json:"unsafe,omitempty"`
+	Users      []User `json:"users"`
+}
+
+type User struct {
+	Operator string `json:"operator"` // operator id
+	UID      string `json:"uid,omitempty"`
+	Subtask  int32  `json:"subtask"` // -1 for coordinator state
+	Slot     string `json:"slot"`
+	Role     string `json:"role"`
+}
+
+// Options select optional parts of the report.
+type Options struct {
+	Files bool
+}
+
+// Build makes the report of s.
+func Build(s *snapshot.Snapshot, opt Options) *Report {
+	m := s.Metadata
+	r := &Report{
+		Schema:       Schema,
+		Snapshot:     s.Dir,
+		Metadata:     MetadataInfo{Path: s.Dir + "/" + format.MetadataFileName, Bytes: s.MetadataSize, Version: m.Version},
+		CheckpointID: m.CheckpointID,
+		Kind: KindInfo{Kind: string(s.Kind.Kind), Source: s.Kind.Source, Reason: s.Kind.Reason,
+			TypeName: s.Kind.TypeName, SharingFilesStrategy: s.Kind.SharingFilesStrategy, FormatType: s.Kind.FormatType},
+		Flink: FlinkRange{Range: s.Flink.String(), Min: s.Flink.Min.String(), Max: s.Flink.Max.String(),
+			Open: s.Flink.Open, Evidence: s.Flink.Evidence},
+		MasterStates: []MasterState{},
+		Operators:    []OperatorInfo{},
+	}
+	for _, a := range s.Kind.Alternatives {
+		r.Kind.Alternatives = append(r.Kind.Alternatives, string(a))
+	}
+	if p := m.Properties; p != nil && !p.Null {
+		r.Properties = &Properties{Forced: p.Forced, Unclaimed: p.Unclaimed, DiscardSubsumed: p.DiscardSubsumed,
+			DiscardFinished: p.DiscardFinished, DiscardCancelled: p.DiscardCancelled, DiscardFailed: p.DiscardFailed,
+			DiscardSuspended: p.DiscardSuspended}
+	}
+	for _, ms := range m.MasterStates {
+		r.MasterStates = append(r.MasterStates, MasterState{Name: ms.Name, Version: ms.Version, Bytes: len(ms.Payload)})
+	}
+	for _, op := range s.Operators {
+		b := op.Bytes
+		r.Operators = append(r.Operators, OperatorInfo{
+			ID: op.State.ID.String(), UID: op.UID, Name: op.Name,
+			Parallelism: op.State.Parallelism, MaxParallelism: op.State.MaxParallelism,
+			SubtasksWithState: op.Subtasks, FinishedSubtasks: op.Finished, FullyFinished: op.State.FullyFinished,
+			Bytes: StateBytes{ManagedKeyed: b.ManagedKeyed, RawKeyed: b.RawKeyed, ManagedOperator: b.ManagedOperator,
+				RawOperator: b.RawOperator, Channel: b.Channel, Coordinator: b.Coordinator, Total: b.Total()},
+			Files:   op.Files,
+			Handles: handleKinds(op.State),
+		})
+		r.Totals.Subtasks += op.Subtasks
+		r.Totals.StateBytes += b.Total()
+	}
+	t := s.Totals()
+	r.Totals.Operators = len(s.Operators)
+	r.Totals.Files, r.Totals.FileBytes = t.Files, t.FileBytes
+	r.Totals.InlineStreams, r.Totals.InlineBytes = t.Inline, t.InlineBytes
+	if opt.Files {
+		r.Files = []FileInfo{}
+		for _, f := range s.Files {
+			fi := FileInfo{Path: f.Path, Relative: f.Relative, InlineName: f.InlineName, Bytes: f.Size, Scope: string(f.Scope), Users: []User{}}
+			if f.Unsafe != nil {
+				fi.Unsafe = f.Unsafe.Error()
+			}
+			for _, u := range f.Users {
+				op := s.Operators[u.Operator]
+				fi.Users = append(fi.Users, User{Operator: op.State.ID.String(), UID: op.UID, Subtask: u.Subtask, Slot: string(u.Slot), Role: u.Role})
+			}
+			r.Files = append(r.Files, fi)
+		}
+	}
+	return r
+}
+
+// handleKinds lists "slot:TYPE" for every handle type an operator uses, sorted.
+func handleKinds(op *format.OperatorState) []string {
+	set := map[string]bool{}
+	if op.Coordinator != nil {
+		set["coordinator:"+streamType(op.Coordinator)] = true
+	}
+	for i := range op.Subtasks {
+		st := &op.Subtasks[i]
+		if st.ManagedOperatorState != nil {
+			set["managed-operator:"+streamType(st.ManagedOperatorState.Delegate)] = true
+		}
+		if st.RawOperatorState != nil {
+			set["raw-operator:"+streamType(st.RawOperatorState.Delegate)] = true
+		}
+		if st.ManagedKeyedState != nil {
+			set["managed-keyed:"+st.ManagedKeyedState.KeyedType().String()] = true
+		}
+		if st.RawKeyedState != nil {
+			set["raw-keyed:"+st.RawKeyedState.KeyedType().String()] = true
+		}
+		for _, c := range st.InputChannels {
+			set["input-channel:"+c.Type.String()] = true
+		}
+		for _, c := range st.ResultSubpartitions {
+			set["result-subpartition:"+c.Type.String()] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func streamType(h format.StreamHandle) string {
+	if h == nil {
+		return format.StreamNull.String()
+	}
+	return h.StreamType().String()
+}

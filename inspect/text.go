@@ -1,0 +1,108 @@
+package inspect
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// WriteText renders the report for people.
+func WriteText(w io.Writer, r *Report) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	kind := r.Kind.Kind
+	switch {
+	case r.Kind.Source == "properties" && r.Kind.FormatType != "":
+		kind += fmt.Sprintf("  (from properties: %q, %s)", r.Kind.TypeName, r.Kind.FormatType)
+	case r.Kind.Source == "properties":
+		kind += fmt.Sprintf("  (from properties: %q, sharing %s)", r.Kind.TypeName, r.Kind.SharingFilesStrategy)
+	default:
+		kind += "  (inferred"
+		if len(r.Kind.Alternatives) > 0 {
+			kind += "; could also be " + strings.Join(r.Kind.Alternatives, ", ")
+		}
+		kind += ")"
+	}
+	t := r.Totals
+	fmt.Fprintf(tw, "snapshot\t%s\n", r.Snapshot)
+	fmt.Fprintf(tw, "kind\t%s\n", kind)
+	fmt.Fprintf(tw, "metadata\tversion %d, %s, checkpoint id %d\n", r.Metadata.Version, Bytes(r.Metadata.Bytes), r.CheckpointID)
+	fmt.Fprintf(tw, "flink\t%s  (%s)\n", r.Flink.Range, strings.Join(r.Flink.Evidence, "; "))
+	fmt.Fprintf(tw, "state\t%s in %d files, %s inline in %d streams\n", Bytes(t.FileBytes), t.Files, Bytes(t.InlineBytes), t.InlineStreams)
+	fmt.Fprintf(tw, "operators\t%d, %d subtasks with state\n", t.Operators, t.Subtasks)
+	for _, ms := range r.MasterStates {
+		fmt.Fprintf(tw, "master state\t%s (version %d, %s)\n", ms.Name, ms.Version, Bytes(int64(ms.Bytes)))
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "OPERATOR\tID\tP/MAXP\tKEYED\tRAW KEYED\tOPERATOR\tRAW OP\tCHANNEL\tFILES")
+	for _, op := range r.Operators {
+		name := op.UID
+		if name == "" {
+			name = op.Name
+		}
+		if name == "" {
+			name = "-"
+		}
+		par := fmt.Sprintf("%d/%d", op.Parallelism, op.MaxParallelism)
+		if op.FullyFinished {
+			par += " finished"
+		} else if op.FinishedSubtasks > 0 {
+			par += fmt.Sprintf(" (%d finished)", op.FinishedSubtasks)
+		}
+		b := op.Bytes
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", name, op.ID, par,
+			Bytes(b.ManagedKeyed), Bytes(b.RawKeyed), Bytes(b.ManagedOperator), Bytes(b.RawOperator), Bytes(b.Channel), op.Files)
+	}
+	if r.Files != nil {
+		fmt.Fprintln(tw)
+		fmt.Fprintln(tw, "FILE\tSCOPE\tBYTES\tUSED BY")
+		for _, f := range r.Files {
+			name := f.Path
+			switch {
+			case f.InlineName != "":
+				name = "inline:" + f.InlineName
+			case f.Unsafe != "":
+				name = fmt.Sprintf("%q (UNSAFE: %s)", f.Relative, f.Unsafe)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", name, f.Scope, f.Bytes, usersText(f.Users))
+		}
+	}
+	return tw.Flush()
+}
+
+func usersText(us []User) string {
+	parts := make([]string, 0, len(us))
+	for _, u := range us {
+		who := u.UID
+		if who == "" {
+			who = u.Operator[:8]
+		}
+		s := fmt.Sprintf("%s/%d %s", who, u.Subtask, u.Slot)
+		if u.Subtask < 0 {
+			s = fmt.Sprintf("%s %s", who, u.Slot)
+		}
+		if u.Role != "state" {
+			s += " " + u.Role
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Bytes formats a byte count for people: 0 B, 999 B, 1.5 KiB, 12 MiB.
+func Bytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	v := float64(n) / float64(div)
+	if v < 10 {
+		return fmt.Sprintf("%.1f %ciB", v, "KMGTPE"[exp])
+	}
+	return fmt.Sprintf("%.0f %ciB", v, "KMGTPE"[exp])
+}
