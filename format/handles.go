@@ -46,10 +46,12 @@ type StreamHandleType uint8
 
 const (
 	StreamNull         StreamHandleType = 0
-	ByteStream         StreamHandleType = 1 // ByteStreamStateHandle: bytes inline in _metadata
-	FileStream         StreamHandleType = 2 // FileStateHandle: absolute path
-	LegacyKeyGroups    StreamHandleType = 3 // KeyGroupsStateHandle nested as a stream handle
-	RelativeFileStream StreamHandleType = 6 // RelativeFileStateHandle: path relative to the snapshot directory
+	ByteStream         StreamHandleType = 1  // ByteStreamStateHandle: bytes inline in _metadata
+	FileStream         StreamHandleType = 2  // FileStateHandle: absolute path
+	LegacyKeyGroups    StreamHandleType = 3  // KeyGroupsStateHandle nested as a stream handle
+	RelativeFileStream StreamHandleType = 6  // RelativeFileStateHandle: path relative to the snapshot directory
+	SegmentFile        StreamHandleType = 15 // SegmentFileStateHandle: a range of a merged file (file merging, 1.20+)
+	EmptySegmentFile   StreamHandleType = 16 // EmptySegmentFileStateHandle: placeholder of file merging
 )
 
 func (t StreamHandleType) String() string {
@@ -64,12 +66,17 @@ func (t StreamHandleType) String() string {
 		return "KEY_GROUPS"
 	case RelativeFileStream:
 		return "RELATIVE_FILE"
+	case SegmentFile:
+		return "SEGMENT_FILE"
+	case EmptySegmentFile:
+		return "EMPTY_SEGMENT_FILE"
 	}
 	return fmt.Sprintf("StreamHandleType(%d)", uint8(t))
 }
 
 // StreamHandle is a handle to a stream of bytes: *ByteStreamHandle,
-// *FileHandle, *RelativeFileHandle or (legacy nesting) *KeyGroupsHandle.
+// *FileHandle, *RelativeFileHandle, *SegmentFileHandle,
+// *EmptySegmentFileHandle or (legacy nesting) *KeyGroupsHandle.
 type StreamHandle interface {
 	StreamType() StreamHandleType
 	// StateSize is the stream's length in bytes.
@@ -95,6 +102,42 @@ type RelativeFileHandle struct {
 	RelativePath string
 	Size         int64
 }
+
+// SegmentScope is the scope of a file-merging segment (CheckpointedStateScope).
+type SegmentScope int32
+
+const (
+	SegmentExclusive SegmentScope = 0
+	SegmentShared    SegmentScope = 1
+)
+
+func (s SegmentScope) String() string {
+	switch s {
+	case SegmentExclusive:
+		return "EXCLUSIVE"
+	case SegmentShared:
+		return "SHARED"
+	}
+	return fmt.Sprintf("SegmentScope(%d)", int32(s))
+}
+
+// SegmentFileHandle is a range of a physical file that file merging (Flink
+// 1.20+) shares between logical state files.
+type SegmentFileHandle struct {
+	StartPos      int64
+	Size          int64
+	Scope         SegmentScope
+	Path          string // absolute path of the physical file
+	LogicalFileID string
+}
+
+// EmptySegmentFileHandle is file merging's placeholder for an empty stream.
+type EmptySegmentFileHandle struct{}
+
+func (*SegmentFileHandle) StreamType() StreamHandleType      { return SegmentFile }
+func (h *SegmentFileHandle) StateSize() int64                { return h.Size }
+func (*EmptySegmentFileHandle) StreamType() StreamHandleType { return EmptySegmentFile }
+func (*EmptySegmentFileHandle) StateSize() int64             { return 0 }
 
 func (*ByteStreamHandle) StreamType() StreamHandleType   { return ByteStream }
 func (*FileHandle) StreamType() StreamHandleType         { return FileStream }
@@ -230,11 +273,21 @@ func (m DistributionMode) String() string {
 	return fmt.Sprintf("DistributionMode(%d)", uint8(m))
 }
 
-// OperatorStateHandle is a partitionable operator state handle (type 4):
-// named states with element offsets into one stream.
+// OperatorStateHandle is a partitionable operator state handle (type 4, or
+// 17 with file merging): named states with element offsets into one stream.
 type OperatorStateHandle struct {
 	States   []NamedOperatorState // in file order (a Java HashMap's order)
 	Delegate StreamHandle
+	// FileMerging is set for file-merging handles (type 17, Flink 1.20+),
+	// whose delegate is a segment file.
+	FileMerging *FileMergingDirs
+}
+
+// FileMergingDirs are the directories of a file-merging operator state handle.
+type FileMergingDirs struct {
+	TaskOwnedDir string
+	SharedDir    string
+	Empty        bool // an EmptyFileMergingOperatorStreamStateHandle
 }
 
 // NamedOperatorState is one operator state's entry in an OperatorStateHandle.

@@ -106,6 +106,9 @@ type SubtaskState struct {
 
 	// LegacyDuration is version 2's unused duration field (Flink writes -1).
 	LegacyDuration int64
+	// LegacyOperatorState is version 2's non-partitionable operator state
+	// (the Checkpointed interface of Flink 1.3); no Flink since 1.4 restores it.
+	LegacyOperatorState []StreamHandle
 }
 
 // KeyGroupRange is an inclusive range of key groups, stored as start and count.

@@ -101,6 +101,8 @@ const (
 	minOffsetHandle   = 8 + 1
 	masterStateMagic  = int32(-0x3694E96A) // 0xC96B1696
 	partitionableCode = 4
+	// fileMergingPartitionableCode is SEGMENT_PARTITIONABLE_OPERATOR_STATE_HANDLE.
+	fileMergingPartitionableCode = 17
 )
 
 func (p *parser) metadata() *Metadata {
@@ -246,10 +248,11 @@ func (p *parser) subtask(st *SubtaskState) {
 	st.Index = d.I32("subtask index")
 	if p.version == 2 {
 		st.LegacyDuration = d.I64("legacy duration")
-		lat := d.Offset()
-		if legacy := d.I32("legacy state count"); legacy != 0 && !d.Failed() {
-			d.FailAt(lat, "subtask has %d legacy (non-partitionable) operator states, which no Flink since 1.4 restores", legacy)
-			return
+		if n := d.Count("legacy state count", minStreamHandle); n > 0 {
+			st.LegacyOperatorState = make([]StreamHandle, n)
+			for i := range st.LegacyOperatorState {
+				st.LegacyOperatorState[i] = p.streamHandle("legacy operator state")
+			}
 		}
 	} else if st.Index < 0 {
 		st.Finished = true
@@ -301,16 +304,17 @@ func (p *parser) optionalOperatorHandle(what string) *OperatorStateHandle {
 func (p *parser) operatorHandle(what string) *OperatorStateHandle {
 	d := p.d
 	at := d.Offset()
-	switch code := d.U8("handle type"); code {
+	code := d.U8("handle type")
+	switch code {
 	case 0:
 		// NULL inside a present slot: Flink reads it as absent.
 		if !d.Failed() {
 			d.FailAt(at, "%s is flagged present but its handle is NULL", what)
 		}
 		return nil
-	case partitionableCode:
+	case partitionableCode, fileMergingPartitionableCode:
 	default:
-		d.FailAt(at, "unknown operator state handle type %d (want 4, partitionable)", code)
+		d.FailAt(at, "unknown operator state handle type %d (want 4 or 17, partitionable)", code)
 		return nil
 	}
 	h := p.a.opHandles.new()
@@ -327,8 +331,44 @@ func (p *parser) operatorHandle(what string) *OperatorStateHandle {
 			s.Offsets = p.longs("operator state offsets")
 		}
 	}
+	if code == fileMergingPartitionableCode {
+		h.FileMerging = &FileMergingDirs{TaskOwnedDir: d.UTF("task-owned dir"), SharedDir: d.UTF("shared dir")}
+		h.FileMerging.Empty = p.boolean("file-merging empty flag")
+		dat := d.Offset()
+		h.Delegate = p.streamHandle("stream")
+		switch h.Delegate.(type) {
+		case *SegmentFileHandle, *EmptySegmentFileHandle:
+		default:
+			if !d.Failed() {
+				d.FailAt(dat, "%s: a file-merging operator state handle needs a segment file, not %s", what, streamTypeName(h.Delegate))
+			}
+		}
+		return h
+	}
 	h.Delegate = p.streamHandle("stream")
 	return h
+}
+
+// boolean reads a Java boolean, refusing values other than 0 and 1 (which
+// would not write back the same).
+func (p *parser) boolean(what string) bool {
+	at := p.d.Offset()
+	switch v := p.d.U8(what); v {
+	case 0:
+		return false
+	case 1:
+		return true
+	default:
+		p.d.FailAt(at, "%s: boolean byte %d, want 0 or 1", what, v)
+		return false
+	}
+}
+
+func streamTypeName(h StreamHandle) string {
+	if h == nil {
+		return "NULL"
+	}
+	return h.StreamType().String()
 }
 
 // longs reads an i32 count and that many i64 values.
@@ -558,6 +598,24 @@ func (p *parser) streamHandle(what string) StreamHandle {
 		return h
 	case LegacyKeyGroups:
 		return p.keyGroupsHandle(KeyGroupsHandleV1, what)
+	case SegmentFile:
+		h := &SegmentFileHandle{}
+		sat := d.Offset()
+		h.StartPos = d.I64("segment start")
+		h.Size = d.I64("segment size")
+		if (h.StartPos < 0 || h.Size < 0) && !d.Failed() {
+			d.FailAt(sat, "%s: negative segment start %d or size %d", what, h.StartPos, h.Size)
+		}
+		cat := d.Offset()
+		h.Scope = SegmentScope(d.I32("segment scope"))
+		if h.Scope != SegmentExclusive && h.Scope != SegmentShared && !d.Failed() {
+			d.FailAt(cat, "%s: unknown segment scope %d", what, h.Scope)
+		}
+		h.Path = d.UTF("segment file path")
+		h.LogicalFileID = d.UTF("logical file id")
+		return h
+	case EmptySegmentFile:
+		return &EmptySegmentFileHandle{}
 	}
 	d.FailAt(at, "%s: unknown stream state handle type %d", what, uint8(code))
 	return nil

@@ -137,7 +137,10 @@ func (w *writer) subtask(op *OperatorState, st *SubtaskState) {
 	e.I32(st.Index)
 	if w.version == 2 {
 		e.I64(st.LegacyDuration)
-		e.I32(0) // legacy state count
+		e.Len32(len(st.LegacyOperatorState), "legacy operator states")
+		for _, h := range st.LegacyOperatorState {
+			w.streamHandle(h)
+		}
 	}
 	w.optionalOperatorHandle(st.ManagedOperatorState)
 	w.optionalOperatorHandle(st.RawOperatorState)
@@ -167,7 +170,11 @@ func (w *writer) optionalOperatorHandle(h *OperatorStateHandle) {
 		return
 	}
 	e.I32(1)
-	e.U8(partitionableCode)
+	if h.FileMerging != nil {
+		e.U8(fileMergingPartitionableCode)
+	} else {
+		e.U8(partitionableCode)
+	}
 	e.Len32(len(h.States), "operator states")
 	for i := range h.States {
 		s := &h.States[i]
@@ -177,6 +184,16 @@ func (w *writer) optionalOperatorHandle(h *OperatorStateHandle) {
 		}
 		e.U8(uint8(s.Mode))
 		w.longs(s.Offsets)
+	}
+	if fm := h.FileMerging; fm != nil {
+		e.UTF(fm.TaskOwnedDir, "task-owned dir")
+		e.UTF(fm.SharedDir, "shared dir")
+		e.Bool(fm.Empty)
+		switch h.Delegate.(type) {
+		case *SegmentFileHandle, *EmptySegmentFileHandle:
+		default:
+			e.Failf("a file-merging operator state handle needs a segment file delegate, not %s", streamTypeName(h.Delegate))
+		}
 	}
 	w.streamHandle(h.Delegate)
 }
@@ -321,6 +338,15 @@ func (w *writer) streamHandle(h StreamHandle) {
 		e.U8(uint8(RelativeFileStream))
 		e.UTF(h.RelativePath, "relative path")
 		e.I64(h.Size)
+	case *SegmentFileHandle:
+		e.U8(uint8(SegmentFile))
+		e.I64(h.StartPos)
+		e.I64(h.Size)
+		e.I32(int32(h.Scope))
+		e.UTF(h.Path, "segment file path")
+		e.UTF(h.LogicalFileID, "logical file id")
+	case *EmptySegmentFileHandle:
+		e.U8(uint8(EmptySegmentFile))
 	case *KeyGroupsHandle:
 		if h.Type != KeyGroupsHandleV1 {
 			e.Failf("a key groups handle nested as a stream handle must be of type 3, not %v", h.Type)

@@ -76,6 +76,10 @@ func census(m *format.Metadata) handleCensus {
 			if scopeOfAbsolute(h.Path) == ScopeShared {
 				c.sharedFiles++
 			}
+		case *format.SegmentFileHandle:
+			if h.Scope == format.SegmentShared || scopeOfAbsolute(h.Path) == ScopeShared {
+				c.sharedFiles++
+			}
 		case *format.KeyGroupsHandle:
 			stream(h.Delegate)
 		}

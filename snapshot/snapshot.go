@@ -72,6 +72,7 @@ const (
 	SlotInputChannel       Slot = "input-channel"
 	SlotResultSubpartition Slot = "result-subpartition"
 	SlotCoordinator        Slot = "coordinator"
+	SlotLegacyOperator     Slot = "legacy-operator" // version 2, Flink 1.3 Checkpointed state
 )
 
 // File is one stream used by the snapshot.
@@ -88,7 +89,10 @@ type File struct {
 	// Unsafe is set when a relative name could leave the snapshot
 	// directory; such a file is never opened.
 	Unsafe error
-	Users  []Use
+	// Segments counts the file-merging segments (Flink 1.20+) in this
+	// physical file; Size is then the furthest segment end.
+	Segments int
+	Users    []Use
 }
 
 // Use is one reference to a file.
@@ -150,6 +154,10 @@ func (b *builder) operator(idx int, op *format.OperatorState) {
 		}
 		o.Subtasks++
 		u := Use{Operator: idx, Subtask: st.Index, Role: "state"}
+		for _, h := range st.LegacyOperatorState {
+			u.Slot = SlotLegacyOperator
+			o.Bytes.RawOperator += b.stream(h, u)
+		}
 		if h := st.ManagedOperatorState; h != nil {
 			u.Slot = SlotManagedOperator
 			o.Bytes.ManagedOperator += b.stream(h.Delegate, u)
@@ -251,6 +259,20 @@ func (b *builder) stream(h format.StreamHandle, u Use) int64 {
 		}
 	case *format.FileHandle:
 		f = b.file(h.Path, h.Size, scopeOfAbsolute(h.Path))
+	case *format.SegmentFileHandle:
+		scope := scopeOfAbsolute(h.Path)
+		if scope == ScopeExternal && h.Scope == format.SegmentShared {
+			scope = ScopeShared
+		}
+		// A merged physical file: its known extent is the furthest segment end.
+		f = b.file(h.Path, 0, scope)
+		f.Size = max(f.Size, h.StartPos+h.Size)
+		f.Segments++
+		f.Users = append(f.Users, u)
+		b.opFiles[f] = true
+		return h.Size
+	case *format.EmptySegmentFileHandle:
+		return 0
 	case *format.KeyGroupsHandle:
 		return b.stream(h.Delegate, u)
 	default: // the parser produces no other kind
