@@ -98,6 +98,9 @@ func (l *Location) ListPage(ctx context.Context, prefix, delimiter, token string
 	if size <= 0 {
 		size = DefaultPageSize
 	}
+	if l.Scheme == "file" && (delimiter == "" || delimiter == "/") {
+		return l.listLocalPage(ctx, prefix, delimiter, token, size)
+	}
 	objs, next, err := l.Bucket.ListPage(ctx, pt, size, &blob.ListOptions{Prefix: prefix, Delimiter: delimiter})
 	if err != nil {
 		return nil, "", l.Wrap(prefix, err)
@@ -113,14 +116,23 @@ func (l *Location) ListPage(ctx context.Context, prefix, delimiter, token string
 	return out, string(next), nil
 }
 
-// List yields every object under prefix (see ListPage), holding one page
-// at a time, so it copes with any number of objects. It stops at the first
-// error, which it yields.
+// List yields every object whose key starts with prefix, in key order, as
+// ListPage would page by page, holding one page at a time (local
+// directories: one directory's names), so it copes with millions of
+// objects. It stops at the first error, which it yields.
 func (l *Location) List(ctx context.Context, prefix, delimiter string) iter.Seq2[Object, error] {
 	return func(yield func(Object, error) bool) {
+		if l.Scheme == "file" && (delimiter == "" || delimiter == "/") {
+			l.listLocal(ctx, prefix, delimiter, "", yield)
+			return
+		}
+		size := DefaultPageSize
+		if l.Scheme == "mem" {
+			size = memListPage
+		}
 		token := ""
 		for {
-			page, next, err := l.ListPage(ctx, prefix, delimiter, token, DefaultPageSize)
+			page, next, err := l.ListPage(ctx, prefix, delimiter, token, size)
 			if err != nil {
 				yield(Object{}, err)
 				return
