@@ -39,3 +39,18 @@ type SnapshotType struct {
 	// PostCheckpointAction (SavepointType): NONE, SUSPEND or TERMINATE.
 	PostCheckpointAction string
 }
+
+// NewSavepointProperties are the properties Flink writes for a savepoint
+// (`flink savepoint`) of the given format, CANONICAL or NATIVE.
+func NewSavepointProperties(formatType string) *CheckpointProperties {
+	return &CheckpointProperties{Forced: true, Type: SnapshotType{Savepoint: true, Name: "Savepoint",
+		SharingFilesStrategy: "NO_SHARING", FormatType: formatType, PostCheckpointAction: "NONE"}}
+}
+
+// NewCheckpointProperties are the properties of a periodic checkpoint
+// retained on cancellation and failure.
+func NewCheckpointProperties() *CheckpointProperties {
+	return &CheckpointProperties{DiscardSubsumed: true, DiscardFinished: true, DiscardCancelled: true,
+		DiscardFailed: true, DiscardSuspended: true,
+		Type: SnapshotType{Name: "Checkpoint", SharingFilesStrategy: "FORWARD_BACKWARD"}}
+}
