@@ -228,3 +228,24 @@ func TestLocalList(t *testing.T) {
 		}
 	}
 }
+
+// A _metadata reached through a link resolves in the link's folder, where
+// Flink resolves the snapshot's relative names.
+func TestLocalMetadataLink(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(a, "real-meta"), []byte("m"), 0o644)
+	os.Symlink(filepath.Join(a, "real-meta"), filepath.Join(b, "_metadata"))
+	os.WriteFile(filepath.Join(b, "state"), []byte("s"), 0o644)
+	s, err := store.OpenSnapshot(context.Background(), filepath.Join(b, "_metadata"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rb, _ := filepath.EvalSymlinks(b)
+	if s.Prefix != strings.TrimPrefix(rb, "/")+"/" || s.MetadataKey != s.Prefix+"_metadata" {
+		t.Fatalf("Prefix %q MetadataKey %q", s.Prefix, s.MetadataKey)
+	}
+	if got, err := s.ReadAll(context.Background(), s.MetadataKey, 10); err != nil || string(got) != "m" {
+		t.Fatalf("read through link: %q, %v", got, err)
+	}
+}

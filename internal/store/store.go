@@ -29,6 +29,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -230,10 +231,18 @@ func openLocal(_ context.Context, dir string) (*Location, error) {
 	}
 	l := &Location{Bucket: rootB, Scheme: "file", Display: dir, shared: true}
 	// The directory itself may be a link (a common layout for data disks).
-	if r, err := filepath.EvalSymlinks(dir); err == nil {
-		dir = r
+	// A file (a _metadata reference) keeps its name: only its directory is
+	// resolved, so that relative names resolve where Flink resolves them.
+	key := ""
+	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+		if r, err := filepath.EvalSymlinks(dir); err == nil {
+			dir = r
+		}
+		key = strings.TrimPrefix(dir, "/")
+	} else {
+		key = l.localKey(dir)
 	}
-	if key := strings.TrimPrefix(dir, "/"); key != "" {
+	if key != "" {
 		l.Prefix = key + "/"
 	}
 	return l, nil
