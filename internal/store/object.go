@@ -82,7 +82,8 @@ func (l *Location) NewRangeReader(ctx context.Context, key string, offset, lengt
 	return r, l.Wrap(key, err)
 }
 
-// DefaultPageSize is the page size of List: the stores' own maximum.
+// DefaultPageSize is ListPage's page size when size <= 0, and List's on
+// S3, GCS and Azure: their own maximum per request.
 const DefaultPageSize = 1000
 
 // ListPage returns one page of about size objects whose keys start with

@@ -19,8 +19,8 @@
 // AWS_SECRET_ACCESS_KEY and AWS_REGION; STORAGE_EMULATOR_HOST; and
 // AZURE_STORAGE_ACCOUNT with AZURE_STORAGE_KEY. Variables that would send
 // requests elsewhere (AWS profiles, AWS_CA_BUNDLE, endpoint overrides, SAS
-// tokens) are removed. gocloud reads the GCS emulator address once per
-// process, so GCS has only the shared server.
+// tokens) are removed. The GCS emulator address is one process-wide
+// variable, so GCS has only the shared server.
 package testservers
 
 import (
@@ -168,7 +168,7 @@ func Shared(t testing.TB, k Kind) *Server {
 func Start(t testing.TB, k Kind) *Server {
 	t.Helper()
 	if k == GCS {
-		t.Fatal("testservers: GCS has only the shared server (gocloud reads STORAGE_EMULATOR_HOST once)")
+		t.Fatal("testservers: GCS has only the shared server (STORAGE_EMULATOR_HOST is process-wide)")
 	}
 	bin := find(k)
 	if bin == "" || (k == Azure && !haveNode()) {
