@@ -3,6 +3,7 @@ package format
 import (
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/fsnap/fsnap/format/internal/binio"
 )
@@ -506,6 +507,52 @@ func (r *javaReader) peek(what string) int {
 // offset. Raw is set to b, so writing the result back reproduces b even if
 // it carries something this package does not model.
 func decodeProperties(b []byte, base int64) (*CheckpointProperties, error) {
+	if p, ok := propertiesCache.get(b); ok {
+		return p, nil
+	}
+	p, err := decodePropertiesUncached(b, base)
+	if err == nil {
+		propertiesCache.put(b, p)
+	}
+	return p, err
+}
+
+// propertiesCache remembers decoded trailers: a fleet's snapshots carry a
+// handful of distinct ones (one per kind), so most files skip the Java
+// stream parser. Only successful decodes are kept, so errors and their
+// offsets are always computed afresh.
+var propertiesCache = trailerCache{m: map[string]CheckpointProperties{}}
+
+type trailerCache struct {
+	mu sync.Mutex
+	m  map[string]CheckpointProperties // keyed by the trailer bytes; Raw unset
+}
+
+const trailerCacheSize = 64
+
+func (c *trailerCache) get(b []byte) (*CheckpointProperties, bool) {
+	c.mu.Lock()
+	v, ok := c.m[string(b)]
+	c.mu.Unlock()
+	if !ok {
+		return nil, false
+	}
+	v.Raw = b
+	return &v, true
+}
+
+func (c *trailerCache) put(b []byte, p *CheckpointProperties) {
+	v := *p
+	v.Raw = nil
+	c.mu.Lock()
+	if len(c.m) >= trailerCacheSize {
+		clear(c.m)
+	}
+	c.m[string(b)] = v
+	c.mu.Unlock()
+}
+
+func decodePropertiesUncached(b []byte, base int64) (*CheckpointProperties, error) {
 	d := binio.NewDecoder(b, base)
 	magic := d.U16("Java serialization magic")
 	if !d.Failed() && magic != javaStreamMagic {

@@ -107,7 +107,7 @@ func TestPropertiesCorpus(t *testing.T) {
 	kinds := map[string]int{}
 	for _, ct := range corpusTrailers(t) {
 		e := ct.entry
-		p, err := decodeProperties(ct.b, ct.off)
+		p, err := decodePropertiesUncached(ct.b, ct.off)
 		if err != nil {
 			t.Errorf("%s: %v", e.Name, err)
 			continue
@@ -155,7 +155,7 @@ func TestPropertiesCorpus(t *testing.T) {
 func TestPropertiesTruncated(t *testing.T) {
 	for _, ct := range corpusTrailers(t) {
 		for n := 0; n < len(ct.b); n++ {
-			p, err := decodeProperties(ct.b[:n:n], ct.off)
+			p, err := decodePropertiesUncached(ct.b[:n:n], ct.off)
 			if err == nil {
 				t.Fatalf("%s: prefix of %d/%d bytes decoded to %+v", ct.entry.Name, n, len(ct.b), p)
 			}
@@ -195,7 +195,7 @@ func TestPropertiesCorrupted(t *testing.T) {
 // the input as Raw, and if the fields can be encoded, decoding that encoding
 // gives the same fields.
 func checkDecode(t testing.TB, b []byte, base int64) {
-	p, err := decodeProperties(b, base)
+	p, err := decodePropertiesUncached(b, base)
 	if err != nil {
 		var be *binio.Error
 		if !errors.As(err, &be) {
@@ -215,7 +215,7 @@ func checkDecode(t testing.TB, b []byte, base int64) {
 	if err != nil {
 		return // e.g. an enum constant Flink does not have
 	}
-	p2, err := decodeProperties(enc, 0)
+	p2, err := decodePropertiesUncached(enc, 0)
 	if err != nil {
 		t.Fatalf("re-encoding of %+v does not decode: %v", q, err)
 	}
@@ -250,7 +250,7 @@ func TestPropertiesEncodeDecode(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%+v: %v", c, err)
 		}
-		p, err := decodeProperties(enc, 100)
+		p, err := decodePropertiesUncached(enc, 100)
 		if err != nil {
 			t.Fatalf("%+v: decode: %v\n%x", c, err, enc)
 		}
@@ -355,7 +355,7 @@ func TestPropertiesErrors(t *testing.T) {
 		{"bad field type", patch(canonical, idx(canonical, "discardFailed")-3, 'Q'), idx(canonical, "discardFailed") - 3, "invalid field type code"},
 		{"negative field count", patch(canonical, 73, 0xFF, 0xFF), 73, "negative count"},
 	} {
-		_, err := decodeProperties(tc.b, base)
+		_, err := decodePropertiesUncached(tc.b, base)
 		var be *binio.Error
 		if !errors.As(err, &be) {
 			t.Errorf("%s: got %v, want a *binio.Error", tc.name, err)
@@ -371,7 +371,7 @@ func TestPropertiesErrors(t *testing.T) {
 func TestPropertiesHostile(t *testing.T) {
 	// A class descriptor claiming 32767 fields in a short stream.
 	b := []byte{0xAC, 0xED, 0, 5, tcObject, tcClassDesc, 0, 1, 'A', 0, 0, 0, 0, 0, 0, 0, 1, scSerializable, 0x7F, 0xFF, 'Z', 0, 1, 'a'}
-	if _, err := decodeProperties(b, 0); err == nil || !strings.Contains(err.Error(), "count 32767") {
+	if _, err := decodePropertiesUncached(b, 0); err == nil || !strings.Contains(err.Error(), "count 32767") {
 		t.Errorf("huge field count: %v", err)
 	}
 	// Deep nesting: objects whose only field holds the next object.
@@ -382,13 +382,13 @@ func TestPropertiesHostile(t *testing.T) {
 		deep = append(deep, tcObject, tcReference, 0, 0x7E, 0, 0)
 	}
 	deep = append(deep, tcNull)
-	if _, err := decodeProperties(deep, 0); err == nil || !strings.Contains(err.Error(), "nesting deeper") {
+	if _, err := decodePropertiesUncached(deep, 0); err == nil || !strings.Contains(err.Error(), "nesting deeper") {
 		t.Errorf("deep nesting: %v", err)
 	}
 	// Long block data in a class annotation is bounded by the input.
 	ann := []byte{0xAC, 0xED, 0, 5, tcObject, tcClassDesc, 0, 1, 'A', 0, 0, 0, 0, 0, 0, 0, 1, scSerializable, 0, 0,
 		tcBlockDataLong, 0x7F, 0xFF, 0xFF, 0xFF}
-	if _, err := decodeProperties(ann, 0); err == nil || !strings.Contains(err.Error(), "truncated") {
+	if _, err := decodePropertiesUncached(ann, 0); err == nil || !strings.Contains(err.Error(), "truncated") {
 		t.Errorf("long block data: %v", err)
 	}
 }
@@ -440,8 +440,31 @@ func BenchmarkDecodeProperties(b *testing.B) {
 	b.SetBytes(int64(len(enc)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := decodeProperties(enc, 0); err != nil {
+		if _, err := decodePropertiesUncached(enc, 0); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestPropertiesCacheGivesTheSameAsTheParser(t *testing.T) {
+	enc, err := appendProperties(nil, NewSavepointProperties("NATIVE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := decodeProperties(enc, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := bytes.Clone(enc)
+	second, err := decodeProperties(other, 20) // a cache hit
+	if err != nil {
+		t.Fatal(err)
+	}
+	if &second.Raw[0] != &other[0] {
+		t.Error("a cached result must alias the caller's bytes in Raw")
+	}
+	first.Raw, second.Raw = nil, nil
+	if !reflect.DeepEqual(first, second) || second.Type.FormatType != "NATIVE" {
+		t.Errorf("cached %+v, parsed %+v", second, first)
 	}
 }

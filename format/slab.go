@@ -9,7 +9,7 @@ type slab[T any] struct {
 
 func (s *slab[T]) new() *T {
 	if len(s.buf) == cap(s.buf) {
-		s.buf = make([]T, 0, min(max(2*cap(s.buf), 8), 4096))
+		s.buf = make([]T, 0, min(max(2*cap(s.buf), 4), 4096))
 	}
 	s.buf = s.buf[:len(s.buf)+1]
 	return &s.buf[len(s.buf)-1]
@@ -21,7 +21,7 @@ func (s *slab[T]) take(n int) []T {
 		return make([]T, n)
 	}
 	if cap(s.buf)-len(s.buf) < n {
-		s.buf = make([]T, 0, min(max(2*cap(s.buf), 8*n, 64), 8192))
+		s.buf = make([]T, 0, max(n, min(2*cap(s.buf), 8192)))
 	}
 	out := s.buf[len(s.buf) : len(s.buf)+n : len(s.buf)+n]
 	s.buf = s.buf[:len(s.buf)+n]
