@@ -14,26 +14,26 @@ type Iterator struct{}
 // ErrExists is returned by Create for a directory that holds files.
 var ErrExists = ErrUnavailable
 
-func OpenReadOnly(string) (*DB, error)                      { return nil, ErrUnavailable }
-func Create(string, []string, CreateOptions) (*DB, error)   { return nil, ErrUnavailable }
-func (*DB) ColumnFamilies() []string                        { return nil }
-func (*DB) HasColumnFamily(string) bool                     { return false }
-func (*DB) NewIterator(string) (*Iterator, error)           { return nil, ErrUnavailable }
-func (*DB) Files() []SSTFile                                { return nil }
-func (*DB) Property(string, string) string                  { return "" }
-func (*DB) Close() error                                    { return nil }
-func (*DB) Put(int, []byte, []byte) error                   { return ErrUnavailable }
-func (*DB) Merge(int, []byte, []byte) error                 { return ErrUnavailable }
-func (*DB) Delete(int, []byte) error                        { return ErrUnavailable }
-func (*DB) Flush() error                                    { return ErrUnavailable }
-func (*DB) CompactAll() error                               { return ErrUnavailable }
-func (*DB) Checkpoint(string) error                         { return ErrUnavailable }
-func (*Iterator) Seek([]byte)                               {}
-func (*Iterator) SeekToFirst()                              {}
-func (*Iterator) SeekToLast()                               {}
-func (*Iterator) Valid() bool                               { return false }
-func (*Iterator) Next()                                     {}
-func (*Iterator) Key() []byte                               { return nil }
-func (*Iterator) Value() []byte                             { return nil }
-func (*Iterator) Err() error                                { return ErrUnavailable }
-func (*Iterator) Close()                                    {}
+func OpenReadOnly(string) (*DB, error)                    { return nil, ErrUnavailable }
+func Create(string, []string, CreateOptions) (*DB, error) { return nil, ErrUnavailable }
+func (*DB) ColumnFamilies() []string                      { return nil }
+func (*DB) HasColumnFamily(string) bool                   { return false }
+func (*DB) NewIterator(string) (*Iterator, error)         { return nil, ErrUnavailable }
+func (*DB) Files() []SSTFile                              { return nil }
+func (*DB) Property(string, string) string                { return "" }
+func (*DB) Close() error                                  { return nil }
+func (*DB) Put(int, []byte, []byte) error                 { return ErrUnavailable }
+func (*DB) Merge(int, []byte, []byte) error               { return ErrUnavailable }
+func (*DB) Delete(int, []byte) error                      { return ErrUnavailable }
+func (*DB) Flush() error                                  { return ErrUnavailable }
+func (*DB) CompactAll() error                             { return ErrUnavailable }
+func (*DB) Checkpoint(string) error                       { return ErrUnavailable }
+func (*Iterator) Seek([]byte)                             {}
+func (*Iterator) SeekToFirst()                            {}
+func (*Iterator) SeekToLast()                             {}
+func (*Iterator) Valid() bool                             { return false }
+func (*Iterator) Next()                                   {}
+func (*Iterator) Key() []byte                             { return nil }
+func (*Iterator) Value() []byte                           { return nil }
+func (*Iterator) Err() error                              { return ErrUnavailable }
+func (*Iterator) Close()                                  {}
