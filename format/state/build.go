@@ -52,7 +52,9 @@ func TupleSnapshot(tupleClass string, fields ...*Snapshot) *Snapshot {
 
 // ListSnapshot, MapSnapshot and TimerSnapshot are the snapshots of
 // ListSerializer, MapSerializer and TimerSerializer.
-func ListSnapshot(elem *Snapshot) *Snapshot { return CompositeSnapshot(ListSnapshotClass, 1, nil, elem) }
+func ListSnapshot(elem *Snapshot) *Snapshot {
+	return CompositeSnapshot(ListSnapshotClass, 1, nil, elem)
+}
 
 func MapSnapshot(key, value *Snapshot) *Snapshot {
 	return CompositeSnapshot(MapSnapshotClass, 1, nil, key, value)
@@ -67,7 +69,7 @@ func TimerSnapshot(key, namespace *Snapshot) *Snapshot {
 // ListSnapshot, for MAP a MapSnapshot).
 func KeyValueStateMeta(name, kind string, namespace, value *Snapshot) StateMeta {
 	return StateMeta{Name: name, Type: KeyValueState,
-		Options: []Option{{OptKeyedStateType, kind}},
+		Options:     []Option{{OptKeyedStateType, kind}},
 		Serializers: []NamedSnapshot{{ValueSerializerKey, value}, {NamespaceSerializerKey, namespace}}}
 }
 

@@ -577,6 +577,9 @@ func (it *Iterator) nextHeap() (ok, done bool) {
 			return it.fail(err), false
 		}
 	}
+	if total == 0 {
+		return it.failf("%s: state %q: entry occupies no bytes", it.at(), it.s.Header.States[it.state].Name), false
+	}
 	b := w.buf[w.lo : w.lo+total]
 	e := &it.e
 	e.State, e.KeyGroup, e.Offset, e.Split, e.UserKey, e.Size, e.Composite = it.state, it.kg, start, true, nil, total, nil

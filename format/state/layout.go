@@ -249,6 +249,9 @@ func countedMeasure(b []byte, elem func([]byte) (int, error)) (int, error) {
 		if err != nil {
 			return 0, err
 		}
+		if j == 0 {
+			return 0, fmt.Errorf("element %d of %d occupies no bytes", k, n)
+		}
 		i += j
 	}
 	return i, nil

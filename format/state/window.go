@@ -16,6 +16,7 @@ type window struct {
 	base   int64 // stream position of buf[0]
 	src    filler
 	eof    bool
+	hint   int // bytes the source holds at most (sizes the first buffer)
 }
 
 // filler supplies stream bytes: it writes at least one byte into dst (which
@@ -37,6 +38,10 @@ var errShort = errors.New("value continues past the available bytes")
 // base. It keeps the buffer.
 func (w *window) reset(src filler, base int64) {
 	w.src, w.base, w.lo, w.hi, w.eof = src, base, 0, 0, false
+	w.hint = minWindow
+	if p, ok := src.(*plainSource); ok && p.end-p.pos < minWindow {
+		w.hint = int(max(p.end-p.pos, 16))
+	}
 }
 
 // pos is the stream position of buf[lo].
@@ -59,13 +64,20 @@ func (w *window) need(n int) error {
 		w.base += int64(w.lo)
 		w.lo = 0
 	}
-	for w.hi < n {
+	// Never allocate for bytes the source cannot hold: read at most what
+	// a file region has left, and grow only when full, so the buffer stays
+	// within twice what was actually read.
+	target := n
+	p, plain := w.src.(*plainSource)
+	if plain && int64(target-w.hi) > p.end-p.pos {
+		target = w.hi + int(p.end-p.pos)
+	}
+	for w.hi < target {
 		if w.eof {
 			return io.ErrUnexpectedEOF
 		}
-		if len(w.buf)-w.hi < 64<<10 || len(w.buf) < n {
-			size := max(2*len(w.buf), minWindow, n+64<<10)
-			nb := make([]byte, size)
+		if w.hi == len(w.buf) {
+			nb := make([]byte, max(2*len(w.buf), w.hint))
 			copy(nb, w.buf[:w.hi])
 			w.buf = nb
 		}
@@ -76,6 +88,13 @@ func (w *window) need(n int) error {
 		} else if err != nil {
 			return err
 		}
+	}
+	if plain && p.pos >= p.end {
+		w.eof = true
+	}
+	if w.hi < n {
+		w.eof = true
+		return io.ErrUnexpectedEOF
 	}
 	return nil
 }

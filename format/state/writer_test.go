@@ -10,10 +10,10 @@ import (
 )
 
 type plainEntry struct {
-	State               int
-	KeyGroup            int32
-	Key, NS, UK, Value  string
-	Composite           string
+	State              int
+	KeyGroup           int32
+	Key, NS, UK, Value string
+	Composite          string
 }
 
 func collect(t *testing.T, ks *state.KeyedStream) []plainEntry {
