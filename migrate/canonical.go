@@ -1,0 +1,371 @@
+package migrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/fsnap/fsnap/format"
+	"github.com/fsnap/fsnap/format/state"
+	"github.com/fsnap/fsnap/internal/store"
+	"github.com/fsnap/fsnap/snapshot"
+)
+
+// CanonicalOptions configure ToCanonical.
+type CanonicalOptions struct {
+	// Tmp is where scratch directories for RocksDB instances are made
+	// (default: the system's temporary directory). Everything made there is
+	// removed before ToCanonical returns, also on failure.
+	Tmp string
+	// Parallel is how many subtasks (and file copies) are worked on at once
+	// (default: the number of CPUs).
+	Parallel int
+	// Progress, when set, is told the total bytes of work and then each
+	// increment as it is done. It is called from several goroutines.
+	Progress Progress
+	// Compression of the key-group blocks written: as the source's header
+	// says (default), or Snappy / none for every keyed stream (unified
+	// streams whose compression differs are then re-encoded).
+	Compression Compression
+}
+
+// Compression selects the compression of converted keyed streams.
+type Compression int
+
+const (
+	CompressionKeep   Compression = iota // as the source's header says
+	CompressionSnappy                    // Snappy framed blocks (execution.checkpointing.snapshot-compression)
+	CompressionNone                      // uncompressed blocks
+)
+
+// ParseCompression parses "keep", "snappy" or "none".
+func ParseCompression(s string) (Compression, error) {
+	switch s {
+	case "keep", "":
+		return CompressionKeep, nil
+	case "snappy":
+		return CompressionSnappy, nil
+	case "none":
+		return CompressionNone, nil
+	}
+	return 0, fmt.Errorf("unknown compression %q (want keep, snappy or none)", s)
+}
+
+// Progress receives the progress of a conversion in bytes of source state.
+type Progress interface {
+	Start(total int64)
+	Add(n int64)
+}
+
+// CanonicalResult describes a finished conversion.
+type CanonicalResult struct {
+	Source      string
+	Destination string
+	SourceKind  snapshot.Kind
+	Metadata    *format.Metadata // the written _metadata
+
+	// Keyed state handles by what they were converted from.
+	FromRocksDB int // RocksDB native instances (metadata types 5, 11)
+	FromHeap    int // heap-layout streams re-encoded (types 3, 12)
+	FromUnified int // unified streams copied as they are (types 3, 7, 12)
+
+	Entries int64 // key-value entries written into converted streams
+	// OutsideRange counts RocksDB entries whose key group lies outside the
+	// handle's range; Flink's restore drops them, so they are not written.
+	OutsideRange int64
+
+	FilesWritten int   // files written into the destination, _metadata included
+	BytesWritten int64 // their bytes
+	BytesRead    int64 // source state bytes (files read, instances scanned)
+	Elapsed      time.Duration
+}
+
+// ErrDestinationNotEmpty is returned when the destination holds objects:
+// ToCanonical never overwrites or mixes with existing files.
+var ErrDestinationNotEmpty = errors.New("destination is not empty")
+
+// ToCanonical converts the snapshot src (a native savepoint or a
+// checkpoint of the RocksDB or heap backend, any store URL) into a canonical
+// savepoint at dst (an empty directory or prefix, any store URL) that every
+// state backend of every Flink version since 1.13 restores:
+//
+//   - each RocksDB native keyed state handle (its files placed under their
+//     RocksDB names in a scratch directory, opened read-only) becomes a
+//     unified key-group stream written as Flink's full-snapshot writer does:
+//     the meta state handle's header bytes, key groups in order, states by
+//     id, keys in RocksDB order, Snappy when the header says so;
+//   - heap-layout key-group streams are re-encoded into the unified layout;
+//   - unified streams are copied; everything else (operator, raw keyed,
+//     channel and coordinator state, master states) is carried unchanged;
+//   - every handle of the result is inline or relative, so the savepoint can
+//     be moved; _metadata is written last, with properties saying
+//     CANONICAL savepoint (versions 4+).
+//
+// Memory does not grow with the state: streams are converted entry by entry
+// and files are copied through fixed buffers. On failure, everything
+// written to dst is removed.
+func ToCanonical(ctx context.Context, src, dst string, opts CanonicalOptions) (res *CanonicalResult, err error) {
+	start := time.Now()
+	if opts.Parallel <= 0 {
+		opts.Parallel = runtime.NumCPU()
+	}
+	if opts.Tmp == "" {
+		opts.Tmp = os.TempDir()
+	}
+	snap, ref, err := snapshot.Load(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	defer ref.Close()
+	dl, err := store.Open(ctx, dst)
+	if err != nil {
+		return nil, err
+	}
+	defer dl.Close()
+	page, _, err := dl.ListPage(ctx, dl.Prefix, "", "", 1)
+	if err != nil {
+		return nil, err
+	}
+	if len(page) > 0 {
+		return nil, fmt.Errorf("%s: %w (found %s); ToCanonical writes only into an empty location", dl.Display, ErrDestinationNotEmpty, dl.NameOf(page[0].Key))
+	}
+	scratch, err := os.MkdirTemp(opts.Tmp, "fsnap-canonical-")
+	if err != nil {
+		return nil, fmt.Errorf("scratch directory: %w", err)
+	}
+	defer os.RemoveAll(scratch)
+
+	c := &converter{
+		src:         &source{ref: ref},
+		dst:         &sink{loc: dl, names: map[string]bool{format.MetadataFileName: true}},
+		scratch:     scratch,
+		progress:    opts.Progress,
+		compression: opts.Compression,
+		res:         &CanonicalResult{Source: snap.Dir, Destination: dl.Display, SourceKind: snap.Kind.Kind},
+	}
+	defer c.src.close()
+	defer func() {
+		if err != nil {
+			c.dst.removeAll(context.WithoutCancel(ctx))
+		}
+	}()
+	m := snap.Metadata
+	if err := c.plan(ctx, m); err != nil {
+		return nil, err
+	}
+	if c.progress != nil {
+		c.progress.Start(c.total)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(opts.Parallel)
+	for _, t := range c.tasks {
+		g.Go(func() error { return t.run(gctx) })
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for _, t := range c.tasks {
+		t.apply()
+	}
+	m.Properties = canonicalProperties(m)
+	b, err := format.AppendMetadata(nil, m)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the new _metadata: %w", err)
+	}
+	if err := c.dst.writeBytes(ctx, format.MetadataFileName, b); err != nil {
+		return nil, err
+	}
+	r := c.res
+	r.Metadata = m
+	r.FilesWritten, r.BytesWritten = c.dst.count()
+	r.BytesRead = c.read.Load()
+	r.Entries = c.entries.Load()
+	r.OutsideRange = c.outside.Load()
+	r.Elapsed = time.Since(start)
+	return r, nil
+}
+
+// canonicalProperties are the properties of the result: a savepoint's own
+// type (Savepoint, Suspend or Terminate Savepoint) in CANONICAL format, or
+// a plain savepoint for a checkpoint. Versions before 4 have none.
+func canonicalProperties(m *format.Metadata) *format.CheckpointProperties {
+	if m.Version < 4 {
+		return nil
+	}
+	p := format.NewSavepointProperties("CANONICAL")
+	if old := m.Properties; old != nil && !old.Null && old.Type.Savepoint && old.Type.PostCheckpointAction != "" {
+		p.Type.Name, p.Type.PostCheckpointAction = old.Type.Name, old.Type.PostCheckpointAction
+	}
+	return p
+}
+
+// converter holds one conversion's state.
+type converter struct {
+	src         *source
+	dst         *sink
+	scratch     string
+	progress    Progress
+	compression Compression
+	res         *CanonicalResult
+
+	tasks  []*task
+	copies map[string]*task // carried files by source identity
+	total  int64
+
+	mu      sync.Mutex // guards res counters updated by tasks
+	read    atomic.Int64
+	entries atomic.Int64
+	outside atomic.Int64
+}
+
+// task is one unit of parallel work: it runs, then apply patches its
+// result into the metadata (sequentially, after every task succeeded).
+type task struct {
+	name   string
+	run    func(ctx context.Context) error
+	apply  func()
+	result format.StreamHandle // of file copies
+}
+
+// header is the header of a converted stream: the source's, with the
+// compression flag the options ask for.
+func (c *converter) header(h *state.KeyedHeader) *state.KeyedHeader {
+	want := h.Compressed
+	switch c.compression {
+	case CompressionSnappy:
+		want = true
+	case CompressionNone:
+		want = false
+	}
+	if want == h.Compressed {
+		return h
+	}
+	n := *h
+	n.Compressed = want
+	return &n
+}
+
+func (c *converter) add(t *task) { c.tasks = append(c.tasks, t) }
+
+func (c *converter) advance(n int64) {
+	if n <= 0 {
+		return
+	}
+	c.read.Add(n)
+	if c.progress != nil {
+		c.progress.Add(n)
+	}
+}
+
+func (c *converter) count(f *int) {
+	c.mu.Lock()
+	*f++
+	c.mu.Unlock()
+}
+
+// plan walks the metadata and creates a task for every handle that needs
+// work. Handles shared between places (the same file) are copied once.
+func (c *converter) plan(ctx context.Context, m *format.Metadata) error {
+	c.copies = map[string]*task{}
+	for oi := range m.Operators {
+		op := &m.Operators[oi]
+		if op.Coordinator != nil {
+			if err := c.carry(op.Coordinator, fmt.Sprintf("operator %s coordinator state", op.ID), func(h format.StreamHandle) { op.Coordinator = h }); err != nil {
+				return err
+			}
+		}
+		for si := range op.Subtasks {
+			st := &op.Subtasks[si]
+			where := fmt.Sprintf("operator %s subtask %d", op.ID, st.Index)
+			if st.ManagedKeyedState != nil {
+				if err := c.planKeyed(op, st, where+" managed keyed state"); err != nil {
+					return err
+				}
+			}
+			if st.RawKeyedState != nil {
+				if err := c.carryKeyed(st.RawKeyedState, where+" raw keyed state", func(h format.KeyedStateHandle) { st.RawKeyedState = h }); err != nil {
+					return err
+				}
+			}
+			for _, p := range []**format.OperatorStateHandle{&st.ManagedOperatorState, &st.RawOperatorState} {
+				if *p == nil {
+					continue
+				}
+				h := *p
+				if err := c.carry(h.Delegate, where+" operator state", func(d format.StreamHandle) {
+					*p = &format.OperatorStateHandle{States: h.States, Delegate: d}
+				}); err != nil {
+					return err
+				}
+			}
+			for _, list := range [][]format.ChannelStateHandle{st.InputChannels, st.ResultSubpartitions} {
+				for i := range list {
+					ch := &list[i]
+					if err := c.carry(ch.Delegate, where+" channel state", func(d format.StreamHandle) { ch.Delegate = d }); err != nil {
+						return err
+					}
+				}
+			}
+			for i := range st.LegacyOperatorState {
+				if err := c.carry(st.LegacyOperatorState[i], where+" legacy operator state", func(d format.StreamHandle) { st.LegacyOperatorState[i] = d }); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// planKeyed schedules the conversion of a managed keyed state handle.
+func (c *converter) planKeyed(op *format.OperatorState, st *format.SubtaskState, where string) error {
+	set := func(h format.KeyedStateHandle) { st.ManagedKeyedState = h }
+	h := st.ManagedKeyedState
+	if ch, ok := h.(*format.ChangelogHandle); ok {
+		base, err := changelogBase(ch)
+		if err != nil {
+			return fmt.Errorf("%s: %w", where, err)
+		}
+		h = base
+	}
+	switch h := h.(type) {
+	case nil:
+		set(nil)
+		return nil
+	case *format.IncrementalHandle:
+		return c.planRocksDB(op, h, where, set)
+	case *format.KeyGroupsHandle:
+		return c.planStream(op, h, where, set)
+	default:
+		return fmt.Errorf("%s: keyed state handle %v cannot be converted", where, h.KeyedType())
+	}
+}
+
+// changelogBase returns the materialized base of a changelog handle that
+// has no changes on top of it (the only changelog state that converts:
+// replaying changes needs the key serializer, which the changes lack).
+func changelogBase(h *format.ChangelogHandle) (format.KeyedStateHandle, error) {
+	if len(h.NonMaterialized) > 0 {
+		return nil, fmt.Errorf("changelog state backend handle with %d non-materialized change sets: replaying changelog changes is not supported (take the canonical savepoint with Flink, or convert a checkpoint taken right after materialization)", len(h.NonMaterialized))
+	}
+	var base format.KeyedStateHandle
+	for _, m := range h.Materialized {
+		if m == nil {
+			continue
+		}
+		if base != nil {
+			return nil, errors.New("changelog state backend handle with several materialized handles is not supported")
+		}
+		base = m
+	}
+	return base, nil
+}
