@@ -1,0 +1,201 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/fsnap/fsnap/format"
+	"github.com/fsnap/fsnap/internal/store"
+	"github.com/fsnap/fsnap/snapshot"
+)
+
+// Level is how far verify reads.
+type Level int
+
+const (
+	// LevelFiles checks _metadata and the presence and size of every file;
+	// it reads no state bytes.
+	LevelFiles Level = iota + 1
+	// LevelHeaders also decodes the header of every keyed, operator and
+	// RocksDB meta stream and the footers of RocksDB SST files (the default).
+	LevelHeaders
+	// LevelDeep also walks every keyed and operator stream to its end.
+	LevelDeep
+)
+
+func (l Level) String() string {
+	switch l {
+	case LevelFiles:
+		return "files"
+	case LevelHeaders:
+		return "headers"
+	case LevelDeep:
+		return "deep"
+	}
+	return fmt.Sprintf("Level(%d)", int(l))
+}
+
+// Options tune Check.
+type Options struct {
+	// Level is how far to read; zero means LevelHeaders.
+	Level Level
+	// RequireRelocatable raises every not-relocatable-* finding to an error.
+	RequireRelocatable bool
+	// Concurrency bounds the parallel store requests (Stat, reads); zero
+	// means 16. Deep walks of local files use at most GOMAXPROCS workers,
+	// since they are bound by the CPU.
+	Concurrency int
+}
+
+// Check verifies a loaded snapshot: consistency of _metadata, key groups,
+// path safety, relocatability, presence and size of every file, and (by
+// level) the state streams. ref is the reference the snapshot was loaded
+// through (snapshot.Load); relative handles resolve against it.
+//
+// Problems with the snapshot are findings in the report, never errors.
+// Check returns an error only when ctx ends; a store that fails is reported
+// by store-error findings.
+func Check(ctx context.Context, snap *snapshot.Snapshot, ref *store.SnapshotRef, opts Options) (*Report, error) {
+	if opts.Level == 0 {
+		opts.Level = LevelHeaders
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 16
+	}
+	c := &checker{ctx: ctx, snap: snap, ref: ref, opts: opts,
+		files: map[*snapshot.File]*fileInfo{}, byPath: map[string]*snapshot.File{},
+		siblings: map[string]*store.Location{}}
+	defer c.closeSiblings()
+	m := snap.Metadata
+	r := &Report{Schema: Schema, Snapshot: snap.Dir, Kind: string(snap.Kind.Kind),
+		MetadataVersion: m.Version, Level: opts.Level.String()}
+	c.report = r
+	r.Checked.Operators = len(m.Operators)
+
+	c.consistency()
+	c.keyGroups()
+	c.indexFiles()
+	c.paths()
+	if err := c.presence(); err != nil {
+		return nil, err
+	}
+	if opts.Level >= LevelHeaders {
+		if err := c.streams(); err != nil {
+			return nil, err
+		}
+	}
+	r.Relocatable = true
+	for _, f := range c.findings {
+		if f.Code.IsRelocatability() {
+			r.Relocatable = false
+		}
+	}
+	r.Findings = c.findings
+	r.finish()
+	return r, ctx.Err()
+}
+
+// checker holds the state of one Check.
+type checker struct {
+	ctx  context.Context
+	snap *snapshot.Snapshot
+	ref  *store.SnapshotRef
+	opts Options
+
+	mu       sync.Mutex
+	findings []Finding
+	report   *Report
+
+	files    map[*snapshot.File]*fileInfo
+	byPath   map[string]*snapshot.File
+	sibMu    sync.Mutex
+	siblings map[string]*store.Location // other buckets of the same store, by scheme://bucket
+
+	// badKeyed marks key-group handles whose offsets are wrong: their
+	// streams are not read (the finding is already made).
+	badKeyed map[*format.KeyGroupsHandle]bool
+	badOper  map[*format.OperatorStateHandle]bool
+}
+
+// place says what a finding concerns.
+type place struct {
+	op   int   // operator index; -1 for none
+	sub  int32 // subtask index; -1 for none
+	slot snapshot.Slot
+	file string
+}
+
+func (c *checker) opPlace(op int) place { return place{op: op, sub: -1} }
+
+// add records a finding of code at p.
+func (c *checker) add(code Code, p place, msg string, opt ...func(*Finding)) {
+	sev := codeSeverity[code]
+	if code.IsRelocatability() && c.opts.RequireRelocatable {
+		sev = Error
+	}
+	f := Finding{Severity: sev, Code: code, Message: msg, Slot: string(p.slot), File: p.file, opIndex: p.op}
+	if p.op >= 0 && p.op < len(c.snap.Operators) {
+		o := &c.snap.Operators[p.op]
+		f.Operator, f.OperatorUID, f.OperatorName = o.State.ID.String(), o.UID, o.Name
+	}
+	if p.sub >= 0 {
+		f.Subtask = i32p(p.sub)
+	}
+	for _, o := range opt {
+		o(&f)
+	}
+	c.mu.Lock()
+	c.findings = append(c.findings, f)
+	c.mu.Unlock()
+}
+
+func atKeyGroup(kg int32) func(*Finding) { return func(f *Finding) { f.KeyGroup = i32p(kg) } }
+func atOffset(off int64) func(*Finding) { return func(f *Finding) { f.Offset = i64p(off) } }
+
+func (c *checker) closeSiblings() {
+	for _, l := range c.siblings {
+		l.Close()
+	}
+}
+
+// parallel runs fn for every index below n on at most workers goroutines,
+// stopping early when ctx ends.
+func parallel(ctx context.Context, workers, n int, fn func(i int)) error {
+	if workers > n {
+		workers = n
+	}
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				fn(i)
+			}
+		}()
+	}
+	var err error
+feed:
+	for i := 0; i < n; i++ {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			err = ctx.Err()
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	return err
+}
+
+// streamWorkers is the number of parallel stream readers.
+func (c *checker) streamWorkers() int {
+	if c.ref.Scheme == "file" || c.ref.Scheme == "mem" {
+		return max(1, min(c.opts.Concurrency, runtime.GOMAXPROCS(0)))
+	}
+	return c.opts.Concurrency
+}

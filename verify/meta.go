@@ -1,0 +1,358 @@
+package verify
+
+import (
+	"fmt"
+
+	"github.com/fsnap/fsnap/format"
+	"github.com/fsnap/fsnap/snapshot"
+)
+
+// maxKeyGroups is Flink's upper bound of max parallelism
+// (KeyGroupRangeAssignment.UPPER_BOUND_MAX_PARALLELISM).
+const maxKeyGroups = 1 << 15
+
+// consistency checks operators: ids, uids, parallelism, subtasks, finished
+// flags.
+func (c *checker) consistency() {
+	m := c.snap.Metadata
+	seen := map[format.OperatorID]int{}
+	for i := range m.Operators {
+		op := &m.Operators[i]
+		p := c.opPlace(i)
+		if j, ok := seen[op.ID]; ok {
+			c.add(DuplicateOperator, p, fmt.Sprintf("operator id %s is stored twice (operators %d and %d); Flink keeps only one of them", op.ID, j, i))
+		} else {
+			seen[op.ID] = i
+		}
+		if op.UID != "" {
+			if want := format.OperatorIDFromUID(op.UID); want != op.ID {
+				c.add(OperatorUIDMismatch, p, fmt.Sprintf("uid %q hashes to operator id %s, but the stored id is %s (set with setUidHash, or the file was edited)", op.UID, want, op.ID))
+			}
+		}
+		maxOK := op.MaxParallelism >= 1 && op.MaxParallelism <= maxKeyGroups
+		if !maxOK {
+			c.add(MaxParallelismInvalid, p, fmt.Sprintf("max parallelism %d is outside 1..%d", op.MaxParallelism, maxKeyGroups))
+		}
+		switch {
+		case op.Parallelism < 1:
+			c.add(ParallelismInvalid, p, fmt.Sprintf("parallelism %d is less than 1", op.Parallelism))
+		case maxOK && op.Parallelism > op.MaxParallelism:
+			c.add(ParallelismExceedsMax, p, fmt.Sprintf("parallelism %d exceeds max parallelism %d", op.Parallelism, op.MaxParallelism))
+		}
+		subs := map[int32]bool{}
+		finished := 0
+		for j := range op.Subtasks {
+			st := &op.Subtasks[j]
+			sp := place{op: i, sub: st.Index}
+			if st.Index < 0 || (op.Parallelism >= 1 && st.Index >= op.Parallelism) {
+				c.add(SubtaskIndexOutOfRange, sp, fmt.Sprintf("subtask index %d is outside 0..%d (parallelism %d)", st.Index, op.Parallelism-1, op.Parallelism))
+			}
+			if subs[st.Index] {
+				c.add(DuplicateSubtask, sp, fmt.Sprintf("subtask %d is stored twice", st.Index))
+			}
+			subs[st.Index] = true
+			if st.Finished {
+				finished++
+			}
+		}
+		switch {
+		case op.FullyFinished:
+			c.add(OperatorFinished, p, "all subtasks had finished; Flink restores the operator as finished and does not run it again")
+		case finished > 0:
+			c.add(OperatorPartlyFinished, p, fmt.Sprintf("%d of %d subtasks had finished and carry no state", finished, op.Parallelism))
+		}
+	}
+}
+
+// keyGroups checks, per keyed operator and slot, that the subtasks' key-group
+// ranges cover 0..maxParallelism-1 exactly once, and every key-group
+// handle's offsets.
+func (c *checker) keyGroups() {
+	c.badKeyed = map[*format.KeyGroupsHandle]bool{}
+	c.badOper = map[*format.OperatorStateHandle]bool{}
+	m := c.snap.Metadata
+	for i := range m.Operators {
+		op := &m.Operators[i]
+		for _, slot := range []snapshot.Slot{snapshot.SlotManagedKeyed, snapshot.SlotRawKeyed} {
+			raw := slot == snapshot.SlotRawKeyed
+			type rng struct {
+				sub int32
+				r   format.KeyGroupRange
+			}
+			var rs []rng
+			present := map[int32]bool{}
+			finished := map[int32]bool{}
+			for j := range op.Subtasks {
+				st := &op.Subtasks[j]
+				if st.Finished {
+					finished[st.Index] = true
+					continue
+				}
+				h := st.ManagedKeyedState
+				if raw {
+					h = st.RawKeyedState
+				}
+				if h == nil {
+					continue
+				}
+				rs = append(rs, rng{st.Index, h.KeyGroups()})
+				present[st.Index] = true
+				c.keyedOffsets(place{op: i, sub: st.Index, slot: slot}, h, raw)
+			}
+			if len(rs) == 0 || op.MaxParallelism < 1 || op.MaxParallelism > maxKeyGroups {
+				continue
+			}
+			maxP := op.MaxParallelism
+			owner := make([]int32, maxP)
+			for k := range owner {
+				owner[k] = -1
+			}
+			type pair struct{ a, b int32 }
+			overlaps := map[pair][2]int32{}
+			var pairs []pair
+			for _, x := range rs {
+				r := x.r
+				if r.Count < 0 || r.Start < 0 || int64(r.Start)+int64(r.Count) > int64(maxP) {
+					c.add(KeyGroupsOutOfRange, place{op: i, sub: x.sub, slot: slot},
+						fmt.Sprintf("key-group range %s (start %d, %d groups) lies outside 0..%d (max parallelism %d)", r, r.Start, r.Count, maxP-1, maxP))
+					continue
+				}
+				for kg := r.Start; kg <= r.End(); kg++ {
+					if owner[kg] >= 0 {
+						pr := pair{owner[kg], x.sub}
+						span, ok := overlaps[pr]
+						if !ok {
+							pairs = append(pairs, pr)
+							span = [2]int32{kg, kg}
+						}
+						span[1] = kg
+						overlaps[pr] = span
+						continue
+					}
+					owner[kg] = x.sub
+				}
+			}
+			for _, pr := range pairs {
+				span := overlaps[pr]
+				c.add(KeyGroupsOverlap, place{op: i, sub: pr.b, slot: slot},
+					fmt.Sprintf("subtasks %d and %d both hold key groups %s of %s state; a restore would apply them twice", pr.a, pr.b, kgSpan(span[0], span[1]), slotWord(slot)),
+					atKeyGroup(span[0]))
+			}
+			// Gaps: key groups no handle holds. Flink omits subtasks
+			// without any state, so a gap owned (by Flink's assignment) by
+			// such a subtask is expected; one owned by a subtask that has a
+			// handle is lost state.
+			par := op.Parallelism
+			absent := map[int32][2]int32{}
+			var absentOrder []int32
+			for kg := int32(0); kg < maxP; kg++ {
+				if owner[kg] != -1 {
+					continue
+				}
+				end := kg
+				for end+1 < maxP && owner[end+1] == -1 {
+					end++
+				}
+				if par < 1 || par > maxP {
+					c.add(KeyGroupsGap, place{op: i, sub: -1, slot: slot}, fmt.Sprintf("no subtask holds key groups %s of %s state", kgSpan(kg, end), slotWord(slot)), atKeyGroup(kg))
+					kg = end
+					continue
+				}
+				// Split the run by the subtask Flink assigns each group to.
+				for a := kg; a <= end; {
+					idx := int32(int64(a) * int64(par) / int64(maxP))
+					b := a
+					for b+1 <= end && int32(int64(b+1)*int64(par)/int64(maxP)) == idx {
+						b++
+					}
+					switch {
+					case present[idx]:
+						c.add(KeyGroupsGap, place{op: i, sub: idx, slot: slot},
+							fmt.Sprintf("no subtask holds key groups %s of %s state, which belong to subtask %d; their state is lost", kgSpan(a, b), slotWord(slot), idx),
+							atKeyGroup(a))
+					case finished[idx]:
+					default:
+						span, ok := absent[idx]
+						if !ok {
+							absentOrder = append(absentOrder, idx)
+							span = [2]int32{a, b}
+						}
+						span[1] = b
+						absent[idx] = span
+					}
+					a = b + 1
+				}
+				kg = end
+			}
+			if !raw {
+				for _, idx := range absentOrder {
+					span := absent[idx]
+					c.add(KeyedSubtaskNoState, place{op: i, sub: idx, slot: slot},
+						fmt.Sprintf("subtask %d stored no keyed state (Flink omits subtasks without state); key groups %s restore empty", idx, kgSpan(span[0], span[1])))
+				}
+			}
+		}
+		for j := range op.Subtasks {
+			st := &op.Subtasks[j]
+			if h := st.ManagedOperatorState; h != nil {
+				c.operatorOffsets(place{op: i, sub: st.Index, slot: snapshot.SlotManagedOperator}, h, false)
+			}
+			if h := st.RawOperatorState; h != nil {
+				c.operatorOffsets(place{op: i, sub: st.Index, slot: snapshot.SlotRawOperator}, h, true)
+			}
+		}
+	}
+}
+
+func kgSpan(a, b int32) string {
+	if a == b {
+		return fmt.Sprint(a)
+	}
+	return fmt.Sprintf("%d-%d", a, b)
+}
+
+func slotWord(s snapshot.Slot) string {
+	if s == snapshot.SlotRawKeyed {
+		return "raw keyed"
+	}
+	return "managed keyed"
+}
+
+// keyedOffsets checks the offsets of the key-group handles in h.
+func (c *checker) keyedOffsets(p place, h format.KeyedStateHandle, raw bool) {
+	switch h := h.(type) {
+	case *format.KeyGroupsHandle:
+		c.kgOffsets(p, h, raw)
+	case *format.ChangelogHandle:
+		for _, k := range h.Materialized {
+			if k != nil {
+				c.keyedOffsets(p, k, raw)
+			}
+		}
+		for _, k := range h.NonMaterialized {
+			if k != nil {
+				c.keyedOffsets(p, k, raw)
+			}
+		}
+	}
+}
+
+// kgOffsets checks one key-group handle: every offset lies inside its stream
+// and the offsets increase with the key group. In managed keyed state offset
+// 0 marks an empty key group (the unified layout; position 0 is inside the
+// header); raw keyed state has no header, so 0 is a position there and
+// empty groups share the next group's offset.
+func (c *checker) kgOffsets(p place, h *format.KeyGroupsHandle, raw bool) {
+	if h.Delegate == nil {
+		return
+	}
+	size := h.Delegate.StateSize()
+	p.file = c.handleName(h.Delegate)
+	prev, prevKG := int64(-1), int32(-1)
+	var outside, order []int32
+	var firstOutside, firstOrder int64
+	for i, o := range h.Offsets {
+		kg := h.Range.Start + int32(i)
+		if !raw && o == 0 {
+			continue
+		}
+		limit := size - 1 // a block holds at least one byte
+		if raw {
+			limit = size
+		}
+		if o < 0 || o > limit {
+			if len(outside) == 0 {
+				firstOutside = o
+			}
+			outside = append(outside, kg)
+			continue
+		}
+		if o < prev || (!raw && o == prev) {
+			if len(order) == 0 {
+				firstOrder = o
+				order = append(order, prevKG)
+			}
+			order = append(order, kg)
+		}
+		prev, prevKG = o, kg
+	}
+	if len(outside) > 0 {
+		more := ""
+		if len(outside) > 1 {
+			more = fmt.Sprintf(" (and %d more key groups)", len(outside)-1)
+		}
+		c.add(KeyGroupOffsetOutside, p, fmt.Sprintf("key group %d has offset %d, outside the %d-byte stream%s", outside[0], firstOutside, size, more),
+			atKeyGroup(outside[0]), atOffset(firstOutside))
+		c.badKeyed[h] = true
+	}
+	if len(order) > 0 {
+		c.add(KeyGroupOffsetsOrder, p, fmt.Sprintf("key group %d has offset %d, not after key group %d's; blocks are written in key-group order (%d key groups out of order)",
+			order[1], firstOrder, order[0], len(order)-1), atKeyGroup(order[1]), atOffset(firstOrder))
+		c.badKeyed[h] = true
+	}
+}
+
+// operatorOffsets checks that operator state offsets lie inside the stream.
+func (c *checker) operatorOffsets(p place, h *format.OperatorStateHandle, raw bool) {
+	if h.Delegate == nil {
+		return
+	}
+	size := h.Delegate.StateSize()
+	p.file = c.handleName(h.Delegate)
+	for _, st := range h.States {
+		for k, o := range st.Offsets {
+			if o < 0 || o > size || (!raw && o == size) {
+				c.add(OperatorOffsetOutside, p, fmt.Sprintf("state %q element %d has offset %d, outside the %d-byte stream", st.Name, k, o, size), atOffset(o))
+				c.badOper[h] = true
+				return
+			}
+		}
+	}
+}
+
+// handleName is how findings name a stream handle's bytes.
+func (c *checker) handleName(h format.StreamHandle) string {
+	switch h := h.(type) {
+	case *format.ByteStreamHandle:
+		return "inline:" + h.Name
+	case *format.RelativeFileHandle:
+		if format.CheckRelativePath(h.RelativePath) != nil {
+			return h.RelativePath
+		}
+		return c.snap.Dir + "/" + h.RelativePath
+	case *format.FileHandle:
+		return h.Path
+	case *format.SegmentFileHandle:
+		return fmt.Sprintf("%s[%d+%d]", h.Path, h.StartPos, h.Size)
+	case *format.KeyGroupsHandle:
+		return c.handleName(h.Delegate)
+	}
+	return ""
+}
+
+// usedAs reports whether any user of f has the role.
+func usedAs(f *snapshot.File, role string) bool {
+	for _, u := range f.Users {
+		if u.Role == role {
+			return true
+		}
+	}
+	return false
+}
+
+// firstUse is the place of a file's first user.
+func firstUse(f *snapshot.File, name string) place {
+	if len(f.Users) == 0 {
+		return place{op: -1, sub: -1, file: name}
+	}
+	u := f.Users[0]
+	return place{op: u.Operator, sub: u.Subtask, slot: u.Slot, file: name}
+}
+
+func withUsers(f *snapshot.File) func(*Finding) {
+	return func(x *Finding) {
+		if len(f.Users) > 1 {
+			x.Users = len(f.Users)
+		}
+	}
+}

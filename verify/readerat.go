@@ -1,0 +1,175 @@
+package verify
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/fsnap/fsnap/format"
+	"github.com/fsnap/fsnap/internal/store"
+)
+
+// source is an opened stream: its bytes through io.ReaderAt.
+type source struct {
+	name  string
+	size  int64
+	r     io.ReaderAt
+	close func()
+}
+
+// open opens the bytes a stream handle names, or returns false when they
+// must not or cannot be read (the reason is already a finding).
+func (c *checker) open(h format.StreamHandle) (*source, bool) {
+	name := c.handleName(h)
+	switch h := h.(type) {
+	case *format.ByteStreamHandle:
+		return &source{name: name, size: int64(len(h.Data)), r: bytes.NewReader(h.Data), close: func() {}}, true
+	case *format.EmptySegmentFileHandle:
+		return &source{name: name, r: bytes.NewReader(nil), close: func() {}}, true
+	case *format.RelativeFileHandle, *format.FileHandle, *format.SegmentFileHandle:
+		fi := c.fileOf(h)
+		if fi == nil || !fi.readable {
+			return nil, false
+		}
+		base, size := int64(0), h.StateSize()
+		if s, ok := h.(*format.SegmentFileHandle); ok {
+			base = s.StartPos
+		}
+		r, closer, err := openRange(c.ctx, fi.loc, fi.key, base, size)
+		if err != nil {
+			c.add(StreamReadError, firstUse(fi.f, name), err.Error())
+			return nil, false
+		}
+		return &source{name: name, size: size, r: r, close: closer}, true
+	}
+	return nil, false
+}
+
+// openRange gives random access to size bytes of an object from base.
+// Local files are read with pread; other stores through blockReader.
+func openRange(ctx context.Context, l *store.Location, key string, base, size int64) (io.ReaderAt, func(), error) {
+	if l.Scheme == "file" {
+		f, err := os.Open(l.NameOf(key))
+		if err != nil {
+			return nil, nil, l.Wrap(key, err)
+		}
+		return io.NewSectionReader(f, base, size), func() { f.Close() }, nil
+	}
+	b := &blockReader{ctx: ctx, l: l, key: key, base: base, size: size}
+	return b, b.Close, nil
+}
+
+// blockReader turns ranged GETs into io.ReaderAt for the state readers,
+// which read mostly forward with small steps back (a Snappy block's
+// read-ahead, a chunk walk over a block just read). It keeps one streaming
+// response open and caches the last few blocks of blockSize bytes, so a
+// forward scan costs one request and short steps back cost none.
+type blockReader struct {
+	ctx  context.Context
+	l    *store.Location
+	key  string
+	base int64 // object offset of the stream's byte 0
+	size int64
+
+	rc    io.ReadCloser
+	rpos  int64 // stream position of rc
+	cache [cachedBlocks]block
+	tick  uint64
+	opens int // requests made (for tests and benchmarks)
+}
+
+const (
+	blockSize    = 1 << 20
+	cachedBlocks = 4
+)
+
+type block struct {
+	idx  int64 // block index + 1; 0 = empty slot
+	data []byte
+	used uint64
+}
+
+func (b *blockReader) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("negative offset %d", off)
+	}
+	n := 0
+	for n < len(p) {
+		o := off + int64(n)
+		if o >= b.size {
+			return n, io.EOF
+		}
+		bi := o / blockSize
+		data, err := b.block(bi)
+		if err != nil {
+			return n, err
+		}
+		n += copy(p[n:], data[o-bi*blockSize:])
+	}
+	return n, nil
+}
+
+// block returns block bi, from the cache or the store.
+func (b *blockReader) block(bi int64) ([]byte, error) {
+	b.tick++
+	var slot *block
+	for i := range b.cache {
+		s := &b.cache[i]
+		if s.idx == bi+1 {
+			s.used = b.tick
+			return s.data, nil
+		}
+		if slot == nil || s.used < slot.used {
+			slot = s
+		}
+	}
+	start := bi * blockSize
+	length := min(blockSize, b.size-start)
+	if b.rc == nil || b.rpos > start || start-b.rpos > 2*blockSize {
+		if b.rc != nil {
+			b.rc.Close()
+		}
+		r, err := b.l.NewRangeReader(b.ctx, b.key, b.base+start, b.size-start)
+		if err != nil {
+			b.rc = nil
+			return nil, err
+		}
+		b.rc, b.rpos = r, start
+		b.opens++
+	}
+	if b.rpos < start {
+		if _, err := io.CopyN(io.Discard, b.rc, start-b.rpos); err != nil {
+			return nil, b.fail(err)
+		}
+		b.rpos = start
+	}
+	if int64(cap(slot.data)) < length {
+		slot.data = make([]byte, length)
+	}
+	slot.data = slot.data[:length]
+	slot.idx = 0
+	if _, err := io.ReadFull(b.rc, slot.data); err != nil {
+		return nil, b.fail(err)
+	}
+	b.rpos += length
+	slot.idx, slot.used = bi+1, b.tick
+	return slot.data, nil
+}
+
+func (b *blockReader) fail(err error) error {
+	b.rc.Close()
+	b.rc = nil
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF // shorter than its size: changed since Stat
+	}
+	return b.l.Wrap(b.key, err)
+}
+
+func (b *blockReader) Close() {
+	if b.rc != nil {
+		b.rc.Close()
+		b.rc = nil
+	}
+}
