@@ -1,0 +1,384 @@
+package transfer
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"errors"
+	"fmt"
+	"hash"
+	"hash/crc32"
+	"io"
+	"net/url"
+	"os"
+
+	"cloud.google.com/go/storage"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"gocloud.dev/blob"
+
+	"github.com/fsnap/fsnap/internal/store"
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// stat returns the attributes of o.
+func stat(ctx context.Context, o Object) (*Attrs, error) {
+	so, err := o.Loc.Stat(ctx, o.Key)
+	if err != nil {
+		return nil, err
+	}
+	return AttrsOf(so), nil
+}
+
+func ioErr(f *File, err error) error {
+	return &Error{Problem: IOError, Src: f.Src.Name(), Dst: f.Dst.Name(), Err: err}
+}
+
+// hashes are the checksums of a byte stream.
+type hashes struct {
+	md5 hash.Hash // nil when not computed
+	crc hash.Hash32
+}
+
+func newHashes(withMD5 bool) *hashes {
+	h := &hashes{crc: crc32.New(castagnoli)}
+	if withMD5 {
+		h.md5 = md5.New()
+	}
+	return h
+}
+
+func (h *hashes) Write(p []byte) {
+	h.crc.Write(p)
+	if h.md5 != nil {
+		h.md5.Write(p)
+	}
+}
+
+func (h *hashes) MD5() []byte {
+	if h.md5 == nil {
+		return nil
+	}
+	return h.md5.Sum(nil)
+}
+
+// mayGiveMD5 reports whether a destination store may report an MD5 for a
+// new object of n bytes, so that streaming should compute one.
+func (e *Engine) mayGiveMD5(l *store.Location, n int64) bool {
+	switch l.Scheme {
+	case "gs", "mem", "azblob":
+		return true
+	case "s3":
+		// Multipart uploads (objects larger than a part) get no MD5 ETag.
+		return n < int64(e.opts.PartSize)
+	}
+	return false
+}
+
+// stream copies f through this process, hashing the bytes.
+func (e *Engine) stream(ctx context.Context, f *File) Result {
+	n := f.CopyLength()
+	off, length := int64(0), int64(-1)
+	if !f.whole() {
+		off, length = f.Offset, f.Length
+	}
+	var srcMD5 []byte
+	var srcCRC uint32
+	var hasSrcCRC bool
+	if f.whole() && f.SrcAttrs != nil {
+		srcMD5, srcCRC, hasSrcCRC = f.SrcAttrs.MD5, f.SrcAttrs.CRC32C, f.SrcAttrs.HasCRC32C
+	}
+	r, err := f.Src.Loc.NewRangeReader(ctx, f.Src.Key, off, length)
+	if err != nil {
+		if store.IsNotExist(err) {
+			return Result{Err: &Error{Problem: Missing, Src: f.Src.Name(), Dst: f.Dst.Name(), Err: errors.New("no such object")}}
+		}
+		return Result{Err: ioErr(f, err)}
+	}
+	defer r.Close()
+
+	h := newHashes(srcMD5 != nil || e.mayGiveMD5(f.Dst.Loc, n))
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	conc := max(1, 16/e.opts.Transfers)
+	w, err := f.Dst.Loc.Bucket.NewWriter(wctx, f.Dst.Key, &blob.WriterOptions{
+		ContentType: "application/octet-stream", BufferSize: e.opts.PartSize, MaxConcurrency: conc,
+	})
+	if err != nil {
+		return Result{Err: ioErr(f, f.Dst.Loc.Wrap(f.Dst.Key, err))}
+	}
+	var written int64
+	abort := func(err error) Result {
+		cancel() // before Close: the write is discarded, nothing appears at Dst
+		w.Close()
+		e.Stats.BytesDone.Add(-written)
+		return Result{Err: err}
+	}
+	bp := e.bufs.Get().(*[]byte)
+	defer e.bufs.Put(bp)
+	buf := *bp
+	for {
+		nr, rerr := io.ReadFull(r, buf)
+		if nr > 0 {
+			if n >= 0 && written+int64(nr) > n {
+				return abort(&Error{Problem: SizeMismatch, Src: f.Src.Name(), Dst: f.Dst.Name(),
+					Err: fmt.Errorf("longer than the %d bytes expected (changed while copying?)", n)})
+			}
+			h.Write(buf[:nr])
+			if _, err := w.Write(buf[:nr]); err != nil {
+				return abort(ioErr(f, f.Dst.Loc.Wrap(f.Dst.Key, err)))
+			}
+			written += int64(nr)
+			e.Stats.BytesDone.Add(int64(nr))
+		}
+		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+			break
+		}
+		if rerr != nil {
+			return abort(ioErr(f, f.Src.Loc.Wrap(f.Src.Key, rerr)))
+		}
+	}
+	if n >= 0 && written != n {
+		return abort(&Error{Problem: SizeMismatch, Src: f.Src.Name(), Dst: f.Dst.Name(),
+			Err: fmt.Errorf("read %d bytes, expected %d (changed while copying?)", written, n)})
+	}
+	crc := h.crc.Sum32()
+	if srcMD5 != nil && !bytes.Equal(h.MD5(), srcMD5) {
+		return abort(&Error{Problem: ChecksumMismatch, Src: f.Src.Name(), Dst: f.Dst.Name(),
+			Err: fmt.Errorf("content has MD5 %x, but the store records %x: corrupt source, not copied", h.MD5(), srcMD5)})
+	}
+	if hasSrcCRC && crc != srcCRC {
+		return abort(&Error{Problem: ChecksumMismatch, Src: f.Src.Name(), Dst: f.Dst.Name(),
+			Err: fmt.Errorf("content has CRC32C %08x, but the store records %08x: corrupt source, not copied", crc, srcCRC)})
+	}
+	if err := w.Close(); err != nil {
+		e.Stats.BytesDone.Add(-written)
+		return Result{Err: ioErr(f, f.Dst.Loc.Wrap(f.Dst.Key, err))}
+	}
+	if e.opts.SyncLocal && f.Dst.Loc.Scheme == "file" {
+		if err := syncFile(f.Dst.Name()); err != nil {
+			return Result{Err: ioErr(f, err)}
+		}
+	}
+	checked, err := e.checkDst(ctx, f, written, h.MD5(), crc, true)
+	if err != nil {
+		return Result{Err: err}
+	}
+	return Result{Outcome: Copied, Bytes: written, Checked: checked, CRC32C: crc}
+}
+
+// checkDst stats the destination after a copy and compares it with what
+// was written: size, and each checksum known on both sides.
+func (e *Engine) checkDst(ctx context.Context, f *File, size int64, md5sum []byte, crc uint32, hasCRC bool) ([]string, error) {
+	a, err := stat(ctx, f.Dst)
+	if err != nil {
+		return nil, ioErr(f, fmt.Errorf("checking the copy: %w", err))
+	}
+	bad := func(format string, args ...any) error {
+		return &Error{Problem: ChecksumMismatch, Src: f.Src.Name(), Dst: f.Dst.Name(),
+			Err: fmt.Errorf("copy differs from the source: "+format, args...)}
+	}
+	checked := []string{"size"}
+	if a.Size != size {
+		return nil, bad("%d bytes at the destination, %d copied", a.Size, size)
+	}
+	if a.MD5 != nil && md5sum != nil {
+		if !bytes.Equal(a.MD5, md5sum) {
+			return nil, bad("destination MD5 %x, source %x", a.MD5, md5sum)
+		}
+		checked = append(checked, "md5")
+	}
+	if a.HasCRC32C && hasCRC {
+		if a.CRC32C != crc {
+			return nil, bad("destination CRC32C %08x, source %08x", a.CRC32C, crc)
+		}
+		checked = append(checked, "crc32c")
+	}
+	return checked, nil
+}
+
+// s3MaxCopy is the largest object S3's CopyObject copies in one request.
+const s3MaxCopy = 5 << 30
+
+// serverSide asks the store to copy f when both ends are in the same
+// store; ok is false when it cannot (then the caller streams).
+func (e *Engine) serverSide(ctx context.Context, f *File) (r Result, ok bool) {
+	src, dst := f.Src.Loc, f.Dst.Loc
+	if src.Scheme != dst.Scheme || src.Scheme == "file" {
+		// Local copies stream: the bytes are hashed on the way, and
+		// the kernel's copy would move them through the same page cache.
+		return Result{}, false
+	}
+	a := f.SrcAttrs
+	var err error
+	switch {
+	case src.Scheme == "s3" && a.Size > s3MaxCopy:
+		return Result{}, false
+	case src.Bucket == dst.Bucket:
+		err = dst.Bucket.Copy(ctx, f.Dst.Key, f.Src.Key, nil)
+	case src.Scheme == "s3":
+		sc, dc := s3Client(src), s3Client(dst)
+		if sc == nil || dc == nil || !sameS3(sc, dc) {
+			return Result{}, false
+		}
+		_, err = dc.CopyObject(ctx, &s3.CopyObjectInput{
+			Bucket:     aws.String(dst.Name),
+			Key:        aws.String(f.Dst.Key),
+			CopySource: aws.String(url.QueryEscape(src.Name + "/" + f.Src.Key)),
+		})
+	case src.Scheme == "gs":
+		var c *storage.Client
+		if !dst.Bucket.As(&c) {
+			return Result{}, false
+		}
+		_, err = c.Bucket(dst.Name).Object(f.Dst.Key).CopierFrom(c.Bucket(src.Name).Object(f.Src.Key)).Run(ctx)
+	default:
+		return Result{}, false
+	}
+	if err != nil {
+		if store.IsNotExist(err) {
+			return Result{Err: &Error{Problem: Missing, Src: f.Src.Name(), Dst: f.Dst.Name(), Err: errors.New("no such object")}}, true
+		}
+		return Result{Err: ioErr(f, fmt.Errorf("server-side copy to %s: %w", f.Dst.Name(), src.Wrap(f.Src.Key, err)))}, true
+	}
+	checked, err := e.checkDst(ctx, f, a.Size, a.MD5, a.CRC32C, a.HasCRC32C)
+	if err != nil {
+		return Result{Err: err}, true
+	}
+	return Result{Outcome: ServerSide, Bytes: a.Size, Checked: checked}, true
+}
+
+func s3Client(l *store.Location) *s3.Client {
+	var c *s3.Client
+	if l.Bucket.As(&c) {
+		return c
+	}
+	return nil
+}
+
+// sameS3 reports whether two clients talk to the same S3 service.
+func sameS3(a, b *s3.Client) bool {
+	ao, bo := a.Options(), b.Options()
+	return aws.ToString(ao.BaseEndpoint) == aws.ToString(bo.BaseEndpoint) && ao.Region == bo.Region
+}
+
+// samePresent decides whether an existing destination holds the bytes f
+// would copy: size, then every checksum known on both sides, else a hash
+// of the side(s) that lack one, computed by reading.
+func (e *Engine) samePresent(ctx context.Context, f *File, dst *Attrs) ([]string, error) {
+	want := f.CopyLength()
+	conflict := func(format string, args ...any) error {
+		return &Error{Problem: Conflict, Src: f.Src.Name(), Dst: f.Dst.Name(), Err: fmt.Errorf(format, args...)}
+	}
+	if dst.Size != want {
+		return nil, conflict("%d bytes, the source has %d", dst.Size, want)
+	}
+	checked := []string{"size"}
+	var srcMD5 []byte
+	var srcCRC uint32
+	var hasSrcCRC bool
+	if f.whole() {
+		srcMD5, srcCRC, hasSrcCRC = f.SrcAttrs.MD5, f.SrcAttrs.CRC32C, f.SrcAttrs.HasCRC32C
+	}
+	compared := false
+	if srcMD5 != nil && dst.MD5 != nil {
+		if !bytes.Equal(srcMD5, dst.MD5) {
+			return nil, conflict("MD5 %x, the source has %x", dst.MD5, srcMD5)
+		}
+		checked, compared = append(checked, "md5"), true
+	}
+	if hasSrcCRC && dst.HasCRC32C {
+		if srcCRC != dst.CRC32C {
+			return nil, conflict("CRC32C %08x, the source has %08x", dst.CRC32C, srcCRC)
+		}
+		checked, compared = append(checked, "crc32c"), true
+	}
+	if compared {
+		return checked, nil
+	}
+	// No common checksum: hash what is missing by reading it.
+	srcObj := func(md bool) (*hashes, error) {
+		off, l := int64(0), int64(-1)
+		if !f.whole() {
+			off, l = f.Offset, f.Length
+		}
+		return e.readHash(ctx, f.Src, off, l, md)
+	}
+	dstObj := func(md bool) (*hashes, error) { return e.readHash(ctx, f.Dst, 0, -1, md) }
+	var sh, dh *hashes
+	var err error
+	switch {
+	case dst.MD5 != nil:
+		if sh, err = srcObj(true); err == nil && !bytes.Equal(sh.MD5(), dst.MD5) {
+			return nil, conflict("MD5 %x, the source has %x", dst.MD5, sh.MD5())
+		}
+		checked = append(checked, "md5(read)")
+	case dst.HasCRC32C:
+		if sh, err = srcObj(false); err == nil && sh.crc.Sum32() != dst.CRC32C {
+			return nil, conflict("CRC32C %08x, the source has %08x", dst.CRC32C, sh.crc.Sum32())
+		}
+		checked = append(checked, "crc32c(read)")
+	case srcMD5 != nil:
+		if dh, err = dstObj(true); err == nil && !bytes.Equal(dh.MD5(), srcMD5) {
+			return nil, conflict("MD5 %x, the source has %x", dh.MD5(), srcMD5)
+		}
+		checked = append(checked, "md5(read)")
+	case hasSrcCRC:
+		if dh, err = dstObj(false); err == nil && dh.crc.Sum32() != srcCRC {
+			return nil, conflict("CRC32C %08x, the source has %08x", dh.crc.Sum32(), srcCRC)
+		}
+		checked = append(checked, "crc32c(read)")
+	default:
+		if sh, err = srcObj(false); err != nil {
+			break
+		}
+		if dh, err = dstObj(false); err == nil && sh.crc.Sum32() != dh.crc.Sum32() {
+			return nil, conflict("CRC32C %08x, the source has %08x", dh.crc.Sum32(), sh.crc.Sum32())
+		}
+		checked = append(checked, "crc32c(read both)")
+	}
+	if err != nil {
+		if ProblemOf(err) != "" {
+			return nil, err
+		}
+		return nil, ioErr(f, err)
+	}
+	return checked, nil
+}
+
+// readHash reads a range of o (length < 0: to the end) and hashes it.
+func (e *Engine) readHash(ctx context.Context, o Object, off, length int64, withMD5 bool) (*hashes, error) {
+	r, err := o.Loc.NewRangeReader(ctx, o.Key, off, length)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	h := newHashes(withMD5)
+	bp := e.bufs.Get().(*[]byte)
+	defer e.bufs.Put(bp)
+	buf := *bp
+	for {
+		n, err := io.ReadFull(r, buf)
+		h.Write(buf[:n])
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return h, nil
+		}
+		if err != nil {
+			return nil, o.Loc.Wrap(o.Key, err)
+		}
+	}
+}
+
+// syncFile makes a local file's data durable.
+func syncFile(path string) error {
+	fh, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	err = fh.Sync()
+	if cerr := fh.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,459 @@
+package migrate
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/fsnap/fsnap/fixtures"
+	"github.com/fsnap/fsnap/format"
+	"github.com/fsnap/fsnap/inspect"
+	"github.com/fsnap/fsnap/internal/transfer"
+	"github.com/fsnap/fsnap/snapshot"
+)
+
+// gen writes a fixture under a new temporary root and returns the root
+// and the snapshot directory.
+func relocGen(t *testing.T, spec fixtures.Spec) (root, dir string, s *fixtures.Snapshot) {
+	t.Helper()
+	root = t.TempDir()
+	s, err := fixtures.WriteDir(context.Background(), root, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root, filepath.Join(root, s.Dir), s
+}
+
+func relocLoad(t *testing.T, ref string) *snapshot.Snapshot {
+	t.Helper()
+	s, sr, err := snapshot.Load(context.Background(), ref)
+	if err != nil {
+		t.Fatalf("load %s: %v", ref, err)
+	}
+	sr.Close()
+	return s
+}
+
+// reportJSON is inspect -o json --files of a snapshot, as a generic tree.
+func relocReportJSON(t *testing.T, s *snapshot.Snapshot) map[string]any {
+	t.Helper()
+	b, err := json.Marshal(inspect.Build(s, inspect.Options{Files: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// withoutPaths drops what legitimately differs between a snapshot and its
+// relocated copy whose handles were all relative: where it is.
+func relocWithoutPaths(m map[string]any) map[string]any {
+	delete(m, "snapshot")
+	delete(m["metadata"].(map[string]any), "path")
+	if fs, ok := m["files"].([]any); ok {
+		for _, f := range fs {
+			delete(f.(map[string]any), "path")
+		}
+	}
+	return m
+}
+
+// assertSameExceptPaths checks inspect's JSON of src and dst.
+func assertSameExceptPaths(t *testing.T, src, dst string) {
+	t.Helper()
+	a := relocWithoutPaths(relocReportJSON(t, relocLoad(t, src)))
+	b := relocWithoutPaths(relocReportJSON(t, relocLoad(t, dst)))
+	ja, _ := json.MarshalIndent(a, "", " ")
+	jb, _ := json.MarshalIndent(b, "", " ")
+	if !bytes.Equal(ja, jb) {
+		t.Fatalf("inspect -o json differs beyond paths:\nsrc: %.3000s\ndst: %.3000s", ja, jb)
+	}
+}
+
+// assertSameState checks what a rewrite of absolute handles keeps: kind,
+// Flink range, ids, operators, parallelism and state bytes per handleSlot.
+func assertSameState(t *testing.T, src, dst string) {
+	t.Helper()
+	pick := func(m map[string]any) []byte {
+		ops := []any{}
+		for _, o := range m["operators"].([]any) {
+			o := o.(map[string]any)
+			ops = append(ops, []any{o["id"], o["uid"], o["name"], o["parallelism"], o["max_parallelism"],
+				o["subtasks_with_state"], o["finished_subtasks"], o["bytes"]})
+		}
+		tot := m["totals"].(map[string]any)
+		b, _ := json.Marshal([]any{m["checkpoint_id"], m["kind"], m["flink"], m["properties"], m["master_states"],
+			tot["operators"], tot["subtasks"], tot["state_bytes"], tot["inline_streams"], tot["inline_bytes"], ops})
+		return b
+	}
+	a, b := pick(relocReportJSON(t, relocLoad(t, src))), pick(relocReportJSON(t, relocLoad(t, dst)))
+	if !bytes.Equal(a, b) {
+		t.Fatalf("state differs:\nsrc: %s\ndst: %s", a, b)
+	}
+}
+
+// assertSelfContained checks through the model that every file of the
+// snapshot at dir is inline or a relative file inside dir that exists
+// with its recorded size.
+func assertSelfContained(t *testing.T, dir string) {
+	t.Helper()
+	s := relocLoad(t, dir)
+	files := 0
+	for _, f := range s.Files {
+		switch f.Scope {
+		case snapshot.ScopeInline:
+		case snapshot.ScopeExclusive:
+			files++
+			fi, err := os.Stat(filepath.Join(dir, f.Relative))
+			if err != nil || fi.Size() != f.Size {
+				t.Errorf("%s: %v (size %v, want %d)", f.Relative, err, fi, f.Size)
+			}
+		default:
+			t.Errorf("%s: scope %s: not self-contained", f.Path, f.Scope)
+		}
+	}
+	if files == 0 {
+		t.Errorf("%s: no files at all (test data too small?)", dir)
+	}
+}
+
+// sameFiles checks that every file of dir a is in b with the same bytes.
+func relocSameFiles(t *testing.T, a, b string) {
+	t.Helper()
+	ents, err := os.ReadDir(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		x, _ := os.ReadFile(filepath.Join(a, e.Name()))
+		y, err := os.ReadFile(filepath.Join(b, e.Name()))
+		if err != nil || !bytes.Equal(x, y) {
+			t.Errorf("%s: differs in %s (%v)", e.Name(), b, err)
+		}
+	}
+}
+
+func TestRelocateRelativeLocal(t *testing.T) {
+	ctx := context.Background()
+	_, src, _ := relocGen(t, fixtures.Spec{Kind: fixtures.CanonicalSavepoint, Seed: 3})
+	dst := filepath.Join(t.TempDir(), "moved", "savepoint-x")
+	r, err := Relocate(ctx, src, dst, RelocateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.RelocateStatus != Relocated || r.Copied != r.Files || r.Files == 0 || r.Rewritten != 0 || !r.SelfContained {
+		t.Fatalf("report %+v", r)
+	}
+	relocSameFiles(t, src, dst) // _metadata included: byte for byte
+	assertSameExceptPaths(t, src, dst)
+	assertSelfContained(t, dst)
+
+	// A second run finds it done and copies nothing.
+	r, err = Relocate(ctx, src, dst, RelocateOptions{})
+	if err != nil || r.RelocateStatus != AlreadyRelocated || r.Present != r.Files || r.Copied != 0 {
+		t.Fatalf("re-run: %+v, %v", r, err)
+	}
+}
+
+func TestRelocateAbsoluteBecomesSelfContained(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		name    string
+		spec    fixtures.Spec
+		changes []HandleChange
+	}{
+		{"incremental-shared", fixtures.Spec{Kind: fixtures.IncrementalCheckpoint, Seed: 5, SharedFiles: 4}, []HandleChange{Kept, AbsoluteToRelative}},
+		{"incremental-v7", fixtures.Spec{Version: 7, Kind: fixtures.IncrementalCheckpoint, Seed: 6}, []HandleChange{Kept, AbsoluteToRelative}},
+		{"entropy-savepoint", fixtures.Spec{Kind: fixtures.CanonicalSavepoint, Seed: 7, Entropy: true}, []HandleChange{AbsoluteToRelative}},
+		{"entropy-native", fixtures.Spec{Kind: fixtures.NativeSavepoint, Seed: 8, Entropy: true}, []HandleChange{AbsoluteToRelative}},
+		{"changelog", fixtures.Spec{Kind: fixtures.ChangelogCheckpoint, Seed: 9}, []HandleChange{Kept, AbsoluteToRelative}},
+		{"file-merging", fixtures.Spec{Kind: fixtures.Checkpoint, Seed: 10, FileMerging: true}, []HandleChange{Kept, SegmentToRelative}},
+		{"unaligned-entropy", fixtures.Spec{Kind: fixtures.UnalignedCheckpoint, Seed: 11, Entropy: true}, []HandleChange{AbsoluteToRelative}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, src, _ := relocGen(t, c.spec)
+			before := relocLoad(t, src)
+			if isSelfContained(before) {
+				t.Fatal("fixture has no absolute paths: the test would prove nothing")
+			}
+			dst := filepath.Join(t.TempDir(), "chk")
+			r, err := Relocate(ctx, src, dst, RelocateOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !r.SelfContained || r.Rewritten == 0 || r.RelocateStatus != Relocated {
+				t.Fatalf("report %+v", r)
+			}
+			assertSelfContained(t, dst)
+			assertSameState(t, src, dst)
+			p, err := PlanRelocation(ctx, src, dst, RelocateOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			var got []HandleChange
+			for _, f := range p.Files {
+				if !slices.Contains(got, f.HandleChange) {
+					got = append(got, f.HandleChange)
+				}
+			}
+			slices.Sort(got)
+			want := slices.Clone(c.changes)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("changes %v, want %v", got, want)
+			}
+			if !p.Done {
+				t.Error("plan after a finished run is not Done")
+			}
+			// The bytes behind every handle are the same: compare each
+			// stream of the relocated snapshot with the original's.
+			assertSameStreams(t, src, dst)
+		})
+	}
+}
+
+func isSelfContained(s *snapshot.Snapshot) bool {
+	for _, f := range s.Files {
+		if f.Scope != snapshot.ScopeInline && f.Scope != snapshot.ScopeExclusive {
+			return false
+		}
+	}
+	return true
+}
+
+// assertSameStreams reads every stream handle of both snapshots (in the
+// same order) and compares the bytes.
+func assertSameStreams(t *testing.T, src, dst string) {
+	t.Helper()
+	a, b := relocLoad(t, src), relocLoad(t, dst)
+	sa, sb := handleSlots(a.Metadata), handleSlots(b.Metadata)
+	if len(sa) != len(sb) {
+		t.Fatalf("%d stream handles, relocated %d", len(sa), len(sb))
+	}
+	for i := range sa {
+		x, y := relocReadStream(t, src, *sa[i].h), relocReadStream(t, dst, *sb[i].h)
+		if !bytes.Equal(x, y) {
+			t.Fatalf("%s: stream differs after relocation (%d vs %d bytes)", sa[i].where, len(x), len(y))
+		}
+	}
+}
+
+func relocReadStream(t *testing.T, dir string, h format.StreamHandle) []byte {
+	t.Helper()
+	file := func(p string) []byte {
+		p = strings.TrimPrefix(p, "file:")
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	switch h := h.(type) {
+	case *format.ByteStreamHandle:
+		return h.Data
+	case *format.RelativeFileHandle:
+		return file(filepath.Join(dir, h.RelativePath))
+	case *format.FileHandle:
+		return file(h.Path)
+	case *format.SegmentFileHandle:
+		return file(h.Path)[h.StartPos : h.StartPos+h.Size]
+	case *format.EmptySegmentFileHandle:
+		return nil
+	}
+	t.Fatalf("unexpected handle %T", h)
+	return nil
+}
+
+func TestRelocateVersion2PointsIntoDestination(t *testing.T) {
+	ctx := context.Background()
+	_, src, _ := relocGen(t, fixtures.Spec{Version: 2, Kind: fixtures.CanonicalSavepoint, Seed: 12})
+	dst := filepath.Join(t.TempDir(), "sp")
+	r, err := Relocate(ctx, src, dst, RelocateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.SelfContained || len(r.Warnings) == 0 {
+		t.Errorf("version 2 result claimed self-contained: %+v", r)
+	}
+	s := relocLoad(t, dst)
+	n := 0
+	for _, f := range s.Files {
+		if f.Scope == snapshot.ScopeInline {
+			continue
+		}
+		n++
+		if !strings.HasPrefix(f.Path, "file:"+dst+"/") {
+			t.Errorf("%s does not point into %s", f.Path, dst)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no files")
+	}
+	assertSameStreams(t, src, dst)
+	assertSameState(t, src, dst)
+}
+
+func TestRelocateMissingAbsoluteFiles(t *testing.T) {
+	ctx := context.Background()
+	root, src, s := relocGen(t, fixtures.Spec{Kind: fixtures.IncrementalCheckpoint, Seed: 13, SharedFiles: 2})
+	var gone []string
+	for _, f := range s.Files {
+		if strings.HasPrefix(f.Key, "shared/") && len(gone) < 3 {
+			p := filepath.Join(root, f.Key)
+			if err := os.Remove(p); err != nil {
+				t.Fatal(err)
+			}
+			gone = append(gone, p)
+		}
+	}
+	dst := filepath.Join(t.TempDir(), "chk")
+	r, err := Relocate(ctx, src, dst, RelocateOptions{})
+	var re *RelocateError
+	if !errors.As(err, &re) || r.RelocateStatus != FailedStatus {
+		t.Fatalf("want a relocation error, got %v (%+v)", err, r)
+	}
+	for _, g := range gone {
+		if !strings.Contains(err.Error(), g) {
+			t.Errorf("error does not name %s:\n%v", g, err)
+		}
+	}
+	missing := 0
+	for _, p := range r.Problems {
+		if p.Problem == "missing" {
+			missing++
+		}
+	}
+	if missing != len(gone) {
+		t.Errorf("%d missing problems, want %d: %+v", missing, len(gone), r.Problems)
+	}
+	if _, err := os.Stat(filepath.Join(dst, "_metadata")); !os.IsNotExist(err) {
+		t.Errorf("_metadata written despite missing files (%v)", err)
+	}
+	if ents, _ := os.ReadDir(dst); len(ents) != 0 {
+		t.Errorf("%d files copied though the plan failed", len(ents))
+	}
+}
+
+func TestRelocateSizeMismatch(t *testing.T) {
+	ctx := context.Background()
+	root, src, s := relocGen(t, fixtures.Spec{Kind: fixtures.CanonicalSavepoint, Seed: 14})
+	victim := filepath.Join(root, s.Files[1].Key)
+	if err := os.Truncate(victim, s.Files[1].Size-1); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), "sp")
+	r, err := Relocate(ctx, src, dst, RelocateOptions{})
+	if err == nil || len(r.Problems) != 1 || r.Problems[0].Problem != "size-mismatch" || !strings.Contains(err.Error(), victim) {
+		t.Fatalf("want one size mismatch naming %s, got %v / %+v", victim, err, r.Problems)
+	}
+	if _, err := os.Stat(filepath.Join(dst, "_metadata")); !os.IsNotExist(err) {
+		t.Error("_metadata written")
+	}
+}
+
+func TestRelocateResumeAndConflicts(t *testing.T) {
+	ctx := context.Background()
+	_, src, _ := relocGen(t, fixtures.Spec{Kind: fixtures.IncrementalCheckpoint, Seed: 15})
+	dst := filepath.Join(t.TempDir(), "chk")
+	p, err := PlanRelocation(ctx, src, dst, RelocateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An interrupted run: copy some of the files, no _metadata.
+	eng := transfer.New(transfer.Options{})
+	half := p.xfer[:len(p.xfer)/2]
+	for _, res := range eng.Copy(ctx, half) {
+		if res.Err != nil {
+			t.Fatal(res.Err)
+		}
+	}
+	p.Close()
+	r, err := Relocate(ctx, src, dst, RelocateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Present != len(half) || r.Copied != r.Files-len(half) {
+		t.Fatalf("resume: %d present, %d copied of %d; want %d present", r.Present, r.Copied, r.Files, len(half))
+	}
+	assertSelfContained(t, dst)
+
+	// A file at the destination with other content is a conflict, never
+	// overwritten; _metadata is not rewritten either.
+	dst2 := filepath.Join(t.TempDir(), "chk")
+	if err := os.MkdirAll(dst2, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(dst2, filepath.Base(p.Files[0].To))
+	orig, _ := os.ReadFile(p.Files[0].From)
+	bad := bytes.Clone(orig)
+	bad[0] ^= 1
+	os.WriteFile(victim, bad, 0o644)
+	r, err = Relocate(ctx, src, dst2, RelocateOptions{})
+	if err == nil || len(r.Problems) != 1 || r.Problems[0].Problem != "conflict" {
+		t.Fatalf("want a conflict, got %v %+v", err, r.Problems)
+	}
+	if got, _ := os.ReadFile(victim); !bytes.Equal(got, bad) {
+		t.Error("conflicting file overwritten")
+	}
+	if _, err := os.Stat(filepath.Join(dst2, "_metadata")); !os.IsNotExist(err) {
+		t.Error("_metadata written despite a conflict")
+	}
+
+	// Another snapshot's _metadata at the destination is never replaced.
+	_, other, _ := relocGen(t, fixtures.Spec{Kind: fixtures.CanonicalSavepoint, Seed: 16})
+	if _, err := Relocate(ctx, other, dst, RelocateOptions{}); err == nil || !strings.Contains(err.Error(), "different _metadata") {
+		t.Fatalf("want a refusal, got %v", err)
+	}
+}
+
+func TestRelocateMap(t *testing.T) {
+	ctx := context.Background()
+	root, src, s := relocGen(t, fixtures.Spec{Kind: fixtures.IncrementalCheckpoint, Seed: 17})
+	newRoot := t.TempDir()
+	dst := filepath.Join(newRoot, s.Dir)
+	m, err := ParseMap("file:" + root + "=file:" + newRoot + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Relocate(ctx, src, dst, RelocateOptions{Maps: []PrefixMap{m}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.SelfContained {
+		t.Error("a mapped checkpoint claims to be self-contained")
+	}
+	after := relocLoad(t, dst)
+	shared := 0
+	for _, f := range after.Files {
+		if f.Scope == snapshot.ScopeShared {
+			shared++
+			if !strings.HasPrefix(f.Path, "file:"+newRoot+"/shared/") {
+				t.Errorf("shared file %s not mapped", f.Path)
+			}
+		}
+	}
+	if shared == 0 {
+		t.Fatal("no shared files")
+	}
+	assertSameStreams(t, src, dst)
+	// Every shared file of the old root is now in the new one.
+	relocSameFiles(t, filepath.Join(root, "shared"), filepath.Join(newRoot, "shared"))
+
+	if _, err := ParseMap("nothing"); err == nil {
+		t.Error("ParseMap accepted a map without =")
+	}
+	if got, ok := (PrefixMap{Old: "s3://b/job1", New: "gs://c/j"}).apply("s3://b/job10/x"); ok {
+		t.Errorf("prefix matched inside a path element: %s", got)
+	}
+}
