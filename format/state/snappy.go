@@ -181,9 +181,15 @@ type snappyWriter struct {
 }
 
 func newSnappyWriter(w io.Writer) *snappyWriter {
-	s := &snappyWriter{w: w}
-	s.write(SnappyStreamID)
+	s := &snappyWriter{}
+	s.reset(w)
 	return s
+}
+
+// reset starts a new framed stream on w, keeping the buffers.
+func (s *snappyWriter) reset(w io.Writer) {
+	s.w, s.buf, s.n, s.err = w, s.buf[:0], 0, nil
+	s.write(SnappyStreamID)
 }
 
 func (s *snappyWriter) write(b []byte) {

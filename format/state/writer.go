@@ -89,7 +89,11 @@ func (u *UnifiedWriter) Add(keyGroup int32, state int, compositeKey, value []byt
 		clear(u.seen)
 		u.block = u.w
 		if u.h.Compressed {
-			u.sn = newSnappyWriter(u.w)
+			if u.sn == nil {
+				u.sn = newSnappyWriter(u.w)
+			} else {
+				u.sn.reset(u.w)
+			}
 			u.block = u.sn
 		}
 		u.writeID(state)
@@ -168,7 +172,6 @@ func (u *UnifiedWriter) endGroup() error {
 		if err := u.sn.Flush(); err != nil {
 			u.fail(err)
 		}
-		u.sn = nil
 	}
 	return u.err
 }
