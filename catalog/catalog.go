@@ -1,0 +1,347 @@
+// Package catalog finds the snapshots under a checkpoint or savepoint root
+// and builds the graph of which snapshot references which file: what each
+// snapshot alone owns, what is shared, which snapshot depends on another's
+// folder, and which stored files nothing references.
+//
+// A root is any folder of a store (see internal/store). Recognised layouts,
+// at the root and one folder below it:
+//
+//	ROOT/chk-N/            checkpoint folders (the root is a job's folder)
+//	ROOT/shared/           shared state (incremental SSTs) of that job
+//	ROOT/taskowned/        task-owned state of that job
+//	ROOT/savepoint-*/      savepoint folders (the root is a savepoint target)
+//	ROOT/<job>/chk-N/, ROOT/<job>/shared/, ROOT/<job>/taskowned/, ROOT/<dir>/savepoint-*/
+//
+// Everything else under the root (files beside those folders, folders such
+// as <job>/dstl/) is unmanaged: reported, never listed deeply, never
+// deleted.
+package catalog
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fsnap/fsnap/internal/store"
+)
+
+// FolderKind is what a managed folder is.
+type FolderKind string
+
+const (
+	Checkpoint FolderKind = "checkpoint" // chk-N
+	Savepoint  FolderKind = "savepoint"  // savepoint-*
+	Shared     FolderKind = "shared"     // a job's shared/
+	TaskOwned  FolderKind = "taskowned"  // a job's taskowned/
+)
+
+// IsSnapshot reports whether folders of kind k hold one snapshot each.
+func (k FolderKind) IsSnapshot() bool { return k == Checkpoint || k == Savepoint }
+
+// Folder is a managed folder under the root and what its listing found.
+type Folder struct {
+	Name string     // relative to the root, no trailing "/": "chk-7", "<job>/shared"
+	Dir  string     // its key prefix in the root's bucket, ending in "/"
+	Kind FolderKind //
+	// Job is the folder holding it, relative to the root ("" for the root
+	// itself): the job for checkpoints, shared and taskowned, the savepoint
+	// target for savepoints.
+	Job string
+	// CheckpointID is N of chk-N; -1 for other folders.
+	CheckpointID int64
+
+	Objects int       // objects in the folder (at any depth)
+	Bytes   int64     // their total size
+	Newest  time.Time // modification time of the newest object
+
+	// Snapshot folders: whether _metadata is there, and its attributes.
+	Complete     bool
+	MetadataTime time.Time
+	MetadataSize int64
+
+	// Entries lists the folder's objects when the scan keeps them, in key
+	// order; names are relative to Dir.
+	Entries []Entry
+}
+
+// MetadataKey is the key of the folder's _metadata.
+func (f *Folder) MetadataKey() string { return f.Dir + store.MetadataName }
+
+// Time is the snapshot's time: that of _metadata, else of the newest object.
+func (f *Folder) Time() time.Time {
+	if f.Complete {
+		return f.MetadataTime
+	}
+	return f.Newest
+}
+
+// Entry is one object of a folder.
+type Entry struct {
+	Name    string // relative to the folder's Dir
+	Size    int64
+	ModTime int64 // Unix nanoseconds
+}
+
+// Catalog is what a scan of a root found.
+type Catalog struct {
+	Root    *store.Location
+	Folders []*Folder // sorted by Name
+	// Unmanaged names objects and folders under the root that are not
+	// checkpoint storage fsnap manages (relative, folders ending in "/");
+	// folders are not listed, so their contents are not counted.
+	Unmanaged []string
+
+	opt Options
+}
+
+// Snapshots returns the snapshot folders, complete or not.
+func (c *Catalog) Snapshots() []*Folder {
+	var out []*Folder
+	for _, f := range c.Folders {
+		if f.Kind.IsSnapshot() {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Folder returns the managed folder with the given name, or nil.
+func (c *Catalog) Folder(name string) *Folder {
+	i, ok := slices.BinarySearchFunc(c.Folders, name, func(f *Folder, n string) int { return strings.Compare(f.Name, n) })
+	if !ok {
+		return nil
+	}
+	return c.Folders[i]
+}
+
+// FolderOf returns the managed folder holding key, or nil.
+func (c *Catalog) FolderOf(key string) *Folder {
+	rel, ok := strings.CutPrefix(key, c.Root.Prefix)
+	if !ok {
+		return nil
+	}
+	name, _, kind, _ := classify(rel)
+	if kind == "" {
+		return nil
+	}
+	return c.Folder(name)
+}
+
+// Options tune a scan.
+type Options struct {
+	// Areas lists shared/ and taskowned/ folders too (ls does not need them).
+	Areas bool
+	// Keep keeps every object's name, size and time in Folder.Entries
+	// (about 80 bytes an object), for deps and gc.
+	Keep bool
+	// Parallel is how many folders are listed at once (default 8).
+	Parallel int
+}
+
+// Scan lists the root. On mem:// it lists the root in one flat pass (the
+// in-memory store sorts every key for each listing call); elsewhere it
+// lists the first two levels by folder and then the managed folders in
+// parallel, never descending into unmanaged folders.
+func Scan(ctx context.Context, root *store.Location, opt Options) (*Catalog, error) {
+	if opt.Parallel <= 0 {
+		opt.Parallel = 8
+	}
+	s := &scan{c: &Catalog{Root: root, opt: opt}, opt: opt, folders: map[string]*Folder{}}
+	var err error
+	if root.Scheme == "mem" {
+		err = s.flat(ctx)
+	} else {
+		err = s.tree(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range s.folders {
+		s.c.Folders = append(s.c.Folders, f)
+	}
+	slices.SortFunc(s.c.Folders, func(a, b *Folder) int { return strings.Compare(a.Name, b.Name) })
+	slices.Sort(s.c.Unmanaged)
+	s.c.Unmanaged = slices.Compact(s.c.Unmanaged)
+	return s.c, nil
+}
+
+type scan struct {
+	c       *Catalog
+	opt     Options
+	mu      sync.Mutex
+	folders map[string]*Folder
+}
+
+// classify maps a key relative to the root to its managed folder: the
+// folder's name, the job above it, its kind and the checkpoint id. kind is
+// "" for unmanaged keys; unmanaged is then the name to report (a file, or a
+// folder ending in "/").
+func classify(rel string) (name, job string, kind FolderKind, id int64) {
+	first, rest, ok := strings.Cut(rel, "/")
+	if !ok {
+		return rel, "", "", -1 // a file at the root
+	}
+	if k, id := folderKind(first); k != "" {
+		return first, "", k, id
+	}
+	second, _, ok := strings.Cut(rest, "/")
+	if !ok {
+		return rel, "", "", -1 // a file in a folder below the root
+	}
+	if k, id := folderKind(second); k != "" {
+		return first + "/" + second, first, k, id
+	}
+	return first + "/" + second + "/", "", "", -1
+}
+
+// folderKind recognises a folder name.
+func folderKind(name string) (FolderKind, int64) {
+	switch {
+	case name == "shared":
+		return Shared, -1
+	case name == "taskowned":
+		return TaskOwned, -1
+	case strings.HasPrefix(name, "savepoint-") && len(name) > len("savepoint-"):
+		return Savepoint, -1
+	case strings.HasPrefix(name, "chk-"):
+		digits := name[len("chk-"):]
+		if digits == "" || digits[0] == '+' || digits[0] == '-' {
+			return "", -1
+		}
+		if id, err := strconv.ParseInt(digits, 10, 64); err == nil {
+			return Checkpoint, id
+		}
+	}
+	return "", -1
+}
+
+// folder returns the folder record of a classified key, creating it.
+func (s *scan) folder(name, job string, kind FolderKind, id int64) *Folder {
+	f := s.folders[name]
+	if f == nil {
+		f = &Folder{Name: name, Dir: s.c.Root.Prefix + name + "/", Kind: kind, Job: job, CheckpointID: id}
+		s.folders[name] = f
+	}
+	return f
+}
+
+// add records an object of folder f (not safe for concurrent use on the
+// same folder).
+func (f *Folder) add(o store.Object, keep bool) {
+	f.Objects++
+	f.Bytes += o.Size
+	if o.ModTime.After(f.Newest) {
+		f.Newest = o.ModTime
+	}
+	name := o.Key[len(f.Dir):]
+	if f.Kind.IsSnapshot() && name == store.MetadataName {
+		f.Complete, f.MetadataTime, f.MetadataSize = true, o.ModTime, o.Size
+	}
+	if keep {
+		f.Entries = append(f.Entries, Entry{Name: strings.Clone(name), Size: o.Size, ModTime: o.ModTime.UnixNano()})
+	}
+}
+
+// flat lists every object under the root in one pass.
+func (s *scan) flat(ctx context.Context) error {
+	root := s.c.Root
+	for o, err := range root.List(ctx, root.Prefix, "") {
+		if err != nil {
+			return err
+		}
+		name, job, kind, id := classify(o.Key[len(root.Prefix):])
+		switch {
+		case kind == "":
+			// Keys come in order: one entry per unmanaged file or folder.
+			if n := len(s.c.Unmanaged); n == 0 || s.c.Unmanaged[n-1] != name {
+				s.c.Unmanaged = append(s.c.Unmanaged, name)
+			}
+		case !s.opt.Areas && !kind.IsSnapshot():
+		default:
+			s.folder(name, job, kind, id).add(o, s.opt.Keep)
+		}
+	}
+	return nil
+}
+
+// tree lists two levels by folder, then the managed folders in parallel.
+func (s *scan) tree(ctx context.Context) error {
+	root := s.c.Root
+	var todo []*Folder
+	level := func(prefix string) (dirs []string, err error) {
+		for o, err := range root.List(ctx, prefix, "/") {
+			if err != nil {
+				return nil, err
+			}
+			rel := o.Key[len(root.Prefix):]
+			probe := rel
+			if o.IsDir {
+				probe += "x" // classify a folder by a key inside it
+			}
+			name, job, kind, id := classify(probe)
+			switch {
+			case kind != "":
+				if kind.IsSnapshot() || s.opt.Areas {
+					todo = append(todo, s.folder(name, job, kind, id))
+				}
+			case o.IsDir && prefix == root.Prefix:
+				dirs = append(dirs, o.Key)
+			default:
+				s.c.Unmanaged = append(s.c.Unmanaged, rel)
+			}
+		}
+		return dirs, nil
+	}
+	dirs, err := level(root.Prefix)
+	if err != nil {
+		return err
+	}
+	for _, d := range dirs {
+		if _, err := level(d); err != nil {
+			return err
+		}
+	}
+	return s.listFolders(ctx, todo)
+}
+
+// listFolders lists each folder (flat) with a bounded number at once.
+func (s *scan) listFolders(ctx context.Context, todo []*Folder) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	work := make(chan *Folder)
+	errc := make(chan error, s.opt.Parallel)
+	var wg sync.WaitGroup
+	for range min(s.opt.Parallel, len(todo)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for f := range work {
+				for o, err := range s.c.Root.List(ctx, f.Dir, "") {
+					if err != nil {
+						errc <- err
+						cancel()
+						return
+					}
+					f.add(o, s.opt.Keep)
+				}
+			}
+		}()
+	}
+	for _, f := range todo {
+		select {
+		case work <- f:
+		case <-ctx.Done():
+		}
+	}
+	close(work)
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return err
+	default:
+		return ctx.Err()
+	}
+}
