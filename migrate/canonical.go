@@ -195,16 +195,20 @@ func ToCanonical(ctx context.Context, src, dst string, opts CanonicalOptions) (r
 	return r, nil
 }
 
-// canonicalProperties are the properties of the result: a savepoint's own
-// type (Savepoint, Suspend or Terminate Savepoint) in CANONICAL format, or
-// a plain savepoint for a checkpoint. Versions before 4 have none.
+// canonicalProperties are the properties of the result: a savepoint keeps
+// its own (type name, post-checkpoint action, forced flag) with format
+// CANONICAL; a checkpoint becomes a plain forced savepoint, as `flink
+// savepoint` takes. Versions before 4 have none.
 func canonicalProperties(m *format.Metadata) *format.CheckpointProperties {
 	if m.Version < 4 {
 		return nil
 	}
 	p := format.NewSavepointProperties("CANONICAL")
-	if old := m.Properties; old != nil && !old.Null && old.Type.Savepoint && old.Type.PostCheckpointAction != "" {
-		p.Type.Name, p.Type.PostCheckpointAction = old.Type.Name, old.Type.PostCheckpointAction
+	if old := m.Properties; old != nil && !old.Null && old.Type.Savepoint {
+		if old.Type.PostCheckpointAction != "" {
+			p.Type.Name, p.Type.PostCheckpointAction = old.Type.Name, old.Type.PostCheckpointAction
+		}
+		p.Forced = old.Forced
 	}
 	return p
 }

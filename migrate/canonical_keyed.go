@@ -222,13 +222,27 @@ func (c *converter) convertRocksDB(ctx context.Context, op *format.OperatorState
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	fileBytes, err := c.placeFiles(ctx, rs, dir)
+	fileBytes, names, err := c.placeFiles(ctx, rs, dir)
 	if err != nil {
 		return nil, err
 	}
+	// RocksDB's errors name scratch paths; say which snapshot file it was.
+	explain := func(err error) error {
+		if err == nil {
+			return nil
+		}
+		msg := err.Error()
+		for local, src := range names {
+			msg = strings.ReplaceAll(msg, filepath.Join(dir, local), src+" ("+local+")")
+		}
+		if msg == err.Error() {
+			return err
+		}
+		return fmt.Errorf("%s", msg)
+	}
 	db, err := rocks.OpenReadOnly(dir)
 	if err != nil {
-		return nil, err
+		return nil, explain(err)
 	}
 	defer db.Close()
 	c.count(&c.res.FromRocksDB)
@@ -287,7 +301,7 @@ func (c *converter) convertRocksDB(ctx context.Context, op *format.OperatorState
 					}
 				}
 				if err := it.Err(); err != nil {
-					return fmt.Errorf("reading column family %q: %w", rs.ColumnFamilies[id], err)
+					return fmt.Errorf("reading column family %q: %w", rs.ColumnFamilies[id], explain(err))
 				}
 			}
 			if now := fileBytes * int64(g+1) / int64(r.Count); now > done {
@@ -311,47 +325,50 @@ func (c *converter) convertRocksDB(ctx context.Context, op *format.OperatorState
 
 // placeFiles puts the instance's files into dir under their RocksDB names:
 // local files as symbolic links (RocksDB only reads them), others
-// downloaded. It returns the bytes of the files.
-func (c *converter) placeFiles(ctx context.Context, rs *state.RocksDBSnapshot, dir string) (int64, error) {
+// downloaded. It returns the bytes of the files and the source name of
+// each local name.
+func (c *converter) placeFiles(ctx context.Context, rs *state.RocksDBSnapshot, dir string) (int64, map[string]string, error) {
 	var total int64
+	names := map[string]string{}
 	for _, f := range rs.Files {
 		if f.LocalPath == "" || strings.ContainsAny(f.LocalPath, `/\`) || f.LocalPath == "." || f.LocalPath == ".." {
-			return 0, fmt.Errorf("RocksDB file name %q is not a plain file name", f.LocalPath)
+			return 0, nil, fmt.Errorf("RocksDB file name %q is not a plain file name", f.LocalPath)
 		}
 		dst := filepath.Join(dir, f.LocalPath)
 		if _, err := os.Lstat(dst); err == nil {
-			return 0, fmt.Errorf("RocksDB file %s is listed twice", f.LocalPath)
+			return 0, nil, fmt.Errorf("RocksDB file %s is listed twice", f.LocalPath)
 		}
 		if b, ok := f.Handle.(*format.ByteStreamHandle); ok {
 			if err := os.WriteFile(dst, b.Data, 0o600); err != nil {
-				return 0, err
+				return 0, nil, err
 			}
 			total += int64(len(b.Data))
 			continue
 		}
 		o, err := c.src.locate(ctx, f.Handle)
 		if err != nil {
-			return 0, fmt.Errorf("RocksDB file %s: %w", f.LocalPath, err)
+			return 0, nil, fmt.Errorf("RocksDB file %s: %w", f.LocalPath, err)
 		}
 		total += o.size
+		names[f.LocalPath] = o.name()
 		if p, ok := o.localPath(); ok && o.offset == 0 {
 			fi, err := os.Stat(p)
 			if err != nil {
-				return 0, fmt.Errorf("RocksDB file %s: %w", f.LocalPath, err)
+				return 0, nil, fmt.Errorf("RocksDB file %s: %w", f.LocalPath, err)
 			}
 			if fi.Size() != o.size {
-				return 0, fmt.Errorf("RocksDB file %s (%s): %d bytes, the metadata says %d", f.LocalPath, p, fi.Size(), o.size)
+				return 0, nil, fmt.Errorf("RocksDB file %s (%s): %d bytes, the metadata says %d", f.LocalPath, p, fi.Size(), o.size)
 			}
 			if err := os.Symlink(p, dst); err != nil {
-				return 0, err
+				return 0, nil, err
 			}
 			continue
 		}
 		if err := c.download(ctx, o, dst); err != nil {
-			return 0, fmt.Errorf("RocksDB file %s: %w", f.LocalPath, err)
+			return 0, nil, fmt.Errorf("RocksDB file %s: %w", f.LocalPath, err)
 		}
 	}
-	return total, nil
+	return total, names, nil
 }
 
 // download copies o into the local file dst. Its bytes count as read, not

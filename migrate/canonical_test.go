@@ -15,6 +15,7 @@ import (
 	"github.com/fsnap/fsnap/format/state"
 	"github.com/fsnap/fsnap/internal/corpus"
 	"github.com/fsnap/fsnap/internal/rocks"
+	"github.com/fsnap/fsnap/internal/store"
 )
 
 // keyedEntry is one entry of a keyed stream, as compared between Flink's
@@ -288,6 +289,24 @@ func TestCorpusTriples(t *testing.T) {
 					t.Errorf("result counts %d entries, streams hold %d", res.Entries, len(got.entries))
 				}
 				checkCarried(t, src.Dir, out)
+				// The properties trailer is the one Flink wrote for its
+				// canonical savepoint, byte for byte, unless the savepoints
+				// of the two runs differ in the forced flag, which the
+				// conversion keeps (a checkpoint has none: forced).
+				if wp := loadMeta(t, tr[0].Dir).Properties; wp != nil {
+					gp := loadMeta(t, out).Properties
+					sp := loadMeta(t, src.Dir).Properties
+					switch {
+					case gp == nil:
+						t.Errorf("no properties")
+					case sp.Type.Savepoint && gp.Forced != sp.Forced:
+						t.Errorf("forced %v, the source's is %v", gp.Forced, sp.Forced)
+					case sp.Type.Savepoint && sp.Forced == wp.Forced && !bytes.Equal(gp.Raw, wp.Raw):
+						t.Errorf("properties trailer differs from Flink's canonical savepoint")
+					case gp.Type != wp.Type || gp.DiscardSubsumed || gp.DiscardFinished || gp.DiscardCancelled || gp.DiscardFailed || gp.DiscardSuspended || gp.Unclaimed:
+						t.Errorf("properties %+v, Flink's canonical savepoint has %+v", gp, wp)
+					}
+				}
 			})
 		}
 	}
@@ -463,5 +482,182 @@ func TestToCanonicalRefusesNonEmptyDestination(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(out, "keep")); string(b) != "x" {
 		t.Error("existing file touched")
+	}
+}
+
+func corpusDir(t *testing.T, name string) string {
+	t.Helper()
+	for _, e := range corpus.Require(t) {
+		if e.Name == name {
+			return e.Dir
+		}
+	}
+	t.Fatalf("corpus has no %s", name)
+	return ""
+}
+
+// TestCompressionOption: Flink's 1.19 canonical savepoint of the RocksDB
+// job was taken with snapshot compression on, its native savepoint without.
+// Converting with Snappy gives Flink's header bytes exactly, and the same
+// entries.
+func TestCompressionOption(t *testing.T) {
+	const base = "new-stateful-udf-migration-itcase-flink1.19-rocksdb-"
+	if !rocks.Available {
+		t.Skip(rocks.ErrUnavailable)
+	}
+	want := readKeyed(t, corpusDir(t, base+"savepoint"))
+	out := filepath.Join(t.TempDir(), "out")
+	if _, err := ToCanonical(context.Background(), corpusDir(t, base+"savepoint-native"), out, CanonicalOptions{Tmp: t.TempDir(), Compression: CompressionSnappy}); err != nil {
+		t.Fatal(err)
+	}
+	got := readKeyed(t, out)
+	for k, h := range want.headers {
+		if h[4] != 1 || !bytes.Equal(got.headers[k], h) {
+			t.Errorf("%s: header differs", k)
+		}
+	}
+	if a, b := sortEntries(got.entries), sortEntries(want.entries); fmt.Sprint(a) != fmt.Sprint(b) {
+		t.Errorf("entries differ")
+	}
+}
+
+// copyDir copies a corpus snapshot directory so that a test may damage it.
+func copyDir(t *testing.T, src string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "src")
+	os.MkdirAll(dst, 0o755)
+	ents, _ := os.ReadDir(src)
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644)
+	}
+	return dst
+}
+
+// TestCorruptSSTFailsCleanly damages one SST of a native savepoint: the
+// conversion fails with RocksDB's checksum error, and neither the
+// destination nor the scratch directory keeps anything.
+func TestCorruptSSTFailsCleanly(t *testing.T) {
+	if !rocks.Available {
+		t.Skip(rocks.ErrUnavailable)
+	}
+	src := copyDir(t, corpusDir(t, "new-stateful-udf-migration-itcase-flink2.3-rocksdb-savepoint-native"))
+	damaged := ""
+	for _, op := range loadMeta(t, src).Operators {
+		for _, st := range op.Subtasks {
+			if h, ok := st.ManagedKeyedState.(*format.IncrementalHandle); ok && damaged == "" {
+				for _, f := range h.PrivateState {
+					if strings.HasSuffix(f.LocalPath, ".sst") {
+						damaged = filepath.Join(src, f.Handle.(*format.RelativeFileHandle).RelativePath)
+					}
+				}
+			}
+		}
+	}
+	b, _ := os.ReadFile(damaged)
+	for i := 10; i < 30; i++ {
+		b[i] ^= 0xFF
+	}
+	os.WriteFile(damaged, b, 0o644)
+	out, tmp := filepath.Join(t.TempDir(), "out"), t.TempDir()
+	_, err := ToCanonical(context.Background(), src, out, CanonicalOptions{Tmp: tmp, Parallel: 3})
+	if err == nil {
+		t.Fatal("no error for a damaged SST")
+	}
+	t.Logf("error: %v", err)
+	if ents, _ := os.ReadDir(out); len(ents) != 0 {
+		t.Errorf("destination holds %d files after the failure", len(ents))
+	}
+	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+		t.Errorf("scratch holds %d entries after the failure", len(ents))
+	}
+}
+
+// TestCancelled: a cancelled conversion stops, removes what it wrote and
+// its scratch space.
+func TestCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &cancelAfter{n: 1, cancel: cancel}
+	out, tmp := filepath.Join(t.TempDir(), "out"), t.TempDir()
+	_, err := ToCanonical(ctx, corpusDir(t, "new-stateful-udf-migration-itcase-flink2.3-hashmap-checkpoint"), out, CanonicalOptions{Tmp: tmp, Parallel: 1, Progress: p})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if ents, _ := os.ReadDir(out); len(ents) != 0 {
+		t.Errorf("destination holds %d files", len(ents))
+	}
+	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+		t.Errorf("scratch holds %d entries", len(ents))
+	}
+}
+
+type cancelAfter struct {
+	n      int64
+	cancel func()
+}
+
+func (c *cancelAfter) Start(int64) {}
+func (c *cancelAfter) Add(n int64) {
+	if c.n -= n; c.n < 0 {
+		c.cancel()
+	}
+}
+
+// TestRemoteSource converts from an object store (mem://): heap streams
+// are read through range readers, RocksDB files downloaded into the scratch
+// directory; the result equals the conversion from local files.
+func TestRemoteSource(t *testing.T) {
+	for _, name := range []string{
+		"new-stateful-udf-migration-itcase-flink2.3-rocksdb-checkpoint",
+		"new-stateful-udf-migration-itcase-flink2.3-hashmap-savepoint-native",
+	} {
+		t.Run(name, func(t *testing.T) {
+			if strings.Contains(name, "rocksdb") && !rocks.Available {
+				t.Skip(rocks.ErrUnavailable)
+			}
+			ctx := context.Background()
+			dir := corpusDir(t, name)
+			url := "mem://canonical-remote/" + name
+			l, err := store.Open(ctx, url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ents, _ := os.ReadDir(dir)
+			for _, e := range ents {
+				b, _ := os.ReadFile(filepath.Join(dir, e.Name()))
+				if err := l.Bucket.WriteAll(ctx, l.Prefix+e.Name(), b, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			remote, local := filepath.Join(t.TempDir(), "remote"), filepath.Join(t.TempDir(), "local")
+			if _, err := ToCanonical(ctx, url, remote, CanonicalOptions{Tmp: t.TempDir()}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ToCanonical(ctx, dir, local, CanonicalOptions{Tmp: t.TempDir()}); err != nil {
+				t.Fatal(err)
+			}
+			a, b := readKeyed(t, remote), readKeyed(t, local)
+			if fmt.Sprint(sortEntries(a.entries)) != fmt.Sprint(sortEntries(b.entries)) || len(a.entries) == 0 {
+				t.Errorf("remote and local conversions differ (%d vs %d entries)", len(a.entries), len(b.entries))
+			}
+			// And into an object store.
+			if _, err := ToCanonical(ctx, dir, "mem://canonical-remote-out/"+name, CanonicalOptions{Tmp: t.TempDir()}); err != nil {
+				t.Fatal(err)
+			}
+			o, err := store.Open(ctx, "mem://canonical-remote-out/"+name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mb, err := o.ReadAll(ctx, o.Prefix+"_metadata", 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m, err := format.ParseMetadata(mb); err != nil || m.Properties.Type.FormatType != "CANONICAL" {
+				t.Errorf("metadata in the store: %v", err)
+			}
+		})
 	}
 }
