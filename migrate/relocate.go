@@ -88,14 +88,14 @@ const (
 
 // PlanFile is one object the relocation copies.
 type PlanFile struct {
-	From         string       `json:"from"`
-	To           string       `json:"to"`
-	Bytes        int64        `json:"bytes"`
-	Offset       int64        `json:"offset,omitempty"` // segment extraction: the range of From
-	Range        bool         `json:"range,omitempty"`
-	Ref          string       `json:"ref"` // what the new _metadata names: relative name or absolute path
-	HandleChange HandleChange `json:"change"`
-	Handles      int          `json:"handles"` // handles referring to it
+	From    string       `json:"from"`
+	To      string       `json:"to"`
+	Bytes   int64        `json:"bytes"`
+	Offset  int64        `json:"offset,omitempty"` // segment extraction: the range of From
+	Range   bool         `json:"range,omitempty"`
+	Ref     string       `json:"ref"` // what the new _metadata names: relative name or absolute path
+	Change  HandleChange `json:"change"`
+	Handles int          `json:"handles"` // handles referring to it
 }
 
 // RelocatePlan is what relocating one snapshot will do. Close it when done.
@@ -143,22 +143,24 @@ const (
 
 // RelocateReport is the outcome of relocating one snapshot.
 type RelocateReport struct {
-	Src            string         `json:"src"`
-	Dst            string         `json:"dst"`
-	RelocateStatus RelocateStatus `json:"status"`
-	Files          int            `json:"files"`
-	Bytes          int64          `json:"bytes"`
-	Copied         int            `json:"copied"`
-	ServerSide     int            `json:"server_side"`
-	Present        int            `json:"present"`
-	Failed         int            `json:"failed"`
-	BytesCopied    int64          `json:"bytes_copied"`
-	Rewritten      int            `json:"rewritten_handles"`
-	SelfContained  bool           `json:"self_contained"`
-	Problems       []FileProblem  `json:"problems,omitempty"`
-	Warnings       []string       `json:"warnings,omitempty"`
-	Error          string         `json:"error,omitempty"`
-	Seconds        float64        `json:"seconds"`
+	Src           string         `json:"src"`
+	Dst           string         `json:"dst"`
+	Status        RelocateStatus `json:"status"`
+	Files         int            `json:"files"`
+	Bytes         int64          `json:"bytes"`
+	Copied        int            `json:"copied"`
+	ServerSide    int            `json:"server_side"`
+	Present       int            `json:"present"`
+	Failed        int            `json:"failed"`
+	BytesCopied   int64          `json:"bytes_copied"`
+	Rewritten     int            `json:"rewritten_handles"`
+	SelfContained bool           `json:"self_contained"`
+	Problems      []FileProblem  `json:"problems,omitempty"`
+	Warnings      []string       `json:"warnings,omitempty"`
+	Error         string         `json:"error,omitempty"`
+	Seconds       float64        `json:"seconds"`
+	// Plan lists the files of a dry run.
+	Plan []PlanFile `json:"plan,omitempty"`
 }
 
 // RelocateError is a failed relocation; its report lists the problems.
@@ -187,7 +189,7 @@ func Relocate(ctx context.Context, src, dst string, opts RelocateOptions) (*Relo
 }
 
 func failedRelocateReport(src, dst string, p *RelocatePlan, err error, start time.Time) *RelocateReport {
-	r := &RelocateReport{Src: src, Dst: dst, RelocateStatus: FailedStatus, Error: err.Error(), Seconds: time.Since(start).Seconds()}
+	r := &RelocateReport{Src: src, Dst: dst, Status: FailedStatus, Error: err.Error(), Seconds: time.Since(start).Seconds()}
 	if p != nil {
 		r.Src, r.Dst, r.Files, r.Bytes = p.Src, p.Dst, len(p.Files), p.Bytes
 		r.Problems, r.Warnings = p.Problems, p.Warnings
@@ -395,7 +397,7 @@ func (p *RelocatePlan) Apply(ctx context.Context) (*RelocateReport, error) {
 	finish := func(err error) (*RelocateReport, error) {
 		r.Seconds = time.Since(start).Seconds()
 		if err != nil {
-			r.RelocateStatus, r.Error = FailedStatus, err.Error()
+			r.Status, r.Error = FailedStatus, err.Error()
 			var re *RelocateError
 			if !errors.As(err, &re) {
 				err = &RelocateError{Report: r, msg: err.Error()}
@@ -442,9 +444,9 @@ func (p *RelocatePlan) Apply(ctx context.Context) (*RelocateReport, error) {
 	if err := p.writeMetadata(ctx); err != nil {
 		return finish(err)
 	}
-	r.RelocateStatus = Relocated
+	r.Status = Relocated
 	if p.Done && r.Copied+r.ServerSide == 0 {
-		r.RelocateStatus = AlreadyRelocated
+		r.Status = AlreadyRelocated
 	}
 	return finish(nil)
 }
@@ -729,7 +731,7 @@ func (b *relocPlanner) addID(s handleSlot, id string, f transfer.File, ref strin
 		return nil
 	}
 	b.byID[id] = len(b.p.Files)
-	pf := PlanFile{From: f.Src.Name(), To: f.Dst.Name(), Bytes: f.CopyLength(), Ref: ref, HandleChange: c, Handles: 1}
+	pf := PlanFile{From: f.Src.Name(), To: f.Dst.Name(), Bytes: f.CopyLength(), Ref: ref, Change: c, Handles: 1}
 	if f.Length >= 0 {
 		pf.Offset, pf.Range = f.Offset, true
 	}

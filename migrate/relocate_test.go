@@ -16,6 +16,7 @@ import (
 	"github.com/fsnap/fsnap/inspect"
 	"github.com/fsnap/fsnap/internal/transfer"
 	"github.com/fsnap/fsnap/snapshot"
+	"github.com/fsnap/fsnap/verify"
 )
 
 // gen writes a fixture under a new temporary root and returns the root
@@ -124,6 +125,26 @@ func assertSelfContained(t *testing.T, dir string) {
 	if files == 0 {
 		t.Errorf("%s: no files at all (test data too small?)", dir)
 	}
+	assertVerifiesRelocatable(t, dir)
+}
+
+// assertVerifiesRelocatable runs fsnap verify --require relocatable (at
+// the files level: fixture state files are random bytes) on ref.
+func assertVerifiesRelocatable(t *testing.T, ref string) {
+	t.Helper()
+	ctx := context.Background()
+	s, sr, err := snapshot.Load(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sr.Close()
+	vr, err := verify.Check(ctx, s, sr, verify.Options{Level: verify.LevelFiles, RequireRelocatable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !vr.Relocatable || vr.Counts.Error > 0 {
+		t.Errorf("%s: verify --require relocatable: relocatable=%v, %d errors: %+v", ref, vr.Relocatable, vr.Counts.Error, vr.Findings)
+	}
 }
 
 // sameFiles checks that every file of dir a is in b with the same bytes.
@@ -150,7 +171,7 @@ func TestRelocateRelativeLocal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.RelocateStatus != Relocated || r.Copied != r.Files || r.Files == 0 || r.Rewritten != 0 || !r.SelfContained {
+	if r.Status != Relocated || r.Copied != r.Files || r.Files == 0 || r.Rewritten != 0 || !r.SelfContained {
 		t.Fatalf("report %+v", r)
 	}
 	relocSameFiles(t, src, dst) // _metadata included: byte for byte
@@ -159,7 +180,7 @@ func TestRelocateRelativeLocal(t *testing.T) {
 
 	// A second run finds it done and copies nothing.
 	r, err = Relocate(ctx, src, dst, RelocateOptions{})
-	if err != nil || r.RelocateStatus != AlreadyRelocated || r.Present != r.Files || r.Copied != 0 {
+	if err != nil || r.Status != AlreadyRelocated || r.Present != r.Files || r.Copied != 0 {
 		t.Fatalf("re-run: %+v, %v", r, err)
 	}
 }
@@ -191,7 +212,7 @@ func TestRelocateAbsoluteBecomesSelfContained(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !r.SelfContained || r.Rewritten == 0 || r.RelocateStatus != Relocated {
+			if !r.SelfContained || r.Rewritten == 0 || r.Status != Relocated {
 				t.Fatalf("report %+v", r)
 			}
 			assertSelfContained(t, dst)
@@ -203,8 +224,8 @@ func TestRelocateAbsoluteBecomesSelfContained(t *testing.T) {
 			defer p.Close()
 			var got []HandleChange
 			for _, f := range p.Files {
-				if !slices.Contains(got, f.HandleChange) {
-					got = append(got, f.HandleChange)
+				if !slices.Contains(got, f.Change) {
+					got = append(got, f.Change)
 				}
 			}
 			slices.Sort(got)
@@ -320,7 +341,7 @@ func TestRelocateMissingAbsoluteFiles(t *testing.T) {
 	dst := filepath.Join(t.TempDir(), "chk")
 	r, err := Relocate(ctx, src, dst, RelocateOptions{})
 	var re *RelocateError
-	if !errors.As(err, &re) || r.RelocateStatus != FailedStatus {
+	if !errors.As(err, &re) || r.Status != FailedStatus {
 		t.Fatalf("want a relocation error, got %v (%+v)", err, r)
 	}
 	for _, g := range gone {
