@@ -152,7 +152,7 @@ func (c *checker) add(code Code, p place, msg string, opt ...func(*Finding)) {
 }
 
 func atKeyGroup(kg int32) func(*Finding) { return func(f *Finding) { f.KeyGroup = i32p(kg) } }
-func atOffset(off int64) func(*Finding) { return func(f *Finding) { f.Offset = i64p(off) } }
+func atOffset(off int64) func(*Finding)  { return func(f *Finding) { f.Offset = i64p(off) } }
 
 func (c *checker) closeSiblings() {
 	for _, l := range c.siblings {

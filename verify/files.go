@@ -176,7 +176,7 @@ func (c *checker) relocatability(fi *fileInfo) {
 			}
 		}
 	}
-	c.add(code, firstUse(f, fi.name), fmt.Sprintf("%s (%s) pins the snapshot to %s", what, users, fi.name), withUsers(f),
+	c.add(code, firstUse(f, fi.name), fmt.Sprintf("%s, used by %s, pins the snapshot to where it is", what, users), withUsers(f),
 		func(x *Finding) { x.Relocate = hint })
 }
 

@@ -94,31 +94,33 @@ const (
 	OperatorOffsetOutside  Code = "operator-offset-out-of-file"
 
 	// Consistency.
-	ParallelismExceedsMax   Code = "parallelism-exceeds-max"
-	ParallelismInvalid      Code = "parallelism-invalid"
-	MaxParallelismInvalid   Code = "max-parallelism-invalid"
-	DuplicateOperator       Code = "duplicate-operator"
-	OperatorUIDMismatch     Code = "operator-uid-mismatch"
-	SubtaskIndexOutOfRange  Code = "subtask-index-out-of-range"
-	DuplicateSubtask        Code = "duplicate-subtask"
-	OperatorFinished        Code = "operator-finished"
-	OperatorPartlyFinished  Code = "operator-partially-finished"
-	RocksDBFilesIncomplete  Code = "rocksdb-files-incomplete"
-	RocksDBCurrentMismatch  Code = "rocksdb-current-mismatch"
-	RocksDBSSTCorrupt       Code = "rocksdb-sst-corrupt"
-	OperatorStatesMismatch  Code = "operator-states-mismatch"
-	HeaderUnreadable        Code = "header-unreadable"
-	HeaderUnknownClass      Code = "header-unknown-class"
-	HeaderUnsupported       Code = "header-unsupported-version"
-	StreamCorrupt           Code = "stream-corrupt"
-	StreamNotWalkable       Code = "stream-not-walkable"
-	SnappyChecksum          Code = "snappy-checksum"
-	SnappyCorrupt           Code = "snappy-corrupt"
-	RawKeyedTimersCorrupt   Code = "raw-keyed-timers-corrupt"
-	StreamReadError         Code = "stream-read-error"
+	ParallelismExceedsMax  Code = "parallelism-exceeds-max"
+	ParallelismInvalid     Code = "parallelism-invalid"
+	MaxParallelismInvalid  Code = "max-parallelism-invalid"
+	DuplicateOperator      Code = "duplicate-operator"
+	OperatorUIDMismatch    Code = "operator-uid-mismatch"
+	SubtaskIndexOutOfRange Code = "subtask-index-out-of-range"
+	DuplicateSubtask       Code = "duplicate-subtask"
+	OperatorFinished       Code = "operator-finished"
+	OperatorPartlyFinished Code = "operator-partially-finished"
+
+	// State streams.
+	HeaderUnreadable       Code = "header-unreadable"
+	HeaderUnknownClass     Code = "header-unknown-class"
+	HeaderUnsupported      Code = "header-unsupported-version"
+	OperatorStatesMismatch Code = "operator-states-mismatch"
+	StreamCorrupt          Code = "stream-corrupt"
+	StreamNotWalkable      Code = "stream-not-walkable"
+	StreamReadError        Code = "stream-read-error"
+	SnappyChecksum         Code = "snappy-checksum"
+	SnappyCorrupt          Code = "snappy-corrupt"
+	RawKeyedTimersCorrupt  Code = "raw-keyed-timers-corrupt"
+	RocksDBFilesIncomplete Code = "rocksdb-files-incomplete"
+	RocksDBCurrentMismatch Code = "rocksdb-current-mismatch"
+	RocksDBSSTCorrupt      Code = "rocksdb-sst-corrupt"
 )
 
-// codeInfo is a code's default severity and one line for the docs.
+// codeSeverity is every code's default severity.
 var codeSeverity = map[Code]Severity{
 	FileMissing: Error, FileTruncated: Error, FileSizeDiffers: Error, FileNotChecked: Warning, StoreError: Error,
 	NotRelocatableAbsolute: Warning, NotRelocatableEntropy: Warning, NotRelocatableShared: Warning,
@@ -201,8 +203,8 @@ type Report struct {
 // Checked says how much was checked.
 type Checked struct {
 	Operators int   `json:"operators"`
-	Handles   int   `json:"handles"`   // stream handles (files and inline streams) reached from _metadata
-	Files     int   `json:"files"`     // distinct files whose presence and size were checked
+	Handles   int   `json:"handles"`    // stream handles (files and inline streams) reached from _metadata
+	Files     int   `json:"files"`      // distinct files whose presence and size were checked
 	FileBytes int64 `json:"file_bytes"` // their recorded sizes
 	// Streams whose headers were decoded (keyed, operator, RocksDB meta).
 	Headers int `json:"headers"`

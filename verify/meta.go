@@ -112,12 +112,14 @@ func (c *checker) keyGroups() {
 			var pairs []pair
 			for _, x := range rs {
 				r := x.r
-				if r.Count < 0 || r.Start < 0 || int64(r.Start)+int64(r.Count) > int64(maxP) {
+				lo, hi := int64(r.Start), int64(r.Start)+int64(r.Count)-1
+				if r.Count < 0 || lo < 0 || hi >= int64(maxP) {
 					c.add(KeyGroupsOutOfRange, place{op: i, sub: x.sub, slot: slot},
 						fmt.Sprintf("key-group range %s (start %d, %d groups) lies outside 0..%d (max parallelism %d)", r, r.Start, r.Count, maxP-1, maxP))
-					continue
+					// The groups inside the bounds still count for coverage.
+					lo, hi = max(lo, 0), min(hi, int64(maxP)-1)
 				}
-				for kg := r.Start; kg <= r.End(); kg++ {
+				for kg := int32(lo); int64(kg) <= hi; kg++ {
 					if owner[kg] >= 0 {
 						pr := pair{owner[kg], x.sub}
 						span, ok := overlaps[pr]
@@ -135,7 +137,7 @@ func (c *checker) keyGroups() {
 			for _, pr := range pairs {
 				span := overlaps[pr]
 				c.add(KeyGroupsOverlap, place{op: i, sub: pr.b, slot: slot},
-					fmt.Sprintf("subtasks %d and %d both hold key groups %s of %s state; a restore would apply them twice", pr.a, pr.b, kgSpan(span[0], span[1]), slotWord(slot)),
+					fmt.Sprintf("subtasks %d and %d both hold %s of %s state; a restore would apply them twice", pr.a, pr.b, kgSpan(span[0], span[1]), slotWord(slot)),
 					atKeyGroup(span[0]))
 			}
 			// Gaps: key groups no handle holds. Flink omits subtasks
@@ -154,7 +156,7 @@ func (c *checker) keyGroups() {
 					end++
 				}
 				if par < 1 || par > maxP {
-					c.add(KeyGroupsGap, place{op: i, sub: -1, slot: slot}, fmt.Sprintf("no subtask holds key groups %s of %s state", kgSpan(kg, end), slotWord(slot)), atKeyGroup(kg))
+					c.add(KeyGroupsGap, place{op: i, sub: -1, slot: slot}, fmt.Sprintf("no subtask holds %s of %s state", kgSpan(kg, end), slotWord(slot)), atKeyGroup(kg))
 					kg = end
 					continue
 				}
@@ -168,7 +170,7 @@ func (c *checker) keyGroups() {
 					switch {
 					case present[idx]:
 						c.add(KeyGroupsGap, place{op: i, sub: idx, slot: slot},
-							fmt.Sprintf("no subtask holds key groups %s of %s state, which belong to subtask %d; their state is lost", kgSpan(a, b), slotWord(slot), idx),
+							fmt.Sprintf("no subtask holds %s of %s state; Flink assigns %s to subtask %d, which stored other key groups, so %s state is lost", kgSpan(a, b), slotWord(slot), pick(a == b, "it", "them"), idx, pick(a == b, "its", "their")),
 							atKeyGroup(a))
 					case finished[idx]:
 					default:
@@ -188,7 +190,7 @@ func (c *checker) keyGroups() {
 				for _, idx := range absentOrder {
 					span := absent[idx]
 					c.add(KeyedSubtaskNoState, place{op: i, sub: idx, slot: slot},
-						fmt.Sprintf("subtask %d stored no keyed state (Flink omits subtasks without state); key groups %s restore empty", idx, kgSpan(span[0], span[1])))
+						fmt.Sprintf("subtask %d stored no keyed state (Flink omits subtasks without state), so a restore has no state for %s", idx, kgSpan(span[0], span[1])))
 				}
 			}
 		}
@@ -204,11 +206,12 @@ func (c *checker) keyGroups() {
 	}
 }
 
+// kgSpan names key groups a to b: "key group 5", "key groups 5-9".
 func kgSpan(a, b int32) string {
 	if a == b {
-		return fmt.Sprint(a)
+		return fmt.Sprintf("key group %d", a)
 	}
-	return fmt.Sprintf("%d-%d", a, b)
+	return fmt.Sprintf("key groups %d-%d", a, b)
 }
 
 func slotWord(s snapshot.Slot) string {
@@ -286,7 +289,7 @@ func (c *checker) kgOffsets(p place, h *format.KeyGroupsHandle, raw bool) {
 		c.badKeyed[h] = true
 	}
 	if len(order) > 0 {
-		c.add(KeyGroupOffsetsOrder, p, fmt.Sprintf("key group %d has offset %d, not after key group %d's; blocks are written in key-group order (%d key groups out of order)",
+		c.add(KeyGroupOffsetsOrder, p, fmt.Sprintf("key group %d has offset %d, not after key group %d's; blocks are written in key-group order (%d out of order)",
 			order[1], firstOrder, order[0], len(order)-1), atKeyGroup(order[1]), atOffset(firstOrder))
 		c.badKeyed[h] = true
 	}
@@ -355,4 +358,11 @@ func withUsers(f *snapshot.File) func(*Finding) {
 			x.Users = len(f.Users)
 		}
 	}
+}
+
+func pick(c bool, a, b string) string {
+	if c {
+		return a
+	}
+	return b
 }

@@ -199,26 +199,18 @@ func (c *checker) keyed(t *streamTask) {
 }
 
 // keyedOpenErr tells an offset inside the header from other failures of
-// OpenKeyed.
+// OpenKeyed (which takes the header to end where the first block begins):
+// it decodes the header from the stream's start on its own.
 func (c *checker) keyedOpenErr(p place, err error, src *source, h *format.KeyGroupsHandle) {
-	var se *state.StreamError
-	if errors.As(err, &se) && se.KeyGroup >= 0 {
-		first := src.size
-		for _, o := range h.Offsets {
-			if o > 0 && o < first {
-				first = o
-			}
-		}
-		hb := make([]byte, first)
-		if _, rerr := src.r.ReadAt(hb, 0); rerr == nil || rerr == io.EOF {
-			if kh, herr := state.ReadKeyedHeader(hb, 0); herr == nil {
-				for i, o := range h.Offsets {
-					if o > 0 && o < int64(len(kh.Raw)) {
-						kg := h.Range.Start + int32(i)
-						c.add(KeyGroupOffsetInHeader, p, fmt.Sprintf("key group %d has offset %d, inside the %d-byte stream header", kg, o, len(kh.Raw)),
-							atKeyGroup(kg), atOffset(o))
-						return
-					}
+	hb := make([]byte, min(src.size, maxMetaStream))
+	if _, rerr := src.r.ReadAt(hb, 0); rerr == nil || rerr == io.EOF {
+		if kh, herr := state.ReadKeyedHeader(hb, 0); herr == nil {
+			for i, o := range h.Offsets {
+				if o > 0 && o < int64(len(kh.Raw)) {
+					kg := h.Range.Start + int32(i)
+					c.add(KeyGroupOffsetInHeader, p, fmt.Sprintf("key group %d has offset %d, inside the %d-byte stream header", kg, o, len(kh.Raw)),
+						atKeyGroup(kg), atOffset(o))
+					return
 				}
 			}
 		}
@@ -307,6 +299,27 @@ func (c *checker) walkKeyed(p place, ks *state.KeyedStream, src *source, h *form
 			c.add(StreamNotWalkable, p, fmt.Sprintf("%s; the stream was walked%s (%d entries)", unwalkable, where, n), opts...)
 			return n, false
 		}
+		if ks.Header.Compressed {
+			// The iterator may report a bad chunk as a short block: find
+			// the chunk that is wrong.
+			var se *state.StreamError
+			if errors.As(err, &se) && se.KeyGroup >= first && int(se.KeyGroup-first) < len(offs) {
+				g := int(se.KeyGroup - first)
+				if off := offs[g]; off > 0 {
+					if heap {
+						off += 4
+					}
+					if at, msg, crc := snappyDiagnose(src.r, off, ends[g]); msg != "" {
+						code := SnappyCorrupt
+						if crc {
+							code = SnappyChecksum
+						}
+						c.add(code, p, fmt.Sprintf("key group %d: offset %d: %s", se.KeyGroup, at, msg), atKeyGroup(se.KeyGroup), atOffset(at))
+						return n, false
+					}
+				}
+			}
+		}
 		c.streamErr(p, err, false)
 		return n, false
 	}
@@ -387,6 +400,52 @@ func snappyExtent(r io.ReaderAt, off, end int64) (int64, error) {
 		pos += 4 + n
 	}
 	return total, nil
+}
+
+// snappyDiagnose decodes the Snappy chunks in [off, end) and checks their
+// CRCs, returning the offset and description of the first bad chunk ("" when
+// all are good) and whether it is a checksum mismatch. Only used to explain
+// a failed walk.
+func snappyDiagnose(r io.ReaderAt, off, end int64) (int64, string, bool) {
+	if end-off > 1<<30 {
+		return 0, "", false
+	}
+	b := make([]byte, end-off)
+	if _, err := r.ReadAt(b, off); err != nil && err != io.EOF {
+		return off, err.Error(), false
+	}
+	var buf []byte
+	for pos := 0; pos < len(b); {
+		at := off + int64(pos)
+		if len(b)-pos < 4 {
+			return at, "truncated chunk header", false
+		}
+		typ := b[pos]
+		n := int(b[pos+1]) | int(b[pos+2])<<8 | int(b[pos+3])<<16
+		if pos+4+n > len(b) {
+			return at, fmt.Sprintf("chunk of %d bytes runs past the block end at %d", n, end), false
+		}
+		body := b[pos+4 : pos+4+n]
+		pos += 4 + n
+		if typ != 0x00 && typ != 0x01 {
+			continue
+		}
+		if n < 4 {
+			return at, fmt.Sprintf("chunk of %d bytes has no checksum", n), false
+		}
+		data := body[4:]
+		if typ == 0x00 {
+			var err error
+			if buf, err = snappy.Decode(buf[:cap(buf)], data); err != nil {
+				return at, fmt.Sprintf("compressed chunk: %v", err), false
+			}
+			data = buf
+		}
+		if want, got := binary.LittleEndian.Uint32(body), state.MaskedCRC(data); want != got {
+			return at, fmt.Sprintf("Snappy chunk CRC-32C mismatch: stored %08x, computed %08x", want, got), true
+		}
+	}
+	return 0, "", false
 }
 
 // rawKeyed checks raw keyed state. Its format is the operator's own; fsnap
