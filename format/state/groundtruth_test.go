@@ -11,6 +11,7 @@ import (
 
 	"github.com/fsnap/fsnap/format"
 	"github.com/fsnap/fsnap/format/state"
+	"github.com/fsnap/fsnap/format/state/avro"
 	"github.com/fsnap/fsnap/format/value"
 )
 
@@ -479,4 +480,144 @@ func checkTestSnapshot(t *testing.T, name string, h *state.KeyedHeader) {
 		return
 	}
 	t.Errorf("%s: no testState in header", name)
+}
+
+// avroField returns a field of a decoded Avro record.
+func avroField(v any, name string) any {
+	r, ok := v.(avro.Record)
+	if !ok {
+		return fmt.Sprintf("<not a record: %T>", v)
+	}
+	f, _ := r.Get(name)
+	return f
+}
+
+// TestGroundTruthStateEvolution checks family 9: key 0 holds the Avro
+// address, the tuple ("19", 19) and Left("255"), in the 1.6 (proxy
+// version 5) and 1.7 savepoints.
+func TestGroundTruthStateEvolution(t *testing.T) {
+	byName := corpusByName(t)
+	snaps := families(byName, "flink-end-to-end-tests__flink-state-evolution-test__savepoints__")
+	for _, name := range snaps {
+		ks := keyedStates(t, byName[name], "my-map")
+		for st, want := range map[string]any{
+			"tuple-state":  value.Tuple{"19", int32(19)},
+			"either-state": value.Either{Left: true, Value: "255"},
+		} {
+			d := ks[st]
+			if d == nil || len(d.entries) != 1 || !reflect.DeepEqual(d.entries[0].Value, want) || d.entries[0].Key != int32(0) {
+				t.Errorf("%s %s = %+v", name, st, d)
+			}
+		}
+		d := ks["test-state"]
+		if d == nil || len(d.entries) != 1 {
+			t.Errorf("%s test-state = %+v", name, d)
+			continue
+		}
+		v := d.entries[0].Value
+		for f, want := range map[string]any{"num": int32(555), "street": "555 W 42nd St", "city": "New York", "state": "NY", "zip": "10036"} {
+			if got := avroField(v, f); got != want {
+				t.Errorf("%s test-state.%s = %v, want %v", name, f, got, want)
+			}
+		}
+	}
+	if len(snaps) != 2 {
+		t.Errorf("found %d snapshots, want 2", len(snaps))
+	}
+}
+
+// TestGroundTruthStateProcessingAPI checks family 8: table-state's five
+// states for keys 0..9, table-state-avro's records and table-state-nulls'
+// POJOs with null fields.
+func TestGroundTruthStateProcessingAPI(t *testing.T) {
+	byName := corpusByName(t)
+	all := func(*format.OperatorState) bool { return true }
+	pojo := func(v any) [2]any {
+		p, ok := v.(value.Pojo)
+		if !ok || len(p.Fields) != 2 {
+			return [2]any{"<bad>", v}
+		}
+		var out [2]any
+		for _, f := range p.Fields {
+			switch f.Name {
+			case "privateLong":
+				out[0] = f.Value
+			case "publicLong":
+				out[1] = f.Value
+			}
+		}
+		return out
+	}
+	p := "flink-libraries__flink-state-processing-api__"
+	ts := keyedStatesWhere(t, byName[p+"table-state"], all)
+	keys := map[int64]bool{}
+	for _, e := range ts["KeyedPrimitiveValue"].entries {
+		k := e.Key.(int64)
+		keys[k] = true
+		if e.Value != int64(1) {
+			t.Errorf("KeyedPrimitiveValue[%d] = %v", k, e.Value)
+		}
+	}
+	if len(keys) != 10 {
+		t.Errorf("KeyedPrimitiveValue keys %v", keys)
+	}
+	for _, e := range ts["KeyedPrimitiveValueList"].entries {
+		if k := e.Key.(int64); !reflect.DeepEqual(e.Value, value.List{k}) {
+			t.Errorf("KeyedPrimitiveValueList[%d] = %v", k, e.Value)
+		}
+	}
+	for _, e := range ts["KeyedPrimitiveValueMap"].entries {
+		k := e.Key.(int64)
+		if want := (value.Map{{Key: fmt.Sprint(k), Value: k}}); !reflect.DeepEqual(e.Value, want) {
+			t.Errorf("KeyedPrimitiveValueMap[%d] = %v", k, e.Value)
+		}
+	}
+	for _, e := range ts["KeyedPojoValue"].entries {
+		if got := pojo(e.Value); got != [2]any{int64(1), int64(1)} {
+			t.Errorf("KeyedPojoValue[%v] = %v", e.Key, got)
+		}
+	}
+	for _, snap := range []string{"table-state", "table-state-avro"} {
+		st := keyedStatesWhere(t, byName[p+snap], all)
+		for _, name := range []string{"KeyedSpecificAvroValue", "KeyedGenericAvroValue"} {
+			if st[name] == nil || len(st[name].entries) != 10 {
+				t.Errorf("%s %s: %+v", snap, name, st[name])
+				continue
+			}
+			for _, e := range st[name].entries {
+				if got := avroField(e.Value, "longData"); got != int64(1) {
+					t.Errorf("%s %s[%v].longData = %v", snap, name, e.Key, got)
+				}
+			}
+		}
+	}
+	nulls := keyedStatesWhere(t, byName[p+"table-state-nulls"], all)["total"]
+	want := map[int64][2]any{1: {int64(1), int64(1)}, 2: {nil, nil}, 3: {nil, nil}, 4: {int64(4), int64(4)}, 5: {int64(5), int64(5)}}
+	got := map[int64][2]any{}
+	for _, e := range nulls.entries {
+		got[e.Key.(int64)] = pojo(e.Value)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("table-state-nulls total = %v", got)
+	}
+}
+
+// TestGroundTruthKafkaSource checks family 7: the reader state holds the
+// 10 splits over 3 subtasks.
+func TestGroundTruthKafkaSource(t *testing.T) {
+	byName := corpusByName(t)
+	snaps := families(byName, "kafka__kafka-source-savepoint__")
+	for _, name := range snaps {
+		per := operatorStates(t, byName[name], "kafka-source-operator-uid")["SourceReaderState"]
+		n := 0
+		for _, els := range per {
+			n += len(els)
+		}
+		if len(per) != 3 || n != 10 {
+			t.Errorf("%s: %d subtasks hold %d splits, want 3 and 10", name, len(per), n)
+		}
+	}
+	if len(snaps) != 3 {
+		t.Errorf("found %d kafka snapshots", len(snaps))
+	}
 }

@@ -2,9 +2,11 @@ package state
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/fsnap/fsnap/format/state/avro"
 	"github.com/fsnap/fsnap/format/state/javaser"
 )
 
@@ -224,6 +226,19 @@ func LayoutOf(s *Snapshot) (*ValueLayout, error) {
 		return sequenceLayout(s, s.Nested())
 	case pRuntime + "PojoSerializerSnapshot":
 		return pojoLayout(s)
+	case "org.apache.flink.formats.avro.typeutils.AvroSerializerSnapshot",
+		"org.apache.flink.formats.avro.typeutils.AvroSerializer$AvroSchemaSerializerConfigSnapshot":
+		sch, err := avro.Parse(s.Str("schema"))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.Class, err)
+		}
+		return variable(s, func(b []byte) (int, error) {
+			n, err := sch.Measure(b, avro.Flink)
+			if errors.Is(err, avro.ErrShort) {
+				return 0, errShort
+			}
+			return n, err
+		}), nil
 	case "org.apache.flink.test.migration.TypeSerializerSnapshotMigrationITCase$TestSerializerSnapshot":
 		// The corpus's test serializer writes a long [corpus].
 		return fixed(s, -1, 8), nil

@@ -6,7 +6,7 @@
 // values without going through an interface. Decoded values are plain Go
 // values: int64, int32, int16, int8, uint16 (char), bool, float64,
 // float32, string, []byte, nil, and the types of this package (Void, Tuple,
-// Timer, List, Map, Either, Pojo, Java).
+// Timer, List, Map, Either, Pojo, Java) and of package avro (Record, …).
 package value
 
 import (
@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/fsnap/fsnap/format/state"
+	"github.com/fsnap/fsnap/format/state/avro"
 	"github.com/fsnap/fsnap/format/state/javaser"
 )
 
@@ -244,6 +245,13 @@ func For(s *state.Snapshot) (Decoder, error) {
 		id := s.Str("serializationFormatIdentifier")
 		short := id[strings.LastIndexByte(id, '.')+1:]
 		return For(&state.Snapshot{Class: id + "$" + short + "Snapshot", Version: 3})
+	case "org.apache.flink.formats.avro.typeutils.AvroSerializerSnapshot",
+		"org.apache.flink.formats.avro.typeutils.AvroSerializer$AvroSchemaSerializerConfigSnapshot":
+		sch, err := avro.Parse(s.Str("schema"))
+		if err != nil {
+			return nil, err
+		}
+		return DecodeFunc(func(b []byte) (any, int, error) { return sch.Decode(b, avro.Flink) }), nil
 	case "org.apache.flink.test.migration.TypeSerializerSnapshotMigrationITCase$TestSerializerSnapshot":
 		return fixed(8, func(b []byte) any { return int64(binary.BigEndian.Uint64(b)) }), nil
 	}
