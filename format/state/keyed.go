@@ -319,6 +319,15 @@ func (it *Iterator) failf(format string, args ...any) bool {
 	return it.fail(fmt.Errorf(format, args...))
 }
 
+// needFail reports a failed need: the end of the data, or the error of the
+// source (a corrupt Snappy chunk, a read error).
+func (it *Iterator) needFail(err error, what string) bool {
+	if err == io.ErrUnexpectedEOF {
+		return it.failf("%s: %s", it.at(), what)
+	}
+	return it.failf("%s: %w", it.at(), err)
+}
+
 // at describes the current position for errors.
 func (it *Iterator) at() string {
 	if it.s.Header.Compressed {
@@ -395,7 +404,7 @@ func (it *Iterator) openGroup() bool {
 		it.inGroup = true
 		if s.Layout == LayoutUnified {
 			if err := it.w.need(2); err != nil {
-				return it.failf("%s: truncated block", it.at())
+				return it.needFail(err, "truncated block")
 			}
 			it.state = int(binary.BigEndian.Uint16(it.w.buf[it.w.lo:]))
 			if it.state >= len(s.Header.States) {
@@ -417,7 +426,7 @@ func (it *Iterator) nextUnified() (ok, done bool) {
 	w := &it.w
 	start := w.pos()
 	if err := w.need(4); err != nil {
-		return it.failf("%s: truncated entry", it.at()), false
+		return it.needFail(err, "truncated entry"), false
 	}
 	kl := int64(int32(binary.BigEndian.Uint32(w.buf[w.lo:])))
 	pb := it.s.PrefixBytes
@@ -425,7 +434,7 @@ func (it *Iterator) nextUnified() (ok, done bool) {
 		return it.failf("%s: key length %d", it.at(), kl), false
 	}
 	if err := w.need(int(kl) + 8); err != nil {
-		return it.failf("%s: key of %d bytes is truncated", it.at(), kl), false
+		return it.needFail(err, fmt.Sprintf("key of %d bytes is truncated", kl)), false
 	}
 	vl := int64(int32(binary.BigEndian.Uint32(w.buf[w.lo+4+int(kl):])))
 	if vl < 0 || 8+kl+vl > maxEntry {
@@ -438,7 +447,7 @@ func (it *Iterator) nextUnified() (ok, done bool) {
 		total += 2
 	}
 	if err := w.need(total); err != nil {
-		return it.failf("%s: entry of %d bytes is truncated", it.at(), total), false
+		return it.needFail(err, fmt.Sprintf("entry of %d bytes is truncated", total)), false
 	}
 	// need may have moved the buffer.
 	key = w.buf[w.lo+4 : w.lo+4+int(kl)]
@@ -537,7 +546,7 @@ func (it *Iterator) nextHeap() (ok, done bool) {
 			return false, true
 		}
 		if err := w.need(6); err != nil {
-			return it.failf("%s: truncated state header", it.at()), false
+			return it.needFail(err, "truncated state header"), false
 		}
 		id := int(binary.BigEndian.Uint16(w.buf[w.lo:]))
 		n := int32(binary.BigEndian.Uint32(w.buf[w.lo+2:]))
