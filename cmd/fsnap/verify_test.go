@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fsnap/fsnap/fixtures"
+	"github.com/fsnap/fsnap/internal/corpus"
+)
+
+// verifyDoc is the part of the fsnap.verify/v1 document the tests read.
+type verifyDoc struct {
+	Schema      string `json:"schema"`
+	Level       string `json:"level"`
+	Relocatable bool   `json:"relocatable"`
+	Counts      struct {
+		Error, Warning, Info int
+	} `json:"counts"`
+	Checked struct {
+		Files         int   `json:"files"`
+		StreamsWalked int   `json:"streams_walked"`
+		Entries       int64 `json:"entries"`
+	} `json:"checked"`
+	Findings []struct {
+		Severity string `json:"severity"`
+		Code     string `json:"code"`
+		Operator string `json:"operator"`
+		Subtask  *int32 `json:"subtask"`
+		File     string `json:"file"`
+		Relocate string `json:"relocate"`
+	} `json:"findings"`
+}
+
+func verifyJSON(t *testing.T, wantExit int, args ...string) verifyDoc {
+	t.Helper()
+	code, out, errs := fsnap(t, append([]string{"verify", "-o", "json"}, args...)...)
+	if code != wantExit {
+		t.Fatalf("fsnap verify %v: exit %d, want %d; stderr %s", args, code, wantExit, errs)
+	}
+	var d verifyDoc
+	if err := json.Unmarshal([]byte(out), &d); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if d.Schema != "fsnap.verify/v1" {
+		t.Fatalf("schema %q", d.Schema)
+	}
+	return d
+}
+
+func copyCorpusSnapshot(t *testing.T, name string) string {
+	t.Helper()
+	src := corpus.Find(t, name).Dir
+	dst := filepath.Join(t.TempDir(), name)
+	os.MkdirAll(dst, 0o755)
+	ents, _ := os.ReadDir(src)
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644)
+	}
+	return dst
+}
+
+func TestVerifyCorpusClean(t *testing.T) {
+	e := corpus.Find(t, "new-stateful-udf-migration-itcase-flink1.19-rocksdb-savepoint")
+	code, out, errs := fsnap(t, "verify", "--deep", e.Dir)
+	if code != exitOK || !strings.Contains(out, "relocatable  yes") || !strings.Contains(out, "0 errors, 0 warnings, 2 info") ||
+		!strings.Contains(out, "16 streams walked") {
+		t.Errorf("exit %d\n%s%s", code, out, errs)
+	}
+	d := verifyJSON(t, exitOK, "--deep", "--require", "relocatable", e.Dir+"/_metadata")
+	if d.Level != "deep" || !d.Relocatable || d.Counts.Info != 2 || d.Checked.StreamsWalked != 16 || d.Checked.Entries != 40 {
+		t.Errorf("%+v", d)
+	}
+	// The two infos fail the run only when asked to.
+	verifyJSON(t, exitFindings, "--fail-on", "info", e.Dir)
+}
+
+func TestVerifyMissingFile(t *testing.T) {
+	dir := copyCorpusSnapshot(t, "new-stateful-broadcast-udf-migration-itcase-flink2.3-rocksdb-savepoint")
+	ents, _ := os.ReadDir(dir)
+	var victim string
+	for _, e := range ents {
+		if e.Name() != "_metadata" {
+			victim = e.Name()
+			break
+		}
+	}
+	os.Remove(filepath.Join(dir, victim))
+	d := verifyJSON(t, exitFindings, "--quick", dir)
+	if d.Counts.Error != 1 || len(d.Findings) != 1 || d.Findings[0].Code != "file-missing" ||
+		d.Findings[0].File != filepath.Join(dir, victim) || d.Findings[0].Operator == "" || d.Findings[0].Subtask == nil {
+		t.Errorf("%+v", d)
+	}
+	code, out, _ := fsnap(t, "verify", dir)
+	if code != exitFindings || !strings.Contains(out, "ERROR   file-missing") || !strings.Contains(out, victim) {
+		t.Errorf("exit %d\n%s", code, out)
+	}
+}
+
+func TestVerifyRequireRelocatable(t *testing.T) {
+	root := t.TempDir()
+	s, err := fixtures.WriteDir(context.Background(), root, fixtures.Spec{Kind: fixtures.IncrementalCheckpoint, Version: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, s.Dir)
+	d := verifyJSON(t, exitOK, "--quick", dir) // warnings and an info only
+	if d.Relocatable || d.Counts.Error != 0 || d.Counts.Warning != 24 || d.Findings[0].Code != "not-relocatable-shared" ||
+		!strings.Contains(d.Findings[0].Relocate, "fsnap migrate relocate copies it into the snapshot directory") {
+		t.Errorf("%+v", d)
+	}
+	d = verifyJSON(t, exitFindings, "--quick", "--require", "relocatable", dir)
+	if d.Counts.Error != 24 || d.Findings[0].Severity != "error" {
+		t.Errorf("--require relocatable: %+v", d.Counts)
+	}
+	verifyJSON(t, exitFindings, "--quick", "--fail-on", "warning", dir)
+}
+
+func TestVerifyExitCodes(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "snap")
+	os.MkdirAll(bad, 0o755)
+	os.WriteFile(filepath.Join(bad, "_metadata"), []byte("\x49\x60\x67\x2d\x00\x00\x00\x06\x00\x00"), 0o644)
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"verify"}, exitUsage, "usage: fsnap verify"},
+		{[]string{"verify", "--fail-on", "fatal", bad}, exitUsage, "unknown severity"},
+		{[]string{"verify", "--require", "fast", bad}, exitUsage, "the only requirement is relocatable"},
+		{[]string{"verify", "--deep", "--quick", bad}, exitUsage, "exclude each other"},
+		{[]string{"verify", "-o", "yaml", bad}, exitUsage, "unknown output format"},
+		{[]string{"verify", bad}, exitInput, "_metadata offset 8 (0x8): truncated"},
+		{[]string{"verify", filepath.Join(bad, "missing")}, exitInput, "no such snapshot"},
+		{[]string{"help", "verify"}, exitOK, "fsnap.verify/v1"},
+	} {
+		code, out, errs := fsnap(t, tc.args...)
+		if code != tc.code || !strings.Contains(out+errs, tc.want) {
+			t.Errorf("fsnap %v: exit %d, want %d; output %q does not contain %q", tc.args, code, tc.code, out+errs, tc.want)
+		}
+	}
+}
