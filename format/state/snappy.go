@@ -167,7 +167,36 @@ func (s *snappySource) fill(dst []byte) (int, error) {
 	}
 }
 
+// SnappyReader reads a framed stream from a file region as an io.Reader,
+// checking every chunk's CRC.
+type SnappyReader struct{ s snappySource }
+
+// NewSnappyReader reads the framed stream at [off, end) of r. With expectID
+// the region must start with the stream identifier (a key group's stream);
+// without, it starts at a chunk boundary inside a stream (an operator state
+// offset).
+func NewSnappyReader(r io.ReaderAt, off, end int64, expectID bool) *SnappyReader {
+	z := &SnappyReader{}
+	z.s.start(r, off, end, expectID)
+	return z
+}
+
+func (z *SnappyReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	return z.s.fill(p)
+}
+
 // ---- writing ----
+
+// SnappyWriter writes the Snappy framing format as Flink does: the stream
+// identifier, then one chunk per Flush or per 64 KiB of data (stored
+// uncompressed when Snappy saves less than 15%).
+type SnappyWriter = snappyWriter
+
+// NewSnappyWriter starts a framed stream on w.
+func NewSnappyWriter(w io.Writer) *SnappyWriter { return newSnappyWriter(w) }
 
 // snappyWriter writes the framing format to w: the stream identifier, then
 // one chunk per Flush or per 64 KiB of data.
@@ -185,6 +214,9 @@ func newSnappyWriter(w io.Writer) *snappyWriter {
 	s.reset(w)
 	return s
 }
+
+// Reset starts a new framed stream on w, keeping the buffers.
+func (s *snappyWriter) Reset(w io.Writer) { s.reset(w) }
 
 // reset starts a new framed stream on w, keeping the buffers.
 func (s *snappyWriter) reset(w io.Writer) {

@@ -2,6 +2,7 @@ package state_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,7 +26,7 @@ func openKeyed(t *testing.T, s *streamRef) *state.KeyedStream {
 // and every composite key is split, and Sizes agrees with the walk.
 func TestCorpusKeyedStreams(t *testing.T) {
 	var streams, entries, unsplit int
-	layouts := map[state.Layout]int{}
+	layouts := map[string]int{}
 	for _, s := range corpusStreams(t) {
 		if s.kind != "managedKeyed" {
 			continue
@@ -36,7 +37,7 @@ func TestCorpusKeyedStreams(t *testing.T) {
 			}
 		}
 		ks := openKeyed(t, s)
-		layouts[ks.Layout]++
+		layouts[fmt.Sprintf("%v/compressed=%v", ks.Layout, ks.Header.Compressed)]++
 		it := ks.Iter()
 		n := 0
 		for it.Next() {

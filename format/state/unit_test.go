@@ -88,3 +88,22 @@ func TestSnappyCRC(t *testing.T) {
 		t.Errorf("corrupted chunk: %v", err)
 	}
 }
+
+// TestInferredComposite: an unknown class whose bytes show a composite
+// snapshot with an empty outer snapshot is read through its framing.
+func TestInferredComposite(t *testing.T) {
+	long := state.SimpleSnapshot(state.LongSnapshotClass)
+	c := state.CompositeSnapshot("com.example.PairSerializer$PairSnapshot", 1, nil, long, long)
+	h := state.NewKeyedHeader(true, c)
+	b, _ := h.Append(nil)
+	got, err := state.ReadKeyedHeader(b, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := got.KeySerializer.String(); s != "com.example.PairSerializer<LongSerializer,LongSerializer>" && !strings.Contains(s, "<LongSerializer,LongSerializer>") {
+		t.Errorf("inferred %s", s)
+	}
+	if state.IsKnownClass(c.Class) || !got.Compressed {
+		t.Error("inferred class reported as known, or flag lost")
+	}
+}
