@@ -11,8 +11,12 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"strings"
+	"time"
 
 	"cloud.google.com/go/storage"
+	azblobblob "github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"gocloud.dev/blob"
@@ -101,10 +105,12 @@ func (e *Engine) stream(ctx context.Context, f *File) Result {
 	h := newHashes(srcMD5 != nil || e.mayGiveMD5(f.Dst.Loc, n))
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	conc := max(1, 16/e.opts.Transfers)
-	w, err := f.Dst.Loc.Bucket.NewWriter(wctx, f.Dst.Key, &blob.WriterOptions{
-		ContentType: "application/octet-stream", BufferSize: e.opts.PartSize, MaxConcurrency: conc,
-	})
+	wo := &blob.WriterOptions{ContentType: "application/octet-stream",
+		BufferSize: e.opts.PartSize, MaxConcurrency: max(1, 16/e.opts.Transfers)}
+	if f.Dst.Loc.Scheme == "gs" && n >= 0 && n < int64(e.opts.PartSize) {
+		wo.BufferSize = -1 // one upload request instead of a resumable session
+	}
+	w, err := f.Dst.Loc.Bucket.NewWriter(wctx, f.Dst.Key, wo)
 	if err != nil {
 		return Result{Err: ioErr(f, f.Dst.Loc.Wrap(f.Dst.Key, err))}
 	}
@@ -233,6 +239,12 @@ func (e *Engine) serverSide(ctx context.Context, f *File) (r Result, ok bool) {
 			return Result{}, false
 		}
 		_, err = c.Bucket(dst.Name).Object(f.Dst.Key).CopierFrom(c.Bucket(src.Name).Object(f.Src.Key)).Run(ctx)
+	case src.Scheme == "azblob":
+		var sc, dc *container.Client
+		if !src.Bucket.As(&sc) || !dst.Bucket.As(&dc) || accountURL(sc.URL()) != accountURL(dc.URL()) {
+			return Result{}, false
+		}
+		err = azureCopy(ctx, sc.NewBlobClient(f.Src.Key).URL(), dc.NewBlobClient(f.Dst.Key))
 	default:
 		return Result{}, false
 	}
@@ -247,6 +259,41 @@ func (e *Engine) serverSide(ctx context.Context, f *File) (r Result, ok bool) {
 		return Result{Err: err}, true
 	}
 	return Result{Outcome: ServerSide, Bytes: a.Size, Checked: checked}, true
+}
+
+// accountURL is a container URL without the container: the service and
+// storage account, within which Azure copies by itself.
+func accountURL(u string) string {
+	u = strings.TrimSuffix(u, "/")
+	if i := strings.LastIndex(u, "/"); i >= 0 {
+		return u[:i]
+	}
+	return u
+}
+
+// azureCopy copies a blob of the same storage account and waits for it.
+func azureCopy(ctx context.Context, srcURL string, dst *azblobblob.Client) error {
+	resp, err := dst.StartCopyFromURL(ctx, srcURL, nil)
+	if err != nil {
+		return err
+	}
+	status := resp.CopyStatus
+	for wait := 10 * time.Millisecond; status != nil && *status == azblobblob.CopyStatusTypePending; wait = min(2*wait, time.Second) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		p, err := dst.GetProperties(ctx, nil)
+		if err != nil {
+			return err
+		}
+		status = p.CopyStatus
+	}
+	if status != nil && *status != azblobblob.CopyStatusTypeSuccess {
+		return fmt.Errorf("copy ended with status %s", *status)
+	}
+	return nil
 }
 
 func s3Client(l *store.Location) *s3.Client {
