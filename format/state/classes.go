@@ -12,7 +12,7 @@ type codec struct {
 	read func(r *snapReader, s *Snapshot)
 }
 
-func javaserReadFrom(d *binio.Decoder) { javaser.ReadFrom(d) }
+func javaserReadFrom(d *binio.Decoder) { javaser.SkipFrom(d) }
 
 // Package prefixes, to keep the class table readable.
 const (

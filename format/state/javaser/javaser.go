@@ -135,6 +135,7 @@ type reader struct {
 	d       *binio.Decoder
 	handles []any
 	depth   int
+	skip    bool // only find the end: do not keep field values
 }
 
 // Read decodes one serialization stream (magic, version, one object) at the
@@ -168,9 +169,28 @@ func ReadFrom(d *binio.Decoder) any {
 // ErrTruncated is wrapped by Skip's error when b ends inside the stream.
 var ErrTruncated = errors.New("Java serialization stream is truncated")
 
+// SkipFrom is ReadFrom without building the object: it only advances d past
+// the stream, which is much cheaper.
+func SkipFrom(d *binio.Decoder) {
+	start := d.Offset()
+	if m := d.U16("Java serialization magic"); !d.Failed() && m != Magic {
+		d.FailAt(start, "Java serialization stream: bad magic %04x, want %04x", m, Magic)
+		return
+	}
+	if v := d.U16("Java serialization version"); !d.Failed() && v != Version {
+		d.FailAt(start+2, "Java serialization stream: version %d, want %d", v, Version)
+		return
+	}
+	r := reader{d: d, skip: true}
+	r.content(false)
+}
+
 // Skip returns the length of the serialization stream at the start of b.
 func Skip(b []byte) (int, error) {
-	_, n, err := Read(b, 0)
+	d := binio.NewDecoder(b, 0)
+	SkipFrom(d)
+	err := d.Err()
+	n := d.Pos()
 	var be *binio.Error
 	if errors.As(err, &be) && strings.HasPrefix(be.Msg, "truncated") {
 		return 0, fmt.Errorf("%w: %v", ErrTruncated, err)
@@ -367,7 +387,10 @@ func (r *reader) annotation() []any {
 			d.U8("end of block data")
 			return out
 		}
-		out = append(out, r.content(true))
+		v := r.content(true)
+		if !r.skip {
+			out = append(out, v)
+		}
 	}
 	return out
 }
@@ -401,13 +424,22 @@ func (r *reader) object() *Object {
 				d.Failf("Java class %s is Externalizable written without block data (protocol 1); its length is unknown", c.Name)
 				return o
 			}
-			o.Annotations = append(o.Annotations, r.annotation()...)
+			a := r.annotation()
+			if !r.skip {
+				o.Annotations = append(o.Annotations, a...)
+			}
 		case c.Flags&scSerializable != 0:
 			for _, f := range c.Fields {
-				o.Fields = append(o.Fields, Field{Class: c.Name, Name: f.Name, Value: r.fieldValue(f.Type)})
+				v := r.fieldValue(f.Type)
+				if !r.skip {
+					o.Fields = append(o.Fields, Field{Class: c.Name, Name: f.Name, Value: v})
+				}
 			}
 			if c.Flags&scWriteMethod != 0 {
-				o.Annotations = append(o.Annotations, r.annotation()...)
+				a := r.annotation()
+				if !r.skip {
+					o.Annotations = append(o.Annotations, a...)
+				}
 			}
 		}
 	}
@@ -472,6 +504,17 @@ func (r *reader) array() *Array {
 	}
 	if elem == 'B' {
 		a.Bytes = d.Bytes(n, "byte array")
+		return a
+	}
+	if r.skip {
+		switch elem {
+		case 'L', '[':
+			for i := 0; i < n && !d.Failed(); i++ {
+				r.content(false)
+			}
+		default:
+			d.Skip(n*size, "array")
+		}
 		return a
 	}
 	a.Values = make([]any, 0, n)
