@@ -140,6 +140,13 @@ type Pojo struct {
 	Fields []PojoField
 }
 
+// TTL is a value of a state with time-to-live: when it was last accessed
+// (epoch milliseconds) and the user value (TtlSerializer).
+type TTL struct {
+	LastAccess int64
+	Value      any
+}
+
 // Java is a Java-serialized object (JavaSerializer), decoded by package
 // javaser: a string, an *javaser.Object, …
 type Java struct{ Value any }
@@ -241,6 +248,23 @@ func For(s *state.Snapshot) (Decoder, error) {
 		return eitherDecoder(s)
 	case pRT + "PojoSerializerSnapshot":
 		return pojoDecoder(s)
+	case "org.apache.flink.runtime.state.ttl.TtlStateFactory$TtlSerializerSnapshot":
+		ds, err := nestedDecoders(s, 2)
+		if err != nil {
+			return nil, err
+		}
+		return DecodeFunc(func(b []byte) (any, int, error) {
+			ts, n, err := ds[0].Decode(b)
+			if err != nil {
+				return nil, 0, fmt.Errorf("TTL timestamp: %w", err)
+			}
+			v, m, err := ds[1].Decode(b[n:])
+			if err != nil {
+				return nil, 0, fmt.Errorf("TTL value: %w", err)
+			}
+			last, _ := ts.(int64)
+			return TTL{LastAccess: last, Value: v}, n + m, nil
+		}), nil
 	case "org.apache.flink.api.common.typeutils.ParameterlessTypeSerializerConfig":
 		id := s.Str("serializationFormatIdentifier")
 		short := id[strings.LastIndexByte(id, '.')+1:]

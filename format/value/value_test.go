@@ -141,8 +141,24 @@ func TestComposite(t *testing.T) {
 		t.Errorf("null MapValue = %v, %v", v, err)
 	}
 
+	ttl := state.CompositeSnapshot("org.apache.flink.runtime.state.ttl.TtlStateFactory$TtlSerializerSnapshot", 2, nil, long, str)
+	tt := append(be64(1700000000000), state.AppendStringValue(nil, "v", false)...)
+	if v := decode(t, ttl, tt); !reflect.DeepEqual(v, value.TTL{LastAccess: 1700000000000, Value: "v"}) {
+		t.Errorf("ttl = %v", v)
+	}
+
 	var ue *value.UnsupportedError
 	if _, err := value.For(&state.Snapshot{Class: "com.example.MysterySerializerSnapshot", Version: 1}); !errors.As(err, &ue) {
 		t.Errorf("unknown class: %v", err)
+	}
+}
+
+func TestFormat(t *testing.T) {
+	v := value.Map{{Key: "a", Value: value.Tuple{int64(1), value.List{"x", nil}}}, {Key: "b", Null: true}}
+	if got, want := value.Format(v), `{"a": (1, ["x", null]), "b": null}`; got != want {
+		t.Errorf("Format = %s, want %s", got, want)
+	}
+	if got := value.Format(value.Timer{Timestamp: 5, Key: int64(3), Namespace: value.Void{}}); got != "timer(5, 3, VoidNamespace)" {
+		t.Errorf("Format(timer) = %s", got)
 	}
 }

@@ -1,0 +1,137 @@
+package value
+
+import (
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/fsnap/fsnap/format/state/avro"
+	"github.com/fsnap/fsnap/format/state/javaser"
+)
+
+// Format renders a decoded value on one line, for dumps and messages:
+// strings quoted, tuples in parentheses, lists in brackets, maps and
+// records in braces, bytes in hex.
+func Format(v any) string {
+	var b strings.Builder
+	format(&b, v, 0)
+	return b.String()
+}
+
+func format(b *strings.Builder, v any, depth int) {
+	if depth > 32 {
+		b.WriteString("…")
+		return
+	}
+	switch x := v.(type) {
+	case nil:
+		b.WriteString("null")
+	case string:
+		b.WriteString(strconv.Quote(x))
+	case []byte:
+		b.WriteString("0x" + hex.EncodeToString(x))
+	case Raw:
+		b.WriteString("raw:0x" + hex.EncodeToString(x))
+	case Void:
+		b.WriteString("VoidNamespace")
+	case Tuple:
+		b.WriteByte('(')
+		for i, e := range x {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			format(b, e, depth+1)
+		}
+		b.WriteByte(')')
+	case List:
+		seq(b, []any(x), depth)
+	case []any:
+		seq(b, x, depth)
+	case Map:
+		b.WriteByte('{')
+		for i, e := range x {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			format(b, e.Key, depth+1)
+			b.WriteString(": ")
+			if e.Null {
+				b.WriteString("null")
+			} else {
+				format(b, e.Value, depth+1)
+			}
+		}
+		b.WriteByte('}')
+	case Timer:
+		fmt.Fprintf(b, "timer(%d, ", x.Timestamp)
+		format(b, x.Key, depth+1)
+		b.WriteString(", ")
+		format(b, x.Namespace, depth+1)
+		b.WriteByte(')')
+	case Either:
+		if x.Left {
+			b.WriteString("Left(")
+		} else {
+			b.WriteString("Right(")
+		}
+		format(b, x.Value, depth+1)
+		b.WriteByte(')')
+	case TTL:
+		fmt.Fprintf(b, "ttl(%d, ", x.LastAccess)
+		format(b, x.Value, depth+1)
+		b.WriteByte(')')
+	case Pojo:
+		b.WriteString(x.Class[strings.LastIndexByte(x.Class, '.')+1:])
+		b.WriteByte('{')
+		for i, f := range x.Fields {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(f.Name + ": ")
+			format(b, f.Value, depth+1)
+		}
+		b.WriteByte('}')
+	case avro.Record:
+		b.WriteByte('{')
+		for i, f := range x.Fields {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(f.Name + ": ")
+			format(b, f.Value, depth+1)
+		}
+		b.WriteByte('}')
+	case avro.Enum:
+		b.WriteString(x.Symbol)
+	case []avro.MapEntry:
+		b.WriteByte('{')
+		for i, e := range x {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(strconv.Quote(e.Key) + ": ")
+			format(b, e.Value, depth+1)
+		}
+		b.WriteByte('}')
+	case Java:
+		if s, ok := x.Value.(string); ok {
+			b.WriteString(strconv.Quote(s))
+		} else {
+			b.WriteString("java:" + javaser.Describe(x.Value))
+		}
+	default:
+		fmt.Fprint(b, v)
+	}
+}
+
+func seq(b *strings.Builder, x []any, depth int) {
+	b.WriteByte('[')
+	for i, e := range x {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		format(b, e, depth+1)
+	}
+	b.WriteByte(']')
+}
