@@ -213,7 +213,7 @@ func runRelocate(ctx context.Context, e *env, args []string) error {
 		if err := writeJSON(e.stdout, sum); err != nil {
 			return err
 		}
-	} else if len(pairs) != 1 || f.dryRun {
+	} else if f.root || f.fromList != "" || f.dryRun {
 		t := sum.Totals
 		fmt.Fprintf(e.stdout, "total: %d snapshots: %d relocated, %d already relocated, %d planned, %d failed; %d files, %s (%s copied) in %.1fs\n",
 			t.Snapshots, t.Relocated, t.AlreadyRelocated, t.Planned, t.Failed, t.Files, inspect.Bytes(t.Bytes), inspect.Bytes(t.BytesCopied), t.Seconds)

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fsnap/fsnap/internal/corpus"
+)
+
+// inspectJSONWithoutPaths is `fsnap inspect -o json --files` of ref with
+// the fields that name places removed.
+func inspectJSONWithoutPaths(t *testing.T, ref string) string {
+	t.Helper()
+	code, out, errs := fsnap(t, "inspect", "-o", "json", "--files", ref)
+	if code != exitOK {
+		t.Fatalf("inspect %s: exit %d: %s", ref, code, errs)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatal(err)
+	}
+	delete(m, "snapshot")
+	delete(m["metadata"].(map[string]any), "path")
+	for _, f := range m["files"].([]any) {
+		delete(f.(map[string]any), "path")
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+func TestMigrateRelocateCLI(t *testing.T) {
+	e := corpus.Find(t, "new-stateful-udf-migration-itcase-flink1.17-rocksdb-checkpoint")
+	dst := filepath.Join(t.TempDir(), "chk")
+
+	code, out, errs := fsnap(t, "migrate", "relocate", "--dry-run", e.Dir, dst)
+	if code != exitOK || !strings.Contains(out, "plan ") || !strings.Contains(out, " kept") {
+		t.Fatalf("dry run: exit %d\n%s\n%s", code, out, errs)
+	}
+	if _, err := os.Stat(dst); !os.IsNotExist(err) {
+		t.Fatal("a dry run wrote the destination")
+	}
+
+	code, out, errs = fsnap(t, "migrate", "relocate", "-o", "json", "--transfers", "3", e.Dir, dst)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	var sum struct {
+		Schema    string
+		Snapshots []struct {
+			Status string
+			Files  int
+			Copied int
+			Bytes  int64
+		}
+		Totals struct{ Relocated, Failed int }
+	}
+	if err := json.Unmarshal([]byte(out), &sum); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if sum.Schema != "fsnap.relocate/v1" || len(sum.Snapshots) != 1 || sum.Snapshots[0].Status != "relocated" ||
+		sum.Snapshots[0].Files != e.Files-1 || sum.Snapshots[0].Copied != e.Files-1 {
+		t.Fatalf("summary %+v", sum)
+	}
+	if a, b := inspectJSONWithoutPaths(t, e.Dir), inspectJSONWithoutPaths(t, dst); a != b {
+		t.Fatalf("inspect -o json differs beyond paths:\n%s\n%s", a, b)
+	}
+	code, out, _ = fsnap(t, "migrate", "relocate", e.Dir, dst)
+	if code != exitOK || !strings.HasPrefix(out, "already-relocated") {
+		t.Errorf("re-run: exit %d: %s", code, out)
+	}
+	code, _, _ = fsnap(t, "verify", "--require", "relocatable", dst)
+	if code != exitOK {
+		t.Errorf("verify --require relocatable: exit %d", code)
+	}
+}
+
+func TestMigrateRelocateRootAndShards(t *testing.T) {
+	root := t.TempDir()
+	for _, kind := range []string{"incremental-checkpoint", "canonical-savepoint"} {
+		if code, _, errs := fsnap(t, "fixture", "--kind", kind, root); code != exitOK {
+			t.Fatal(errs)
+		}
+	}
+	dstRoot := t.TempDir()
+	// Two workers of an indexed job split the root between them.
+	total := 0
+	for _, shard := range []string{"0/2", "1/2"} {
+		code, out, errs := fsnap(t, "migrate", "relocate", "--root", "--shard", shard, "-o", "json", root, dstRoot)
+		if code != exitOK {
+			t.Fatalf("shard %s: exit %d: %s%s", shard, code, out, errs)
+		}
+		var sum struct {
+			Shard  string
+			Totals struct{ Snapshots, Relocated int }
+		}
+		json.Unmarshal([]byte(out), &sum)
+		if sum.Shard != shard || sum.Totals.Relocated != sum.Totals.Snapshots {
+			t.Errorf("shard %s: %s", shard, out)
+		}
+		total += sum.Totals.Snapshots
+	}
+	if total != 2 {
+		t.Fatalf("the shards relocated %d snapshots, want 2", total)
+	}
+	for _, d := range []string{"chk-42"} {
+		if code, out, _ := fsnap(t, "verify", "--quick", "--require", "relocatable", filepath.Join(dstRoot, d)); code != exitOK {
+			t.Errorf("%s not relocatable:\n%s", d, out)
+		}
+	}
+	// A list file, re-run: everything is already there.
+	list := filepath.Join(t.TempDir(), "list")
+	os.WriteFile(list, []byte("# src dst\n"+filepath.Join(root, "chk-42")+" "+filepath.Join(dstRoot, "chk-42")+"\n"), 0o644)
+	code, out, errs := fsnap(t, "migrate", "relocate", "--from-list", list, "--progress", "json")
+	if code != exitOK || !strings.Contains(out, "already-relocated") || !strings.Contains(out, "total: 1 snapshots") {
+		t.Errorf("list re-run: exit %d\n%s\n%s", code, out, errs)
+	}
+}
+
+func TestMigrateRelocateErrors(t *testing.T) {
+	root := t.TempDir()
+	code, out, errs := fsnap(t, "fixture", "--kind", "incremental-checkpoint", root)
+	if code != exitOK {
+		t.Fatal(errs)
+	}
+	src := strings.TrimSpace(out)
+	shared, _ := filepath.Glob(filepath.Join(root, "shared", "*"))
+	os.Remove(shared[0])
+	dst := filepath.Join(t.TempDir(), "chk")
+	code, _, errs = fsnap(t, "migrate", "relocate", src, dst)
+	if code != exitInput || !strings.Contains(errs, shared[0]) || !strings.Contains(errs, "_metadata not written") {
+		t.Errorf("missing file: exit %d: %s", code, errs)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"migrate"}, "want a subcommand"},
+		{[]string{"migrate", "nosuch"}, "unknown subcommand"},
+		{[]string{"migrate", "relocate", src}, "want SRC DST"},
+		{[]string{"migrate", "relocate", "--map", "x", src, dst}, "OLDPREFIX=NEWPREFIX"},
+		{[]string{"migrate", "relocate", "--shard", "2/2", src, dst}, "shard"},
+		{[]string{"migrate", "relocate", "--progress", "loud", src, dst}, "--progress"},
+		{[]string{"migrate", "relocate", "--nosuch", src, dst}, "unknown flag"},
+	} {
+		code, out, errs := fsnap(t, tc.args...)
+		if code != exitUsage || !strings.Contains(out+errs, tc.want) {
+			t.Errorf("fsnap %v: exit %d, output %q, want %q", tc.args, code, out+errs, tc.want)
+		}
+	}
+	code, out, _ = fsnap(t, "migrate", "relocate", "--help")
+	if code != exitOK || !strings.Contains(out, "--from-list") {
+		t.Errorf("help: %d %s", code, out)
+	}
+}
