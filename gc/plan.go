@@ -408,11 +408,8 @@ func activeGuard(g *catalog.Graph, n *catalog.Node, now time.Time, opt Options) 
 		}
 	}
 	if age := now.Sub(newest); age < opt.minAge() {
-		job := f.Job
-		if job == "" {
-			job = "the root"
-		}
-		return fmt.Errorf("%s is %w (%s wrote %s ago): a running job may restore from it or reuse its files; stop the job, or pass --force",
+		job := g.Location(g.Root.Root.Prefix + f.Job)
+		return fmt.Errorf("%s is %w (%s was written to %s ago): a running job may restore from it or reuse its files; stop the job, or pass --force",
 			f.Name, ErrActiveJob, job, roundAge(age))
 	}
 	return nil

@@ -1,0 +1,57 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/fsnap/fsnap/internal/store"
+	"github.com/fsnap/fsnap/snapshot"
+)
+
+// Info is what a snapshot's _metadata says about it, for listings.
+type Info struct {
+	Kind         snapshot.Kind
+	CheckpointID int64
+	Version      int32
+	Err          error // unreadable or unparsable _metadata
+}
+
+// ReadInfo reads and parses the _metadata of each complete folder, a few
+// at once; incomplete folders get a zero Info.
+func ReadInfo(ctx context.Context, root *store.Location, folders []*Folder, parallel int) []Info {
+	if parallel <= 0 {
+		parallel = 8
+	}
+	out := make([]Info, len(folders))
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for i, f := range folders {
+		if !f.Complete {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			out[i] = readInfo(ctx, root, f)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func readInfo(ctx context.Context, root *store.Location, f *Folder) Info {
+	data, err := root.ReadAll(ctx, f.MetadataKey(), snapshot.MaxMetadataSize)
+	if err != nil {
+		if store.IsNotExist(err) {
+			err = fmt.Errorf("%s: deleted since listed", root.NameOf(f.MetadataKey()))
+		}
+		return Info{Err: err, CheckpointID: f.CheckpointID}
+	}
+	s, err := snapshot.Parse(root.NameOf(f.Dir[:len(f.Dir)-1]), data)
+	if err != nil {
+		return Info{Err: fmt.Errorf("%s: %w", root.NameOf(f.MetadataKey()), err), CheckpointID: f.CheckpointID}
+	}
+	return Info{Kind: s.Kind.Kind, CheckpointID: s.Metadata.CheckpointID, Version: s.Metadata.Version}
+}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/fsnap/fsnap/gc"
+	"github.com/fsnap/fsnap/internal/store"
+)
+
+var deleteFlags struct {
+	output string
+	root   string
+	also   []string
+	yes    bool
+	force  bool
+	minAge time.Duration
+	log    string
+}
+
+func init() {
+	register(&command{
+		name:  "delete",
+		args:  "[flags] SNAPSHOT",
+		short: "delete a snapshot and the files no other snapshot uses (plan first; acts with --yes)",
+		long: `Plans deleting SNAPSHOT (a chk-N or savepoint-* folder, its _metadata, or a URL
+of either): its _metadata first (the snapshot is then no longer restorable),
+then the files under ROOT that only it references, then what is left in its
+folder that nothing references. Files other snapshots under ROOT (or under an
+--also root) reference are kept and listed with their users; paths outside
+ROOT are reported as external and kept.
+
+ROOT defaults to the folder holding SNAPSHOT: the job folder of a chk-N
+(with its shared/ folder), the savepoint target of a savepoint. Give the
+checkpoint root with --root to honour every job under it, and --also for
+roots elsewhere whose jobs were restored from this snapshot.
+
+Without --yes this is a dry run printing the plan. With --yes the plan is
+re-checked against a fresh listing and applied; each deletion is logged.
+The newest complete checkpoint of a job that wrote anything within
+--min-age (default 1h) is refused unless --force: the running job may need it.
+
+-o json prints the plan (schema "fsnap.gc-plan/v1", command "delete").`,
+		flags: func(fs *pflag.FlagSet) {
+			fs.StringVarP(&deleteFlags.output, "output", "o", "text", "output format: text or json")
+			fs.StringVar(&deleteFlags.root, "root", "", "the root whose snapshots' references are honoured (default: SNAPSHOT's parent folder)")
+			fs.StringArrayVar(&deleteFlags.also, "also", nil, "another root whose snapshots may use these files (repeatable)")
+			fs.BoolVar(&deleteFlags.yes, "yes", false, "delete (without it: print the plan only)")
+			fs.BoolVar(&deleteFlags.force, "force", false, "allow deleting the newest checkpoint of a job that is writing")
+			fs.DurationVar(&deleteFlags.minAge, "min-age", gc.DefaultMinAge, "a job that wrote within this time is running")
+			fs.StringVar(&deleteFlags.log, "log", "", "append every deletion to FILE as JSON lines")
+		},
+		run: runDelete,
+	})
+}
+
+func runDelete(ctx context.Context, e *env, args []string) error {
+	if len(args) != 1 {
+		return usagef("want exactly one SNAPSHOT, got %d arguments", len(args))
+	}
+	if err := checkOutput(deleteFlags.output); err != nil {
+		return err
+	}
+	sr, err := store.OpenSnapshot(ctx, args[0])
+	if err != nil {
+		return err
+	}
+	defer sr.Close()
+	rootRef := deleteFlags.root
+	if rootRef == "" {
+		rootRef = parentRef(args[0], sr)
+	}
+	root, also, err := openRoots(ctx, rootRef, deleteFlags.also)
+	if err != nil {
+		return err
+	}
+	defer closeAll(root, also)
+	if root.Scheme != sr.Scheme || root.Name != sr.Name || !strings.HasPrefix(sr.Prefix, root.Prefix) || sr.Prefix == root.Prefix {
+		return usagef("%s is not under the root %s", sr.Display, root.Display)
+	}
+	name := strings.TrimSuffix(strings.TrimPrefix(sr.Prefix, root.Prefix), "/")
+	opt := gc.Options{Also: also, MinAge: deleteFlags.minAge, Force: deleteFlags.force}
+	if deleteFlags.minAge == 0 {
+		opt.MinAge = -1
+	}
+	plan, err := gc.PlanDelete(ctx, root, name, opt)
+	if err != nil {
+		return err
+	}
+	if !deleteFlags.yes {
+		if deleteFlags.output == "json" {
+			return writeJSON(e.stdout, plan)
+		}
+		if err := writePlanText(e.stdout, plan); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintf(e.stdout, "\nDry run: nothing deleted (run again with --yes).\n")
+		return err
+	}
+	if deleteFlags.output != "json" {
+		if err := writePlanText(e.stdout, plan); err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stdout)
+	}
+	return applyPlan(ctx, e, root, plan, opt, deleteFlags.output, deleteFlags.log, 0)
+}
+
+// parentRef names the folder holding a snapshot's folder, in the form the
+// user gave (a path, or a URL with its connection parameters).
+func parentRef(ref string, sr *store.SnapshotRef) string {
+	parent := path.Dir(strings.TrimSuffix(sr.Prefix, "/"))
+	if parent == "." {
+		parent = ""
+	}
+	if sr.Scheme == "file" {
+		return "/" + parent
+	}
+	u, err := url.Parse(ref)
+	if err != nil {
+		return ref // Open reports it
+	}
+	u.Path = "/" + parent
+	u.RawPath = ""
+	return u.String()
+}

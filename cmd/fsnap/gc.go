@@ -1,0 +1,259 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/fsnap/fsnap/gc"
+	"github.com/fsnap/fsnap/inspect"
+	"github.com/fsnap/fsnap/internal/store"
+)
+
+var gcFlags struct {
+	output    string
+	also      []string
+	minAge    time.Duration
+	plan      string
+	apply     bool
+	maxDelete int
+	log       string
+}
+
+func init() {
+	register(&command{
+		name:  "gc",
+		args:  "[flags] ROOT",
+		short: "find (and with --apply delete) checkpoint storage no snapshot uses",
+		long: `Plans the removal of orphans under ROOT: objects in chk-N, savepoint-*,
+shared/ and taskowned/ folders that no complete snapshot references (failed
+and aborted checkpoints, SSTs Flink did not delete, files left by
+subsumption). Every complete snapshot under ROOT and under each --also root
+is read: a file any of them references is never deleted.
+
+By default gc is a dry run: it prints every orphan with size, age and
+reason, deleting nothing; --plan FILE also writes the plan (JSON, schema
+"fsnap.gc-plan/v1"). --apply deletes: with --plan FILE exactly the objects
+of that plan, else those of a plan made now. Before deleting, gc lists and
+reads ROOT again and deletes only the planned objects that are still
+orphans, unchanged and old enough; every deletion (and every skipped
+object) is logged on stdout and, with --log FILE, appended as JSON lines.
+
+Guards: objects younger than --min-age (default 1h) are kept, and an
+incomplete chk-N or savepoint-* folder is removed only when all its objects
+are older (in-flight checkpoints are never touched); --max-delete N refuses
+to delete anything when more than N objects would go. Nothing outside ROOT
+is deleted, even when a _metadata points there (reported as external), nor
+anything under ROOT outside those folders. An unreadable _metadata stops gc.`,
+		flags: func(fs *pflag.FlagSet) {
+			fs.StringVarP(&gcFlags.output, "output", "o", "text", "output format: text or json")
+			fs.StringArrayVar(&gcFlags.also, "also", nil, "another root whose snapshots may use ROOT's files (repeatable)")
+			fs.DurationVar(&gcFlags.minAge, "min-age", gc.DefaultMinAge, "keep objects younger than this")
+			fs.StringVar(&gcFlags.plan, "plan", "", "write the plan to FILE (dry run), or apply the plan in FILE (--apply)")
+			fs.BoolVar(&gcFlags.apply, "apply", false, "delete (after re-checking every planned object)")
+			fs.IntVar(&gcFlags.maxDelete, "max-delete", 0, "refuse to delete more than N objects (0: no limit)")
+			fs.StringVar(&gcFlags.log, "log", "", "append every deletion to FILE as JSON lines")
+		},
+		run: runGC,
+	})
+}
+
+func runGC(ctx context.Context, e *env, args []string) error {
+	if len(args) != 1 {
+		return usagef("want exactly one ROOT, got %d arguments", len(args))
+	}
+	if err := checkOutput(gcFlags.output); err != nil {
+		return err
+	}
+	if gcFlags.minAge < 0 || gcFlags.maxDelete < 0 {
+		return usagef("--min-age and --max-delete must not be negative")
+	}
+	root, also, err := openRoots(ctx, args[0], gcFlags.also)
+	if err != nil {
+		return err
+	}
+	defer closeAll(root, also)
+	opt := gc.Options{Also: also, MinAge: gcFlags.minAge}
+	if gcFlags.minAge == 0 {
+		opt.MinAge = -1 // none
+	}
+	var plan *gc.Plan
+	if gcFlags.apply && gcFlags.plan != "" {
+		if plan, err = readPlan(gcFlags.plan); err != nil {
+			return err
+		}
+		if plan.Command != "gc" {
+			return usagef("%s is a plan of fsnap %s, not gc", gcFlags.plan, plan.Command)
+		}
+	} else {
+		if plan, err = gc.PlanGC(ctx, root, opt); err != nil {
+			return err
+		}
+		if gcFlags.plan != "" {
+			if err := writePlanFile(gcFlags.plan, plan); err != nil {
+				return err
+			}
+		}
+	}
+	if !gcFlags.apply {
+		if gcFlags.output == "json" {
+			return writeJSON(e.stdout, plan)
+		}
+		if err := writePlanText(e.stdout, plan); err != nil {
+			return err
+		}
+		how := "run again with --apply"
+		if gcFlags.plan != "" {
+			how = fmt.Sprintf("plan written to %s; apply exactly it with --apply --plan %s", gcFlags.plan, gcFlags.plan)
+		}
+		_, err := fmt.Fprintf(e.stdout, "\nDry run: nothing deleted (%s).\n", how)
+		return err
+	}
+	return applyPlan(ctx, e, root, plan, opt, gcFlags.output, gcFlags.log, gcFlags.maxDelete)
+}
+
+// applyPlan applies a plan, logging each event, and reports the result.
+func applyPlan(ctx context.Context, e *env, root *store.Location, plan *gc.Plan, opt gc.Options, output, logFile string, maxDelete int) error {
+	var logw io.Writer
+	if logFile != "" {
+		f, err := os.OpenFile(logFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		logw = f
+	}
+	var events []gc.Event
+	var logErr error
+	aopt := gc.ApplyOptions{Options: opt, MaxDelete: maxDelete, Log: func(ev gc.Event) {
+		if logw != nil && logErr == nil {
+			b, _ := json.Marshal(ev)
+			_, logErr = logw.Write(append(b, '\n'))
+		}
+		if output == "json" {
+			events = append(events, ev)
+			return
+		}
+		what := ev.Action + " "
+		fmt.Fprintf(e.stdout, "%-9s%s  %s  %s%s\n", what, ev.Location, inspect.Bytes(ev.Size), ev.Reason, errSuffix(ev.Error))
+	}}
+	res, err := gc.Apply(ctx, root, plan, aopt)
+	if logErr != nil && err == nil {
+		err = fmt.Errorf("writing the log %s: %w", logFile, logErr)
+	}
+	if output == "json" {
+		doc := struct {
+			Schema string     `json:"schema"`
+			Plan   *gc.Plan   `json:"plan"`
+			Events []gc.Event `json:"events"`
+			Result *gc.Result `json:"result"`
+			Error  string     `json:"error,omitempty"`
+		}{Schema: "fsnap.gc-result/v1", Plan: plan, Events: events, Result: res}
+		if doc.Events == nil {
+			doc.Events = []gc.Event{}
+		}
+		if err != nil {
+			doc.Error = err.Error()
+		}
+		if werr := writeJSON(e.stdout, doc); werr != nil {
+			return werr
+		}
+	} else if res != nil {
+		fmt.Fprintf(e.stdout, "\n%d objects deleted (%s), %d skipped, %d failed.\n", res.Deleted, inspect.Bytes(res.DeletedBytes), res.Skipped, res.Failed)
+	}
+	if errors.Is(err, gc.ErrTooMany) {
+		return &exitError{code: exitFindings, err: err}
+	}
+	return err
+}
+
+func errSuffix(s string) string {
+	if s == "" {
+		return ""
+	}
+	return ": " + s
+}
+
+func readPlan(file string) (*gc.Plan, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var p gc.Plan
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("%s: not a plan: %w", file, err)
+	}
+	if p.Schema != gc.Schema {
+		return nil, fmt.Errorf("%s: schema %q, want %s", file, p.Schema, gc.Schema)
+	}
+	return &p, nil
+}
+
+func writePlanFile(file string, p *gc.Plan) error {
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(file, append(b, '\n'), 0o644)
+}
+
+// writePlanText prints a plan for people.
+func writePlanText(w io.Writer, p *gc.Plan) error {
+	what := "gc plan for " + p.Root
+	if p.Command == "delete" {
+		what = "delete plan for " + p.Snapshot + " under " + p.Root
+	}
+	fmt.Fprintf(w, "%s (min age %s; references of %d complete snapshots honoured)\n",
+		what, time.Duration(p.MinAgeSeconds*float64(time.Second)), p.Snapshots)
+	for _, warn := range p.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", warn)
+	}
+	section := func(title string, objs []gc.Object) {
+		if len(objs) == 0 {
+			return
+		}
+		fmt.Fprintf(w, "\n%s\n", title)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "LOCATION\tSIZE\tAGE\tREASON\tDETAIL")
+		for _, o := range objs {
+			age := time.Duration(o.AgeSeconds * float64(time.Second))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", o.Location, inspect.Bytes(o.Size), ageText(age), o.Reason, o.Detail)
+		}
+		tw.Flush()
+	}
+	section("DELETE", p.Delete)
+	section("KEEP", p.Keep)
+	if len(p.External) > 0 {
+		fmt.Fprintf(w, "\nEXTERNAL (referenced, outside the root: never deleted)\n")
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for i, x := range p.External {
+			if i == 20 {
+				fmt.Fprintf(tw, "… and %d more (-o json lists all)\n", len(p.External)-20)
+				break
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\tused by %s\n", x.Path, inspect.Bytes(x.Size), x.Reason, limitList(x.Users, 3))
+		}
+		tw.Flush()
+	}
+	t := p.Totals
+	_, err := fmt.Fprintf(w, "\n%d objects to delete (%s); %d kept (%s); %d external references kept.\n",
+		t.DeleteObjects, inspect.Bytes(t.DeleteBytes), t.KeepObjects, inspect.Bytes(t.KeepBytes), t.External)
+	return err
+}
+
+func ageText(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return d.Round(time.Second).String()
+	case d < 48*time.Hour:
+		return d.Round(time.Minute).String()
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}

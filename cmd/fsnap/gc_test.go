@@ -1,0 +1,388 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fsnap/fsnap/fixtures"
+	"github.com/fsnap/fsnap/format"
+	"github.com/fsnap/fsnap/gc"
+	"github.com/fsnap/fsnap/internal/store"
+	"github.com/fsnap/fsnap/internal/testservers"
+)
+
+// busy is a history with every case: shared SSTs, subsumption, leaks,
+// failed and in-flight checkpoints, savepoints, LEGACY restores.
+var busy = fixtures.HistorySpec{Jobs: 2, Rounds: 12, Retain: 2, Subtasks: 2, SSTs: 3, Churn: 0.3,
+	FailRate: 0.25, LeakRate: 0.25, Recent: 2, InFlight: true, Savepoints: 3, Restores: 2, Strays: 3}
+
+// localHistory writes a history under a new local directory, with the
+// objects of old rounds dated two hours back and recent ones now.
+func localHistory(t *testing.T, spec fixtures.HistorySpec) (string, *fixtures.History) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "ckpt")
+	spec.RootURI = "file:" + dir
+	h, err := fixtures.GenerateHistory(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, recent := range []bool{false, true} {
+		if err := h.Write(ctx, []fixtures.Writer{fixtures.Dir(dir)}, recent); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	for _, o := range h.Objects {
+		if !o.Recent {
+			if err := os.Chtimes(filepath.Join(dir, o.Key), old, old); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return dir, h
+}
+
+// s3History writes a history (no recent objects) into a new MinIO bucket
+// and returns the root URL.
+func s3History(t *testing.T, spec fixtures.HistorySpec) (string, *fixtures.History) {
+	t.Helper()
+	b := testservers.Shared(t, testservers.S3).NewBucket(t)
+	u, _ := url.Parse(b)
+	u.Path = "/ckpt"
+	spec.RootURI = "s3://" + u.Host + "/ckpt"
+	spec.Recent, spec.InFlight = 0, false
+	h, err := fixtures.GenerateHistory(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := store.Open(context.Background(), u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := h.Write(context.Background(), []fixtures.Writer{locationWriter{l}}, false); err != nil {
+		t.Fatal(err)
+	}
+	return u.String(), h
+}
+
+// existing lists the keys (relative to the root) stored under a root.
+func existing(t *testing.T, ref string) []string {
+	t.Helper()
+	l, err := store.Open(context.Background(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var out []string
+	for o, err := range l.List(context.Background(), l.Prefix, "") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, strings.TrimPrefix(o.Key, l.Prefix))
+	}
+	return out
+}
+
+// referenced lists the root's objects that complete snapshots reference.
+func referenced(h *fixtures.History) []string {
+	var out []string
+	for id := range h.Referenced() {
+		if id.Root == 0 {
+			out = append(out, id.Key)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// orphansByTruth lists what gc must delete with the given minimum-age
+// semantics (old: only objects of old rounds, outside recent folders).
+func orphansByTruth(h *fixtures.History, respectAge bool) []string {
+	ref := h.Referenced()
+	recentFolder := map[string]bool{}
+	for _, o := range h.Objects {
+		if o.Recent && o.Folder != "" {
+			recentFolder[o.Folder] = true
+		}
+	}
+	var out []string
+	for _, o := range h.Objects {
+		switch {
+		case o.Root != 0 || ref[o.ObjectID]:
+		case o.Place == fixtures.PlaceStray || o.Place == fixtures.PlaceMetadata:
+		case respectAge && (o.Recent || (o.Place == fixtures.PlaceIncomplete && recentFolder[o.Folder])):
+		default:
+			out = append(out, o.Key)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func planKeys(t *testing.T, p *gc.Plan, rootPrefix string) []string {
+	t.Helper()
+	var out []string
+	for _, o := range p.Delete {
+		out = append(out, strings.TrimPrefix(o.Key, rootPrefix))
+	}
+	slices.Sort(out)
+	return out
+}
+
+func rootPrefix(t *testing.T, ref string) string {
+	l, err := store.Open(context.Background(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Prefix
+}
+
+func decodePlan(t *testing.T, s string) *gc.Plan {
+	t.Helper()
+	var p gc.Plan
+	if err := json.Unmarshal([]byte(s), &p); err != nil {
+		t.Fatalf("%v in %q", err, s)
+	}
+	if p.Schema != "fsnap.gc-plan/v1" {
+		t.Fatalf("schema %q", p.Schema)
+	}
+	return &p
+}
+
+// TestGCDryRunByDefault: gc without --apply, with and without --plan,
+// deletes nothing and plans exactly the old orphans.
+func TestGCDryRunByDefault(t *testing.T) {
+	dir, h := localHistory(t, busy)
+	before := existing(t, dir)
+	planFile := filepath.Join(t.TempDir(), "plan.json")
+	code, out, errs := fsnap(t, "gc", "--plan", planFile, dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, want := range []string{"DELETE", "unreferenced-shared", "Dry run: nothing deleted", "younger-than-min-age"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, _ = fsnap(t, "gc", "-o", "json", dir)
+	if code != 0 {
+		t.Fatal(code)
+	}
+	p := decodePlan(t, out)
+	if got, want := planKeys(t, p, rootPrefix(t, dir)), orphansByTruth(h, true); !slices.Equal(got, want) || len(want) == 0 {
+		t.Errorf("planned %d objects, want %d:\n%q\n%q", len(got), len(want), got, want)
+	}
+	if p.Command != "gc" || p.MinAgeSeconds != 3600 || p.Snapshots != len(h.Snapshots) || p.Totals.DeleteObjects != len(p.Delete) {
+		t.Errorf("plan header %+v", p)
+	}
+	filePlan, err := os.ReadFile(planFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fp := decodePlan(t, string(filePlan)); len(fp.Delete) != len(p.Delete) {
+		t.Errorf("plan file has %d objects, stdout plan %d", len(fp.Delete), len(p.Delete))
+	}
+	if after := existing(t, dir); !slices.Equal(before, after) {
+		t.Errorf("a dry run changed the root: %d objects before, %d after", len(before), len(after))
+	}
+}
+
+// TestGCApplyPlanFile applies a written plan: exactly its objects go,
+// everything referenced and everything recent stays, every deletion is
+// logged.
+func TestGCApplyPlanFile(t *testing.T) {
+	dir, h := localHistory(t, busy)
+	planFile := filepath.Join(t.TempDir(), "plan.json")
+	logFile := filepath.Join(t.TempDir(), "gc.log")
+	if code, _, errs := fsnap(t, "gc", "--plan", planFile, dir); code != 0 {
+		t.Fatal(errs)
+	}
+	before := existing(t, dir)
+	code, out, errs := fsnap(t, "gc", "--apply", "--plan", planFile, "--log", logFile, dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	want := orphansByTruth(h, true)
+	after := existing(t, dir)
+	var gone []string
+	for _, k := range before {
+		if _, ok := slices.BinarySearch(after, k); !ok {
+			gone = append(gone, k)
+		}
+	}
+	if !slices.Equal(gone, want) {
+		t.Errorf("deleted\n%q\nwant\n%q", gone, want)
+	}
+	for _, k := range referenced(h) {
+		if _, ok := slices.BinarySearch(before, k); !ok {
+			continue // referenced but missing in the history itself
+		}
+		if _, ok := slices.BinarySearch(after, k); !ok {
+			t.Errorf("referenced %s was deleted", k)
+		}
+	}
+	if n := strings.Count(out, "\ndeleted ") + btoi(strings.HasPrefix(out, "deleted ")); n != len(want) {
+		t.Errorf("%d deletions printed, want %d", n, len(want))
+	}
+	log, _ := os.ReadFile(logFile)
+	lines := strings.Split(strings.TrimSpace(string(log)), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("%d log lines, want %d", len(lines), len(want))
+	}
+	var ev gc.Event
+	if err := json.Unmarshal([]byte(lines[0]), &ev); err != nil || ev.Action != "deleted" || ev.Key == "" || ev.Reason == "" {
+		t.Errorf("log line %q: %v", lines[0], err)
+	}
+	// A second run finds nothing old to delete.
+	code, out, _ = fsnap(t, "gc", "-o", "json", dir)
+	if p := decodePlan(t, out); code != 0 || len(p.Delete) != 0 {
+		t.Errorf("after apply, gc plans %d objects", len(p.Delete))
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// TestGCApplyRechecks: between planning and applying a checkpoint
+// completes that references a planned orphan, and the plan file is
+// tampered with to add a referenced file and a file outside the root:
+// apply skips all three.
+func TestGCApplyRechecks(t *testing.T) {
+	dir, h := localHistory(t, busy)
+	planFile := filepath.Join(t.TempDir(), "plan.json")
+	if code, _, errs := fsnap(t, "gc", "--plan", planFile, dir); code != 0 {
+		t.Fatal(errs)
+	}
+	b, _ := os.ReadFile(planFile)
+	p := decodePlan(t, string(b))
+	prefix := rootPrefix(t, dir)
+	var orphan gc.Object
+	for _, o := range p.Delete {
+		if o.Reason == gc.ReasonUnreferencedShared {
+			orphan = o
+			break
+		}
+	}
+	if orphan.Key == "" {
+		t.Fatal("no shared orphan planned")
+	}
+	// A new checkpoint in a new job folder now references the orphan.
+	m := &format.Metadata{Version: 6, CheckpointID: 99, Properties: format.NewCheckpointProperties(),
+		Operators: []format.OperatorState{{ID: format.OperatorIDFromUID("late"), Parallelism: 1, MaxParallelism: 128,
+			Subtasks: []format.SubtaskState{{LegacyDuration: -1, ManagedOperatorState: &format.OperatorStateHandle{
+				States:   []format.NamedOperatorState{{Name: "s", Offsets: []int64{0}}},
+				Delegate: &format.FileHandle{Path: "file:/" + orphan.Key, Size: orphan.Size}}}}}}}
+	mb, err := format.AppendMetadata(nil, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(dir, "late", "chk-99"), 0o755)
+	os.WriteFile(filepath.Join(dir, "late", "chk-99", "_metadata"), mb, 0o644)
+	// Tampering: a referenced file, and a file outside the root.
+	ref := referenced(h)
+	outside := filepath.Join(t.TempDir(), "precious")
+	os.WriteFile(outside, []byte("x"), 0o644)
+	fi, _ := os.Stat(outside)
+	p.Delete = append(p.Delete,
+		gc.Object{Key: prefix + ref[0], Size: 1, Reason: gc.ReasonUnreferencedShared},
+		gc.Object{Key: strings.TrimPrefix(outside, "/"), Size: 1, Modified: fi.ModTime(), Reason: gc.ReasonUnreferencedShared})
+	tb, _ := json.Marshal(p)
+	os.WriteFile(planFile, tb, 0o644)
+
+	code, out, errs := fsnap(t, "gc", "--apply", "--plan", planFile, dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, k := range []string{orphan.Key, prefix + ref[0], strings.TrimPrefix(outside, "/")} {
+		if _, err := os.Stat("/" + k); err != nil {
+			t.Errorf("%s deleted despite the re-check: %v", k, err)
+		}
+	}
+	if !strings.Contains(out, "now referenced by late/chk-99") {
+		t.Errorf("no skip reason for the newly referenced orphan:\n%s", out)
+	}
+	if got := strings.Count(out, "skipped "); got != 3 {
+		t.Errorf("%d skipped, want 3:\n%s", got, out)
+	}
+}
+
+func TestGCGuards(t *testing.T) {
+	dir, _ := localHistory(t, busy)
+	before := existing(t, dir)
+	code, _, errs := fsnap(t, "gc", "--apply", "--max-delete", "1", dir)
+	if code != exitFindings || !strings.Contains(errs, "--max-delete is 1; nothing deleted") {
+		t.Errorf("max-delete: exit %d, %s", code, errs)
+	}
+	if after := existing(t, dir); !slices.Equal(before, after) {
+		t.Error("--max-delete refused but objects were deleted")
+	}
+	// An unreadable _metadata stops gc.
+	bad := filepath.Join(dir, "zzz", "chk-1")
+	os.MkdirAll(bad, 0o755)
+	os.WriteFile(filepath.Join(bad, "_metadata"), []byte("\x49\x60\x67\x2d\x00\x00\x00\x06\x00"), 0o644)
+	code, _, errs = fsnap(t, "gc", "--apply", "--min-age", "0", dir)
+	if code != exitInput || !strings.Contains(errs, "zzz/chk-1/_metadata") || !strings.Contains(errs, "cannot tell what is referenced") {
+		t.Errorf("unreadable: exit %d, %s", code, errs)
+	}
+	if after := existing(t, dir); len(after) != len(before)+1 {
+		t.Errorf("gc deleted with an unreadable snapshot: %d objects, want %d", len(after), len(before)+1)
+	}
+	for _, args := range [][]string{{"gc"}, {"gc", "--min-age", "-1h", dir}, {"gc", "-o", "yaml", dir}} {
+		if code, _, _ := fsnap(t, args...); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
+		}
+	}
+}
+
+// TestGCMinIO plans and applies on S3.
+func TestGCMinIO(t *testing.T) {
+	root, h := s3History(t, busy)
+	code, out, errs := fsnap(t, "gc", "--min-age", "0", "-o", "json", root)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	p := decodePlan(t, out)
+	want := orphansByTruth(h, false)
+	if got := planKeys(t, p, "ckpt/"); !slices.Equal(got, want) || len(want) == 0 {
+		t.Fatalf("planned\n%q\nwant\n%q", got, want)
+	}
+	if strings.Contains(out, "fsnaptest-secret-key") {
+		t.Error("secret in output")
+	}
+	code, out, errs = fsnap(t, "gc", "--min-age", "0", "--apply", "-o", "json", root)
+	if code != 0 {
+		t.Fatalf("apply: exit %d: %s", code, errs)
+	}
+	var res struct {
+		Schema string
+		Result gc.Result
+	}
+	json.Unmarshal([]byte(out), &res)
+	if res.Schema != "fsnap.gc-result/v1" || res.Result.Deleted != len(want) {
+		t.Errorf("result %+v, want %d deleted", res, len(want))
+	}
+	after := existing(t, root)
+	var all []string
+	for _, o := range h.Objects {
+		all = append(all, o.Key)
+	}
+	slices.Sort(all)
+	kept := slices.DeleteFunc(slices.Clone(all), func(k string) bool { _, gone := slices.BinarySearch(want, k); return gone })
+	if !slices.Equal(after, kept) {
+		t.Errorf("after apply %d objects, want %d", len(after), len(kept))
+	}
+}

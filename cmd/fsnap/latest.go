@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/spf13/pflag"
+
+	"github.com/fsnap/fsnap/catalog"
+	"github.com/fsnap/fsnap/internal/store"
+)
+
+var latestFlags struct {
+	output string
+	typ    string
+	job    string
+}
+
+func init() {
+	register(&command{
+		name:  "latest",
+		args:  "[flags] ROOT",
+		short: "print the newest complete snapshot under a root (for restore-from-latest)",
+		long: `Prints the location of the newest complete snapshot under ROOT (by the time of
+its _metadata, ties broken by checkpoint id), for scripts such as
+
+  flink run -s "$(fsnap latest s3://bucket/checkpoints/$JOB)" …
+
+Only snapshots whose _metadata parses are considered; newer unreadable ones
+are reported on stderr and skipped. --type and --job narrow the choice.
+Exits 1, printing nothing on stdout, when there is none.
+
+-o json prints the chosen snapshot as an entry of fsnap.ls/v1.`,
+		flags: func(fs *pflag.FlagSet) {
+			fs.StringVarP(&latestFlags.output, "output", "o", "text", "output format: text (the location) or json")
+			fs.StringVar(&latestFlags.typ, "type", "any", "checkpoint, savepoint or any")
+			fs.StringVar(&latestFlags.job, "job", "", "only snapshots in this folder under ROOT (the job id, or the savepoint folder)")
+		},
+		run: runLatest,
+	})
+}
+
+func runLatest(ctx context.Context, e *env, args []string) error {
+	if len(args) != 1 {
+		return usagef("want exactly one ROOT, got %d arguments", len(args))
+	}
+	if err := checkOutput(latestFlags.output); err != nil {
+		return err
+	}
+	switch latestFlags.typ {
+	case "any", "checkpoint", "savepoint":
+	default:
+		return usagef("--type must be checkpoint, savepoint or any, not %q", latestFlags.typ)
+	}
+	root, err := store.Open(ctx, args[0])
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	c, err := catalog.Scan(ctx, root, catalog.Options{})
+	if err != nil {
+		return err
+	}
+	snaps := slices.DeleteFunc(newestFirst(c.Snapshots()), func(f *catalog.Folder) bool {
+		return !f.Complete || (latestFlags.typ != "any" && string(f.Kind) != latestFlags.typ) ||
+			(latestFlags.job != "" && f.Job != latestFlags.job)
+	})
+	for _, f := range snaps {
+		info := catalog.ReadInfo(ctx, root, []*catalog.Folder{f}, 1)[0]
+		if info.Err != nil {
+			fmt.Fprintf(e.stderr, "fsnap latest: skipping %s: %v\n", f.Name, info.Err)
+			continue
+		}
+		s := lsEntry(root, f, info, true)
+		if latestFlags.output == "json" {
+			return writeJSON(e.stdout, s)
+		}
+		_, err := fmt.Fprintln(e.stdout, s.Location)
+		return err
+	}
+	return &exitError{code: exitFindings, err: fmt.Errorf("no complete snapshot under %s", root.Display)}
+}

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/fsnap/fsnap/catalog"
+	"github.com/fsnap/fsnap/inspect"
+	"github.com/fsnap/fsnap/internal/store"
+)
+
+var lsFlags struct {
+	output     string
+	limit      int
+	complete   bool
+	noMetadata bool
+}
+
+func init() {
+	register(&command{
+		name:  "ls",
+		args:  "[flags] ROOT",
+		short: "list the checkpoints and savepoints under a root, newest first",
+		long: `ROOT is a checkpoint root (ROOT/<job-id>/chk-N), a job's checkpoint folder
+(ROOT/chk-N) or a savepoint target (ROOT/savepoint-*, also one folder down),
+as a path or store URL.
+
+Each snapshot folder is listed with its name relative to ROOT, kind (read
+from _metadata; --no-metadata skips reading it), checkpoint id, time (of
+_metadata, or of the newest object of an incomplete folder), the bytes and
+objects in its folder (files in shared/ are not counted: see fsnap deps), and
+whether it is complete (an incomplete folder has no _metadata: failed, in
+flight or partly deleted). Folders are listed a page at a time and in
+parallel; memory grows with the number of snapshot folders, not of objects.
+
+-o json prints a stable document (schema "fsnap.ls/v1").`,
+		flags: func(fs *pflag.FlagSet) {
+			fs.StringVarP(&lsFlags.output, "output", "o", "text", "output format: text or json")
+			fs.IntVar(&lsFlags.limit, "limit", 0, "list only the newest N snapshots (0: all)")
+			fs.BoolVar(&lsFlags.complete, "complete", false, "list complete snapshots only")
+			fs.BoolVar(&lsFlags.noMetadata, "no-metadata", false, "do not read _metadata (no kind; savepoints get no id)")
+		},
+		run: runLs,
+	})
+}
+
+// lsSnapshot is one snapshot of fsnap.ls/v1 (and of fsnap latest -o json).
+type lsSnapshot struct {
+	Name          string    `json:"name"`
+	Location      string    `json:"location"`
+	Job           string    `json:"job"`
+	Type          string    `json:"type"` // checkpoint or savepoint (from the folder name)
+	Kind          string    `json:"kind,omitempty"`
+	CheckpointID  *int64    `json:"checkpoint_id,omitempty"`
+	Complete      bool      `json:"complete"`
+	Time          time.Time `json:"time"`
+	MetadataBytes int64     `json:"metadata_bytes"`
+	Bytes         int64     `json:"bytes"`
+	Objects       int       `json:"objects"`
+	Error         string    `json:"error,omitempty"`
+}
+
+type lsReport struct {
+	Schema    string       `json:"schema"`
+	Root      string       `json:"root"`
+	Count     int          `json:"count"`     // snapshots listed
+	Total     int          `json:"total"`     // snapshots found
+	Truncated bool         `json:"truncated"` // --limit left some out
+	Snapshots []lsSnapshot `json:"snapshots"`
+	Unmanaged []string     `json:"unmanaged"`
+}
+
+func runLs(ctx context.Context, e *env, args []string) error {
+	if len(args) != 1 {
+		return usagef("want exactly one ROOT, got %d arguments", len(args))
+	}
+	if err := checkOutput(lsFlags.output); err != nil {
+		return err
+	}
+	if lsFlags.limit < 0 {
+		return usagef("--limit must not be negative")
+	}
+	root, err := store.Open(ctx, args[0])
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	c, err := catalog.Scan(ctx, root, catalog.Options{})
+	if err != nil {
+		return err
+	}
+	snaps := newestFirst(c.Snapshots())
+	if lsFlags.complete {
+		snaps = slices.DeleteFunc(snaps, func(f *catalog.Folder) bool { return !f.Complete })
+	}
+	r := lsReport{Schema: "fsnap.ls/v1", Root: root.Display, Total: len(snaps), Unmanaged: c.Unmanaged}
+	if r.Unmanaged == nil {
+		r.Unmanaged = []string{}
+	}
+	if lsFlags.limit > 0 && len(snaps) > lsFlags.limit {
+		snaps, r.Truncated = snaps[:lsFlags.limit], true
+	}
+	var infos []catalog.Info
+	if !lsFlags.noMetadata {
+		infos = catalog.ReadInfo(ctx, root, snaps, 8)
+	}
+	r.Snapshots = make([]lsSnapshot, len(snaps))
+	for i, f := range snaps {
+		var info catalog.Info
+		if infos != nil {
+			info = infos[i]
+		}
+		r.Snapshots[i] = lsEntry(root, f, info, infos != nil)
+	}
+	r.Count = len(r.Snapshots)
+	if lsFlags.output == "json" {
+		return writeJSON(e.stdout, r)
+	}
+	return writeLsText(e.stdout, r)
+}
+
+// newestFirst sorts snapshot folders by time, newest first; ties by
+// checkpoint id, then name.
+func newestFirst(fs []*catalog.Folder) []*catalog.Folder {
+	slices.SortStableFunc(fs, func(a, b *catalog.Folder) int {
+		return cmp.Or(b.Time().Compare(a.Time()), cmp.Compare(b.CheckpointID, a.CheckpointID), strings.Compare(a.Name, b.Name))
+	})
+	return fs
+}
+
+func lsEntry(root *store.Location, f *catalog.Folder, info catalog.Info, read bool) lsSnapshot {
+	s := lsSnapshot{Name: f.Name, Location: root.NameOf(strings.TrimSuffix(f.Dir, "/")), Job: f.Job,
+		Type: string(f.Kind), Complete: f.Complete, Time: f.Time().UTC(), MetadataBytes: f.MetadataSize,
+		Bytes: f.Bytes, Objects: f.Objects}
+	id := f.CheckpointID
+	if read && f.Complete {
+		if info.Err != nil {
+			s.Error = info.Err.Error()
+		} else {
+			s.Kind, id = string(info.Kind), info.CheckpointID
+		}
+	}
+	if id >= 0 {
+		s.CheckpointID = &id
+	}
+	return s
+}
+
+func writeLsText(w io.Writer, r lsReport) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tKIND\tID\tTIME\tSIZE\tOBJECTS\tSTATUS")
+	complete := 0
+	for _, s := range r.Snapshots {
+		kind, id, status := s.Kind, "-", "complete"
+		if kind == "" {
+			kind = s.Type
+		}
+		if s.CheckpointID != nil {
+			id = fmt.Sprint(*s.CheckpointID)
+		}
+		switch {
+		case !s.Complete:
+			status = "incomplete (no _metadata)"
+		case s.Error != "":
+			status = "unreadable: " + s.Error
+			complete++
+		default:
+			complete++
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", s.Name, kind, id,
+			s.Time.Local().Format("2006-01-02 15:04:05"), inspect.Bytes(s.Bytes), s.Objects, status)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	more := ""
+	if r.Truncated {
+		more = fmt.Sprintf(" (newest %d of %d)", r.Count, r.Total)
+	}
+	_, err := fmt.Fprintf(w, "\n%d snapshots%s under %s: %d complete, %d incomplete\n", r.Count, more, r.Root, complete, r.Count-complete)
+	return err
+}
