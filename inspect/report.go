@@ -94,6 +94,15 @@ type OperatorInfo struct {
 	Files             int        `json:"files"`
 	// Handles lists the handle types in use, e.g. "managed-keyed:SAVEPOINT_KEY_GROUPS".
 	Handles []string `json:"handles"`
+	// States are read from the state files' headers (absent with
+	// --metadata-only); entries and bytes come with --states.
+	States []StateInfo `json:"states,omitempty"`
+	// KeyGroups and Skew come with --states, for walked keyed streams.
+	KeyGroups []KeyGroupInfo `json:"key_groups,omitempty"`
+	Skew      *Skew          `json:"skew,omitempty"`
+	// Notes say what could not be read (a missing file, an unknown
+	// serializer) and what needs another flag.
+	Notes []string `json:"notes,omitempty"`
 }
 
 type StateBytes struct {
@@ -127,10 +136,21 @@ type User struct {
 // Options select optional parts of the report.
 type Options struct {
 	Files bool
+	// States is what ReadStates found, one entry per operator; nil when the
+	// state files were not read.
+	States []OperatorStates
 }
 
 // Build makes the report of s.
 func Build(s *snapshot.Snapshot, opt Options) *Report {
+	if opt.States != nil {
+		var keyed, operator []int32
+		for _, st := range opt.States {
+			keyed = append(keyed, st.headers.keyed...)
+			operator = append(operator, st.headers.operator...)
+		}
+		s.NarrowByHeaders(keyed, operator)
+	}
 	m := s.Metadata
 	r := &Report{
 		Schema:       Schema,
@@ -166,6 +186,11 @@ func Build(s *snapshot.Snapshot, opt Options) *Report {
 			Files:   op.Files,
 			Handles: handleKinds(op.State),
 		})
+		if opt.States != nil {
+			st := opt.States[len(r.Operators)-1]
+			oi := &r.Operators[len(r.Operators)-1]
+			oi.States, oi.KeyGroups, oi.Skew, oi.Notes = st.states, st.keyGroups, st.skew, st.notes
+		}
 		r.Totals.Subtasks += op.Subtasks
 		r.Totals.StateBytes += b.Total()
 	}

@@ -53,6 +53,7 @@ func WriteText(w io.Writer, r *Report) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", name, op.ID, par,
 			Bytes(b.ManagedKeyed), Bytes(b.RawKeyed), Bytes(b.ManagedOperator), Bytes(b.RawOperator), Bytes(b.Channel), op.Files)
 	}
+	writeStates(tw, r)
 	if r.Files != nil {
 		fmt.Fprintln(tw)
 		fmt.Fprintln(tw, "FILE\tSCOPE\tBYTES\tUSED BY")
@@ -105,4 +106,74 @@ func Bytes(n int64) string {
 		return fmt.Sprintf("%.1f %ciB", v, "KMGTPE"[exp])
 	}
 	return fmt.Sprintf("%.0f %ciB", v, "KMGTPE"[exp])
+}
+
+func writeStates(tw *tabwriter.Writer, r *Report) {
+	any, walked := false, false
+	for _, op := range r.Operators {
+		any = any || len(op.States) > 0 || len(op.Notes) > 0
+		for _, st := range op.States {
+			walked = walked || st.Bytes != nil
+		}
+	}
+	if !any {
+		return
+	}
+	fmt.Fprintln(tw)
+	if walked {
+		fmt.Fprintln(tw, "OPERATOR\tSTATE\tTYPE\tSLOT\tSERIALIZERS\tENTRIES\tBYTES")
+	} else {
+		fmt.Fprintln(tw, "OPERATOR\tSTATE\tTYPE\tSLOT\tSERIALIZERS")
+	}
+	for _, op := range r.Operators {
+		name := operatorName(op)
+		for _, st := range op.States {
+			ser := make([]string, 0, len(st.Serializers))
+			for _, s := range st.Serializers {
+				ser = append(ser, shortTree(s))
+			}
+			line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s", name, st.Name, st.Type, st.Slot, strings.Join(ser, " "))
+			if walked {
+				if st.Bytes != nil {
+					line += fmt.Sprintf("\t%d\t%s", *st.Entries, Bytes(*st.Bytes))
+				} else {
+					line += "\t-\t-"
+				}
+			}
+			fmt.Fprintln(tw, line)
+		}
+	}
+	for _, op := range r.Operators {
+		if sk := op.Skew; sk != nil {
+			fmt.Fprintf(tw, "skew %s\tsubtask %d holds %s, %.1f× the median subtask; key group %d holds %s, %.1f× the median key group\n",
+				operatorName(op), sk.LargestSubtask, Bytes(sk.LargestSubtaskBytes), sk.SubtaskRatio,
+				sk.LargestKeyGroup, Bytes(sk.LargestKeyGroupBytes), sk.KeyGroupRatio)
+		}
+		for _, n := range op.Notes {
+			fmt.Fprintf(tw, "note %s\t%s\n", operatorName(op), n)
+		}
+	}
+}
+
+// shortTree renders a serializer as Short<Nested, …>.
+func shortTree(s SerializerInfo) string {
+	out := s.Short
+	if len(s.Nested) > 0 {
+		parts := make([]string, len(s.Nested))
+		for i, n := range s.Nested {
+			parts[i] = shortTree(n)
+		}
+		out += "<" + strings.Join(parts, ",") + ">"
+	}
+	return out
+}
+
+func operatorName(op OperatorInfo) string {
+	switch {
+	case op.UID != "":
+		return op.UID
+	case op.Name != "":
+		return op.Name
+	}
+	return op.ID[:8]
 }

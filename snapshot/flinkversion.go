@@ -115,3 +115,31 @@ func hasFullyFinished(m *format.Metadata) bool {
 	}
 	return false
 }
+
+// NarrowByHeaders narrows the Flink range by the versions of the state
+// stream headers found in the snapshot's files (format/README.md).
+func (s *Snapshot) NarrowByHeaders(keyed, operator []int32) {
+	r := &s.Flink
+	for _, v := range keyed {
+		switch {
+		case v == 5:
+			r.Narrow(Release{1, 6}, Release{1, 6}, "keyed state header version 5 is Flink 1.6's")
+		case v == 6:
+			r.Narrow(Release{1, 7}, Release{}, "keyed state header version 6 came with 1.7")
+		case v < 5:
+			r.Narrow(Release{}, Release{1, 5}, fmt.Sprintf("keyed state header version %d predates 1.6", v))
+		}
+	}
+	for _, v := range operator {
+		switch {
+		case v == 6:
+			r.Narrow(Release{1, 18}, Release{}, "operator state header version 6 came with 1.18")
+		case v == 5:
+			r.Narrow(Release{1, 7}, Release{1, 17}, "operator state header version 5 was written by 1.7 to 1.17")
+		case v == 4:
+			r.Narrow(Release{1, 6}, Release{1, 6}, "operator state header version 4 is Flink 1.6's")
+		case v < 4:
+			r.Narrow(Release{}, Release{1, 5}, fmt.Sprintf("operator state header version %d predates 1.6", v))
+		}
+	}
+}
