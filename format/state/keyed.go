@@ -208,6 +208,9 @@ type stateLayout struct {
 	key, ns  *ValueLayout // nil when unknown
 	value    *ValueLayout // heap layout: the state serializer
 	ambig    bool         // composite key parts carry length suffixes
+	// keySize and nsSize are the fixed sizes of key and namespace when both
+	// are fixed (no suffixes then), else -1.
+	keySize, nsSize int
 	splitErr error        // why composite keys of this state are not split
 	heapErr  error        // why heap entries of this state cannot be read
 }
@@ -228,6 +231,10 @@ func newStateLayout(h *KeyedHeader, id int) stateLayout {
 		return st
 	}
 	st.heapErr = errors.Join(nerr, kerr, verr)
+	st.keySize, st.nsSize = -1, -1
+	if st.key != nil && st.ns != nil && st.key.Size >= 0 && st.ns.Size >= 0 && (st.key.FlinkLength >= 0 || st.ns.FlinkLength >= 0) {
+		st.keySize, st.nsSize = st.key.Size, st.ns.Size
+	}
 	switch {
 	case st.key != nil && st.ns != nil:
 		st.ambig = st.key.FlinkLength < 0 && st.ns.FlinkLength < 0
@@ -490,6 +497,15 @@ func (it *Iterator) split(ck []byte) {
 		return
 	}
 	if st.splitErr != nil {
+		return
+	}
+	if k, n := st.keySize, st.nsSize; k >= 0 && n >= 0 { // fixed sizes: no measuring
+		if k+n == len(ck) || (st.isMap && k+n <= len(ck)) {
+			e.Key, e.Namespace, e.Split = ck[:k], ck[k:k+n], true
+			if st.isMap {
+				e.UserKey = ck[k+n:]
+			}
+		}
 		return
 	}
 	if st.key == nil { // namespace of fixed size closes the key
