@@ -203,16 +203,16 @@ func (s *KeyedStream) walksUnified(gi int) bool {
 
 // stateLayout is what the iterator needs to split one state's entries.
 type stateLayout struct {
-	pq       bool
-	isMap    bool
-	key, ns  *ValueLayout // nil when unknown
-	value    *ValueLayout // heap layout: the state serializer
-	ambig    bool         // composite key parts carry length suffixes
+	pq      bool
+	isMap   bool
+	key, ns *ValueLayout // nil when unknown
+	value   *ValueLayout // heap layout: the state serializer
+	ambig   bool         // composite key parts carry length suffixes
 	// keySize and nsSize are the fixed sizes of key and namespace when both
 	// are fixed (no suffixes then), else -1.
 	keySize, nsSize int
-	splitErr error        // why composite keys of this state are not split
-	heapErr  error        // why heap entries of this state cannot be read
+	splitErr        error // why composite keys of this state are not split
+	heapErr         error // why heap entries of this state cannot be read
 }
 
 func newStateLayout(h *KeyedHeader, id int) stateLayout {
