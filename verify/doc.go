@@ -17,8 +17,11 @@
 //
 // LevelFiles reads _metadata and stats every file; it reads no state bytes.
 // LevelHeaders (the default) also decodes the header of every keyed,
-// operator and RocksDB meta stream, sniffs keyed streams' layout, and checks
-// that RocksDB's CURRENT names a MANIFEST of the snapshot. LevelDeep walks
+// operator and RocksDB meta stream, checks that a keyed header ends where
+// the first key-group block begins, sniffs keyed streams' layout (reading
+// their first block), decodes the first key group of legacy timers in raw
+// keyed state, and checks that RocksDB's CURRENT names a MANIFEST of the
+// snapshot. LevelDeep walks
 // every keyed stream (unified and heap layouts, Snappy-compressed or not),
 // every managed operator stream and the legacy timers Flink wrote into raw
 // keyed state, to the end: every entry, every end-of-key-group mark, every
@@ -61,7 +64,7 @@
 //	key-group-offset-out-of-file       error     a key-group offset outside its stream (managed: 0 means empty, else < size)
 //	key-group-offsets-not-increasing   error     non-empty key groups' offsets do not increase with the key group
 //	key-group-offset-in-header         error     a key-group offset inside the stream header
-//	key-group-extent-mismatch          error     (deep) a block's entries and marks do not end where the next block (or the stream) begins
+//	key-group-extent-mismatch          error     the header does not end where the first block begins; (deep) a block's entries and marks do not end where the next block (or the stream) begins
 //	operator-offset-out-of-file        error     an operator state element offset outside its stream
 //	-- consistency --
 //	parallelism-exceeds-max            error     parallelism greater than max parallelism

@@ -334,6 +334,18 @@ var mutations = []mutation{
 			bs.Data = append(bs.Data, 1, 2, 3)
 		})
 	}, KeyGroupExtent},
+	{"bytes after a header-only stream", baseFiles, LevelHeaders, func(t *testing.T, dir string) {
+		editMetadata(t, dir, func(m *format.Metadata) {
+			h, rf := firstKeyedFile(t, m)
+			for _, o := range h.Offsets {
+				if o != 0 {
+					t.Fatal("the stream has data")
+				}
+			}
+			mutateFile(t, filepath.Join(dir, rf.RelativePath), func(b []byte) []byte { return append(b, 0, 0, 0, 0) })
+			rf.Size += 4
+		})
+	}, KeyGroupExtent},
 	{"Snappy checksum", baseSnappy, LevelDeep, func(t *testing.T, dir string) {
 		m := readMetadata(t, dir)
 		for _, r := range keyGroupHandles(m) {

@@ -65,7 +65,7 @@ func openRange(ctx context.Context, l *store.Location, key string, base, size in
 // which read mostly forward with small steps back (a Snappy block's
 // read-ahead, a chunk walk over a block just read). It keeps one streaming
 // response open and caches the last few blocks of blockSize bytes, so a
-// forward scan costs one request and short steps back cost none.
+// forward scan costs few requests and short steps back cost none.
 type blockReader struct {
 	ctx  context.Context
 	l    *store.Location
@@ -75,6 +75,8 @@ type blockReader struct {
 
 	rc    io.ReadCloser
 	rpos  int64 // stream position of rc
+	rend  int64 // where rc's response ends
+	span  int64 // length of the next request
 	cache [cachedBlocks]block
 	tick  uint64
 	opens int // requests made (for tests and benchmarks)
@@ -83,6 +85,7 @@ type blockReader struct {
 const (
 	blockSize    = 1 << 20
 	cachedBlocks = 4
+	maxSpan      = 64 << 20
 )
 
 type block struct {
@@ -127,16 +130,25 @@ func (b *blockReader) block(bi int64) ([]byte, error) {
 	}
 	start := bi * blockSize
 	length := min(blockSize, b.size-start)
-	if b.rc == nil || b.rpos > start || start-b.rpos > 2*blockSize {
+	if b.rc == nil || b.rpos > start || start-b.rpos > 2*blockSize || start+length > b.rend {
+		// A scan that goes on asks for twice as much each time (up to
+		// maxSpan); a jump starts small again, so reading a header costs
+		// one block, not the rest of the file.
+		if b.rc != nil && start == b.rend {
+			b.span = min(2*b.span, maxSpan)
+		} else {
+			b.span = blockSize
+		}
 		if b.rc != nil {
 			b.rc.Close()
 		}
-		r, err := b.l.NewRangeReader(b.ctx, b.key, b.base+start, b.size-start)
+		n := min(b.span, b.size-start)
+		r, err := b.l.NewRangeReader(b.ctx, b.key, b.base+start, n)
 		if err != nil {
 			b.rc = nil
 			return nil, err
 		}
-		b.rc, b.rpos = r, start
+		b.rc, b.rpos, b.rend = r, start, start+n
 		b.opens++
 	}
 	if b.rpos < start {

@@ -7,11 +7,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fsnap/fsnap/fixtures"
 	"github.com/fsnap/fsnap/internal/corpus"
 	"github.com/fsnap/fsnap/internal/store"
 	"github.com/fsnap/fsnap/internal/testservers"
+	"github.com/fsnap/fsnap/snapshot"
 )
 
 // locWriter writes fixture objects under a store location.
@@ -141,4 +143,40 @@ func TestCorpusDeepInStores(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStoreFailsMidCheck: the S3 server dies after _metadata was read; every
+// file is then a store-error (not file-missing: nothing says the files are
+// gone), which the CLI turns into exit code 3.
+func TestStoreFailsMidCheck(t *testing.T) {
+	ctx := context.Background()
+	srv := testservers.Start(t, testservers.S3)
+	bucket := srv.NewBucket(t)
+	l, err := store.Open(ctx, bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	s, err := fixtures.Generate(fixtures.Spec{Kind: fixtures.CanonicalSavepoint, Version: 6, RootURI: "s3://" + l.Name, Operators: 1, Parallelism: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(ctx, locWriter{l}); err != nil {
+		t.Fatal(err)
+	}
+	snap, ref, err := snapshot.Load(ctx, under(bucket, s.Dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	srv.Kill()
+	start := time.Now()
+	r, err := Check(ctx, snap, ref, Options{Level: LevelFiles})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.CodeCounts(); len(got) != 1 || got[StoreError] != len(s.Files) {
+		t.Errorf("findings %v, want %d store-error", got, len(s.Files))
+	}
+	t.Logf("%d store errors in %v: %s", r.Counts.Error, time.Since(start), r.Findings[0].Message)
 }

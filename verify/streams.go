@@ -186,7 +186,7 @@ func (c *checker) keyed(t *streamTask) {
 		c.keyedOpenErr(p, err, src, h)
 		return
 	}
-	if c.opts.Level < LevelDeep {
+	if !c.headerFits(p, ks, src, h) || c.opts.Level < LevelDeep {
 		c.counted(1, 0, 0, 0)
 		return
 	}
@@ -196,6 +196,28 @@ func (c *checker) keyed(t *streamTask) {
 	} else {
 		c.counted(1, 0, 0, 0)
 	}
+}
+
+// headerFits checks that the header ends exactly where the first block
+// begins, or, when every key group is empty, where the stream ends.
+func (c *checker) headerFits(p place, ks *state.KeyedStream, src *source, h *format.KeyGroupsHandle) bool {
+	hl := int64(len(ks.Header.Raw))
+	first, kg := int64(0), int32(-1)
+	for i, o := range h.Offsets {
+		if o > 0 && (first == 0 || o < first) {
+			first, kg = o, h.Range.Start+int32(i)
+		}
+	}
+	switch {
+	case first == 0 && hl != src.size:
+		c.add(KeyGroupExtent, p, fmt.Sprintf("every key group is empty, but %d bytes follow the %d-byte header", src.size-hl, hl), atOffset(hl))
+		return false
+	case first > 0 && first != hl:
+		c.add(KeyGroupExtent, p, fmt.Sprintf("the header ends at offset %d, the first block (key group %d) starts at %d", hl, kg, first),
+			atKeyGroup(kg), atOffset(hl))
+		return false
+	}
+	return true
 }
 
 // keyedOpenErr tells an offset inside the header from other failures of

@@ -38,8 +38,8 @@ the operator, subtask, file, key group and offset it concerns:
   relocatable   every handle inline or relative; otherwise which files pin the
                 snapshot where, and what 'fsnap migrate relocate' does about it
   presence      every file exists with the recorded size (parallel requests)
-  streams       keyed, operator and RocksDB meta headers decode; CURRENT names
-                a MANIFEST of the snapshot
+  streams       keyed, operator and RocksDB meta headers decode and end where
+                the data begins; CURRENT names a MANIFEST of the snapshot
   --deep        every keyed and operator stream is read to its end: entries,
                 end-of-key-group marks, block extents, Snappy checksums,
                 legacy timers in raw keyed state, RocksDB SST footers
