@@ -36,10 +36,11 @@ folder that nothing references. Files other snapshots under ROOT (or under an
 --also root) reference are kept and listed with their users; paths outside
 ROOT are reported as external and kept.
 
-ROOT defaults to the folder holding SNAPSHOT: the job folder of a chk-N
-(with its shared/ folder), the savepoint target of a savepoint. Give the
-checkpoint root with --root to honour every job under it, and --also for
-roots elsewhere whose jobs were restored from this snapshot.
+ROOT defaults to the checkpoint root of a chk-N whose folder is named by a
+job id (ROOT/<job-id>/chk-N: every job under ROOT is honoured), else to the
+folder holding SNAPSHOT (a job's folder with its shared/, a savepoint
+target). Jobs restored from a savepoint in LEGACY mode keep using its
+files: pass their checkpoint roots with --also.
 
 Without --yes this is a dry run printing the plan. With --yes the plan is
 re-checked against a fresh listing and applied; each deletion is logged.
@@ -93,6 +94,10 @@ func runDelete(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if len(also) == 0 && strings.HasPrefix(path.Base(name), "savepoint-") {
+		plan.Warnings = append(plan.Warnings, "jobs restored from this savepoint in LEGACY mode outside "+root.Display+
+			" may still use its files: pass their checkpoint roots with --also")
+	}
 	if !deleteFlags.yes {
 		if deleteFlags.output == "json" {
 			return writeJSON(e.stdout, plan)
@@ -112,10 +117,17 @@ func runDelete(ctx context.Context, e *env, args []string) error {
 	return applyPlan(ctx, e, root, plan, opt, deleteFlags.output, deleteFlags.log, 0)
 }
 
-// parentRef names the folder holding a snapshot's folder, in the form the
-// user gave (a path, or a URL with its connection parameters).
+// parentRef names the default root of a snapshot, in the form the user
+// gave (a path, or a URL with its connection parameters): the checkpoint
+// root when the snapshot is a chk-N in a folder named like a job id (32 hex
+// digits), so that other jobs restored from it are seen; else the folder
+// holding it.
 func parentRef(ref string, sr *store.SnapshotRef) string {
-	parent := path.Dir(strings.TrimSuffix(sr.Prefix, "/"))
+	dir := strings.TrimSuffix(sr.Prefix, "/")
+	parent := path.Dir(dir)
+	if strings.HasPrefix(path.Base(dir), "chk-") && isJobID(path.Base(parent)) {
+		parent = path.Dir(parent)
+	}
 	if parent == "." {
 		parent = ""
 	}
@@ -129,4 +141,17 @@ func parentRef(ref string, sr *store.SnapshotRef) string {
 	u.Path = "/" + parent
 	u.RawPath = ""
 	return u.String()
+}
+
+// isJobID reports whether s looks like a Flink job id: 32 hex digits.
+func isJobID(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }

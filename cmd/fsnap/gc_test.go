@@ -386,3 +386,18 @@ func TestGCMinIO(t *testing.T) {
 		t.Errorf("after apply %d objects, want %d", len(after), len(kept))
 	}
 }
+
+// writeTo writes a history's objects of root 0 under a store URL.
+func writeTo(t *testing.T, ref string, h *fixtures.History) {
+	t.Helper()
+	l, err := store.Open(context.Background(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for _, recent := range []bool{false, true} {
+		if err := h.Write(context.Background(), []fixtures.Writer{locationWriter{l}}, recent); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
