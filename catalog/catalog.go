@@ -91,8 +91,10 @@ type Catalog struct {
 	Folders []*Folder // sorted by Name
 	// Unmanaged names objects and folders under the root that are not
 	// checkpoint storage fsnap manages (relative, folders ending in "/");
-	// folders are not listed, so their contents are not counted.
-	Unmanaged []string
+	// folders are not listed, so their contents are not counted. At most
+	// MaxUnmanaged names are kept; UnmanagedMore counts the others.
+	Unmanaged     []string
+	UnmanagedMore int
 
 	opt Options
 }
@@ -128,6 +130,21 @@ func (c *Catalog) FolderOf(key string) *Folder {
 		return nil
 	}
 	return c.Folder(name)
+}
+
+// MaxUnmanaged bounds Catalog.Unmanaged.
+const MaxUnmanaged = 1000
+
+// unmanaged records an unmanaged name (callers serialise).
+func (s *scan) unmanaged(name string) {
+	u := s.c.Unmanaged
+	switch {
+	case len(u) > 0 && u[len(u)-1] == name: // keys come in order
+	case len(u) < MaxUnmanaged:
+		s.c.Unmanaged = append(u, name)
+	default:
+		s.c.UnmanagedMore++
+	}
 }
 
 // Options tune a scan.
@@ -255,10 +272,7 @@ func (s *scan) flat(ctx context.Context) error {
 		name, job, kind, id := classify(o.Key[len(root.Prefix):])
 		switch {
 		case kind == "":
-			// Keys come in order: one entry per unmanaged file or folder.
-			if n := len(s.c.Unmanaged); n == 0 || s.c.Unmanaged[n-1] != name {
-				s.c.Unmanaged = append(s.c.Unmanaged, name)
-			}
+			s.unmanaged(name)
 		case !s.opt.Areas && !kind.IsSnapshot():
 		default:
 			s.folder(name, job, kind, id).add(o, s.opt.Keep)
@@ -290,7 +304,7 @@ func (s *scan) tree(ctx context.Context) error {
 			case o.IsDir && prefix == root.Prefix:
 				dirs = append(dirs, o.Key)
 			default:
-				s.c.Unmanaged = append(s.c.Unmanaged, rel)
+				s.unmanaged(rel)
 			}
 		}
 		return dirs, nil

@@ -121,7 +121,9 @@ func (g *Graph) NodeOfFolder(f *Folder) *Node {
 
 // BuildOptions tune Build.
 type BuildOptions struct {
-	Parallel int // _metadata files read and parsed at once (default 4)
+	// Parallel is how many _metadata files are read and parsed at once
+	// (default 4; fewer when they are large: about 256 MiB at a time).
+	Parallel int
 	// MaxMetadataSize bounds each _metadata (default snapshot.MaxMetadataSize).
 	MaxMetadataSize int64
 }
@@ -204,13 +206,17 @@ func (b *builder) load(ctx context.Context, opt BuildOptions) error {
 	defer cancel()
 	work := make(chan int)
 	out := make(chan loaded, opt.Parallel)
+	mem := newBudget(metadataBudget)
 	var wg sync.WaitGroup
 	for range opt.Parallel {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range work {
+				size := b.g.Nodes[i].Folder.MetadataSize
+				mem.acquire(size)
 				refs, err := b.read(ctx, b.g.Nodes[i], opt.MaxMetadataSize)
+				mem.release(size)
 				select {
 				case out <- loaded{node: i, refs: refs, err: err}:
 				case <-ctx.Done():

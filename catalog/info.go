@@ -18,13 +18,15 @@ type Info struct {
 }
 
 // ReadInfo reads and parses the _metadata of each complete folder, a few
-// at once; incomplete folders get a zero Info.
+// at once (at most parallel, and about 256 MiB of _metadata); incomplete
+// folders get a zero Info.
 func ReadInfo(ctx context.Context, root *store.Location, folders []*Folder, parallel int) []Info {
 	if parallel <= 0 {
 		parallel = 8
 	}
 	out := make([]Info, len(folders))
 	sem := make(chan struct{}, parallel)
+	mem := newBudget(metadataBudget)
 	var wg sync.WaitGroup
 	for i, f := range folders {
 		if !f.Complete {
@@ -32,8 +34,9 @@ func ReadInfo(ctx context.Context, root *store.Location, folders []*Folder, para
 		}
 		wg.Add(1)
 		sem <- struct{}{}
+		mem.acquire(f.MetadataSize)
 		go func() {
-			defer func() { <-sem; wg.Done() }()
+			defer func() { mem.release(f.MetadataSize); <-sem; wg.Done() }()
 			out[i] = readInfo(ctx, root, f)
 		}()
 	}

@@ -115,7 +115,9 @@ type depsDoc struct {
 	Orphans   []depsOrphan   `json:"orphans"`
 	External  []depsExternal `json:"external"`
 	Unmanaged []string       `json:"unmanaged"`
-	Totals    depsTotals     `json:"totals"`
+	// UnmanagedMore counts unmanaged names beyond the first 1,000.
+	UnmanagedMore int        `json:"unmanaged_more"`
+	Totals        depsTotals `json:"totals"`
 	// Unreliable is set when some _metadata is unreadable: orphans and
 	// owned bytes are then unknown (empty and zero).
 	Unreliable bool `json:"unreliable"`
@@ -181,7 +183,8 @@ type depsTotals struct {
 
 func depsReport(g *catalog.Graph, also []*store.Location) *depsDoc {
 	d := &depsDoc{Schema: "fsnap.deps/v1", Root: g.Root.Root.Display, Also: []string{}, Unmanaged: g.Root.Unmanaged,
-		Files: []depsFile{}, Orphans: []depsOrphan{}, External: []depsExternal{}, Unreliable: len(g.Unreadable) > 0}
+		UnmanagedMore: g.Root.UnmanagedMore,
+		Files:         []depsFile{}, Orphans: []depsOrphan{}, External: []depsExternal{}, Unreliable: len(g.Unreadable) > 0}
 	if d.Unmanaged == nil {
 		d.Unmanaged = []string{}
 	}

@@ -48,7 +48,10 @@ object) is logged on stdout and, with --log FILE, appended as JSON lines.
 
 Guards: objects younger than --min-age (default 1h) are kept, and an
 incomplete chk-N or savepoint-* folder is removed only when all its objects
-are older (in-flight checkpoints are never touched); --max-delete N refuses
+are older (in-flight checkpoints are never touched). Keep --min-age above
+the longest a checkpoint may take (execution.checkpointing.timeout, 10 min
+by default): SSTs a running checkpoint uploaded are referenced only once it
+completes. --max-delete N refuses
 to delete anything when more than N objects would go. Nothing outside ROOT
 is deleted, even when a _metadata points there (reported as external), nor
 anything under ROOT outside those folders. An unreadable _metadata stops gc.`,

@@ -76,6 +76,8 @@ type lsReport struct {
 	Truncated bool         `json:"truncated"` // --limit left some out
 	Snapshots []lsSnapshot `json:"snapshots"`
 	Unmanaged []string     `json:"unmanaged"`
+	// UnmanagedMore counts unmanaged names beyond the first 1,000.
+	UnmanagedMore int `json:"unmanaged_more"`
 }
 
 func runLs(ctx context.Context, e *env, args []string) error {
@@ -101,7 +103,7 @@ func runLs(ctx context.Context, e *env, args []string) error {
 	if lsFlags.complete {
 		snaps = slices.DeleteFunc(snaps, func(f *catalog.Folder) bool { return !f.Complete })
 	}
-	r := lsReport{Schema: "fsnap.ls/v1", Root: root.Display, Total: len(snaps), Unmanaged: c.Unmanaged}
+	r := lsReport{Schema: "fsnap.ls/v1", Root: root.Display, Total: len(snaps), Unmanaged: c.Unmanaged, UnmanagedMore: c.UnmanagedMore}
 	if r.Unmanaged == nil {
 		r.Unmanaged = []string{}
 	}
