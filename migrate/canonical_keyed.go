@@ -248,14 +248,15 @@ func (c *converter) convertRocksDB(ctx context.Context, op *format.OperatorState
 	c.count(&c.res.FromRocksDB)
 	// Each state's iterator reads ahead on its own; bound their sum.
 	db.SetReadahead(max(256<<10, min(2<<20, (32<<20)/max(1, len(rs.ColumnFamilies)))))
-	iters := make([]*rocks.Iterator, len(rs.ColumnFamilies))
+	iters := make([]*rocks.Scanner, len(rs.ColumnFamilies))
 	for id, cf := range rs.ColumnFamilies {
 		if !db.HasColumnFamily(cf) {
 			return nil, fmt.Errorf("the meta state handle names state %q, but the RocksDB instance has no column family of that name (it has %q)", cf, db.ColumnFamilies())
 		}
-		if iters[id], err = db.NewIterator(cf); err != nil {
+		if iters[id], err = db.NewScanner(cf); err != nil {
 			return nil, err
 		}
+		defer iters[id].Close()
 	}
 	pb := state.PrefixBytes(op.MaxParallelism)
 	r := h.Range

@@ -184,3 +184,50 @@ func TestCorpusInstances(t *testing.T) {
 		t.Errorf("%d RocksDB instances, want 342", n)
 	}
 }
+
+// TestScannerMatchesIterator reads a column family with many entries, some
+// larger than a batch, with the batching Scanner and with the Iterator.
+func TestScannerMatchesIterator(t *testing.T) {
+	tmp := t.TempDir()
+	db, err := rocks.Create(filepath.Join(tmp, "db"), []string{"s"}, rocks.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20000; i++ {
+		v := bytes.Repeat([]byte{byte(i)}, i%97)
+		if i%5000 == 7 {
+			v = bytes.Repeat([]byte{1}, 700<<10) // larger than a batch
+		}
+		if err := db.Put(1, []byte(fmt.Sprintf("k%06d", i)), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	want := scan(t, db, "s")
+	sc, err := db.NewScanner("s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []kv
+	for sc.SeekToFirst(); sc.Valid(); sc.Next() {
+		got = append(got, kv{string(sc.Key()), string(sc.Value())})
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 20000 || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("scanner read %d entries differing from the iterator's %d", len(got), len(want))
+	}
+	sc.Seek([]byte("k019999"))
+	if !sc.Valid() || string(sc.Key()) != "k019999" {
+		t.Error("Seek")
+	}
+	sc.Next()
+	if sc.Valid() {
+		t.Error("entry after the last")
+	}
+	sc.Close()
+	db.Close()
+}

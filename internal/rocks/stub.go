@@ -37,3 +37,16 @@ func (*Iterator) Key() []byte                             { return nil }
 func (*Iterator) Value() []byte                           { return nil }
 func (*Iterator) Err() error                              { return ErrUnavailable }
 func (*Iterator) Close()                                  {}
+
+// Scanner reads one column family in batches (never, in this build).
+type Scanner struct{}
+
+func (*DB) NewScanner(string) (*Scanner, error) { return nil, ErrUnavailable }
+func (*Scanner) Seek([]byte)                    {}
+func (*Scanner) SeekToFirst()                   {}
+func (*Scanner) Valid() bool                    { return false }
+func (*Scanner) Next()                          {}
+func (*Scanner) Key() []byte                    { return nil }
+func (*Scanner) Value() []byte                  { return nil }
+func (*Scanner) Err() error                     { return ErrUnavailable }
+func (*Scanner) Close()                         {}
