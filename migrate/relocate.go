@@ -251,7 +251,18 @@ func PlanRelocation(ctx context.Context, src, dst string, opts RelocateOptions) 
 	if err := p.checkResult(); err != nil {
 		return fail(err)
 	}
-	if err := b.listings(); err != nil {
+	if err := b.listDst(); err != nil {
+		return fail(err)
+	}
+	if err := p.checkExisting(ctx); err != nil {
+		return fail(err)
+	}
+	if p.Done {
+		// Finished earlier: its files were verified before that
+		// _metadata was written; Apply only looks for missing ones.
+		return p, nil
+	}
+	if err := b.listSrc(); err != nil {
 		return fail(err)
 	}
 	// Every source must be there with its recorded size before anything
@@ -260,9 +271,6 @@ func PlanRelocation(ctx context.Context, src, dst string, opts RelocateOptions) 
 		if err != nil {
 			p.Problems = append(p.Problems, problemFrom(p.Files[i].From, err))
 		}
-	}
-	if err := p.checkExisting(ctx); err != nil {
-		return fail(err)
 	}
 	if len(p.Problems) > 0 {
 		err := errors.New(relocProblemsMessage(p.Problems, "nothing was copied"))
@@ -817,35 +825,18 @@ func flinkPathOf(o transfer.Object) (string, error) {
 	return "", fmt.Errorf("%s: no Flink path for scheme %s", o.Name(), l.Scheme)
 }
 
-// listings fills in source and destination attributes from one listing of
-// each directory, instead of a stat per file.
-func (b *relocPlanner) listings() error {
+// inDir reports whether o is directly in l's directory.
+func inDir(o transfer.Object, l *store.Location) bool {
+	return o.Loc == l && strings.HasPrefix(o.Key, l.Prefix) && !strings.Contains(o.Key[len(l.Prefix):], "/")
+}
+
+// listDst sums the bytes to copy and fills in the destination attributes
+// from one listing of the destination directory, instead of a stat per
+// file.
+func (b *relocPlanner) listDst() error {
 	p := b.p
-	var total int64
 	for i := range p.xfer {
-		total += max(p.xfer[i].CopyLength(), 0)
-	}
-	p.Bytes = total
-	inDir := func(o transfer.Object, l *store.Location) bool {
-		return o.Loc == l && strings.HasPrefix(o.Key, l.Prefix) && !strings.Contains(o.Key[len(l.Prefix):], "/")
-	}
-	nsrc := 0
-	for _, f := range p.xfer {
-		if inDir(f.Src, b.sr.Location) {
-			nsrc++
-		}
-	}
-	if nsrc > 1 {
-		got, err := listDirAttrs(b.ctx, b.sr.Location)
-		if err != nil {
-			return err
-		}
-		for i := range p.xfer {
-			f := &p.xfer[i]
-			if a, ok := got[f.Src.Key]; ok && inDir(f.Src, b.sr.Location) {
-				f.SrcAttrs = a
-			}
-		}
+		p.Bytes += max(p.xfer[i].CopyLength(), 0)
 	}
 	got, err := listDirAttrs(b.ctx, b.dl)
 	if err != nil {
@@ -855,6 +846,32 @@ func (b *relocPlanner) listings() error {
 		f := &p.xfer[i]
 		if inDir(f.Dst, b.dl) {
 			f.DstAttrs, f.DstListed = got[f.Dst.Key], true
+		}
+	}
+	return nil
+}
+
+// listSrc fills in the source attributes of the files in the snapshot
+// directory from one listing.
+func (b *relocPlanner) listSrc() error {
+	p := b.p
+	n := 0
+	for _, f := range p.xfer {
+		if inDir(f.Src, b.sr.Location) {
+			n++
+		}
+	}
+	if n < 2 {
+		return nil
+	}
+	got, err := listDirAttrs(b.ctx, b.sr.Location)
+	if err != nil {
+		return err
+	}
+	for i := range p.xfer {
+		f := &p.xfer[i]
+		if a, ok := got[f.Src.Key]; ok && inDir(f.Src, b.sr.Location) {
+			f.SrcAttrs = a
 		}
 	}
 	return nil
