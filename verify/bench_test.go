@@ -194,33 +194,53 @@ func BenchmarkDeep(b *testing.B) {
 			}
 			m := readMetadataB(b, dir)
 			refs := keyGroupHandles(m)
+			iterate := func(b *testing.B) int64 {
+				var n int64
+				for i, path := range files {
+					f, err := os.Open(path)
+					if err != nil {
+						b.Fatal(err)
+					}
+					ks, err := state.OpenKeyed(f, refs[i].h.Delegate.StateSize(), state.KeyGroupsOf(refs[i].h),
+						state.KeyedOptions{Name: path, MaxParallelism: m.Operators[0].MaxParallelism})
+					if err != nil {
+						b.Fatal(err)
+					}
+					it := ks.Iter()
+					for it.Next() {
+						n++
+					}
+					if err := it.Err(); err != nil {
+						b.Fatal(err)
+					}
+					f.Close()
+				}
+				return n
+			}
 			b.Run("iterator", func(b *testing.B) {
 				b.SetBytes(size)
 				b.ReportAllocs()
 				defer cpuThroughput(b, size)()
 				for range b.N {
-					var n int64
-					for i, path := range files {
-						f, err := os.Open(path)
-						if err != nil {
-							b.Fatal(err)
-						}
-						ks, err := state.OpenKeyed(f, refs[i].h.Delegate.StateSize(), state.KeyGroupsOf(refs[i].h),
-							state.KeyedOptions{Name: path, MaxParallelism: m.Operators[0].MaxParallelism})
-						if err != nil {
-							b.Fatal(err)
-						}
-						it := ks.Iter()
-						for it.Next() {
-							n++
-						}
-						if err := it.Err(); err != nil {
-							b.Fatal(err)
-						}
-						f.Close()
-					}
-					b.ReportMetric(float64(n), "entries")
+					b.ReportMetric(float64(iterate(b)), "entries")
 				}
+			})
+			// paired runs the iterator and verify one after the other in
+			// each round, so both see the same load: the ratio of their
+			// throughputs is what the target is about.
+			b.Run("paired", func(b *testing.B) {
+				var it, ve time.Duration
+				for range b.N {
+					t0 := time.Now()
+					iterate(b)
+					t1 := time.Now()
+					benchCheck(b, dir, size, 0)
+					it, ve = it+t1.Sub(t0), ve+time.Since(t1)
+				}
+				mb := float64(size) * float64(b.N) / 1e6
+				b.ReportMetric(mb/it.Seconds(), "iter-MB/s")
+				b.ReportMetric(mb/ve.Seconds(), "verify-MB/s")
+				b.ReportMetric(it.Seconds()/ve.Seconds(), "verify/iter")
 			})
 			for _, workers := range []int{1, 0} {
 				bname := "verify-deep"
@@ -239,22 +259,27 @@ func benchVerify(b *testing.B, dir string, size int64, workers int) {
 	b.SetBytes(size)
 	b.ReportAllocs()
 	defer cpuThroughput(b, size)()
-	ctx := context.Background()
 	for range b.N {
-		s, ref, err := snapshot.Load(ctx, dir)
-		if err != nil {
-			b.Fatal(err)
-		}
-		r, err := Check(ctx, s, ref, Options{Level: LevelDeep, Concurrency: workers})
-		ref.Close()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if len(r.Findings) != 0 || r.Checked.BytesWalked != size {
-			b.Fatalf("findings %v, walked %d of %d bytes", r.CodeCounts(), r.Checked.BytesWalked, size)
-		}
-		b.ReportMetric(float64(r.Checked.Entries), "entries")
+		b.ReportMetric(float64(benchCheck(b, dir, size, workers)), "entries")
 	}
+}
+
+// benchCheck verifies dir deep and returns the entries read.
+func benchCheck(b *testing.B, dir string, size int64, workers int) int64 {
+	ctx := context.Background()
+	s, ref, err := snapshot.Load(ctx, dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ref.Close()
+	r, err := Check(ctx, s, ref, Options{Level: LevelDeep, Concurrency: workers})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(r.Findings) != 0 || r.Checked.BytesWalked != size {
+		b.Fatalf("findings %v, walked %d of %d bytes", r.CodeCounts(), r.Checked.BytesWalked, size)
+	}
+	return r.Checked.Entries
 }
 
 // cpuThroughput reports MB per CPU-second (user + system time of the whole
