@@ -155,7 +155,7 @@ func TestHeapToUnifiedEveryStateKind(t *testing.T) {
 			dir := t.TempDir()
 			hd := synthHeader(tc.compressed)
 			data, offsets := heapStream(t, hd, synthGroups())
-			writeSnapshot(t, filepath.Join(dir, "src"), 128, data, offsets)
+			writeSnapshot(t, filepath.Join(dir, "src"), 4, data, offsets)
 			out := filepath.Join(dir, "out")
 			res, err := ToCanonical(context.Background(), filepath.Join(dir, "src"), out, CanonicalOptions{Tmp: dir, Compression: tc.opt})
 			if err != nil {
@@ -171,7 +171,7 @@ func TestHeapToUnifiedEveryStateKind(t *testing.T) {
 				t.Errorf("offsets %v: want 0 exactly for the empty key group 1", kh.Offsets)
 			}
 			b := streamBytes(t, out, kh.Delegate)
-			ks, err := state.OpenKeyed(bytes.NewReader(b), int64(len(b)), state.KeyGroupsOf(kh), state.KeyedOptions{Name: "out", MaxParallelism: 128})
+			ks, err := state.OpenKeyed(bytes.NewReader(b), int64(len(b)), state.KeyGroupsOf(kh), state.KeyedOptions{Name: "out", MaxParallelism: 4})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -206,7 +206,7 @@ func TestHeapCorruptFailsCleanly(t *testing.T) {
 	groups := synthGroups()
 	groups[2][0].entries[0] = cat([]byte{0}, str("z"), be32(2), be64(9)) // 2 elements, 1 present
 	data, offsets := heapStream(t, synthHeader(false), groups)
-	writeSnapshot(t, filepath.Join(dir, "src"), 128, data, offsets)
+	writeSnapshot(t, filepath.Join(dir, "src"), 4, data, offsets)
 	out, tmp := filepath.Join(dir, "out"), filepath.Join(dir, "tmp")
 	os.Mkdir(tmp, 0o755)
 	_, err := ToCanonical(context.Background(), filepath.Join(dir, "src"), out, CanonicalOptions{Tmp: tmp})
@@ -230,7 +230,7 @@ func TestHeapUnknownSerializer(t *testing.T) {
 	hd := state.NewKeyedHeader(false, state.SimpleSnapshot(state.LongSnapshotClass),
 		state.KeyValueStateMeta("k", "VALUE", state.SimpleSnapshot(state.VoidNamespaceSnapshotClass), kryo))
 	data, offsets := heapStream(t, hd, [][]heapRun{{{id: 0, entries: [][]byte{cat([]byte{0}, be64(1), []byte{1, 2, 3})}}}})
-	writeSnapshot(t, filepath.Join(dir, "src"), 128, data, offsets)
+	writeSnapshot(t, filepath.Join(dir, "src"), 4, data, offsets)
 	_, err := ToCanonical(context.Background(), filepath.Join(dir, "src"), filepath.Join(dir, "out"), CanonicalOptions{Tmp: dir})
 	if err == nil || !strings.Contains(err.Error(), "KryoSerializer") {
 		t.Fatalf("err = %v, want one naming the Kryo serializer", err)

@@ -16,6 +16,8 @@ import (
 	"github.com/fsnap/fsnap/internal/corpus"
 	"github.com/fsnap/fsnap/internal/rocks"
 	"github.com/fsnap/fsnap/internal/store"
+	"github.com/fsnap/fsnap/snapshot"
+	"github.com/fsnap/fsnap/verify"
 )
 
 // keyedEntry is one entry of a keyed stream, as compared between Flink's
@@ -134,6 +136,21 @@ func sortEntries(es []keyedEntry) []keyedEntry {
 // headers and walk to their end, operator streams walk to their end.
 func checkRelocatable(t *testing.T, dir string) {
 	t.Helper()
+	// fsnap verify --deep --require relocatable passes.
+	snap, ref, err := snapshot.Load(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := verify.Check(context.Background(), snap, ref, verify.Options{Level: verify.LevelDeep, RequireRelocatable: true})
+	ref.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Fails(verify.Warning) {
+		for _, f := range rep.Findings {
+			t.Errorf("verify --deep: %+v", f)
+		}
+	}
 	m := loadMeta(t, dir)
 	if m.Version >= 4 {
 		p := m.Properties
