@@ -60,7 +60,7 @@ func Apply(ctx context.Context, root *store.Location, plan *Plan, opt ApplyOptio
 	switch {
 	case plan.Schema != Schema:
 		return nil, fmt.Errorf("not a plan of schema %s (got %q)", Schema, plan.Schema)
-	case plan.Root != root.Display:
+	case plan.RootLocation != root.NameOf(root.Prefix):
 		return nil, fmt.Errorf("the plan is for root %s, not %s", plan.Root, root.Display)
 	case plan.Command != "gc" && plan.Command != "delete":
 		return nil, fmt.Errorf("unknown plan command %q", plan.Command)

@@ -56,12 +56,15 @@ const (
 
 // Plan is what gc or delete removes and what it keeps, and why.
 type Plan struct {
-	Schema   string    `json:"schema"`
-	Command  string    `json:"command"` // "gc" or "delete"
-	Root     string    `json:"root"`
-	Also     []string  `json:"also,omitempty"`
-	Snapshot string    `json:"snapshot,omitempty"` // delete: the snapshot folder, relative to the root
-	Created  time.Time `json:"created"`
+	Schema  string `json:"schema"`
+	Command string `json:"command"` // "gc" or "delete"
+	Root    string `json:"root"`    // as given, secrets redacted
+	// RootLocation is the root as scheme://bucket/prefix/ (or a path): what
+	// Apply compares with the root it is given.
+	RootLocation string    `json:"root_location"`
+	Also         []string  `json:"also,omitempty"`
+	Snapshot     string    `json:"snapshot,omitempty"` // delete: the snapshot folder, relative to the root
+	Created      time.Time `json:"created"`
 	// MinAgeSeconds is gc's minimum age.
 	MinAgeSeconds float64 `json:"min_age_seconds"`
 	// Snapshots counts the complete snapshots whose references were honoured.
@@ -186,7 +189,7 @@ func unreadable(g *catalog.Graph) error {
 }
 
 func newPlan(command string, root *store.Location, g *catalog.Graph, opt Options) *Plan {
-	p := &Plan{Schema: Schema, Command: command, Root: root.Display, Created: opt.now().UTC(),
+	p := &Plan{Schema: Schema, Command: command, Root: root.Display, RootLocation: root.NameOf(root.Prefix), Created: opt.now().UTC(),
 		MinAgeSeconds: opt.minAge().Seconds(), Snapshots: len(g.Nodes), Delete: []Object{}, Keep: []Object{},
 		External: []ExternalRef{}}
 	for _, l := range opt.Also {
