@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -125,6 +127,13 @@ func TestDeps(t *testing.T) {
 	}
 	if n := strings.Count(out, "\n  s") - strings.Count(out, " -> "); n != len(d.Snapshots) {
 		t.Errorf("dot has %d snapshot nodes, want %d", n, len(d.Snapshots))
+	}
+	if dot, err := exec.LookPath("dot"); err == nil { // Graphviz, when installed
+		cmd := exec.Command(dot, "-Tsvg", "-o", os.DevNull)
+		cmd.Stdin = strings.NewReader(out)
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("Graphviz rejects the output: %v %s", err, msg)
+		}
 	}
 	if code, _, _ := fsnap(t, "deps", "-o", "yaml", dir); code != exitUsage {
 		t.Errorf("-o yaml: exit %d", code)

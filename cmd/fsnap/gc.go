@@ -50,11 +50,11 @@ Guards: objects younger than --min-age (default 1h) are kept, and an
 incomplete chk-N or savepoint-* folder is removed only when all its objects
 are older (in-flight checkpoints are never touched). Keep --min-age above
 the longest a checkpoint may take (execution.checkpointing.timeout, 10 min
-by default): SSTs a running checkpoint uploaded are referenced only once it
-completes. --max-delete N refuses
-to delete anything when more than N objects would go. Nothing outside ROOT
-is deleted, even when a _metadata points there (reported as external), nor
-anything under ROOT outside those folders. An unreadable _metadata stops gc.`,
+by default): the SSTs a running checkpoint uploads are referenced only once
+it completes. --max-delete N refuses to delete anything (exit 1) when more
+than N objects would go. Nothing outside ROOT is deleted, even when a
+_metadata points there (reported as external), nor anything under ROOT
+outside those folders. An unreadable _metadata stops gc (exit 3).`,
 		flags: func(fs *pflag.FlagSet) {
 			fs.StringVarP(&gcFlags.output, "output", "o", "text", "output format: text or json")
 			fs.StringArrayVar(&gcFlags.also, "also", nil, "another root whose snapshots may use ROOT's files (repeatable)")
