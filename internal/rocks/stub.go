@@ -18,6 +18,7 @@ func OpenReadOnly(string) (*DB, error)                    { return nil, ErrUnava
 func Create(string, []string, CreateOptions) (*DB, error) { return nil, ErrUnavailable }
 func (*DB) ColumnFamilies() []string                      { return nil }
 func (*DB) HasColumnFamily(string) bool                   { return false }
+func (*DB) SetReadahead(int)                              {}
 func (*DB) NewIterator(string) (*Iterator, error)         { return nil, ErrUnavailable }
 func (*DB) Files() []SSTFile                              { return nil }
 func (*DB) Property(string, string) string                { return "" }
