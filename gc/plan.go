@@ -314,7 +314,7 @@ func planDelete(ctx context.Context, g *catalog.Graph, root *store.Location, nam
 	f := g.Root.Folder(name)
 	switch {
 	case f == nil || !f.Kind.IsSnapshot():
-		return nil, fmt.Errorf("%s: no snapshot folder %q under the root", root.Display, name)
+		return nil, fmt.Errorf("%s: no snapshot folder %q under the root (chk-N and savepoint-* folders are recognised in the root and one folder below it)", root.Display, name)
 	case !f.Complete:
 		return nil, fmt.Errorf("%s: %s has no _metadata: not a complete snapshot (fsnap gc removes incomplete folders)", root.Display, name)
 	}
