@@ -40,6 +40,8 @@ objects in its folder (files in shared/ are not counted: see fsnap deps), and
 whether it is complete (an incomplete folder has no _metadata: failed, in
 flight or partly deleted). Folders are listed a page at a time and in
 parallel; memory grows with the number of snapshot folders, not of objects.
+Reading the kind costs one read of each listed _metadata (of the newest
+--limit ones only, with --limit); --no-metadata lists from the listing alone.
 
 -o json prints a stable document (schema "fsnap.ls/v1").`,
 		flags: func(fs *pflag.FlagSet) {
