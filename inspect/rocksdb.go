@@ -16,7 +16,6 @@ import (
 	"github.com/fsnap/fsnap/format"
 	"github.com/fsnap/fsnap/format/state"
 	"github.com/fsnap/fsnap/internal/rocks"
-	"github.com/fsnap/fsnap/internal/store"
 	"github.com/fsnap/fsnap/snapshot"
 )
 
@@ -107,7 +106,7 @@ type RocksDBOptions struct {
 // placed under their RocksDB names in a scratch directory: local files as
 // links, others downloaded) and describes it. Instances that cannot be read
 // carry an Error; the error returned is for the report as a whole.
-func RocksDB(ctx context.Context, s *snapshot.Snapshot, ref *store.SnapshotRef, opt RocksDBOptions) (*RocksDBReport, error) {
+func RocksDB(ctx context.Context, s *snapshot.Snapshot, src *snapshot.Source, opt RocksDBOptions) (*RocksDBReport, error) {
 	if !rocks.Available {
 		return nil, rocks.ErrUnavailable
 	}
@@ -145,8 +144,6 @@ func RocksDB(ctx context.Context, s *snapshot.Snapshot, ref *store.SnapshotRef, 
 		}
 	}
 	r := &RocksDBReport{Instances: make([]RocksDBInstance, len(jobs))}
-	res := &resolver{ref: ref}
-	defer res.close()
 	sem := make(chan struct{}, opt.Parallel)
 	var wg sync.WaitGroup
 	for i, j := range jobs {
@@ -160,7 +157,7 @@ func RocksDB(ctx context.Context, s *snapshot.Snapshot, ref *store.SnapshotRef, 
 				KeyGroups:      fmt.Sprintf("%d-%d", j.h.Range.Start, j.h.Range.End()),
 				ColumnFamilies: []ColumnFamilyInfo{}, SSTs: []SSTInfo{}}
 			dir := filepath.Join(scratch, fmt.Sprintf("%d", i))
-			if err := describe(ctx, res, j.op, j.h, dir, in); err != nil {
+			if err := describe(ctx, src, j.op, j.h, dir, in); err != nil {
 				in.Error = err.Error()
 			}
 			os.RemoveAll(dir)
@@ -186,8 +183,8 @@ func RocksDB(ctx context.Context, s *snapshot.Snapshot, ref *store.SnapshotRef, 
 	return r, nil
 }
 
-func describe(ctx context.Context, res *resolver, op *format.OperatorState, h *format.IncrementalHandle, dir string, in *RocksDBInstance) error {
-	meta, err := res.readAll(ctx, h.MetaStateHandle)
+func describe(ctx context.Context, src *snapshot.Source, op *format.OperatorState, h *format.IncrementalHandle, dir string, in *RocksDBInstance) error {
+	meta, err := src.ReadAll(ctx, h.MetaStateHandle, 64<<20)
 	if err != nil {
 		return fmt.Errorf("meta state handle: %w", err)
 	}
@@ -202,12 +199,12 @@ func describe(ctx context.Context, res *resolver, op *format.OperatorState, h *f
 	sources := map[string]string{}
 	for _, f := range rs.Files {
 		in.Files++
-		src, size, err := res.place(ctx, f, dir)
+		name, size, err := place(ctx, src, f, dir)
 		if err != nil {
 			return fmt.Errorf("RocksDB file %s: %w", f.LocalPath, err)
 		}
 		in.FileBytes += size
-		sources[f.LocalPath] = src
+		sources[f.LocalPath] = name
 	}
 	db, err := rocks.OpenReadOnly(dir)
 	if err != nil {
@@ -293,90 +290,9 @@ func describe(ctx context.Context, res *resolver, op *format.OperatorState, h *f
 	return nil
 }
 
-// resolver finds the files of a snapshot's handles.
-type resolver struct {
-	ref      *store.SnapshotRef
-	mu       sync.Mutex
-	siblings map[string]*store.Location
-}
-
-func (r *resolver) close() {
-	for _, l := range r.siblings {
-		l.Close()
-	}
-}
-
-// locate returns where a file-backed handle's bytes are.
-func (r *resolver) locate(ctx context.Context, h format.StreamHandle) (*store.Location, string, int64, int64, error) {
-	raw := ""
-	switch x := h.(type) {
-	case *format.RelativeFileHandle:
-		key, err := r.ref.Key(x.RelativePath)
-		return r.ref.Location, key, 0, x.Size, err
-	case *format.FileHandle:
-		raw = x.Path
-	case *format.SegmentFileHandle:
-		raw = x.Path
-	default:
-		return nil, "", 0, 0, fmt.Errorf("stream handle %v has no file", h.StreamType())
-	}
-	p, err := store.ParseFlinkPath(raw)
-	if err != nil {
-		return nil, "", 0, 0, err
-	}
-	off, size := int64(0), h.StateSize()
-	if sf, ok := h.(*format.SegmentFileHandle); ok {
-		off = sf.StartPos
-	}
-	if key, ok := r.ref.KeyOf(p); ok {
-		return r.ref.Location, key, off, size, nil
-	}
-	dir := path.Dir(p.Store + "://" + p.Bucket + "/" + p.Key)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.siblings == nil {
-		r.siblings = map[string]*store.Location{}
-	}
-	l, ok := r.siblings[dir]
-	if !ok {
-		if l, err = r.ref.OpenSibling(ctx, p); err != nil {
-			return nil, "", 0, 0, err
-		}
-		r.siblings[dir] = l
-	}
-	key, ok := l.KeyOf(p)
-	if !ok {
-		return nil, "", 0, 0, fmt.Errorf("%s: not reachable from %s", store.RedactURL(raw), l.Display)
-	}
-	return l, key, off, size, nil
-}
-
-func (r *resolver) readAll(ctx context.Context, h format.StreamHandle) ([]byte, error) {
-	if b, ok := h.(*format.ByteStreamHandle); ok {
-		return b.Data, nil
-	}
-	l, key, off, size, err := r.locate(ctx, h)
-	if err != nil {
-		return nil, err
-	}
-	if size > 64<<20 {
-		return nil, fmt.Errorf("%s: %d bytes, too large for a meta state handle", l.NameOf(key), size)
-	}
-	rd, err := l.NewRangeReader(ctx, key, off, size)
-	if err != nil {
-		return nil, l.Wrap(key, err)
-	}
-	defer rd.Close()
-	b := make([]byte, size)
-	if _, err := io.ReadFull(rd, b); err != nil {
-		return nil, l.Wrap(key, err)
-	}
-	return b, nil
-}
-
 // place puts one file into dir under its RocksDB name: a link to a whole
 // local file, else a copy. It returns the file's source name and size.
-func (r *resolver) place(ctx context.Context, f state.RocksDBFile, dir string) (string, int64, error) {
+func place(ctx context.Context, src *snapshot.Source, f state.RocksDBFile, dir string) (string, int64, error) {
 	if f.LocalPath == "" || strings.ContainsAny(f.LocalPath, `/\`) || f.LocalPath == "." || f.LocalPath == ".." {
 		return "", 0, fmt.Errorf("not a plain file name")
 	}
@@ -384,13 +300,14 @@ func (r *resolver) place(ctx context.Context, f state.RocksDBFile, dir string) (
 	if b, ok := f.Handle.(*format.ByteStreamHandle); ok {
 		return "inline:" + b.Name, int64(len(b.Data)), os.WriteFile(dst, b.Data, 0o600)
 	}
-	l, key, off, size, err := r.locate(ctx, f.Handle)
+	o, err := src.Locate(ctx, f.Handle)
 	if err != nil {
 		return "", 0, err
 	}
-	name := l.NameOf(key)
+	l, key, off, size := o.Loc, o.Key, o.Offset, o.Size
+	name := o.Name()
 	if l.Scheme == "file" && off == 0 {
-		p := "/" + key
+		p := l.NameOf(key)
 		fi, err := os.Stat(p)
 		if err != nil {
 			return name, 0, err

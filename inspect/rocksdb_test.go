@@ -24,7 +24,9 @@ func rocksReport(t *testing.T, dir string) *inspect.RocksDBReport {
 	}
 	defer ref.Close()
 	tmp := t.TempDir()
-	r, err := inspect.RocksDB(context.Background(), s, ref, inspect.RocksDBOptions{Tmp: tmp})
+	src := snapshot.NewSource(ref)
+	defer src.Close()
+	r, err := inspect.RocksDB(context.Background(), s, src, inspect.RocksDBOptions{Tmp: tmp})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -143,14 +143,14 @@ func ToCanonical(ctx context.Context, src, dst string, opts CanonicalOptions) (r
 	defer os.RemoveAll(scratch)
 
 	c := &converter{
-		src:         &source{ref: ref},
+		src:         snapshot.NewSource(ref),
 		dst:         &sink{loc: dl, names: map[string]bool{format.MetadataFileName: true}},
 		scratch:     scratch,
 		progress:    opts.Progress,
 		compression: opts.Compression,
 		res:         &CanonicalResult{Source: snap.Dir, Destination: dl.Display, SourceKind: snap.Kind.Kind},
 	}
-	defer c.src.close()
+	defer c.src.Close()
 	defer func() {
 		if err != nil {
 			c.dst.removeAll(context.WithoutCancel(ctx))
@@ -215,7 +215,7 @@ func canonicalProperties(m *format.Metadata) *format.CheckpointProperties {
 
 // converter holds one conversion's state.
 type converter struct {
-	src         *source
+	src         *snapshot.Source
 	dst         *sink
 	scratch     string
 	progress    Progress

@@ -4,10 +4,8 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"sync"
 
@@ -15,6 +13,7 @@ import (
 
 	"github.com/fsnap/fsnap/format"
 	"github.com/fsnap/fsnap/internal/store"
+	"github.com/fsnap/fsnap/snapshot"
 )
 
 // copyBuffer is the buffer of file copies and of converted streams.
@@ -24,171 +23,28 @@ const copyBuffer = 1 << 20
 // a serialization proxy: a few KiB).
 const maxMetaBytes = 64 << 20
 
-// source resolves the stream handles of the snapshot being converted.
-type source struct {
-	ref      *store.SnapshotRef
-	mu       sync.Mutex
-	siblings map[string]*store.Location // other buckets/dirs, by directory
-}
-
 // object is where a stream's bytes are: an object (or a range of one).
-type object struct {
-	loc    *store.Location
-	key    string
-	offset int64
-	size   int64
-}
+type object struct{ snapshot.Object }
 
-func (o object) name() string { return o.loc.NameOf(o.key) }
+func (o object) name() string { return o.Name() }
 
 // id identifies the physical bytes, to copy each only once.
 func (o object) id() string {
-	return fmt.Sprintf("%s|%s|%d|%d", o.loc.Display, o.key, o.offset, o.size)
+	return fmt.Sprintf("%s|%s|%d|%d", o.Loc.Display, o.Key, o.Offset, o.Size)
 }
 
 // localPath is the object's path when it is a local file.
 func (o object) localPath() (string, bool) {
-	if o.loc.Scheme != "file" {
+	if o.Loc.Scheme != "file" {
 		return "", false
 	}
-	return "/" + o.key, true
+	return o.Loc.NameOf(o.Key), true
 }
 
 // locate finds the bytes of a file-backed stream handle.
-func (s *source) locate(ctx context.Context, h format.StreamHandle) (object, error) {
-	switch h := h.(type) {
-	case *format.RelativeFileHandle:
-		key, err := s.ref.Key(h.RelativePath)
-		if err != nil {
-			return object{}, err
-		}
-		return object{loc: s.ref.Location, key: key, size: h.Size}, nil
-	case *format.FileHandle:
-		loc, key, err := s.absolute(ctx, h.Path)
-		return object{loc: loc, key: key, size: h.Size}, err
-	case *format.SegmentFileHandle:
-		loc, key, err := s.absolute(ctx, h.Path)
-		return object{loc: loc, key: key, offset: h.StartPos, size: h.Size}, err
-	}
-	return object{}, fmt.Errorf("stream handle %v has no file", h.StreamType())
-}
-
-func (s *source) absolute(ctx context.Context, raw string) (*store.Location, string, error) {
-	p, err := store.ParseFlinkPath(raw)
-	if err != nil {
-		return nil, "", err
-	}
-	if key, ok := s.ref.KeyOf(p); ok {
-		return s.ref.Location, key, nil
-	}
-	dir := path.Dir(p.Store + "://" + p.Bucket + "/" + p.Key)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.siblings == nil {
-		s.siblings = map[string]*store.Location{}
-	}
-	loc, ok := s.siblings[dir]
-	if !ok {
-		if loc, err = s.ref.OpenSibling(ctx, p); err != nil {
-			return nil, "", err
-		}
-		s.siblings[dir] = loc
-	}
-	key, ok := loc.KeyOf(p)
-	if !ok {
-		return nil, "", fmt.Errorf("%s: not reachable from %s", store.RedactURL(raw), loc.Display)
-	}
-	return loc, key, nil
-}
-
-func (s *source) close() {
-	for _, l := range s.siblings {
-		l.Close()
-	}
-}
-
-// readAll reads a whole stream handle (small ones: meta state handles).
-func (s *source) readAll(ctx context.Context, h format.StreamHandle) ([]byte, error) {
-	if b, ok := h.(*format.ByteStreamHandle); ok {
-		return b.Data, nil
-	}
-	o, err := s.locate(ctx, h)
-	if err != nil {
-		return nil, err
-	}
-	if o.size > maxMetaBytes {
-		return nil, fmt.Errorf("%s: %d bytes, more than the %d a meta state handle may have", o.name(), o.size, maxMetaBytes)
-	}
-	r, err := o.loc.NewRangeReader(ctx, o.key, o.offset, o.size)
-	if err != nil {
-		return nil, o.loc.Wrap(o.key, err)
-	}
-	defer r.Close()
-	b := make([]byte, o.size)
-	if _, err := io.ReadFull(r, b); err != nil {
-		return nil, o.loc.Wrap(o.key, fmt.Errorf("reading %d bytes: %w", o.size, err))
-	}
-	return b, nil
-}
-
-// readerAt opens an object for random reads. Reads are mostly sequential
-// (stream iteration), so remote objects are read through one range reader
-// that is reopened only when a read does not continue the previous one.
-func (s *source) readerAt(ctx context.Context, o object) (io.ReaderAt, func(), error) {
-	if p, ok := o.localPath(); ok && o.offset == 0 {
-		f, err := os.Open(p)
-		if err != nil {
-			return nil, nil, err
-		}
-		return f, func() { f.Close() }, nil
-	}
-	r := &rangeReaderAt{ctx: ctx, o: o}
-	return r, r.close, nil
-}
-
-type rangeReaderAt struct {
-	ctx context.Context
-	o   object
-	r   *blob.Reader
-	pos int64
-}
-
-func (x *rangeReaderAt) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, errors.New("negative offset")
-	}
-	if off >= x.o.size {
-		return 0, io.EOF
-	}
-	want := int64(len(p))
-	if rest := x.o.size - off; want > rest {
-		want = rest
-	}
-	if x.r == nil || off != x.pos {
-		x.close()
-		r, err := x.o.loc.NewRangeReader(x.ctx, x.o.key, x.o.offset+off, x.o.size-off)
-		if err != nil {
-			return 0, x.o.loc.Wrap(x.o.key, err)
-		}
-		x.r, x.pos = r, off
-	}
-	n, err := io.ReadFull(x.r, p[:want])
-	x.pos += int64(n)
-	if err != nil {
-		x.close()
-		return n, x.o.loc.Wrap(x.o.key, err)
-	}
-	if want < int64(len(p)) {
-		return n, io.EOF
-	}
-	return n, nil
-}
-
-func (x *rangeReaderAt) close() {
-	if x.r != nil {
-		x.r.Close()
-		x.r = nil
-	}
+func (c *converter) locate(ctx context.Context, h format.StreamHandle) (object, error) {
+	o, err := c.src.Locate(ctx, h)
+	return object{o}, err
 }
 
 // sink is the destination directory: it names new files, writes them and
@@ -333,7 +189,7 @@ func (c *converter) carry(h format.StreamHandle, where string, set func(format.S
 			set(&n)
 		})
 	}
-	o, err := c.src.locate(context.Background(), h)
+	o, err := c.locate(context.Background(), h)
 	if err != nil {
 		return fmt.Errorf("%s: %w", where, err)
 	}
@@ -357,7 +213,7 @@ func (c *converter) carry(h format.StreamHandle, where string, set func(format.S
 	}
 	t.apply = func() { set(t.result) }
 	c.copies[o.id()] = t
-	c.total += o.size
+	c.total += o.Size
 	c.add(t)
 	return nil
 }
@@ -377,9 +233,9 @@ func (c *converter) carryKeyed(h format.KeyedStateHandle, where string, set func
 
 // copyObject copies o into the destination file name.
 func (c *converter) copyObject(ctx context.Context, o object, name string) (format.StreamHandle, error) {
-	r, err := o.loc.NewRangeReader(ctx, o.key, o.offset, o.size)
+	r, err := o.Loc.NewRangeReader(ctx, o.Key, o.Offset, o.Size)
 	if err != nil {
-		return nil, o.loc.Wrap(o.key, err)
+		return nil, o.Loc.Wrap(o.Key, err)
 	}
 	defer r.Close()
 	f, err := c.dst.create(ctx, name)
@@ -387,8 +243,8 @@ func (c *converter) copyObject(ctx context.Context, o object, name string) (form
 		return nil, err
 	}
 	n, err := io.CopyBuffer(struct{ io.Writer }{f}, progressReader{r, c}, make([]byte, 256<<10))
-	if err == nil && n != o.size {
-		err = fmt.Errorf("%s: %d bytes, the metadata says %d", o.name(), n, o.size)
+	if err == nil && n != o.Size {
+		err = fmt.Errorf("%s: %d bytes, the metadata says %d", o.name(), n, o.Size)
 	}
 	if err := f.close(err); err != nil {
 		return nil, err

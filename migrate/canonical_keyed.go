@@ -1,7 +1,6 @@
 package migrate
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -46,25 +45,19 @@ func (c *converter) convertStream(ctx context.Context, op *format.OperatorState,
 		c.count(&c.res.FromUnified)
 		return savepointHandle(h.Range, h.Offsets, nil), nil
 	}
-	size := h.Delegate.StateSize()
-	var ra io.ReaderAt
-	var o object
-	inline, isInline := h.Delegate.(*format.ByteStreamHandle)
-	if isInline {
-		ra = bytes.NewReader(inline.Data)
-	} else {
-		var err error
-		if o, err = c.src.locate(ctx, h.Delegate); err != nil {
-			return nil, err
-		}
-		r, done, err := c.src.readerAt(ctx, o)
-		if err != nil {
-			return nil, err
-		}
-		defer done()
-		ra = r
+	st, err := c.src.Open(ctx, h.Delegate)
+	if err != nil {
+		return nil, err
 	}
-	name := streamName(h.Delegate, o)
+	defer st.Close()
+	ra, size, name := io.ReaderAt(st), st.Size, st.Name
+	inline, isInline := h.Delegate.(*format.ByteStreamHandle)
+	var o object
+	if !isInline {
+		if o, err = c.locate(ctx, h.Delegate); err != nil {
+			return nil, err
+		}
+	}
 	ks, err := state.OpenKeyed(ra, size, state.KeyGroupsOf(h), state.KeyedOptions{Name: name, MaxParallelism: op.MaxParallelism})
 	if err != nil {
 		return nil, err
@@ -148,13 +141,6 @@ func (c *converter) walk(ctx context.Context, ks *state.KeyedStream, f func(*sta
 	return it.Err()
 }
 
-func streamName(h format.StreamHandle, o object) string {
-	if b, ok := h.(*format.ByteStreamHandle); ok {
-		return "inline stream " + b.Name
-	}
-	return o.name()
-}
-
 // writeUnified writes a unified stream with header hd into a new file of
 // the destination; fill adds the entries.
 func (c *converter) writeUnified(ctx context.Context, op *format.OperatorState, r format.KeyGroupRange, hd *state.KeyedHeader, fill func(*state.UnifiedWriter) error) (format.KeyedStateHandle, error) {
@@ -206,7 +192,7 @@ func (c *converter) planRocksDB(op *format.OperatorState, h *format.IncrementalH
 // in range, for each state by id, the state's keys with that key-group
 // prefix in RocksDB order.
 func (c *converter) convertRocksDB(ctx context.Context, op *format.OperatorState, h *format.IncrementalHandle) (format.KeyedStateHandle, error) {
-	meta, err := c.src.readAll(ctx, h.MetaStateHandle)
+	meta, err := c.src.ReadAll(ctx, h.MetaStateHandle, maxMetaBytes)
 	if err != nil {
 		return nil, fmt.Errorf("meta state handle: %w", err)
 	}
@@ -346,19 +332,19 @@ func (c *converter) placeFiles(ctx context.Context, rs *state.RocksDBSnapshot, d
 			total += int64(len(b.Data))
 			continue
 		}
-		o, err := c.src.locate(ctx, f.Handle)
+		o, err := c.locate(ctx, f.Handle)
 		if err != nil {
 			return 0, nil, fmt.Errorf("RocksDB file %s: %w", f.LocalPath, err)
 		}
-		total += o.size
+		total += o.Size
 		names[f.LocalPath] = o.name()
-		if p, ok := o.localPath(); ok && o.offset == 0 {
+		if p, ok := o.localPath(); ok && o.Offset == 0 {
 			fi, err := os.Stat(p)
 			if err != nil {
 				return 0, nil, fmt.Errorf("RocksDB file %s: %w", f.LocalPath, err)
 			}
-			if fi.Size() != o.size {
-				return 0, nil, fmt.Errorf("RocksDB file %s (%s): %d bytes, the metadata says %d", f.LocalPath, p, fi.Size(), o.size)
+			if fi.Size() != o.Size {
+				return 0, nil, fmt.Errorf("RocksDB file %s (%s): %d bytes, the metadata says %d", f.LocalPath, p, fi.Size(), o.Size)
 			}
 			if err := os.Symlink(p, dst); err != nil {
 				return 0, nil, err
@@ -375,9 +361,9 @@ func (c *converter) placeFiles(ctx context.Context, rs *state.RocksDBSnapshot, d
 // download copies o into the local file dst. Its bytes count as read, not
 // as progress: progress counts the scan of the instance.
 func (c *converter) download(ctx context.Context, o object, dst string) error {
-	r, err := o.loc.NewRangeReader(ctx, o.key, o.offset, o.size)
+	r, err := o.Loc.NewRangeReader(ctx, o.Key, o.Offset, o.Size)
 	if err != nil {
-		return o.loc.Wrap(o.key, err)
+		return o.Loc.Wrap(o.Key, err)
 	}
 	defer r.Close()
 	f, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
@@ -389,10 +375,10 @@ func (c *converter) download(ctx context.Context, o object, dst string) error {
 		err = cerr
 	}
 	if err != nil {
-		return o.loc.Wrap(o.key, err)
+		return o.Loc.Wrap(o.Key, err)
 	}
-	if n != o.size {
-		return fmt.Errorf("%s: %d bytes, the metadata says %d", o.name(), n, o.size)
+	if n != o.Size {
+		return fmt.Errorf("%s: %d bytes, the metadata says %d", o.name(), n, o.Size)
 	}
 	return nil
 }
