@@ -373,6 +373,7 @@ func WriteRocksDBText(w io.Writer, r *RocksDBReport) error {
 					Bytes(cf.KeyBytes), Bytes(cf.ValueBytes), kgs, cf.SSTs, Bytes(cf.SSTBytes), cf.SSTEntries)
 			}
 		}
+		tw.Flush() // align each table on its own
 		if len(in.SSTs) > 0 {
 			fmt.Fprintln(tw, "  SST\tLEVEL\tCOLUMN FAMILY\tBYTES\tENTRIES\tDELETIONS\tKEY GROUPS\tFILE")
 			for _, s := range in.SSTs {
