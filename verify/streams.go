@@ -563,7 +563,7 @@ func (c *checker) operator(t *streamTask) {
 	defer src.close()
 	p := t.p
 	p.file = src.name
-	os, err := state.OpenOperator(src.r, src.size, h.States, src.name)
+	ops, err := state.OpenOperator(src.r, src.size, h.States, src.name)
 	if err != nil {
 		if missing := operatorStatesMissing(src, h); missing != "" {
 			c.add(OperatorStatesMismatch, p, missing)
@@ -577,13 +577,13 @@ func (c *checker) operator(t *streamTask) {
 		return
 	}
 	unwalkable := ""
-	for _, ref := range os.States {
+	for _, ref := range ops.States {
 		if ref.Meta.Type == state.BroadcastState && len(ref.Offsets) > 0 && ref.LayoutErr != nil {
 			unwalkable = fmt.Sprintf("broadcast state %q has entries fsnap cannot measure (%v)", ref.Meta.Name, ref.LayoutErr)
 			break
 		}
 	}
-	it := os.Iter()
+	it := ops.Iter()
 	var n int64
 	for it.Next() {
 		n++
