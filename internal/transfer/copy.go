@@ -228,11 +228,16 @@ func (e *Engine) serverSide(ctx context.Context, f *File) (r Result, ok bool) {
 		if sc == nil || dc == nil || !sameS3(sc, dc) {
 			return Result{}, false
 		}
-		_, err = dc.CopyObject(ctx, &s3.CopyObjectInput{
-			Bucket:     aws.String(dst.Name),
-			Key:        aws.String(f.Dst.Key),
-			CopySource: aws.String(url.QueryEscape(src.Name + "/" + f.Src.Key)),
-		})
+		// Through the destination bucket, so that its settings (server-side
+		// encryption, ...) apply; only the copy source is another bucket.
+		err = dst.Bucket.Copy(ctx, f.Dst.Key, f.Src.Key, &blob.CopyOptions{BeforeCopy: func(as func(any) bool) error {
+			var in *s3.CopyObjectInput
+			if !as(&in) {
+				return errors.New("no S3 copy request to direct at the source bucket")
+			}
+			in.CopySource = aws.String(url.QueryEscape(src.Name + "/" + f.Src.Key))
+			return nil
+		}})
 	case src.Scheme == "gs":
 		var c *storage.Client
 		if !dst.Bucket.As(&c) {
