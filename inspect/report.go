@@ -27,6 +27,8 @@ type Report struct {
 	Operators    []OperatorInfo `json:"operators"`
 	// Files is present with --files.
 	Files []FileInfo `json:"files,omitempty"`
+	// RocksDB is present with --rocksdb.
+	RocksDB *RocksDBReport `json:"rocksdb,omitempty"`
 }
 
 type MetadataInfo struct {

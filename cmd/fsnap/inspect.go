@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"os"
 
 	"github.com/spf13/pflag"
 
@@ -17,6 +18,8 @@ var inspectFlags struct {
 	states       bool
 	metadataOnly bool
 	parallel     int
+	rocksdb      bool
+	tmp          string
 }
 
 func init() {
@@ -41,13 +44,16 @@ and serializers (--metadata-only skips that). --states walks every keyed and
 operator stream to count entries and bytes per state and key group and to
 show skew: the largest subtask and key group against the median. RocksDB
 native state (incremental checkpoints, native savepoints) is listed from its
-meta handle; its entries need --rocksdb.`,
+meta handle; --rocksdb opens each instance (a scratch copy under --tmp) and
+reports entries, bytes and key groups per column family and the SST files.`,
 		flags: func(fs *pflag.FlagSet) {
 			fs.StringVarP(&inspectFlags.output, "output", "o", "text", "output format: text or json")
 			fs.BoolVar(&inspectFlags.files, "files", false, "list every file with scope and users")
 			fs.BoolVar(&inspectFlags.states, "states", false, "walk every state stream: entries and bytes per state and key group, and skew")
 			fs.BoolVar(&inspectFlags.metadataOnly, "metadata-only", false, "read only _metadata, not the state files' headers")
 			fs.IntVar(&inspectFlags.parallel, "parallel", 16, "state files read at once")
+			fs.BoolVar(&inspectFlags.rocksdb, "rocksdb", false, "open every RocksDB instance (a scratch copy under --tmp): entries, bytes and key groups per column family, SST files")
+			fs.StringVar(&inspectFlags.tmp, "tmp", os.TempDir(), "directory for --rocksdb scratch copies")
 		},
 		run: runInspect,
 	})
@@ -69,16 +75,24 @@ func runInspect(ctx context.Context, e *env, args []string) error {
 	if inspectFlags.states && inspectFlags.metadataOnly {
 		return usagef("--states reads the state files; --metadata-only does not")
 	}
+	src := snapshot.NewSource(ref)
+	defer src.Close()
 	if !inspectFlags.metadataOnly {
-		src := snapshot.NewSource(ref)
-		defer src.Close()
 		opt.States = inspect.ReadStates(ctx, s, src, inspect.StatesOptions{Walk: inspectFlags.states, Parallel: inspectFlags.parallel})
 	}
 	r := inspect.Build(s, opt)
+	if inspectFlags.rocksdb {
+		if r.RocksDB, err = inspect.RocksDB(ctx, s, src, inspect.RocksDBOptions{Tmp: inspectFlags.tmp}); err != nil {
+			return err
+		}
+	}
 	if inspectFlags.output == "json" {
 		return writeJSON(e.stdout, r)
 	}
-	return inspect.WriteText(e.stdout, r)
+	if err := inspect.WriteText(e.stdout, r); err != nil || r.RocksDB == nil {
+		return err
+	}
+	return inspect.WriteRocksDBText(e.stdout, r.RocksDB)
 }
 
 func checkOutput(o string) error {
