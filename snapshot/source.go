@@ -162,7 +162,7 @@ func (s *Source) ReadAll(ctx context.Context, h format.StreamHandle, limit int64
 }
 
 // OpenRange gives random access to size bytes of an object from base.
-// Local files are read with pread; other stores through a blockReader.
+// Local files are read with pread; other stores through blockReader.
 func OpenRange(ctx context.Context, l *store.Location, key string, base, size int64) (io.ReaderAt, func(), error) {
 	if l.Scheme == "file" {
 		f, err := os.Open(l.NameOf(key))
@@ -178,8 +178,8 @@ func OpenRange(ctx context.Context, l *store.Location, key string, base, size in
 // blockReader turns ranged GETs into io.ReaderAt for the state readers,
 // which read mostly forward with small steps back (a Snappy block's
 // read-ahead, a chunk walk over a block just read). It keeps one streaming
-// response open and caches the last few blocks, so a forward scan costs one
-// request and short steps back cost none.
+// response open and caches the last few blocks of blockSize bytes, so a
+// forward scan costs few requests and short steps back cost none.
 type blockReader struct {
 	ctx  context.Context
 	l    *store.Location
@@ -189,14 +189,17 @@ type blockReader struct {
 
 	rc    io.ReadCloser
 	rpos  int64 // stream position of rc
+	rend  int64 // where rc's response ends
+	span  int64 // length of the next request
 	cache [cachedBlocks]block
 	tick  uint64
-	opens int // requests made (for tests)
+	opens int // requests made (for tests and benchmarks)
 }
 
 const (
 	blockSize    = 1 << 20
 	cachedBlocks = 4
+	maxSpan      = 64 << 20
 )
 
 type block struct {
@@ -241,16 +244,25 @@ func (b *blockReader) block(bi int64) ([]byte, error) {
 	}
 	start := bi * blockSize
 	length := min(blockSize, b.size-start)
-	if b.rc == nil || b.rpos > start || start-b.rpos > 2*blockSize {
+	if b.rc == nil || b.rpos > start || start-b.rpos > 2*blockSize || start+length > b.rend {
+		// A scan that goes on asks for twice as much each time (up to
+		// maxSpan); a jump starts small again, so reading a header costs
+		// one block, not the rest of the file.
+		if b.rc != nil && start == b.rend {
+			b.span = min(2*b.span, maxSpan)
+		} else {
+			b.span = blockSize
+		}
 		if b.rc != nil {
 			b.rc.Close()
 		}
-		r, err := b.l.NewRangeReader(b.ctx, b.key, b.base+start, b.size-start)
+		n := min(b.span, b.size-start)
+		r, err := b.l.NewRangeReader(b.ctx, b.key, b.base+start, n)
 		if err != nil {
 			b.rc = nil
 			return nil, err
 		}
-		b.rc, b.rpos = r, start
+		b.rc, b.rpos, b.rend = r, start, start+n
 		b.opens++
 	}
 	if b.rpos < start {
@@ -276,7 +288,7 @@ func (b *blockReader) fail(err error) error {
 	b.rc.Close()
 	b.rc = nil
 	if err == io.EOF {
-		err = io.ErrUnexpectedEOF // shorter than its size: changed since it was listed
+		err = io.ErrUnexpectedEOF // shorter than its size: changed since Stat
 	}
 	return b.l.Wrap(b.key, err)
 }

@@ -1,4 +1,4 @@
-package verify
+package snapshot
 
 import (
 	"bytes"
@@ -30,7 +30,7 @@ func TestBlockReader(t *testing.T) {
 	const base = 1000 // a segment of the object
 	seg := data[base:]
 	b := &blockReader{ctx: ctx, l: l, key: "dir/obj", base: base, size: int64(len(seg))}
-	defer b.Close()
+	defer b.close()
 	check := func(off int64, n int) {
 		t.Helper()
 		p := make([]byte, n)
