@@ -59,7 +59,8 @@ func init() {
 
 func migrateLong() string {
 	return `Subcommands (run 'fsnap migrate SUBCOMMAND --help' for each one's flags):
-  relocate   copy snapshots to another place or store so that they restore from there`
+  relocate      copy snapshots to another place or store so that they restore from there
+  to-canonical  convert a native savepoint or checkpoint into a canonical savepoint`
 }
 
 func runMigrate(ctx context.Context, e *env, args []string) error {
