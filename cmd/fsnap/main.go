@@ -135,9 +135,11 @@ func run(ctx context.Context, args []string, e *env) int {
 
 const exitCodesHelp = `Exit codes:
   0  success (verify: no finding at or above --fail-on)
-  1  verify found problems at or above --fail-on
+  1  a check said no: verify found problems at or above --fail-on, latest
+     found no complete snapshot, gc would exceed --max-delete
   2  usage error (unknown command or flag, wrong arguments)
-  3  unreadable or corrupt input, or a storage error
+  3  unreadable or corrupt input, a storage error, or a failed relocation
+     or conversion
 `
 
 func writeTopHelp(w io.Writer) {
