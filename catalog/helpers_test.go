@@ -3,32 +3,12 @@ package catalog_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"sync/atomic"
 	"testing"
 
 	"github.com/fsnap/fsnap/fixtures"
 	"github.com/fsnap/fsnap/internal/store"
 )
-
-// locWriter writes fixture objects relative to a location's prefix.
-type locWriter struct{ l *store.Location }
-
-func (w locWriter) WriteObject(ctx context.Context, key string, write func(io.Writer) error) error {
-	k, err := w.l.Key(key)
-	if err != nil {
-		return err
-	}
-	bw, err := w.l.Bucket.NewWriter(ctx, k, nil)
-	if err != nil {
-		return w.l.Wrap(k, err)
-	}
-	if err := write(bw); err != nil {
-		bw.Close()
-		return w.l.Wrap(k, err)
-	}
-	return w.l.Wrap(k, bw.Close())
-}
 
 var memSeq atomic.Int64
 
@@ -57,7 +37,7 @@ func writeHistory(t testing.TB, spec fixtures.HistorySpec, roots ...*store.Locat
 	}
 	var ws []fixtures.Writer
 	for _, r := range roots {
-		ws = append(ws, locWriter{r})
+		ws = append(ws, r)
 	}
 	ctx := context.Background()
 	for _, recent := range []bool{false, true} {

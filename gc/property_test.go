@@ -97,7 +97,7 @@ func propertyRun(t *testing.T, n, applyEvery int, gap time.Duration, mk func(t *
 		if err != nil {
 			t.Fatal(err)
 		}
-		ws := []fixtures.Writer{locWriter{root}, locWriter{also}}
+		ws := []fixtures.Writer{root, also}
 		if err := h.Write(ctx, ws, false); err != nil {
 			t.Fatal(err)
 		}

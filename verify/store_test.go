@@ -2,7 +2,6 @@ package verify
 
 import (
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,25 +14,6 @@ import (
 	"github.com/fsnap/fsnap/internal/testservers"
 	"github.com/fsnap/fsnap/snapshot"
 )
-
-// locWriter writes fixture objects under a store location.
-type locWriter struct{ l *store.Location }
-
-func (w locWriter) WriteObject(ctx context.Context, key string, write func(io.Writer) error) error {
-	k, err := w.l.Key(key)
-	if err != nil {
-		return err
-	}
-	bw, err := w.l.Bucket.NewWriter(ctx, k, nil)
-	if err != nil {
-		return err
-	}
-	if err := write(bw); err != nil {
-		bw.Close()
-		return err
-	}
-	return bw.Close()
-}
 
 // under returns the store URL of a folder in the bucket a URL names.
 func under(bucketURL, dir string) string {
@@ -63,7 +43,7 @@ func TestFixturesInMinIO(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Write(ctx, locWriter{l}); err != nil {
+		if err := s.Write(ctx, l); err != nil {
 			t.Fatal(err)
 		}
 		ref := under(bucket, s.Dir)
@@ -161,7 +141,7 @@ func TestStoreFailsMidCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Write(ctx, locWriter{l}); err != nil {
+	if err := s.Write(ctx, l); err != nil {
 		t.Fatal(err)
 	}
 	snap, ref, err := snapshot.Load(ctx, under(bucket, s.Dir))

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -65,7 +64,7 @@ func runFixture(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
-	if err := s.Write(ctx, locationWriter{l}); err != nil {
+	if err := s.Write(ctx, l); err != nil {
 		return err
 	}
 	fmt.Fprintln(e.stdout, l.NameOf(l.Prefix+s.Dir))
@@ -79,23 +78,4 @@ func flinkURI(l *store.Location) string {
 		return "file:" + name
 	}
 	return name
-}
-
-// locationWriter writes objects relative to a location's prefix.
-type locationWriter struct{ l *store.Location }
-
-func (w locationWriter) WriteObject(ctx context.Context, key string, write func(io.Writer) error) error {
-	k, err := w.l.Key(key)
-	if err != nil {
-		return err
-	}
-	bw, err := w.l.Bucket.NewWriter(ctx, k, nil)
-	if err != nil {
-		return w.l.Wrap(k, err)
-	}
-	if err := write(bw); err != nil {
-		bw.Close()
-		return w.l.Wrap(k, err)
-	}
-	return w.l.Wrap(k, bw.Close())
 }

@@ -68,7 +68,7 @@ func s3History(t *testing.T, spec fixtures.HistorySpec) (string, *fixtures.Histo
 		t.Fatal(err)
 	}
 	defer l.Close()
-	if err := h.Write(context.Background(), []fixtures.Writer{locationWriter{l}}, false); err != nil {
+	if err := h.Write(context.Background(), []fixtures.Writer{l}, false); err != nil {
 		t.Fatal(err)
 	}
 	return u.String(), h
@@ -396,7 +396,7 @@ func writeTo(t *testing.T, ref string, h *fixtures.History) {
 	}
 	defer l.Close()
 	for _, recent := range []bool{false, true} {
-		if err := h.Write(context.Background(), []fixtures.Writer{locationWriter{l}}, recent); err != nil {
+		if err := h.Write(context.Background(), []fixtures.Writer{l}, recent); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -150,3 +150,25 @@ func (l *Location) List(ctx context.Context, prefix, delimiter string) iter.Seq2
 		}
 	}
 }
+
+// WriteObject writes the object at rel (relative to the location's prefix)
+// with what write produces; the object appears only if write succeeds.
+func (l *Location) WriteObject(ctx context.Context, rel string, write func(io.Writer) error) error {
+	key, err := l.Key(rel)
+	if err != nil {
+		return err
+	}
+	// A cancelled context makes Close discard the partial object.
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w, err := l.Bucket.NewWriter(wctx, key, nil)
+	if err != nil {
+		return l.Wrap(key, err)
+	}
+	if err := write(w); err != nil {
+		cancel()
+		w.Close()
+		return l.Wrap(key, err)
+	}
+	return l.Wrap(key, w.Close())
+}
