@@ -79,15 +79,20 @@ func (d *Decoder) FailAt(off int64, format string, args ...any) {
 	}
 }
 
+// need reports whether n more bytes can be read; it is small enough to be
+// inlined, the failure path is not.
 func (d *Decoder) need(n int, what string) bool {
-	if d.err != nil {
-		return false
+	if d.err == nil && n <= len(d.buf)-d.off {
+		return true
 	}
-	if n > len(d.buf)-d.off {
+	return d.short(n, what)
+}
+
+func (d *Decoder) short(n int, what string) bool {
+	if d.err == nil {
 		d.Failf("truncated: %s needs %d bytes, %d remain", what, n, len(d.buf)-d.off)
-		return false
 	}
-	return true
+	return false
 }
 
 // U8 reads one unsigned byte.
@@ -217,8 +222,7 @@ func isPlainASCII[T string | []byte](b T) bool {
 	const lo, hi = 0x0101010101010101, 0x8080808080808080
 	i := 0
 	for ; i+8 <= len(b); i += 8 {
-		x := uint64(b[i]) | uint64(b[i+1])<<8 | uint64(b[i+2])<<16 | uint64(b[i+3])<<24 |
-			uint64(b[i+4])<<32 | uint64(b[i+5])<<40 | uint64(b[i+6])<<48 | uint64(b[i+7])<<56
+		x := binary.LittleEndian.Uint64([]byte(b[i : i+8]))
 		// A byte with its top bit set, or a zero byte (x-lo borrows into its top bit).
 		if x&hi != 0 || (x-lo)&^x&hi != 0 {
 			return false
