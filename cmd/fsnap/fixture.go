@@ -12,8 +12,10 @@ import (
 )
 
 var fixtureFlags struct {
-	spec fixtures.Spec
-	kind string
+	spec    fixtures.Spec
+	kind    string
+	realMiB int64
+	snappy  bool
 }
 
 func init() {
@@ -24,6 +26,11 @@ func init() {
 		long: `Writes a deterministic synthetic snapshot under ROOT (a directory or store URL)
 with fsnap's own writer and prints its directory. State files hold seeded
 random bytes, not Flink state streams; _metadata is exact Flink format.
+
+--real-state MiB writes instead a canonical savepoint whose keyed state is
+real (Flink's unified format, readable by Flink and by 'fsnap inspect
+--states'): one keyed operator with a payload and a count state of Long keys,
+about MiB of streams; --snappy compresses them.
 
 Kinds: canonical-savepoint, native-savepoint, checkpoint,
 incremental-checkpoint (shared files under ROOT/shared), unaligned-checkpoint,
@@ -43,6 +50,8 @@ changelog-checkpoint. Versions 2 to 7 (_metadata format version).`,
 			fs.IntVar(&s.SharedFiles, "shared-files", d.SharedFiles, "shared SSTs per subtask (incremental checkpoints)")
 			fs.BoolVar(&s.Entropy, "entropy", false, "write exclusive files to an entropy-injected folder (absolute paths)")
 			fs.BoolVar(&s.FileMerging, "file-merging", false, "use file-merging segment handles for operator state")
+			fs.Int64Var(&fixtureFlags.realMiB, "real-state", 0, "write a canonical savepoint with about this many MiB of real keyed state")
+			fs.BoolVar(&fixtureFlags.snappy, "snappy", false, "with --real-state: Snappy-compress the key groups")
 		},
 		run: runFixture,
 	})
@@ -58,6 +67,16 @@ func runFixture(ctx context.Context, e *env, args []string) error {
 	}
 	defer l.Close()
 	spec := fixtureFlags.spec
+	if fixtureFlags.realMiB > 0 {
+		sp, err := fixtures.WriteKeyedSavepoint(ctx, l, fixtures.KeyedSpec{Version: spec.Version, Seed: spec.Seed,
+			Parallelism: spec.Parallelism, MaxParallelism: spec.MaxParallelism, Bytes: fixtureFlags.realMiB << 20,
+			Compressed: fixtureFlags.snappy})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stdout, l.NameOf(l.Prefix+sp.Dir))
+		return nil
+	}
 	spec.Kind = fixtures.Kind(fixtureFlags.kind)
 	spec.RootURI = flinkURI(l)
 	s, err := fixtures.Generate(spec)

@@ -132,3 +132,22 @@ func TestFixtureThenInspect(t *testing.T) {
 		}
 	}
 }
+
+func TestRealStateFixtureThenInspectStates(t *testing.T) {
+	code, out, errs := fsnap(t, "fixture", "--real-state", "2", "--snappy", t.TempDir())
+	if code != 0 {
+		t.Fatalf("fixture: exit %d: %s", code, errs)
+	}
+	code, out, errs = fsnap(t, "inspect", "--states", strings.TrimSpace(out))
+	if code != 0 {
+		t.Fatalf("inspect: exit %d: %s", code, errs)
+	}
+	for _, want := range []string{"canonical-savepoint", "fixture-keyed-process", "payload", "BytePrimitiveArraySerializer", "count", "LongSerializer", "skew"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("inspect --states output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "note ") {
+		t.Errorf("a real-state fixture should read without notes:\n%s", out)
+	}
+}
