@@ -31,6 +31,16 @@ type Decoder struct {
 	off  int
 	base int64 // file offset of buf[0], for error messages
 	err  *Error
+	// short records a fixed-size read past the end without a call, so the
+	// fast paths stay small enough to inline; Err turns it into an Error.
+	short shortRead
+}
+
+type shortRead struct {
+	set  bool
+	off  int
+	n    int
+	what string
 }
 
 // NewDecoder decodes buf, whose first byte sits at file offset base.
@@ -45,14 +55,31 @@ func (d *Decoder) Reset(buf []byte, base int64) {
 
 // Err is the first error met, or nil.
 func (d *Decoder) Err() error {
+	if d.err == nil && d.short.set {
+		d.materialize()
+	}
 	if d.err == nil {
 		return nil
 	}
 	return d.err
 }
 
+//go:noinline
+func (d *Decoder) materialize() {
+	s := d.short
+	d.err = &Error{Offset: d.base + int64(s.off), Msg: fmt.Sprintf("truncated: %s needs %d bytes, %d remain", s.what, s.n, len(d.buf)-s.off)}
+}
+
+// truncated notes a fixed-size read of n bytes past the end (see shortRead).
+func (d *Decoder) truncated(n int, what string) {
+	if d.err == nil && !d.short.set {
+		d.short = shortRead{true, d.off, n, what}
+	}
+	d.off = len(d.buf)
+}
+
 // Failed reports whether an error has been met.
-func (d *Decoder) Failed() bool { return d.err != nil }
+func (d *Decoder) Failed() bool { return d.err != nil || d.short.set }
 
 // Offset is the absolute file offset of the next byte to read.
 func (d *Decoder) Offset() int64 { return d.base + int64(d.off) }
@@ -73,23 +100,24 @@ func (d *Decoder) Failf(format string, args ...any) {
 
 // FailAt records an error at an explicit absolute offset.
 func (d *Decoder) FailAt(off int64, format string, args ...any) {
-	if d.err == nil {
+	if !d.Failed() {
 		d.err = &Error{Offset: off, Msg: fmt.Sprintf(format, args...)}
-		d.off = len(d.buf) // stop all further reads
 	}
+	d.off = len(d.buf) // stop all further reads
 }
 
 // need reports whether n more bytes can be read; it is small enough to be
 // inlined, the failure path is not.
 func (d *Decoder) need(n int, what string) bool {
-	if d.err == nil && n <= len(d.buf)-d.off {
+	if !d.Failed() && n <= len(d.buf)-d.off {
 		return true
 	}
-	return d.short(n, what)
+	return d.fail(n, what)
 }
 
-func (d *Decoder) short(n int, what string) bool {
-	if d.err == nil {
+//go:noinline
+func (d *Decoder) fail(n int, what string) bool {
+	if !d.Failed() {
 		d.Failf("truncated: %s needs %d bytes, %d remain", what, n, len(d.buf)-d.off)
 	}
 	return false
@@ -97,12 +125,13 @@ func (d *Decoder) short(n int, what string) bool {
 
 // U8 reads one unsigned byte.
 func (d *Decoder) U8(what string) uint8 {
-	if !d.need(1, what) {
-		return 0
+	if d.off < len(d.buf) {
+		v := d.buf[d.off]
+		d.off++
+		return v
 	}
-	v := d.buf[d.off]
-	d.off++
-	return v
+	d.truncated(1, what)
+	return 0
 }
 
 // Bool reads a Java boolean (one byte, 0 or 1; Java accepts any non-zero as true).
@@ -110,12 +139,13 @@ func (d *Decoder) Bool(what string) bool { return d.U8(what) != 0 }
 
 // I16 reads a signed 16-bit value.
 func (d *Decoder) I16(what string) int16 {
-	if !d.need(2, what) {
-		return 0
+	if d.off+2 <= len(d.buf) {
+		v := binary.BigEndian.Uint16(d.buf[d.off:])
+		d.off += 2
+		return int16(v)
 	}
-	v := binary.BigEndian.Uint16(d.buf[d.off:])
-	d.off += 2
-	return int16(v)
+	d.truncated(2, what)
+	return 0
 }
 
 // U16 reads an unsigned 16-bit value.
@@ -123,22 +153,24 @@ func (d *Decoder) U16(what string) uint16 { return uint16(d.I16(what)) }
 
 // I32 reads a signed 32-bit value.
 func (d *Decoder) I32(what string) int32 {
-	if !d.need(4, what) {
-		return 0
+	if d.off+4 <= len(d.buf) {
+		v := binary.BigEndian.Uint32(d.buf[d.off:])
+		d.off += 4
+		return int32(v)
 	}
-	v := binary.BigEndian.Uint32(d.buf[d.off:])
-	d.off += 4
-	return int32(v)
+	d.truncated(4, what)
+	return 0
 }
 
 // I64 reads a signed 64-bit value.
 func (d *Decoder) I64(what string) int64 {
-	if !d.need(8, what) {
-		return 0
+	if d.off+8 <= len(d.buf) {
+		v := binary.BigEndian.Uint64(d.buf[d.off:])
+		d.off += 8
+		return int64(v)
 	}
-	v := binary.BigEndian.Uint64(d.buf[d.off:])
-	d.off += 8
-	return int64(v)
+	d.truncated(8, what)
+	return 0
 }
 
 // Bytes returns the next n bytes as a sub-slice of the buffer (no copy).
@@ -164,7 +196,7 @@ func (d *Decoder) Skip(n int, what string) { d.Bytes(n, what) }
 func (d *Decoder) Count(what string, minSize int) int {
 	start := d.Offset()
 	n := d.I32(what)
-	if d.err != nil {
+	if d.Failed() {
 		return -1
 	}
 	return d.CheckCount(start, int64(n), what, minSize)
@@ -172,7 +204,7 @@ func (d *Decoder) Count(what string, minSize int) int {
 
 // CheckCount validates a count read elsewhere (see Count).
 func (d *Decoder) CheckCount(at int64, n int64, what string, minSize int) int {
-	if d.err != nil {
+	if d.Failed() {
 		return -1
 	}
 	if n < 0 {
@@ -201,7 +233,7 @@ func (d *Decoder) UTF(what string) string {
 	n := int(binary.BigEndian.Uint16(d.buf[d.off:]))
 	d.off += 2
 	b := d.Bytes(n, what)
-	if d.err != nil {
+	if d.Failed() {
 		return ""
 	}
 	if isPlainASCII(b) {

@@ -69,3 +69,23 @@ func TestCountRejectsWhatInputCannotHold(t *testing.T) {
 		t.Errorf("read after failure returned %d", v)
 	}
 }
+
+// A short fixed-size read is recorded without a call (to keep the reads
+// inlinable) and reported by Err with its offset; the first failure wins.
+func TestShortReadReportsFirstFailure(t *testing.T) {
+	d := NewDecoder([]byte{0, 0, 0, 7, 1, 2}, 50)
+	if v := d.I32("count"); v != 7 {
+		t.Fatalf("I32 = %d", v)
+	}
+	if v := d.I64("size"); v != 0 || !d.Failed() {
+		t.Fatalf("I64 past the end = %d, failed %v", v, d.Failed())
+	}
+	d.Failf("a later failure")
+	e, ok := d.Err().(*Error)
+	if !ok || e.Offset != 54 || e.Msg != "truncated: size needs 8 bytes, 2 remain" {
+		t.Fatalf("Err = %v", d.Err())
+	}
+	if v := d.U8("after"); v != 0 {
+		t.Errorf("read after failure returned %d", v)
+	}
+}
