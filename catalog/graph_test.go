@@ -21,7 +21,7 @@ func metadata(t testing.TB, id int64, handles ...format.StreamHandle) []byte {
 	op := format.OperatorState{ID: format.OperatorIDFromUID("src"), UID: "src", Name: "Source",
 		Parallelism: int32(len(handles)), MaxParallelism: 128}
 	for i, h := range handles {
-		op.Subtasks = append(op.Subtasks, format.SubtaskState{Index: int32(i), LegacyDuration: -1,
+		op.Subtasks = append(op.Subtasks, format.SubtaskState{Index: int32(i),
 			ManagedOperatorState: &format.OperatorStateHandle{Delegate: h,
 				States: []format.NamedOperatorState{{Name: "s", Offsets: []int64{0}}}}})
 	}

@@ -97,18 +97,33 @@ type SubtaskState struct {
 	ManagedKeyedState    KeyedStateHandle     // nil when absent
 	RawKeyedState        KeyedStateHandle     // nil when absent
 
-	// Channel state of unaligned checkpoints (version 3+).
-	InputChannels       []ChannelStateHandle
-	ResultSubpartitions []ChannelStateHandle
+	// Channels is the in-flight data of unaligned checkpoints (version 3+);
+	// nil when the subtask has none. (Rare fields sit behind pointers: a
+	// checkpoint of a large job holds hundreds of thousands of subtasks.)
+	Channels *ChannelState
 
 	// RefCheckpointID is version 7's optional reference checkpoint id.
 	RefCheckpointID *int64
 
-	// LegacyDuration is version 2's unused duration field (Flink writes -1).
-	LegacyDuration int64
-	// LegacyOperatorState is version 2's non-partitionable operator state
-	// (the Checkpointed interface of Flink 1.3); no Flink since 1.4 restores it.
-	LegacyOperatorState []StreamHandle
+	// Legacy holds version 2's extra fields; nil for other versions.
+	Legacy *LegacySubtask
+}
+
+// ChannelState is a subtask's channel state handles, in the two lists the
+// file keeps them in.
+type ChannelState struct {
+	InputChannels       []ChannelStateHandle
+	ResultSubpartitions []ChannelStateHandle
+}
+
+// LegacySubtask holds version 2's per-subtask fields.
+type LegacySubtask struct {
+	// Duration is unused (Flink writes -1); kept so the file is written
+	// back unchanged.
+	Duration int64
+	// OperatorState is non-partitionable operator state (the Checkpointed
+	// interface of Flink 1.3); no Flink since 1.4 restores it.
+	OperatorState []StreamHandle
 }
 
 // KeyGroupRange is an inclusive range of key groups, stored as start and count.
@@ -129,3 +144,27 @@ func (r KeyGroupRange) String() string {
 
 // Contains reports whether key group kg is in the range.
 func (r KeyGroupRange) Contains(kg int32) bool { return kg >= r.Start && kg-r.Start < r.Count }
+
+// InputChannels are the subtask's input channel state handles.
+func (st *SubtaskState) InputChannels() []ChannelStateHandle {
+	if st.Channels == nil {
+		return nil
+	}
+	return st.Channels.InputChannels
+}
+
+// ResultSubpartitions are the subtask's result subpartition state handles.
+func (st *SubtaskState) ResultSubpartitions() []ChannelStateHandle {
+	if st.Channels == nil {
+		return nil
+	}
+	return st.Channels.ResultSubpartitions
+}
+
+// LegacyOperatorState is version 2's non-partitionable operator state.
+func (st *SubtaskState) LegacyOperatorState() []StreamHandle {
+	if st.Legacy == nil {
+		return nil
+	}
+	return st.Legacy.OperatorState
+}

@@ -247,11 +247,11 @@ func (p *parser) subtask(st *SubtaskState) {
 	at := d.Offset()
 	st.Index = d.I32("subtask index")
 	if p.version == 2 {
-		st.LegacyDuration = d.I64("legacy duration")
+		st.Legacy = &LegacySubtask{Duration: d.I64("legacy duration")}
 		if n := d.Count("legacy state count", minStreamHandle); n > 0 {
-			st.LegacyOperatorState = make([]StreamHandle, n)
-			for i := range st.LegacyOperatorState {
-				st.LegacyOperatorState[i] = p.streamHandle("legacy operator state")
+			st.Legacy.OperatorState = make([]StreamHandle, n)
+			for i := range st.Legacy.OperatorState {
+				st.Legacy.OperatorState[i] = p.streamHandle("legacy operator state")
 			}
 		}
 	} else if st.Index < 0 {
@@ -271,8 +271,11 @@ func (p *parser) subtask(st *SubtaskState) {
 	st.ManagedKeyedState = p.keyedHandle("managed keyed state")
 	st.RawKeyedState = p.keyedHandle("raw keyed state")
 	if p.version >= 3 {
-		st.InputChannels = p.channelHandles("input channel", true)
-		st.ResultSubpartitions = p.channelHandles("result subpartition", false)
+		in := p.channelHandles("input channel", true)
+		out := p.channelHandles("result subpartition", false)
+		if in != nil || out != nil {
+			st.Channels = &ChannelState{InputChannels: in, ResultSubpartitions: out}
+		}
 	}
 	if p.version >= 7 {
 		at := d.Offset()

@@ -136,20 +136,26 @@ func (w *writer) subtask(op *OperatorState, st *SubtaskState) {
 	}
 	e.I32(st.Index)
 	if w.version == 2 {
-		e.I64(st.LegacyDuration)
-		e.Len32(len(st.LegacyOperatorState), "legacy operator states")
-		for _, h := range st.LegacyOperatorState {
+		duration := int64(-1) // what Flink writes
+		if st.Legacy != nil {
+			duration = st.Legacy.Duration
+		}
+		e.I64(duration)
+		e.Len32(len(st.LegacyOperatorState()), "legacy operator states")
+		for _, h := range st.LegacyOperatorState() {
 			w.streamHandle(h)
 		}
+	} else if st.Legacy != nil {
+		e.Failf("operator %v subtask %d: version %d has no legacy subtask fields (version 2 does)", op.ID, st.Index, w.version)
 	}
 	w.optionalOperatorHandle(st.ManagedOperatorState)
 	w.optionalOperatorHandle(st.RawOperatorState)
 	w.keyedHandle(st.ManagedKeyedState)
 	w.keyedHandle(st.RawKeyedState)
 	if w.version >= 3 {
-		w.channelHandles(st.InputChannels, true)
-		w.channelHandles(st.ResultSubpartitions, false)
-	} else if len(st.InputChannels)+len(st.ResultSubpartitions) > 0 {
+		w.channelHandles(st.InputChannels(), true)
+		w.channelHandles(st.ResultSubpartitions(), false)
+	} else if len(st.InputChannels())+len(st.ResultSubpartitions()) > 0 {
 		e.Failf("operator %v subtask %d: version 2 cannot store channel state", op.ID, st.Index)
 	}
 	switch {

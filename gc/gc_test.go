@@ -41,7 +41,7 @@ func checkpoint(t *testing.T, dir string, id int64, age time.Duration, paths ...
 		if strings.HasPrefix(p, "/") {
 			h = &format.FileHandle{Path: "file:" + p, Size: 1}
 		}
-		op.Subtasks = append(op.Subtasks, format.SubtaskState{Index: int32(i), LegacyDuration: -1,
+		op.Subtasks = append(op.Subtasks, format.SubtaskState{Index: int32(i),
 			ManagedOperatorState: &format.OperatorStateHandle{Delegate: h,
 				States: []format.NamedOperatorState{{Name: "s", Offsets: []int64{0}}}}})
 	}

@@ -237,10 +237,10 @@ func handleKinds(op *format.OperatorState) []string {
 		if st.RawKeyedState != nil {
 			set["raw-keyed:"+st.RawKeyedState.KeyedType().String()] = true
 		}
-		for _, c := range st.InputChannels {
+		for _, c := range st.InputChannels() {
 			set["input-channel:"+c.Type.String()] = true
 		}
-		for _, c := range st.ResultSubpartitions {
+		for _, c := range st.ResultSubpartitions() {
 			set["result-subpartition:"+c.Type.String()] = true
 		}
 	}

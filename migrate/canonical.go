@@ -312,7 +312,7 @@ func (c *converter) plan(ctx context.Context, m *format.Metadata) error {
 					return err
 				}
 			}
-			for _, list := range [][]format.ChannelStateHandle{st.InputChannels, st.ResultSubpartitions} {
+			for _, list := range [][]format.ChannelStateHandle{st.InputChannels(), st.ResultSubpartitions()} {
 				for i := range list {
 					ch := &list[i]
 					if err := c.carry(ch.Delegate, where+" channel state", func(d format.StreamHandle) { ch.Delegate = d }); err != nil {
@@ -320,8 +320,8 @@ func (c *converter) plan(ctx context.Context, m *format.Metadata) error {
 					}
 				}
 			}
-			for i := range st.LegacyOperatorState {
-				if err := c.carry(st.LegacyOperatorState[i], where+" legacy operator state", func(d format.StreamHandle) { st.LegacyOperatorState[i] = d }); err != nil {
+			for i := range st.LegacyOperatorState() {
+				if err := c.carry(st.LegacyOperatorState()[i], where+" legacy operator state", func(d format.StreamHandle) { st.LegacyOperatorState()[i] = d }); err != nil {
 					return err
 				}
 			}

@@ -70,8 +70,8 @@ func handleSlots(m *format.Metadata) []handleSlot {
 		for si := range op.Subtasks {
 			st := &op.Subtasks[si]
 			w := fmt.Sprintf("operator %s subtask %d", op.ID, st.Index)
-			for i := range st.LegacyOperatorState {
-				stream(&st.LegacyOperatorState[i], nil, w+" legacy operator state")
+			for i := range st.LegacyOperatorState() {
+				stream(&st.LegacyOperatorState()[i], nil, w+" legacy operator state")
 			}
 			if h := st.ManagedOperatorState; h != nil {
 				stream(&h.Delegate, h, w+" managed operator state")
@@ -85,11 +85,11 @@ func handleSlots(m *format.Metadata) []handleSlot {
 			if st.RawKeyedState != nil {
 				keyed(st.RawKeyedState, w+" raw keyed state")
 			}
-			for i := range st.InputChannels {
-				stream(&st.InputChannels[i].Delegate, nil, w+" input channel")
+			for i := range st.InputChannels() {
+				stream(&st.InputChannels()[i].Delegate, nil, w+" input channel")
 			}
-			for i := range st.ResultSubpartitions {
-				stream(&st.ResultSubpartitions[i].Delegate, nil, w+" result subpartition")
+			for i := range st.ResultSubpartitions() {
+				stream(&st.ResultSubpartitions()[i].Delegate, nil, w+" result subpartition")
 			}
 		}
 	}

@@ -129,7 +129,7 @@ func census(m *format.Metadata) handleCensus {
 			}
 			keyed(st.ManagedKeyedState)
 			keyed(st.RawKeyedState)
-			c.channel += len(st.InputChannels) + len(st.ResultSubpartitions)
+			c.channel += len(st.InputChannels()) + len(st.ResultSubpartitions())
 		}
 	}
 	return c

@@ -154,7 +154,7 @@ func (b *builder) operator(idx int, op *format.OperatorState) {
 		}
 		o.Subtasks++
 		u := Use{Operator: idx, Subtask: st.Index, Role: "state"}
-		for _, h := range st.LegacyOperatorState {
+		for _, h := range st.LegacyOperatorState() {
 			u.Slot = SlotLegacyOperator
 			o.Bytes.RawOperator += b.stream(h, u)
 		}
@@ -174,11 +174,11 @@ func (b *builder) operator(idx int, op *format.OperatorState) {
 			u.Slot = SlotRawKeyed
 			o.Bytes.RawKeyed += b.keyed(st.RawKeyedState, u)
 		}
-		for _, h := range st.InputChannels {
+		for _, h := range st.InputChannels() {
 			u.Slot = SlotInputChannel
 			o.Bytes.Channel += b.stream(h.Delegate, u)
 		}
-		for _, h := range st.ResultSubpartitions {
+		for _, h := range st.ResultSubpartitions() {
 			u.Slot = SlotResultSubpartition
 			o.Bytes.Channel += b.stream(h.Delegate, u)
 		}

@@ -81,7 +81,7 @@ func (c *checker) streams() error {
 			if h := st.RawOperatorState; h != nil && h.Delegate != nil {
 				c.opaque() // written by user code
 			}
-			for range len(st.InputChannels) + len(st.ResultSubpartitions) + len(st.LegacyOperatorState) {
+			for range len(st.InputChannels()) + len(st.ResultSubpartitions()) + len(st.LegacyOperatorState()) {
 				c.opaque()
 			}
 		}

@@ -240,9 +240,9 @@ func TestDeleteScope(t *testing.T) {
 	m := &format.Metadata{Version: 6, CheckpointID: 3, Properties: format.NewCheckpointProperties(),
 		Operators: []format.OperatorState{{ID: format.OperatorIDFromUID("x"), Parallelism: 2, MaxParallelism: 128,
 			Subtasks: []format.SubtaskState{
-				{Index: 0, LegacyDuration: -1, ManagedOperatorState: &format.OperatorStateHandle{
+				{Index: 0, ManagedOperatorState: &format.OperatorStateHandle{
 					States: []format.NamedOperatorState{{Name: "s", Offsets: []int64{0}}}, Delegate: &format.FileHandle{Path: "file:" + outside, Size: 8}}},
-				{Index: 1, LegacyDuration: -1, ManagedOperatorState: &format.OperatorStateHandle{
+				{Index: 1, ManagedOperatorState: &format.OperatorStateHandle{
 					States: []format.NamedOperatorState{{Name: "s", Offsets: []int64{0}}}, Delegate: &format.FileHandle{Path: "file://" + inside, Size: 4}}},
 			}}}}
 	mb, err := format.AppendMetadata(nil, m)

@@ -283,7 +283,7 @@ func TestGCApplyRechecks(t *testing.T) {
 	// A new checkpoint in a new job folder now references the orphan.
 	m := &format.Metadata{Version: 6, CheckpointID: 99, Properties: format.NewCheckpointProperties(),
 		Operators: []format.OperatorState{{ID: format.OperatorIDFromUID("late"), Parallelism: 1, MaxParallelism: 128,
-			Subtasks: []format.SubtaskState{{LegacyDuration: -1, ManagedOperatorState: &format.OperatorStateHandle{
+			Subtasks: []format.SubtaskState{{ManagedOperatorState: &format.OperatorStateHandle{
 				States:   []format.NamedOperatorState{{Name: "s", Offsets: []int64{0}}},
 				Delegate: &format.FileHandle{Path: "file:/" + orphan.Key, Size: orphan.Size}}}}}}}
 	mb, err := format.AppendMetadata(nil, m)
