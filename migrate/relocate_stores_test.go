@@ -202,7 +202,8 @@ func TestRelocateS3KilledMidCopy(t *testing.T) {
 
 // TestRelocateWrongSourceChecksum gives one source blob a Content-MD5
 // that does not match its bytes: the file is reported, not copied, and no
-// _metadata is written.
+// _metadata is written; to a local directory (fsnap hashes the stream) and
+// to S3 (the server checks the Content-MD5 fsnap sends).
 func TestRelocateWrongSourceChecksum(t *testing.T) {
 	ctx := context.Background()
 	az := testservers.Shared(t, testservers.Azure).NewBucket(t)
@@ -225,22 +226,27 @@ func TestRelocateWrongSourceChecksum(t *testing.T) {
 	if _, err := cc.NewBlobClient(l.Prefix+victim).SetHTTPHeaders(ctx, blob.HTTPHeaders{BlobContentMD5: wrong}, nil); err != nil {
 		t.Fatal(err)
 	}
-	dst := filepath.Join(t.TempDir(), "sp")
-	r, err := Relocate(ctx, src, dst, RelocateOptions{})
-	var re *RelocateError
-	if !errors.As(err, &re) {
-		t.Fatalf("want a relocation error, got %v", err)
-	}
-	if len(r.Problems) != 1 || r.Problems[0].Problem != "checksum-mismatch" || !strings.Contains(r.Problems[0].Message, victim) {
-		t.Fatalf("problems %+v", r.Problems)
-	}
-	if _, err := os.Stat(filepath.Join(dst, victim)); !os.IsNotExist(err) {
-		t.Errorf("the corrupt file was copied (%v)", err)
-	}
-	if _, err := os.Stat(filepath.Join(dst, "_metadata")); !os.IsNotExist(err) {
-		t.Error("_metadata written")
-	}
-	if r.Copied != r.Files-1 {
-		t.Errorf("%d of %d good files copied", r.Copied, r.Files-1)
+	for _, dst := range []string{filepath.Join(t.TempDir(), "sp"), must(joinRef(testservers.Shared(t, testservers.S3).NewBucket(t), "sp"))} {
+		r, err := Relocate(ctx, src, dst, RelocateOptions{})
+		var re *RelocateError
+		if !errors.As(err, &re) {
+			t.Fatalf("%s: want a relocation error, got %v", dst, err)
+		}
+		if len(r.Problems) != 1 || r.Problems[0].Problem != "checksum-mismatch" || !strings.Contains(r.Problems[0].Message, victim) {
+			t.Fatalf("%s: problems %+v", dst, r.Problems)
+		}
+		d, err := store.Open(ctx, dst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{victim, "_metadata"} {
+			if ok, err := d.Bucket.Exists(ctx, d.Prefix+name); ok || err != nil {
+				t.Errorf("%s: %s written (%v)", dst, name, err)
+			}
+		}
+		d.Close()
+		if r.Copied != r.Files-1 {
+			t.Errorf("%s: %d of %d good files copied", dst, r.Copied, r.Files-1)
+		}
 	}
 }

@@ -121,9 +121,12 @@ func Open(ctx context.Context, ref string) (*Location, error) {
 		l.query = q
 		bu := &url.URL{Scheme: u.Scheme, Host: u.Host, RawQuery: q.Encode()}
 		var b *blob.Bucket
-		if u.Scheme == "gs" {
+		switch u.Scheme {
+		case "gs":
 			b, err = openGCS(ctx, bu)
-		} else {
+		case "s3":
+			b, err = openS3(ctx, bu)
+		default:
 			b, err = blob.OpenBucket(ctx, bu.String())
 		}
 		if err != nil {

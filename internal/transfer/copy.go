@@ -80,6 +80,24 @@ func (e *Engine) mayGiveMD5(l *store.Location, n int64) bool {
 	return false
 }
 
+// srcSums are the checksums the source store records for a whole object.
+type srcSums struct {
+	md5    []byte
+	crc    uint32
+	hasCRC bool
+}
+
+// s3ETagIsMD5 reports whether an S3 object's ETag, from which listings
+// take its MD5, is the MD5 of its bytes: not so for objects encrypted with
+// KMS or a customer key, which only the GET response tells.
+func s3ETagIsMD5(r *blob.Reader) bool {
+	var out s3.GetObjectOutput
+	if !r.As(&out) {
+		return true
+	}
+	return out.SSECustomerAlgorithm == nil && !strings.HasPrefix(string(out.ServerSideEncryption), "aws:kms")
+}
+
 // stream copies f through this process, hashing the bytes.
 func (e *Engine) stream(ctx context.Context, f *File) Result {
 	n := f.CopyLength()
@@ -87,11 +105,9 @@ func (e *Engine) stream(ctx context.Context, f *File) Result {
 	if !f.whole() {
 		off, length = f.Offset, f.Length
 	}
-	var srcMD5 []byte
-	var srcCRC uint32
-	var hasSrcCRC bool
+	var src srcSums
 	if f.whole() && f.SrcAttrs != nil {
-		srcMD5, srcCRC, hasSrcCRC = f.SrcAttrs.MD5, f.SrcAttrs.CRC32C, f.SrcAttrs.HasCRC32C
+		src = srcSums{md5: f.SrcAttrs.MD5, crc: f.SrcAttrs.CRC32C, hasCRC: f.SrcAttrs.HasCRC32C}
 	}
 	r, err := f.Src.Loc.NewRangeReader(ctx, f.Src.Key, off, length)
 	if err != nil {
@@ -101,6 +117,13 @@ func (e *Engine) stream(ctx context.Context, f *File) Result {
 		return Result{Err: ioErr(f, err)}
 	}
 	defer r.Close()
+	if !s3ETagIsMD5(r) {
+		src.md5 = nil
+	}
+	if c := e.s3PutClient(f.Dst, n); c != nil {
+		return e.putS3(ctx, f, c, r, n, src)
+	}
+	srcMD5, srcCRC, hasSrcCRC := src.md5, src.crc, src.hasCRC
 
 	h := newHashes(srcMD5 != nil || e.mayGiveMD5(f.Dst.Loc, n))
 	wctx, cancel := context.WithCancel(ctx)

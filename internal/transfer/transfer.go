@@ -12,7 +12,14 @@
 // After a copy the destination's size must match, and so must every
 // checksum both sides know (MD5 from S3 single-part ETags, GCS, Azure and
 // memory; CRC32C from GCS). Local files give no checksum: there the check
-// is the size, and the CRC32C of the streamed bytes is reported.
+// is the size, and the CRC32C of the streamed bytes is reported. Objects
+// smaller than a part bound for S3 go up in one PutObject carrying
+// Content-MD5 instead (puts3.go): S3 itself refuses bytes that differ, and
+// its response's ETag confirms the stored object.
+//
+// An S3 object's listed MD5 is its ETag, which is not the MD5 of its bytes
+// when it is encrypted with KMS or a customer key; the GET response tells,
+// and such an MD5 is then not used.
 //
 // Resuming. An existing destination object counts as present when its
 // size matches and a checksum common to both sides matches; when the
@@ -186,10 +193,11 @@ type Stats struct {
 // Engine runs copies with a bounded number in flight, shared by all
 // concurrent callers.
 type Engine struct {
-	opts  Options
-	sem   chan struct{}
-	bufs  sync.Pool
-	Stats Stats
+	opts    Options
+	sem     chan struct{}
+	bufs    sync.Pool
+	putBufs putBufs // whole objects of direct S3 uploads
+	Stats   Stats
 
 	sharedMu sync.Mutex
 	shared   map[string]*sharedCall // File.Shared destinations of this run

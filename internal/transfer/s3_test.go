@@ -1,0 +1,80 @@
+package transfer
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/fsnap/fsnap/internal/testservers"
+)
+
+// TestCopyToS3 copies to a real S3 server (MinIO): small objects go up in
+// one PutObject with Content-MD5, so a source whose recorded MD5 does not
+// match its bytes is refused by the server and nothing is stored; larger
+// ones through the multipart writer.
+func TestCopyToS3(t *testing.T) {
+	ctx := context.Background()
+	srcDir := t.TempDir()
+	src := open(t, srcDir)
+	mem := open(t, "mem://transfer-to-s3")
+	dst := open(t, testservers.Shared(t, testservers.S3).NewBucket(t))
+	small, large := randBytes(300_000, 1), randBytes(6<<20+123, 2)
+	os.WriteFile(filepath.Join(srcDir, "small"), small, 0o644)
+	os.WriteFile(filepath.Join(srcDir, "large"), large, 0o644)
+	put(t, mem, "small", small)
+	sum := md5.Sum(small)
+	wrong := md5.Sum(large)
+
+	e := New(Options{PartSize: 5 << 20, NoServerSide: true})
+	res := e.Copy(ctx, []File{
+		{Src: Object{src, src.Prefix + "small"}, Dst: Object{dst, "a/small"}, Length: -1, Size: int64(len(small))},
+		{Src: Object{src, src.Prefix + "large"}, Dst: Object{dst, "a/large"}, Length: -1, Size: int64(len(large))},
+		{Src: Object{mem, "small"}, Dst: Object{dst, "b/small"}, Length: -1, Size: int64(len(small))},
+		{Src: Object{src, src.Prefix + "large"}, Dst: Object{dst, "a/range"}, Offset: 1000, Length: 200_000, Size: -1},
+		// The source store claims another MD5 than its bytes have.
+		{Src: Object{src, src.Prefix + "small"}, Dst: Object{dst, "a/corrupt"}, Length: -1, Size: int64(len(small)),
+			SrcAttrs: &Attrs{Size: int64(len(small)), MD5: wrong[:]}},
+		// The source is longer than the size it was listed with.
+		{Src: Object{src, src.Prefix + "small"}, Dst: Object{dst, "a/longer"}, Length: -1, Size: 1000,
+			SrcAttrs: &Attrs{Size: 1000}},
+	})
+	for i, want := range []Problem{"", "", "", "", ChecksumMismatch, SizeMismatch} {
+		if ProblemOf(res[i].Err) != want {
+			t.Errorf("%d: problem %q, want %q (%v)", i, ProblemOf(res[i].Err), want, res[i].Err)
+		}
+	}
+	for i := range 4 {
+		// A multipart upload's ETag is no MD5: only its size is checked.
+		if res[i].Outcome != Copied || slices.Contains(res[i].Checked, "md5") == (i == 1) {
+			t.Errorf("%d: %+v", i, res[i])
+		}
+	}
+	for key, want := range map[string][]byte{"a/small": small, "a/large": large, "b/small": small, "a/range": large[1000:201_000]} {
+		got, err := dst.Bucket.ReadAll(ctx, key)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s: %d bytes, want %d (%v)", key, len(got), len(want), err)
+		}
+	}
+	a, err := dst.Stat(ctx, "a/small")
+	if err != nil || !bytes.Equal(a.MD5, sum[:]) {
+		t.Errorf("a/small: MD5 %x, want %x (%v)", a.MD5, sum, err)
+	}
+	for _, key := range []string{"a/corrupt", "a/longer"} {
+		if ok, _ := dst.Bucket.Exists(ctx, key); ok {
+			t.Errorf("%s stored despite the problem", key)
+		}
+	}
+	// A re-run finds everything present.
+	for i, r := range New(Options{PartSize: 5 << 20}).Copy(ctx, []File{
+		{Src: Object{src, src.Prefix + "small"}, Dst: Object{dst, "a/small"}, Length: -1, Size: int64(len(small))},
+		{Src: Object{mem, "small"}, Dst: Object{dst, "b/small"}, Length: -1, Size: int64(len(small))},
+	}) {
+		if r.Err != nil || r.Outcome != Present {
+			t.Errorf("re-run %d: %+v", i, r)
+		}
+	}
+}
