@@ -120,7 +120,8 @@ type RelocatePlan struct {
 	src        *store.SnapshotRef
 	dst        *store.Location
 	dstMetaKey string
-	locs       []*store.Location
+	srcPaths   *store.Resolver // absolute paths of the source snapshot
+	dstPaths   *store.Resolver // --map targets
 	xfer       []transfer.File
 }
 
@@ -241,7 +242,8 @@ func PlanRelocation(ctx context.Context, src, dst string, opts RelocateOptions) 
 		return fail(err)
 	}
 	b := &relocPlanner{ctx: ctx, p: p, sr: sr, dl: dl, byID: map[string]int{}, names: map[string]string{},
-		used: map[string]bool{format.MetadataFileName: true}, opened: map[string]*store.Location{}}
+		used: map[string]bool{format.MetadataFileName: true}}
+	p.srcPaths, p.dstPaths = store.NewResolver(sr.Location, true), store.NewResolver(dl, true)
 	if err := b.walk(m); err != nil {
 		return fail(err)
 	}
@@ -381,10 +383,11 @@ func (p *RelocatePlan) Close() {
 	if p == nil {
 		return
 	}
-	for _, l := range p.locs {
-		l.Close()
+	for _, r := range []*store.Resolver{p.srcPaths, p.dstPaths} {
+		if r != nil {
+			r.Close()
+		}
 	}
-	p.locs = nil
 	if p.src != nil {
 		p.src.Close()
 		p.src = nil
@@ -546,14 +549,13 @@ func fsyncPath(name string) error {
 
 // relocPlanner builds a plan while walking the handles.
 type relocPlanner struct {
-	ctx    context.Context
-	p      *RelocatePlan
-	sr     *store.SnapshotRef
-	dl     *store.Location
-	byID   map[string]int    // copy identity -> index in p.Files
-	names  map[string]string // source identity -> name in the destination directory
-	used   map[string]bool   // names taken in the destination directory
-	opened map[string]*store.Location
+	ctx   context.Context
+	p     *RelocatePlan
+	sr    *store.SnapshotRef
+	dl    *store.Location
+	byID  map[string]int    // copy identity -> index in p.Files
+	names map[string]string // source identity -> name in the destination directory
+	used  map[string]bool   // names taken in the destination directory
 }
 
 // walk plans every stream handle of m and rewrites the handles in place.
@@ -598,18 +600,18 @@ func (b *relocPlanner) handleSlot(s handleSlot) error {
 			h.RelativePath, Kept)
 	case *format.FileHandle:
 		if np, ok := b.mapped(h.Path); ok {
-			src, err := b.resolve(h.Path, b.sr.Location)
+			src, err := b.resolve(h.Path, false)
 			if err != nil {
 				return fmt.Errorf("%s: %w", s.where, err)
 			}
-			dst, err := b.resolve(np, b.dl)
+			dst, err := b.resolve(np, true)
 			if err != nil {
 				return fmt.Errorf("%s: mapped path: %w", s.where, err)
 			}
 			*s.h = &format.FileHandle{Path: np, Size: h.Size}
 			return b.add(s, transfer.File{Src: src, Dst: dst, Length: -1, Size: h.Size, Shared: true}, np, Mapped)
 		}
-		src, err := b.resolve(h.Path, b.sr.Location)
+		src, err := b.resolve(h.Path, false)
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.where, err)
 		}
@@ -633,11 +635,11 @@ func (b *relocPlanner) handleSlot(s handleSlot) error {
 		return b.add(s, transfer.File{Src: src, Dst: dst, Length: -1, Size: h.Size}, name, AbsoluteToRelative)
 	case *format.SegmentFileHandle:
 		if np, ok := b.mapped(h.Path); ok {
-			src, err := b.resolve(h.Path, b.sr.Location)
+			src, err := b.resolve(h.Path, false)
 			if err != nil {
 				return fmt.Errorf("%s: %w", s.where, err)
 			}
-			dst, err := b.resolve(np, b.dl)
+			dst, err := b.resolve(np, true)
 			if err != nil {
 				return fmt.Errorf("%s: mapped path: %w", s.where, err)
 			}
@@ -647,7 +649,7 @@ func (b *relocPlanner) handleSlot(s handleSlot) error {
 			b.mapDirs(s.op)
 			return b.add(s, transfer.File{Src: src, Dst: dst, Length: -1, Size: -1, MinSize: h.StartPos + h.Size, Shared: true}, np, Mapped)
 		}
-		src, err := b.resolve(h.Path, b.sr.Location)
+		src, err := b.resolve(h.Path, false)
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.where, err)
 		}
@@ -772,37 +774,23 @@ func (b *relocPlanner) nameFor(id, base string) string {
 	return n
 }
 
-// resolve finds the object an absolute Flink path names, reaching other
-// buckets of the store of from (with its connection parameters) or other
-// stores by their URL.
-func (b *relocPlanner) resolve(raw string, from *store.Location) (transfer.Object, error) {
+// resolve finds the object an absolute Flink path names, seen from the
+// source snapshot (dst false) or the destination (dst true, for --map).
+func (b *relocPlanner) resolve(raw string, dst bool) (transfer.Object, error) {
 	fp, err := store.ParseFlinkPath(raw)
 	if err != nil {
 		return transfer.Object{}, err
 	}
-	if fp.Store == "" {
-		return transfer.Object{}, fmt.Errorf("%s: fsnap cannot open %s:// paths (copy those files to a supported store first, or use --map)", store.RedactURL(raw), fp.Scheme)
+	r := b.p.srcPaths
+	if dst {
+		r = b.p.dstPaths
 	}
-	if k, ok := from.KeyOf(fp); ok {
-		return transfer.Object{Loc: from, Key: k}, nil
-	}
-	id := from.Display + "\x00" + fp.Store + "://" + fp.Bucket
-	l := b.opened[id]
-	if l == nil {
-		if fp.Store == from.Scheme {
-			l, err = from.OpenSibling(b.ctx, fp)
-		} else {
-			l, err = store.Open(b.ctx, fp.Store+"://"+fp.Bucket)
+	l, k, err := r.Resolve(b.ctx, fp)
+	if err != nil {
+		if fp.Store == "" {
+			err = fmt.Errorf("%w (copy those files to a supported store first, or use --map)", err)
 		}
-		if err != nil {
-			return transfer.Object{}, err
-		}
-		b.opened[id] = l
-		b.p.locs = append(b.p.locs, l)
-	}
-	k, ok := l.KeyOf(fp)
-	if !ok {
-		return transfer.Object{}, fmt.Errorf("%s: cannot be reached from %s", store.RedactURL(raw), from.Display)
+		return transfer.Object{}, fmt.Errorf("%s: %w", store.RedactURL(raw), err)
 	}
 	return transfer.Object{Loc: l, Key: k}, nil
 }

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
-	"sync"
 
 	"github.com/fsnap/fsnap/format"
 	"github.com/fsnap/fsnap/internal/store"
@@ -18,22 +16,16 @@ import (
 // store or in sibling buckets of it. It is safe for concurrent use.
 type Source struct {
 	Ref      *store.SnapshotRef
-	mu       sync.Mutex
-	siblings map[string]*store.Location // other buckets or folders, by directory
+	resolver *store.Resolver
 }
 
 // NewSource reads the handles of the snapshot at ref.
-func NewSource(ref *store.SnapshotRef) *Source { return &Source{Ref: ref} }
+func NewSource(ref *store.SnapshotRef) *Source {
+	return &Source{Ref: ref, resolver: store.NewResolver(ref.Location, false)}
+}
 
 // Close closes the sibling locations it opened (not Ref).
-func (s *Source) Close() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, l := range s.siblings {
-		l.Close()
-	}
-	s.siblings = nil
-}
+func (s *Source) Close() { s.resolver.Close() }
 
 // Object is where a file-backed stream's bytes are: a range of an object.
 type Object struct {
@@ -82,25 +74,9 @@ func (s *Source) absolute(ctx context.Context, raw string) (*store.Location, str
 	if err != nil {
 		return nil, "", err
 	}
-	if key, ok := s.Ref.KeyOf(p); ok {
-		return s.Ref.Location, key, nil
-	}
-	dir := path.Dir(p.Store + "://" + p.Bucket + "/" + p.Key)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.siblings == nil {
-		s.siblings = map[string]*store.Location{}
-	}
-	loc, ok := s.siblings[dir]
-	if !ok {
-		if loc, err = s.Ref.OpenSibling(ctx, p); err != nil {
-			return nil, "", err
-		}
-		s.siblings[dir] = loc
-	}
-	key, ok := loc.KeyOf(p)
-	if !ok {
-		return nil, "", fmt.Errorf("%s: not reachable from %s", store.RedactURL(raw), loc.Display)
+	loc, key, err := s.resolver.Resolve(ctx, p)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", store.RedactURL(raw), err)
 	}
 	return loc, key, nil
 }

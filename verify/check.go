@@ -66,8 +66,8 @@ func Check(ctx context.Context, snap *snapshot.Snapshot, ref *store.SnapshotRef,
 	}
 	c := &checker{ctx: ctx, snap: snap, ref: ref, opts: opts,
 		files: map[*snapshot.File]*fileInfo{}, byPath: map[string]*snapshot.File{},
-		siblings: map[string]*store.Location{}}
-	defer c.closeSiblings()
+		resolver: store.NewResolver(ref.Location, false)}
+	defer c.resolver.Close()
 	m := snap.Metadata
 	r := &Report{Schema: Schema, Snapshot: snap.Dir, Kind: string(snap.Kind.Kind),
 		MetadataVersion: m.Version, Level: opts.Level.String()}
@@ -110,8 +110,7 @@ type checker struct {
 
 	files    map[*snapshot.File]*fileInfo
 	byPath   map[string]*snapshot.File
-	sibMu    sync.Mutex
-	siblings map[string]*store.Location // other buckets of the same store, by scheme://bucket
+	resolver *store.Resolver // absolute paths: this bucket and others of the same store
 
 	// badKeyed marks key-group handles whose offsets are wrong: their
 	// streams are not read (the finding is already made).
@@ -153,12 +152,6 @@ func (c *checker) add(code Code, p place, msg string, opt ...func(*Finding)) {
 
 func atKeyGroup(kg int32) func(*Finding) { return func(f *Finding) { f.KeyGroup = i32p(kg) } }
 func atOffset(off int64) func(*Finding)  { return func(f *Finding) { f.Offset = i64p(off) } }
-
-func (c *checker) closeSiblings() {
-	for _, l := range c.siblings {
-		l.Close()
-	}
-}
 
 // parallel runs fn for every index below n on at most workers goroutines,
 // stopping early when ctx ends.

@@ -98,42 +98,12 @@ func (c *checker) paths() {
 // locate finds the store location of an absolute file: the snapshot's own
 // bucket, or another bucket of the same store.
 func (c *checker) locate(fi *fileInfo) {
-	fp := fi.fp
-	if key, ok := c.ref.KeyOf(fp); ok {
-		fi.loc, fi.key = c.ref.Location, key
+	loc, key, err := c.resolver.Resolve(c.ctx, fi.fp)
+	if err != nil {
+		c.add(FileNotChecked, firstUse(fi.f, fi.name), fmt.Sprintf("presence and size not checked: %v", err), withUsers(fi.f))
 		return
 	}
-	why := ""
-	switch {
-	case fp.Store == "":
-		why = fmt.Sprintf("fsnap cannot open %s:// paths", fp.Scheme)
-	case fp.Store != c.ref.Scheme:
-		why = fmt.Sprintf("a %s path referenced from a snapshot in %s", fp.Store, c.ref.Scheme)
-	default:
-		id := fp.Store + "://" + fp.Bucket
-		c.sibMu.Lock()
-		l, ok := c.siblings[id]
-		if !ok {
-			var err error
-			l, err = c.ref.OpenSibling(c.ctx, fp)
-			if err != nil {
-				why = err.Error()
-				l = nil
-			}
-			c.siblings[id] = l
-		} else if l == nil {
-			why = "its bucket could not be opened"
-		}
-		c.sibMu.Unlock()
-		if l != nil {
-			if key, ok := l.KeyOf(fp); ok {
-				fi.loc, fi.key = l, key
-				return
-			}
-			why = "its bucket could not be mapped"
-		}
-	}
-	c.add(FileNotChecked, firstUse(fi.f, fi.name), fmt.Sprintf("presence and size not checked: %s", why), withUsers(fi.f))
+	fi.loc, fi.key = loc, key
 }
 
 // relocatability reports an absolute file: which handles pin the snapshot

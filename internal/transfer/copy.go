@@ -9,7 +9,6 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
-	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -85,17 +84,6 @@ type srcSums struct {
 	md5    []byte
 	crc    uint32
 	hasCRC bool
-}
-
-// s3ETagIsMD5 reports whether an S3 object's ETag, from which listings
-// take its MD5, is the MD5 of its bytes: not so for objects encrypted with
-// KMS or a customer key, which only the GET response tells.
-func s3ETagIsMD5(r *blob.Reader) bool {
-	var out s3.GetObjectOutput
-	if !r.As(&out) {
-		return true
-	}
-	return out.SSECustomerAlgorithm == nil && !strings.HasPrefix(string(out.ServerSideEncryption), "aws:kms")
 }
 
 // stream copies f through this process, hashing the bytes.
@@ -244,23 +232,14 @@ func (e *Engine) serverSide(ctx context.Context, f *File) (r Result, ok bool) {
 	switch {
 	case src.Scheme == "s3" && a.Size > s3MaxCopy:
 		return Result{}, false
-	case src.Bucket == dst.Bucket:
-		err = dst.Bucket.Copy(ctx, f.Dst.Key, f.Src.Key, nil)
 	case src.Scheme == "s3":
 		sc, dc := s3Client(src), s3Client(dst)
-		if sc == nil || dc == nil || !sameS3(sc, dc) {
+		if sc == nil || dc == nil || !sameS3(sc, dc) || needsS3Escape(f.Src.Key) || needsS3Escape(f.Dst.Key) {
 			return Result{}, false
 		}
-		// Through the destination bucket, so that its settings (server-side
-		// encryption, ...) apply; only the copy source is another bucket.
-		err = dst.Bucket.Copy(ctx, f.Dst.Key, f.Src.Key, &blob.CopyOptions{BeforeCopy: func(as func(any) bool) error {
-			var in *s3.CopyObjectInput
-			if !as(&in) {
-				return errors.New("no S3 copy request to direct at the source bucket")
-			}
-			in.CopySource = aws.String(url.QueryEscape(src.Name + "/" + f.Src.Key))
-			return nil
-		}})
+		return e.copyS3(ctx, f, dc), true
+	case src.Bucket == dst.Bucket:
+		err = dst.Bucket.Copy(ctx, f.Dst.Key, f.Src.Key, nil)
 	case src.Scheme == "gs":
 		var c *storage.Client
 		if !dst.Bucket.As(&c) {

@@ -78,3 +78,33 @@ func TestCopyToS3(t *testing.T) {
 		}
 	}
 }
+
+// TestCopyS3ServerSide copies inside one MinIO, in a bucket and between
+// buckets: one CopyObject each, proven by its ETag.
+func TestCopyS3ServerSide(t *testing.T) {
+	ctx := context.Background()
+	srv := testservers.Shared(t, testservers.S3)
+	a, b := open(t, srv.NewBucket(t)), open(t, srv.NewBucket(t))
+	data := randBytes(70_000, 5)
+	put(t, a, "sp/x", data)
+	e := New(Options{})
+	res := e.Copy(ctx, []File{
+		{Src: Object{a, "sp/x"}, Dst: Object{a, "copy/x"}, Length: -1, Size: int64(len(data))},
+		{Src: Object{a, "sp/x"}, Dst: Object{b, "sp/x"}, Length: -1, Size: int64(len(data))},
+		{Src: Object{a, "sp/none"}, Dst: Object{b, "sp/none"}, Length: -1, Size: 5},
+	})
+	for i := range 2 {
+		if res[i].Err != nil || res[i].Outcome != ServerSide || !slices.Equal(res[i].Checked, []string{"size", "md5"}) {
+			t.Errorf("%d: %+v", i, res[i])
+		}
+	}
+	if ProblemOf(res[2].Err) != Missing {
+		t.Errorf("missing source: %+v", res[2])
+	}
+	for _, o := range []Object{{a, "copy/x"}, {b, "sp/x"}} {
+		got, err := o.Loc.Bucket.ReadAll(ctx, o.Key)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Errorf("%s: %d bytes (%v)", o.Name(), len(got), err)
+		}
+	}
+}

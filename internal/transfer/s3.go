@@ -11,6 +11,7 @@ import (
 	"hash/crc32"
 	"io"
 	"math/bits"
+	"net/url"
 	"strings"
 	"sync"
 
@@ -19,8 +20,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+	"gocloud.dev/blob"
 )
 
+// S3 copies use the SDK client directly where gocloud would hide the
+// response, which proves the stored object and so saves the HEAD that
+// would check it.
+//
+// Server-side copies are one CopyObject; its response's ETag is compared
+// with the source's MD5.
+//
 // S3 objects smaller than a part are uploaded with one PutObject of a
 // pooled buffer instead of gocloud's streaming writer. The request carries
 // Content-MD5 — the MD5 the source store records, else one computed here —
@@ -158,16 +167,80 @@ func (e *Engine) putS3(ctx context.Context, f *File, c *s3.Client, r io.Reader, 
 	return Result{Outcome: Copied, Bytes: n, Checked: checked, CRC32C: crc}
 }
 
+// s3ETagIsMD5 reports whether an S3 object's ETag, from which listings
+// take its MD5, is the MD5 of its bytes: not so for objects encrypted with
+// KMS or a customer key, which only the GET response tells.
+func s3ETagIsMD5(r *blob.Reader) bool {
+	var out s3.GetObjectOutput
+	if !r.As(&out) {
+		return true
+	}
+	return !opaqueETag(out.ServerSideEncryption, out.SSECustomerAlgorithm)
+}
+
+// opaqueETag reports whether an object encrypted so is one whose ETag is
+// not the MD5 of its bytes: KMS or a customer-provided key.
+func opaqueETag(sse types.ServerSideEncryption, customerAlgorithm *string) bool {
+	return customerAlgorithm != nil || strings.HasPrefix(string(sse), "aws:kms")
+}
+
 // etagMD5 returns the MD5 a PutObject response's ETag holds, or nil when
 // it holds none (encrypted with KMS or a customer key: then the ETag is
 // not the MD5 of the bytes).
 func etagMD5(out *s3.PutObjectOutput) []byte {
-	if out.SSECustomerAlgorithm != nil || strings.HasPrefix(string(out.ServerSideEncryption), "aws:kms") {
+	if opaqueETag(out.ServerSideEncryption, out.SSECustomerAlgorithm) {
 		return nil
 	}
-	b, err := hex.DecodeString(strings.Trim(aws.ToString(out.ETag), `"`))
+	return hexMD5(aws.ToString(out.ETag))
+}
+
+// hexMD5 decodes an ETag that is an MD5 (a single-part upload's), else nil.
+func hexMD5(etag string) []byte {
+	b, err := hex.DecodeString(strings.Trim(etag, `"`))
 	if err != nil || len(b) != md5.Size {
 		return nil
 	}
 	return b
+}
+
+// copyS3 copies f inside one S3 service with CopyObject, through the
+// destination bucket so that its settings (server-side encryption) apply.
+func (e *Engine) copyS3(ctx context.Context, f *File, c *s3.Client) Result {
+	a := f.SrcAttrs
+	in := &s3.CopyObjectInput{
+		Bucket:     aws.String(f.Dst.Loc.Name),
+		Key:        aws.String(f.Dst.Key),
+		CopySource: aws.String(url.QueryEscape(f.Src.Loc.Name + "/" + f.Src.Key)),
+	}
+	if sse, kms := f.Dst.Loc.S3Encryption(); sse != "" {
+		in.ServerSideEncryption = types.ServerSideEncryption(sse)
+		if kms != "" {
+			in.SSEKMSKeyId = aws.String(kms)
+		}
+	}
+	out, err := c.CopyObject(ctx, in)
+	if err != nil {
+		var ae smithy.APIError
+		if errors.As(err, &ae) && ae.ErrorCode() == "NoSuchKey" {
+			return Result{Err: &Error{Problem: Missing, Src: f.Src.Name(), Dst: f.Dst.Name(), Err: errors.New("no such object")}}
+		}
+		return Result{Err: ioErr(f, fmt.Errorf("server-side copy to %s: %w", f.Dst.Name(), f.Src.Loc.Wrap(f.Src.Key, err)))}
+	}
+	var etag []byte
+	if r := out.CopyObjectResult; r != nil && !opaqueETag(out.ServerSideEncryption, out.SSECustomerAlgorithm) {
+		etag = hexMD5(aws.ToString(r.ETag))
+	}
+	if etag == nil || a.MD5 == nil {
+		// Nothing to compare (a multipart or encrypted object): check by HEAD.
+		checked, err := e.checkDst(ctx, f, a.Size, a.MD5, a.CRC32C, a.HasCRC32C)
+		if err != nil {
+			return Result{Err: err}
+		}
+		return Result{Outcome: ServerSide, Bytes: a.Size, Checked: checked}
+	}
+	if !bytes.Equal(etag, a.MD5) {
+		return Result{Err: &Error{Problem: ChecksumMismatch, Src: f.Src.Name(), Dst: f.Dst.Name(),
+			Err: fmt.Errorf("copy differs from the source: destination MD5 %x, source %x (changed while copying?)", etag, a.MD5)}}
+	}
+	return Result{Outcome: ServerSide, Bytes: a.Size, Checked: []string{"size", "md5"}}
 }
