@@ -120,7 +120,8 @@ written); copies are streamed (memory does not grow with file size) or
 done by the store itself when source and destination are in the same
 store; after each copy the size, and every checksum both stores give
 (MD5, CRC32C), must match, and while streaming the bytes are compared with
-the source store's own checksum. A file already at the destination with
+the source store's own checksum (uploads to S3 carry Content-MD5, so S3
+itself refuses bytes that differ). A file already at the destination with
 other content is reported, never overwritten.
 
 Bulk: --root SRCROOT DSTROOT relocates every snapshot found under SRCROOT
