@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/storage"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
 )
@@ -16,10 +17,14 @@ import (
 // Object describes one object, or a common prefix when listing with a
 // delimiter (IsDir).
 type Object struct {
-	Key       string // full key in the bucket
-	Size      int64
-	ModTime   time.Time
-	MD5       []byte // nil when the store does not give it (local files, multipart S3 objects)
+	Key     string // full key in the bucket
+	Size    int64
+	ModTime time.Time
+	// MD5 is nil when the store does not give it (local files, multipart
+	// S3 objects). An S3 listing takes it from the ETag, which is not the
+	// MD5 of an object encrypted with KMS or a customer key (see
+	// OpaqueETag); Stat leaves it out for those.
+	MD5       []byte
 	CRC32C    uint32 // valid when HasCRC32C (GCS gives it)
 	HasCRC32C bool
 	ETag      string // from Stat only; "" when listing
@@ -41,6 +46,10 @@ func (l *Location) Stat(ctx context.Context, key string) (Object, error) {
 	var ga storage.ObjectAttrs
 	if a.As(&ga) {
 		o.CRC32C, o.HasCRC32C = ga.CRC32C, true
+	}
+	var ho s3.HeadObjectOutput
+	if a.As(&ho) && OpaqueETag(ho.ServerSideEncryption, ho.SSECustomerAlgorithm) {
+		o.MD5 = nil
 	}
 	return o, nil
 }

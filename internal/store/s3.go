@@ -3,6 +3,9 @@ package store
 import (
 	"context"
 	"net/url"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"gocloud.dev/blob"
 )
@@ -31,4 +34,11 @@ func openS3(ctx context.Context, u *url.URL) (*blob.Bucket, error) {
 // with the S3 client directly.
 func (l *Location) S3Encryption() (sseType, kmsKeyID string) {
 	return l.query.Get("ssetype"), l.query.Get("kmskeyid")
+}
+
+// OpaqueETag reports whether an S3 object encrypted so has an ETag that is
+// not the MD5 of its bytes: encrypted with KMS (aws:kms, aws:kms:dsse) or a
+// customer-provided key. Listings cannot tell; HEAD and GET responses do.
+func OpaqueETag(sse types.ServerSideEncryption, customerAlgorithm *string) bool {
+	return customerAlgorithm != nil || strings.HasPrefix(string(sse), "aws:kms")
 }

@@ -55,11 +55,16 @@ var Kinds = []Kind{S3, GCS, Azure}
 
 // Fixed credentials of the test servers.
 const (
-	MinIOUser      = "fsnaptest"
-	MinIOPassword  = "fsnaptest-secret-key"
-	AzureAccount   = "devstoreaccount1"
-	AzureKey       = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-	startupTimeout = 90 * time.Second
+	MinIOUser     = "fsnaptest"
+	MinIOPassword = "fsnaptest-secret-key"
+	// MinIOKMSKey is the key of MinIO's built-in KMS: objects written
+	// through a URL with "&ssetype=aws:kms&kmskeyid=" + MinIOKMSKey are
+	// encrypted with it, and their ETags, as on AWS, are not MD5s.
+	MinIOKMSKey      = "fsnap-test-key"
+	minioKMSKeyBytes = "ZnNuYXAtdGVzdHMtMzItYnl0ZS1rbXMta2V5LWZpeCE=" // 32 bytes, base64
+	AzureAccount     = "devstoreaccount1"
+	AzureKey         = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+	startupTimeout   = 90 * time.Second
 )
 
 // Server is one running (or killed) server process.
@@ -212,7 +217,8 @@ func (s *Server) configure() {
 			"--console-address", "127.0.0.1:" + strconv.Itoa(cport),
 			"--certs-dir", filepath.Join(s.Dir, "certs"), "--quiet"}
 		s.env = []string{"MINIO_ROOT_USER=" + MinIOUser, "MINIO_ROOT_PASSWORD=" + MinIOPassword,
-			"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_CI_CD=1"}
+			"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_CI_CD=1",
+			"MINIO_KMS_SECRET_KEY=" + MinIOKMSKey + ":" + minioKMSKeyBytes}
 	case GCS:
 		s.args = []string{"-scheme", "http", "-host", "127.0.0.1", "-port", port, "-backend", "memory",
 			"-external-url", "http://" + s.Addr, "-public-host", s.Addr, "-log-level", "warn"}

@@ -335,6 +335,18 @@ func (e *Engine) samePresent(ctx context.Context, f *File, dst *Attrs) ([]string
 	if f.whole() {
 		srcMD5, srcCRC, hasSrcCRC = f.SrcAttrs.MD5, f.SrcAttrs.CRC32C, f.SrcAttrs.HasCRC32C
 	}
+	if srcMD5 != nil && dst.MD5 != nil && !bytes.Equal(srcMD5, dst.MD5) {
+		// Not a conflict if either is an encrypted S3 object's ETag.
+		var err error
+		if srcMD5, err = confirmMD5(ctx, f.Src, srcMD5); err != nil {
+			return nil, ioErr(f, err)
+		}
+		d := *dst
+		if d.MD5, err = confirmMD5(ctx, f.Dst, dst.MD5); err != nil {
+			return nil, ioErr(f, err)
+		}
+		dst = &d
+	}
 	compared := false
 	if srcMD5 != nil && dst.MD5 != nil {
 		if !bytes.Equal(srcMD5, dst.MD5) {
@@ -352,6 +364,12 @@ func (e *Engine) samePresent(ctx context.Context, f *File, dst *Attrs) ([]string
 		return checked, nil
 	}
 	// No common checksum: hash what is missing by reading it.
+	if srcMD5 != nil && dst.MD5 == nil && !dst.HasCRC32C {
+		var err error
+		if srcMD5, err = confirmMD5(ctx, f.Src, srcMD5); err != nil {
+			return nil, ioErr(f, err)
+		}
+	}
 	srcObj := func(md bool) (*hashes, error) {
 		off, l := int64(0), int64(-1)
 		if !f.whole() {

@@ -21,6 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 	"gocloud.dev/blob"
+
+	"github.com/fsnap/fsnap/internal/store"
 )
 
 // S3 copies use the SDK client directly where gocloud would hide the
@@ -159,7 +161,14 @@ func (e *Engine) putS3(ctx context.Context, f *File, c *s3.Client, r io.Reader, 
 	}
 	checked := []string{"size", "md5"}
 	if etag := etagMD5(out); etag != nil && !bytes.Equal(etag, sum) {
-		// A store that ignored Content-MD5: take back what it stored.
+		// An encrypted object's ETag (not every store says so in the
+		// response), else a store that ignored Content-MD5: then take
+		// back what it stored.
+		if stored, err := confirmMD5(ctx, f.Dst, etag); err != nil {
+			return fail(ioErr(f, err))
+		} else if stored == nil {
+			return Result{Outcome: Copied, Bytes: n, Checked: checked, CRC32C: crc}
+		}
 		_ = f.Dst.Loc.Bucket.Delete(ctx, f.Dst.Key)
 		return fail(&Error{Problem: ChecksumMismatch, Src: f.Src.Name(), Dst: f.Dst.Name(),
 			Err: fmt.Errorf("copy differs from the source: destination MD5 %x, source %x", etag, sum)})
@@ -175,20 +184,28 @@ func s3ETagIsMD5(r *blob.Reader) bool {
 	if !r.As(&out) {
 		return true
 	}
-	return !opaqueETag(out.ServerSideEncryption, out.SSECustomerAlgorithm)
+	return !store.OpaqueETag(out.ServerSideEncryption, out.SSECustomerAlgorithm)
 }
 
-// opaqueETag reports whether an object encrypted so is one whose ETag is
-// not the MD5 of its bytes: KMS or a customer-provided key.
-func opaqueETag(sse types.ServerSideEncryption, customerAlgorithm *string) bool {
-	return customerAlgorithm != nil || strings.HasPrefix(string(sse), "aws:kms")
+// confirmMD5 returns the MD5 of o, which a listing gave as listed, after
+// it failed to match: an S3 listing's MD5 is the ETag, which is no MD5
+// for an encrypted object, and only a HEAD tells (Stat then gives none).
+func confirmMD5(ctx context.Context, o Object, listed []byte) ([]byte, error) {
+	if o.Loc.Scheme != "s3" || listed == nil {
+		return listed, nil
+	}
+	so, err := o.Loc.Stat(ctx, o.Key)
+	if err != nil {
+		return nil, err
+	}
+	return so.MD5, nil
 }
 
 // etagMD5 returns the MD5 a PutObject response's ETag holds, or nil when
 // it holds none (encrypted with KMS or a customer key: then the ETag is
 // not the MD5 of the bytes).
 func etagMD5(out *s3.PutObjectOutput) []byte {
-	if opaqueETag(out.ServerSideEncryption, out.SSECustomerAlgorithm) {
+	if store.OpaqueETag(out.ServerSideEncryption, out.SSECustomerAlgorithm) {
 		return nil
 	}
 	return hexMD5(aws.ToString(out.ETag))
@@ -227,20 +244,29 @@ func (e *Engine) copyS3(ctx context.Context, f *File, c *s3.Client) Result {
 		return Result{Err: ioErr(f, fmt.Errorf("server-side copy to %s: %w", f.Dst.Name(), f.Src.Loc.Wrap(f.Src.Key, err)))}
 	}
 	var etag []byte
-	if r := out.CopyObjectResult; r != nil && !opaqueETag(out.ServerSideEncryption, out.SSECustomerAlgorithm) {
+	if r := out.CopyObjectResult; r != nil && !store.OpaqueETag(out.ServerSideEncryption, out.SSECustomerAlgorithm) {
 		etag = hexMD5(aws.ToString(r.ETag))
 	}
-	if etag == nil || a.MD5 == nil {
+	srcMD5 := a.MD5
+	if etag != nil && srcMD5 != nil && !bytes.Equal(etag, srcMD5) {
+		// Either may be an encrypted object's ETag (MinIO does not say
+		// so in the response): HEAD both.
+		if srcMD5, err = confirmMD5(ctx, f.Src, srcMD5); err != nil {
+			return Result{Err: ioErr(f, err)}
+		}
+		etag = nil
+	}
+	if etag == nil || srcMD5 == nil {
 		// Nothing to compare (a multipart or encrypted object): check by HEAD.
-		checked, err := e.checkDst(ctx, f, a.Size, a.MD5, a.CRC32C, a.HasCRC32C)
+		checked, err := e.checkDst(ctx, f, a.Size, srcMD5, a.CRC32C, a.HasCRC32C)
 		if err != nil {
 			return Result{Err: err}
 		}
 		return Result{Outcome: ServerSide, Bytes: a.Size, Checked: checked}
 	}
-	if !bytes.Equal(etag, a.MD5) {
+	if !bytes.Equal(etag, srcMD5) {
 		return Result{Err: &Error{Problem: ChecksumMismatch, Src: f.Src.Name(), Dst: f.Dst.Name(),
-			Err: fmt.Errorf("copy differs from the source: destination MD5 %x, source %x (changed while copying?)", etag, a.MD5)}}
+			Err: fmt.Errorf("copy differs from the source: destination MD5 %x, source %x (changed while copying?)", etag, srcMD5)}}
 	}
 	return Result{Outcome: ServerSide, Bytes: a.Size, Checked: []string{"size", "md5"}}
 }
