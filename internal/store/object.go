@@ -27,7 +27,7 @@ type Object struct {
 	MD5       []byte
 	CRC32C    uint32 // valid when HasCRC32C (GCS gives it)
 	HasCRC32C bool
-	ETag      string // from Stat only; "" when listing
+	ETag      string // from Stat only; "" when listing, or when it says nothing of the bytes (encrypted S3 objects)
 	IsDir     bool
 }
 
@@ -49,7 +49,7 @@ func (l *Location) Stat(ctx context.Context, key string) (Object, error) {
 	}
 	var ho s3.HeadObjectOutput
 	if a.As(&ho) && OpaqueETag(ho.ServerSideEncryption, ho.SSECustomerAlgorithm) {
-		o.MD5 = nil
+		o.MD5, o.ETag = nil, ""
 	}
 	return o, nil
 }

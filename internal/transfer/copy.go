@@ -40,8 +40,9 @@ func ioErr(f *File, err error) error {
 
 // hashes are the checksums of a byte stream.
 type hashes struct {
-	md5 hash.Hash // nil when not computed
-	crc hash.Hash32
+	md5   hash.Hash // nil when not computed
+	crc   hash.Hash32
+	parts *s3Parts // nil when not computed
 }
 
 func newHashes(withMD5 bool) *hashes {
@@ -56,6 +57,9 @@ func (h *hashes) Write(p []byte) {
 	h.crc.Write(p)
 	if h.md5 != nil {
 		h.md5.Write(p)
+	}
+	if h.parts != nil {
+		h.parts.Write(p)
 	}
 }
 
@@ -73,8 +77,8 @@ func (e *Engine) mayGiveMD5(l *store.Location, n int64) bool {
 	case "gs", "mem", "azblob":
 		return true
 	case "s3":
-		// Multipart uploads (objects larger than a part) get no MD5 ETag.
-		return n < int64(e.opts.PartSize)
+		// Multipart uploads get no MD5 ETag (see s3Parts).
+		return n < s3SinglePutLimit
 	}
 	return false
 }
@@ -114,6 +118,10 @@ func (e *Engine) stream(ctx context.Context, f *File) Result {
 	srcMD5, srcCRC, hasSrcCRC := src.md5, src.crc, src.hasCRC
 
 	h := newHashes(srcMD5 != nil || e.mayGiveMD5(f.Dst.Loc, n))
+	if f.Dst.Loc.Scheme == "s3" && (n < 0 || n >= s3SinglePutLimit) {
+		// A multipart upload: its ETag is the MD5 of the parts' MD5s.
+		h.parts = newS3Parts(int64(e.opts.PartSize))
+	}
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	wo := &blob.WriterOptions{ContentType: "application/octet-stream",
@@ -178,7 +186,7 @@ func (e *Engine) stream(ctx context.Context, f *File) Result {
 			return Result{Err: ioErr(f, err)}
 		}
 	}
-	checked, err := e.checkDst(ctx, f, written, h.MD5(), crc, true)
+	checked, err := e.checkDst(ctx, f, written, h.MD5(), crc, true, h.parts)
 	if err != nil {
 		return Result{Err: err}
 	}
@@ -187,7 +195,8 @@ func (e *Engine) stream(ctx context.Context, f *File) Result {
 
 // checkDst stats the destination after a copy and compares it with what
 // was written: size, and each checksum known on both sides.
-func (e *Engine) checkDst(ctx context.Context, f *File, size int64, md5sum []byte, crc uint32, hasCRC bool) ([]string, error) {
+// parts, when not nil, are the part digests of an S3 upload.
+func (e *Engine) checkDst(ctx context.Context, f *File, size int64, md5sum []byte, crc uint32, hasCRC bool, parts *s3Parts) ([]string, error) {
 	a, err := stat(ctx, f.Dst)
 	if err != nil {
 		return nil, ioErr(f, fmt.Errorf("checking the copy: %w", err))
@@ -211,6 +220,13 @@ func (e *Engine) checkDst(ctx context.Context, f *File, size int64, md5sum []byt
 			return nil, bad("destination CRC32C %08x, source %08x", a.CRC32C, crc)
 		}
 		checked = append(checked, "crc32c")
+	}
+	if a.MD5 == nil {
+		if want, ok, known := parts.check(a.ETag); known && !ok {
+			return nil, bad("destination ETag %s, the parts copied give %s", a.ETag, want)
+		} else if known {
+			checked = append(checked, "etag")
+		}
 	}
 	return checked, nil
 }
@@ -261,7 +277,7 @@ func (e *Engine) serverSide(ctx context.Context, f *File) (r Result, ok bool) {
 		}
 		return Result{Err: ioErr(f, fmt.Errorf("server-side copy to %s: %w", f.Dst.Name(), src.Wrap(f.Src.Key, err)))}, true
 	}
-	checked, err := e.checkDst(ctx, f, a.Size, a.MD5, a.CRC32C, a.HasCRC32C)
+	checked, err := e.checkDst(ctx, f, a.Size, a.MD5, a.CRC32C, a.HasCRC32C, nil)
 	if err != nil {
 		return Result{Err: err}, true
 	}

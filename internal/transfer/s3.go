@@ -8,10 +8,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"hash/crc32"
 	"io"
 	"math/bits"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 
@@ -32,8 +34,9 @@ import (
 // Server-side copies are one CopyObject; its response's ETag is compared
 // with the source's MD5.
 //
-// S3 objects smaller than a part are uploaded with one PutObject of a
-// pooled buffer instead of gocloud's streaming writer. The request carries
+// S3 objects below the multipart threshold are uploaded with one
+// PutObject of a pooled buffer instead of gocloud's writer. The request
+// carries
 // Content-MD5 — the MD5 the source store records, else one computed here —
 // so S3 itself refuses bytes that differ from the source (400 BadDigest:
 // nothing is stored), and the response's ETag confirms what was stored, so
@@ -42,6 +45,15 @@ import (
 // protects it. Against streaming through the SDK's transfer manager this
 // saves a request, an MD5 and a SHA-256 pass and a part allocation per
 // object, which is most of the cost of copying many small files.
+//
+// Larger objects go through gocloud's writer in parts; their ETag, the MD5
+// of the parts' MD5s, is computed while streaming and compared after.
+
+// s3SinglePutLimit is the size from which the SDK's transfer manager,
+// behind gocloud's writer, uploads in parts (its default
+// MultipartUploadThreshold, which gocloud leaves alone); smaller objects
+// take one PutObject, here as there.
+const s3SinglePutLimit = 16 << 20
 
 // putBufs pools object buffers in power-of-two size classes from 1 MiB, so
 // memory follows the objects in flight rather than the part size.
@@ -76,9 +88,10 @@ func (p *putBufs) put(b *[]byte) {
 }
 
 // s3PutClient returns the client for a direct PutObject of n bytes to
-// dst, or nil when the object goes through the streaming writer.
+// dst, or nil when the object goes through the streaming writer (in
+// parts).
 func (e *Engine) s3PutClient(dst Object, n int64) *s3.Client {
-	if dst.Loc.Scheme != "s3" || n < 0 || n >= int64(e.opts.PartSize) || needsS3Escape(dst.Key) {
+	if dst.Loc.Scheme != "s3" || n < 0 || n >= s3SinglePutLimit || needsS3Escape(dst.Key) {
 		return nil
 	}
 	return s3Client(dst.Loc)
@@ -258,7 +271,7 @@ func (e *Engine) copyS3(ctx context.Context, f *File, c *s3.Client) Result {
 	}
 	if etag == nil || srcMD5 == nil {
 		// Nothing to compare (a multipart or encrypted object): check by HEAD.
-		checked, err := e.checkDst(ctx, f, a.Size, srcMD5, a.CRC32C, a.HasCRC32C)
+		checked, err := e.checkDst(ctx, f, a.Size, srcMD5, a.CRC32C, a.HasCRC32C, nil)
 		if err != nil {
 			return Result{Err: err}
 		}
@@ -269,4 +282,57 @@ func (e *Engine) copyS3(ctx context.Context, f *File, c *s3.Client) Result {
 			Err: fmt.Errorf("copy differs from the source: destination MD5 %x, source %x (changed while copying?)", etag, srcMD5)}}
 	}
 	return Result{Outcome: ServerSide, Bytes: a.Size, Checked: []string{"size", "md5"}}
+}
+
+// s3Parts computes the ETag S3 gives an object uploaded in parts of a
+// fixed size: the MD5 of the parts' MD5s, a dash and the number of parts.
+type s3Parts struct {
+	size   int64
+	cur    hash.Hash
+	filled int64
+	sums   []byte
+}
+
+func newS3Parts(size int64) *s3Parts { return &s3Parts{size: size, cur: md5.New()} }
+
+func (p *s3Parts) Write(b []byte) {
+	for len(b) > 0 {
+		k := min(int64(len(b)), p.size-p.filled)
+		p.cur.Write(b[:k])
+		p.filled += k
+		b = b[k:]
+		if p.filled == p.size {
+			p.sums = p.cur.Sum(p.sums)
+			p.cur.Reset()
+			p.filled = 0
+		}
+	}
+}
+
+// check compares the ETag S3 reports for the uploaded object with the
+// bytes written: known is false when there is nothing to compare (no
+// parts computed, or an ETag that is no digest).
+func (p *s3Parts) check(etag string) (want string, ok, known bool) {
+	etag = strings.Trim(etag, `"`)
+	if p == nil || etag == "" || len(p.sums) == 0 {
+		return "", false, false
+	}
+	sums := p.sums
+	if p.filled > 0 {
+		sums = p.cur.Sum(slices.Clip(sums))
+	}
+	if !strings.Contains(etag, "-") {
+		// Exactly one part's bytes may go up in one PutObject.
+		if len(sums) != md5.Size {
+			return "", false, false
+		}
+		want = hex.EncodeToString(sums)
+	} else {
+		all := md5.Sum(sums)
+		want = fmt.Sprintf("%x-%d", all, len(sums)/md5.Size)
+		if _, parts, _ := strings.Cut(etag, "-"); parts != want[strings.IndexByte(want, '-')+1:] {
+			return "", false, false // uploaded in other parts than these
+		}
+	}
+	return want, etag == want, true
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/fsnap/fsnap/internal/store"
@@ -23,7 +24,7 @@ func TestCopyToS3(t *testing.T) {
 	src := open(t, srcDir)
 	mem := open(t, "mem://transfer-to-s3")
 	dst := open(t, testservers.Shared(t, testservers.S3).NewBucket(t))
-	small, large := randBytes(300_000, 1), randBytes(6<<20+123, 2)
+	small, large := randBytes(300_000, 1), randBytes(17<<20+123, 2)
 	os.WriteFile(filepath.Join(srcDir, "small"), small, 0o644)
 	os.WriteFile(filepath.Join(srcDir, "large"), large, 0o644)
 	put(t, mem, "small", small)
@@ -49,10 +50,28 @@ func TestCopyToS3(t *testing.T) {
 		}
 	}
 	for i := range 4 {
-		// A multipart upload's ETag is no MD5: only its size is checked.
-		if res[i].Outcome != Copied || slices.Contains(res[i].Checked, "md5") == (i == 1) {
-			t.Errorf("%d: %+v", i, res[i])
+		// A multipart upload's ETag is no MD5 but the MD5 of its parts' MD5s.
+		want := []string{"size", "md5"}
+		if i == 1 {
+			want = []string{"size", "etag"}
 		}
+		if res[i].Outcome != Copied || !slices.Equal(res[i].Checked, want) {
+			t.Errorf("%d: %+v, want checked %q", i, res[i], want)
+		}
+	}
+	p := newS3Parts(5 << 20)
+	p.Write(large)
+	if a, err := dst.Stat(ctx, "a/large"); err != nil || !strings.HasSuffix(a.ETag, `-4"`) {
+		t.Errorf("a/large: ETag %s (%v), want a 4-part ETag", a.ETag, err)
+	} else if _, ok, known := p.check(a.ETag); !ok || !known {
+		t.Errorf("a/large: the parts' ETag does not match %s", a.ETag)
+	}
+	p.Write([]byte{0})
+	if want, ok, known := p.check(`"` + strings.Repeat("0", 32) + `-4"`); ok || !known || !strings.HasSuffix(want, "-4") {
+		t.Errorf("a wrong ETag: %s %v %v", want, ok, known)
+	}
+	if _, _, known := p.check(`"` + strings.Repeat("0", 32) + `-3"`); known {
+		t.Error("an ETag of other parts counted as known")
 	}
 	for key, want := range map[string][]byte{"a/small": small, "a/large": large, "b/small": small, "a/range": large[1000:201_000]} {
 		got, err := dst.Bucket.ReadAll(ctx, key)

@@ -13,9 +13,10 @@
 // checksum both sides know (MD5 from S3 single-part ETags, GCS, Azure and
 // memory; CRC32C from GCS). Local files give no checksum: there the check
 // is the size, and the CRC32C of the streamed bytes is reported. Objects
-// smaller than a part bound for S3 go up in one PutObject carrying
-// Content-MD5 instead (puts3.go): S3 itself refuses bytes that differ, and
-// its response's ETag confirms the stored object.
+// below the multipart threshold bound for S3 go up in one PutObject
+// carrying Content-MD5 instead (s3.go): S3 itself refuses bytes that
+// differ, and its response's ETag confirms the stored object; larger ones
+// are checked against their multipart ETag, computed while streaming.
 //
 // An S3 object's listed MD5 is its ETag, which is not the MD5 of its bytes
 // when it is encrypted with KMS or a customer key; the GET response tells,
@@ -52,11 +53,14 @@ type Attrs struct {
 	MD5       []byte // nil when the store gives none
 	CRC32C    uint32
 	HasCRC32C bool
+	// ETag is an S3 object's ETag from a HEAD ("" from listings, and for
+	// encrypted objects, whose ETag says nothing of the bytes).
+	ETag string
 }
 
 // AttrsOf converts a store listing entry.
 func AttrsOf(o store.Object) *Attrs {
-	return &Attrs{Size: o.Size, MD5: o.MD5, CRC32C: o.CRC32C, HasCRC32C: o.HasCRC32C}
+	return &Attrs{Size: o.Size, MD5: o.MD5, CRC32C: o.CRC32C, HasCRC32C: o.HasCRC32C, ETag: o.ETag}
 }
 
 // File is one copy to make.
