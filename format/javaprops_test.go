@@ -11,12 +11,13 @@ import (
 	"testing"
 
 	"github.com/fsnap/fsnap/format/internal/binio"
+	"github.com/fsnap/fsnap/format/internal/javaser"
 	"github.com/fsnap/fsnap/internal/corpus"
 )
 
 // propertiesMarker opens every non-null trailer: stream header, TC_OBJECT,
 // TC_CLASSDESC and the class name.
-var propertiesMarker = append([]byte{0xAC, 0xED, 0x00, 0x05, tcObject, tcClassDesc, 0x00, 0x38},
+var propertiesMarker = append([]byte{0xAC, 0xED, 0x00, 0x05, javaser.TCObject, javaser.TCClassDesc, 0x00, 0x38},
 	classCheckpointProperties...)
 
 // findTrailer locates the trailer of a version 4+ file without parsing the
@@ -181,7 +182,7 @@ func TestPropertiesCorrupted(t *testing.T) {
 		seen[string(ct.b)] = true
 		buf := make([]byte, len(ct.b))
 		for i := range ct.b {
-			for _, x := range []byte{0x00, 0xFF, ct.b[i] ^ 0x01, tcReference, tcObject} {
+			for _, x := range []byte{0x00, 0xFF, ct.b[i] ^ 0x01, javaser.TCReference, javaser.TCObject} {
 				copy(buf, ct.b)
 				buf[i] = x
 				checkDecode(t, buf, ct.off)
@@ -264,7 +265,7 @@ func TestPropertiesEncodeDecode(t *testing.T) {
 	// constant's name string (handle 11: see the stream in metadata.md §8).
 	enc, _ := appendProperties(nil, &CheckpointProperties{Type: SnapshotType{Savepoint: true,
 		Name: "NATIVE", FormatType: "NATIVE", PostCheckpointAction: "NONE"}})
-	if !bytes.Contains(enc, []byte{'N', 'A', 'T', 'I', 'V', 'E', tcReference, 0x00, 0x7E, 0x00, 0x0B, tcEnum}) {
+	if !bytes.Contains(enc, []byte{'N', 'A', 'T', 'I', 'V', 'E', javaser.TCReference, 0x00, 0x7E, 0x00, 0x0B, javaser.TCEnum}) {
 		t.Errorf("name equal to the format constant is not a back-reference:\n%x", enc)
 	}
 }
@@ -325,7 +326,7 @@ func TestPropertiesErrors(t *testing.T) {
 		return i
 	}
 	// Offsets of interesting bytes of the canonical savepoint stream.
-	refEnum := bytes.Index(canonical, []byte{tcReference, 0x00, 0x7E, 0x00, 0x09})
+	refEnum := bytes.Index(canonical, []byte{javaser.TCReference, 0x00, 0x7E, 0x00, 0x09})
 	if refEnum < 0 {
 		t.Fatal("no back-reference to java.lang.Enum")
 	}
@@ -340,10 +341,11 @@ func TestPropertiesErrors(t *testing.T) {
 		{"bad magic", patch(canonical, 0, 0xAC, 0xEE), 0, "magic"},
 		{"bad version", patch(canonical, 3, 4), 2, "stream version"},
 		{"trailing byte", append(bytes.Clone(canonical), 0), len(canonical), "bytes after"},
-		{"trailing null", append(bytes.Clone(javaNullStream), tcNull), 5, "bytes after"},
-		{"string at top", []byte{0xAC, 0xED, 0, 5, tcString, 0, 1, 'x'}, 4, "stream holds a string"},
+		{"trailing null", append(bytes.Clone(javaNullStream), javaser.TCNull), 5, "bytes after"},
+		{"string at top", []byte{0xAC, 0xED, 0, 5, javaser.TCString, 0, 1, 'x'}, 4, "stream holds a string"},
 		{"unknown type code", []byte{0xAC, 0xED, 0, 5, 0x42}, 4, "invalid Java serialization type code 0x42"},
-		{"array", []byte{0xAC, 0xED, 0, 5, tcArray}, 4, "not expected"},
+		{"array at top", []byte{0xAC, 0xED, 0, 5, javaser.TCArray, javaser.TCClassDesc, 0, 2, '[', 'I', 0, 0, 0, 0, 0, 0, 0, 1,
+			javaser.SCSerializable, 0, 0, javaser.TCEndBlockData, javaser.TCNull, 0, 0, 0, 0}, 4, "stream holds an array of class [I"},
 		{"dangling reference", patch(canonical, refEnum+1, 0x00, 0x7E, 0x00, 0x40), refEnum + 1, "names no earlier object"},
 		{"reference to non-class", patch(canonical, refEnum+1, 0x00, 0x7E, 0x00, 0x01), refEnum + 1, "non-class"},
 		{"wrong class", patch(canonical, idx(canonical, "CheckpointProperties"), 'X'), 4, "stream holds an object of class"},
@@ -352,6 +354,7 @@ func TestPropertiesErrors(t *testing.T) {
 		{"missing string field", patch(checkpoint, idx(checkpoint, "name"), 'X'), idx(checkpoint, classCheckpointType) - 4, "CheckpointType.name is missing"},
 		{"enum of another class", patch(checkpoint, bytes.LastIndex(checkpoint, []byte("SharingFilesStrategy")), 'X'), idx(checkpoint, classCheckpointType) - 4, "want an enum " + classSharingFilesStrategy},
 		{"externalizable", patch(canonical, idx(canonical, "SavepointType")+len("SavepointType")+8, 0x04), idx(canonical, "SavepointType") + len("SavepointType") + 8, "externalizable"},
+		{"serializable and externalizable", patch(canonical, idx(canonical, "SavepointType")+len("SavepointType")+8, 0x06), idx(canonical, "SavepointType") + len("SavepointType") + 8, "both serializable and externalizable"},
 		{"bad field type", patch(canonical, idx(canonical, "discardFailed")-3, 'Q'), idx(canonical, "discardFailed") - 3, "invalid field type code"},
 		{"negative field count", patch(canonical, 73, 0xFF, 0xFF), 73, "negative count"},
 	} {
@@ -370,24 +373,24 @@ func TestPropertiesErrors(t *testing.T) {
 // Hostile streams cost no more than their length.
 func TestPropertiesHostile(t *testing.T) {
 	// A class descriptor claiming 32767 fields in a short stream.
-	b := []byte{0xAC, 0xED, 0, 5, tcObject, tcClassDesc, 0, 1, 'A', 0, 0, 0, 0, 0, 0, 0, 1, scSerializable, 0x7F, 0xFF, 'Z', 0, 1, 'a'}
+	b := []byte{0xAC, 0xED, 0, 5, javaser.TCObject, javaser.TCClassDesc, 0, 1, 'A', 0, 0, 0, 0, 0, 0, 0, 1, javaser.SCSerializable, 0x7F, 0xFF, 'Z', 0, 1, 'a'}
 	if _, err := decodePropertiesUncached(b, 0); err == nil || !strings.Contains(err.Error(), "count 32767") {
 		t.Errorf("huge field count: %v", err)
 	}
 	// Deep nesting: objects whose only field holds the next object.
 	deep := []byte{0xAC, 0xED, 0, 5}
-	deep = append(deep, tcObject, tcClassDesc, 0, 1, 'A', 0, 0, 0, 0, 0, 0, 0, 1, scSerializable, 0, 1, 'L', 0, 1, 'a',
-		tcString, 0, 3, 'L', 'A', ';', tcEndBlockData, tcNull)
+	deep = append(deep, javaser.TCObject, javaser.TCClassDesc, 0, 1, 'A', 0, 0, 0, 0, 0, 0, 0, 1, javaser.SCSerializable, 0, 1, 'L', 0, 1, 'a',
+		javaser.TCString, 0, 3, 'L', 'A', ';', javaser.TCEndBlockData, javaser.TCNull)
 	for range 100000 {
-		deep = append(deep, tcObject, tcReference, 0, 0x7E, 0, 0)
+		deep = append(deep, javaser.TCObject, javaser.TCReference, 0, 0x7E, 0, 0)
 	}
-	deep = append(deep, tcNull)
+	deep = append(deep, javaser.TCNull)
 	if _, err := decodePropertiesUncached(deep, 0); err == nil || !strings.Contains(err.Error(), "nesting deeper") {
 		t.Errorf("deep nesting: %v", err)
 	}
 	// Long block data in a class annotation is bounded by the input.
-	ann := []byte{0xAC, 0xED, 0, 5, tcObject, tcClassDesc, 0, 1, 'A', 0, 0, 0, 0, 0, 0, 0, 1, scSerializable, 0, 0,
-		tcBlockDataLong, 0x7F, 0xFF, 0xFF, 0xFF}
+	ann := []byte{0xAC, 0xED, 0, 5, javaser.TCObject, javaser.TCClassDesc, 0, 1, 'A', 0, 0, 0, 0, 0, 0, 0, 1, javaser.SCSerializable, 0, 0,
+		javaser.TCBlockDataLong, 0x7F, 0xFF, 0xFF, 0xFF}
 	if _, err := decodePropertiesUncached(ann, 0); err == nil || !strings.Contains(err.Error(), "truncated") {
 		t.Errorf("long block data: %v", err)
 	}

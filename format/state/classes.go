@@ -4,7 +4,7 @@ import (
 	"sort"
 
 	"github.com/fsnap/fsnap/format/internal/binio"
-	"github.com/fsnap/fsnap/format/state/javaser"
+	"github.com/fsnap/fsnap/format/internal/javaser"
 )
 
 // codec knows the payload layout of one family of snapshot classes.

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/fsnap/fsnap/format/internal/javaser"
 	"github.com/fsnap/fsnap/format/state/avro"
-	"github.com/fsnap/fsnap/format/state/javaser"
 )
 
 // ValueLayout tells how one serializer lays out a value on the wire: enough

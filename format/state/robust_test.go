@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/fsnap/fsnap/format"
+	"github.com/fsnap/fsnap/format/internal/javaser"
 	"github.com/fsnap/fsnap/format/state"
-	"github.com/fsnap/fsnap/format/state/javaser"
 )
 
 // distinct returns the corpus streams of a kind with distinct bytes.

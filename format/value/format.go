@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/fsnap/fsnap/format/internal/javaser"
 	"github.com/fsnap/fsnap/format/state/avro"
-	"github.com/fsnap/fsnap/format/state/javaser"
 )
 
 // Format renders a decoded value on one line, for dumps and messages:

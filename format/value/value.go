@@ -16,9 +16,9 @@ import (
 	"math"
 	"strings"
 
+	"github.com/fsnap/fsnap/format/internal/javaser"
 	"github.com/fsnap/fsnap/format/state"
 	"github.com/fsnap/fsnap/format/state/avro"
-	"github.com/fsnap/fsnap/format/state/javaser"
 )
 
 // ErrShort is wrapped by errors about bytes that end inside a value.
