@@ -168,6 +168,67 @@ func mutateFile(t *testing.T, p string, fn func(b []byte) []byte) {
 	}
 }
 
+// mutateKeyedChunk lets fn change the first Snappy chunk (after the stream
+// identifier) of the first compressed key group in a relative file.
+func mutateKeyedChunk(t *testing.T, dir string, fn func(chunk []byte)) {
+	t.Helper()
+	for _, r := range keyGroupHandles(readMetadata(t, dir)) {
+		rf, ok := r.h.Delegate.(*format.RelativeFileHandle)
+		if !ok {
+			continue
+		}
+		for _, o := range r.h.Offsets {
+			if o > 0 {
+				mutateFile(t, filepath.Join(dir, rf.RelativePath), func(b []byte) []byte {
+					if !bytes.Equal(b[o:o+10], state.SnappyStreamID) {
+						t.Fatalf("no Snappy stream at offset %d", o)
+					}
+					fn(b[o+10:])
+					return b
+				})
+				return
+			}
+		}
+	}
+	t.Fatal("no compressed key group")
+}
+
+// mutateOperatorChunk lets fn change the Snappy chunk at the first element
+// offset of the first compressed operator state stream in a relative file.
+func mutateOperatorChunk(t *testing.T, dir string, fn func(chunk []byte)) {
+	t.Helper()
+	for _, op := range readMetadata(t, dir).Operators {
+		for _, sub := range op.Subtasks {
+			h := sub.ManagedOperatorState
+			if h == nil {
+				continue
+			}
+			rf, ok := h.Delegate.(*format.RelativeFileHandle)
+			if !ok {
+				continue
+			}
+			p := filepath.Join(dir, rf.RelativePath)
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if oh, err := state.ReadOperatorHeader(b, 0); err != nil || !oh.Compressed {
+				continue
+			}
+			for _, st := range h.States {
+				if len(st.Offsets) > 0 {
+					mutateFile(t, p, func(b []byte) []byte {
+						fn(b[st.Offsets[0]:])
+						return b
+					})
+					return
+				}
+			}
+		}
+	}
+	t.Fatal("no compressed operator state")
+}
+
 type mutation struct {
 	name string
 	base string
@@ -346,30 +407,21 @@ var mutations = []mutation{
 			rf.Size += 4
 		})
 	}, KeyGroupExtent},
+	// A chunk is type, u24 length, u32 CRC and data.
 	{"Snappy checksum", baseSnappy, LevelDeep, func(t *testing.T, dir string) {
-		m := readMetadata(t, dir)
-		for _, r := range keyGroupHandles(m) {
-			rf, ok := r.h.Delegate.(*format.RelativeFileHandle)
-			if !ok {
-				continue
-			}
-			for _, o := range r.h.Offsets {
-				if o > 0 {
-					// Stream identifier (10 bytes), then the first chunk:
-					// type, u24 length, u32 CRC.
-					mutateFile(t, filepath.Join(dir, rf.RelativePath), func(b []byte) []byte {
-						if !bytes.Equal(b[o:o+10], state.SnappyStreamID) {
-							t.Fatalf("no Snappy stream at offset %d", o)
-						}
-						b[o+14] ^= 0xff
-						return b
-					})
-					return
-				}
-			}
-		}
-		t.Fatal("no compressed key group")
+		mutateKeyedChunk(t, dir, func(chunk []byte) { chunk[4] ^= 0xff })
 	}, SnappyChecksum},
+	{"Snappy chunk runs into the next key group", baseSnappy, LevelDeep, func(t *testing.T, dir string) {
+		mutateKeyedChunk(t, dir, func(chunk []byte) { chunk[1] += 16 })
+	}, SnappyCorrupt},
+	// Operator state goes through the iterator's error alone (no separate
+	// diagnosis), so these check that the Snappy error's kind survives it.
+	{"Snappy checksum in operator state", baseSnappy, LevelDeep, func(t *testing.T, dir string) {
+		mutateOperatorChunk(t, dir, func(chunk []byte) { chunk[4] ^= 0xff })
+	}, SnappyChecksum},
+	{"reserved Snappy chunk type in operator state", baseSnappy, LevelDeep, func(t *testing.T, dir string) {
+		mutateOperatorChunk(t, dir, func(chunk []byte) { chunk[0] = 0x02 })
+	}, SnappyCorrupt},
 	{"legacy timers overrun their block", baseTimers, LevelHeaders, func(t *testing.T, dir string) {
 		editMetadata(t, dir, func(m *format.Metadata) {
 			for i := range m.Operators {

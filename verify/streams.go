@@ -148,10 +148,7 @@ func (c *checker) streamErr(p place, err error, header bool) {
 	case ve != nil:
 		code = HeaderUnreadable
 	case errors.As(err, &sn):
-		code = SnappyCorrupt
-		if strings.HasPrefix(sn.Msg, "CRC-32C mismatch") {
-			code = SnappyChecksum
-		}
+		code = snappyCode(sn)
 		opts = append(opts, atOffset(sn.Offset))
 	case errors.As(err, &nl):
 		code = StreamNotWalkable
@@ -331,12 +328,8 @@ func (c *checker) walkKeyed(p place, ks *state.KeyedStream, src *source, h *form
 					if heap {
 						off += 4
 					}
-					if at, msg, crc := snappyDiagnose(src.r, off, ends[g]); msg != "" {
-						code := SnappyCorrupt
-						if crc {
-							code = SnappyChecksum
-						}
-						c.add(code, p, fmt.Sprintf("key group %d: offset %d: %s", se.KeyGroup, at, msg), atKeyGroup(se.KeyGroup), atOffset(at))
+					if sn := snappyDiagnose(src.r, off, ends[g]); sn != nil {
+						c.add(snappyCode(sn), p, fmt.Sprintf("key group %d: %v", se.KeyGroup, sn), atKeyGroup(se.KeyGroup), atOffset(sn.Offset))
 						return n, false
 					}
 				}
@@ -424,50 +417,25 @@ func snappyExtent(r io.ReaderAt, off, end int64) (int64, error) {
 	return total, nil
 }
 
-// snappyDiagnose decodes the Snappy chunks in [off, end) and checks their
-// CRCs, returning the offset and description of the first bad chunk ("" when
-// all are good) and whether it is a checksum mismatch. Only used to explain
-// a failed walk.
-func snappyDiagnose(r io.ReaderAt, off, end int64) (int64, string, bool) {
-	if end-off > 1<<30 {
-		return 0, "", false
+// snappyDiagnose decodes the Snappy stream of one key group's block
+// [off, end), checking every chunk's CRC, and returns the first bad chunk's
+// error (nil when all are good). Only used to explain a failed walk: bounded
+// by the block, a chunk that runs into the next block is found as such.
+func snappyDiagnose(r io.ReaderAt, off, end int64) *state.SnappyError {
+	_, err := io.Copy(io.Discard, state.NewSnappyReader(r, off, end, true))
+	var sn *state.SnappyError
+	if errors.As(err, &sn) {
+		return sn
 	}
-	b := make([]byte, end-off)
-	if _, err := r.ReadAt(b, off); err != nil && err != io.EOF {
-		return off, err.Error(), false
+	return nil
+}
+
+// snappyCode is the finding code of a Snappy error.
+func snappyCode(sn *state.SnappyError) Code {
+	if sn.Checksum {
+		return SnappyChecksum
 	}
-	var buf []byte
-	for pos := 0; pos < len(b); {
-		at := off + int64(pos)
-		if len(b)-pos < 4 {
-			return at, "truncated chunk header", false
-		}
-		typ := b[pos]
-		n := int(b[pos+1]) | int(b[pos+2])<<8 | int(b[pos+3])<<16
-		if pos+4+n > len(b) {
-			return at, fmt.Sprintf("chunk of %d bytes runs past the block end at %d", n, end), false
-		}
-		body := b[pos+4 : pos+4+n]
-		pos += 4 + n
-		if typ != 0x00 && typ != 0x01 {
-			continue
-		}
-		if n < 4 {
-			return at, fmt.Sprintf("chunk of %d bytes has no checksum", n), false
-		}
-		data := body[4:]
-		if typ == 0x00 {
-			var err error
-			if buf, err = snappy.Decode(buf[:cap(buf)], data); err != nil {
-				return at, fmt.Sprintf("compressed chunk: %v", err), false
-			}
-			data = buf
-		}
-		if want, got := binary.LittleEndian.Uint32(body), state.MaskedCRC(data); want != got {
-			return at, fmt.Sprintf("Snappy chunk CRC-32C mismatch: stored %08x, computed %08x", want, got), true
-		}
-	}
-	return 0, "", false
+	return SnappyCorrupt
 }
 
 // rawKeyed checks raw keyed state. Its format is the operator's own; fsnap

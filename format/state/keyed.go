@@ -111,7 +111,7 @@ func OpenKeyed(r io.ReaderAt, size int64, groups KeyGroups, opts KeyedOptions) (
 	}
 	hb := make([]byte, first)
 	if _, err := r.ReadAt(hb, 0); err != nil && !(err == io.EOF && first == size) {
-		return nil, s.errf(-1, "reading header: %v", err)
+		return nil, s.errf(-1, "reading header: %w", err)
 	}
 	h, err := ReadKeyedHeader(hb, 0)
 	if err != nil {
@@ -150,7 +150,7 @@ func (s *KeyedStream) sniff() (Layout, error) {
 		var b [32]byte
 		n, err := s.r.ReadAt(b[:], o)
 		if n < len(b) && err != nil && err != io.EOF {
-			return 0, s.errf(kg, "reading block: %v", err)
+			return 0, s.errf(kg, "reading block: %w", err)
 		}
 		p := b[:n]
 		if s.Header.Compressed {
@@ -391,7 +391,7 @@ func (it *Iterator) openGroup() bool {
 		if s.Layout == LayoutHeap {
 			var b [4]byte
 			if _, err := s.r.ReadAt(b[:], off); err != nil {
-				return it.failf("offset %d: reading key-group index: %v", off, err)
+				return it.failf("offset %d: reading key-group index: %w", off, err)
 			}
 			if got := int32(binary.BigEndian.Uint32(b[:])); got != it.kg {
 				return it.failf("offset %d: block holds key group %d", off, got)
@@ -596,7 +596,7 @@ func (it *Iterator) nextHeap() (ok, done bool) {
 			break
 		}
 		if w.eof || !isShort(err) {
-			return it.failf("%s: state %q: %v", it.at(), it.s.Header.States[it.state].Name, err), false
+			return it.failf("%s: state %q: %w", it.at(), it.s.Header.States[it.state].Name, err), false
 		}
 		if err := w.more(); err != nil && err != io.ErrUnexpectedEOF {
 			return it.fail(err), false

@@ -49,7 +49,7 @@ func OpenOperator(r io.ReaderAt, size int64, states []format.NamedOperatorState,
 	}
 	hb := make([]byte, first)
 	if _, err := r.ReadAt(hb, 0); err != nil && !(err == io.EOF && first == size) {
-		return nil, s.errf("reading header: %v", err)
+		return nil, s.errf("reading header: %w", err)
 	}
 	h, err := ReadOperatorHeader(hb, 0)
 	if err != nil {
@@ -206,13 +206,13 @@ func (it *OperatorIterator) Next() bool {
 		off := ref.Offsets[it.ei]
 		it.open(off)
 		if err := it.readAll(); err != nil {
-			return it.failf("element %d at offset %d: %v", it.ei, off, err)
+			return it.failf("element %d at offset %d: %w", it.ei, off, err)
 		}
 		b := it.w.buf[it.w.lo:it.w.hi]
 		if ref.Layout != nil {
 			n, err := ref.Layout.Measure(b)
 			if err != nil {
-				return it.failf("element %d at offset %d: %v", it.ei, off, err)
+				return it.failf("element %d at offset %d: %w", it.ei, off, err)
 			}
 			if n != len(b) {
 				return it.failf("element %d at offset %d: the serializer reads %d bytes, the element spans %d", it.ei, off, n, len(b))
@@ -239,7 +239,7 @@ func (it *OperatorIterator) nextBroadcast(ref *OperatorStateRef) bool {
 		}
 		it.open(ref.Offsets[0])
 		if err := it.readAll(); err != nil {
-			return it.failf("offset %d: %v", ref.Offsets[0], err)
+			return it.failf("offset %d: %w", ref.Offsets[0], err)
 		}
 		if w.avail() < 4 {
 			return it.failf("offset %d: truncated entry count", ref.Offsets[0])
@@ -260,11 +260,11 @@ func (it *OperatorIterator) nextBroadcast(ref *OperatorStateRef) bool {
 	b := w.buf[w.lo:w.hi]
 	k, err := ref.KeyLayout.Measure(b)
 	if err != nil {
-		return it.failf("entry %d key: %v", it.ei, err)
+		return it.failf("entry %d key: %w", it.ei, err)
 	}
 	v, err := ref.Layout.Measure(b[k:])
 	if err != nil {
-		return it.failf("entry %d value: %v", it.ei, err)
+		return it.failf("entry %d value: %w", it.ei, err)
 	}
 	it.e = Element{State: it.si, Index: it.ei, Offset: ref.Offsets[0], Key: b[:k], Value: b[k : k+v]}
 	w.skip(k + v)

@@ -39,10 +39,15 @@ func MaskedCRC(data []byte) uint32 {
 	return (c>>15 | c<<17) + 0xa282ead8
 }
 
-// SnappyError is a malformed framed stream.
+// SnappyError is a malformed framed stream or a chunk whose data does not
+// match its checksum. Callers tell the two apart by Checksum, not by Msg.
 type SnappyError struct {
 	Offset int64 // file offset of the chunk
-	Msg    string
+	// Checksum is set when the chunk is well formed but the CRC-32C of its
+	// (decompressed) data differs from the stored one; otherwise the framing
+	// itself is broken (identifier, chunk type or length, Snappy data).
+	Checksum bool
+	Msg      string
 }
 
 func (e *SnappyError) Error() string {
@@ -96,7 +101,7 @@ func (s *snappySource) fill(dst []byte) (int, error) {
 		typ := h[0]
 		n := int(h[1]) | int(h[2])<<8 | int(h[3])<<16
 		if err := s.raw.need(4 + n); err != nil {
-			return 0, s.fail(at, "chunk of %d bytes is truncated", n)
+			return 0, s.fail(at, "chunk of %d bytes is truncated at offset %d", n, at+int64(s.raw.avail()))
 		}
 		body := s.raw.buf[s.raw.lo+4 : s.raw.lo+4+n]
 		s.raw.skip(4 + n)
@@ -149,7 +154,7 @@ func (s *snappySource) fill(dst []byte) (int, error) {
 			}
 		}
 		if got := MaskedCRC(out); got != want {
-			return 0, s.fail(at, "CRC-32C mismatch: stored %08x, computed %08x", want, got)
+			return 0, &SnappyError{Offset: at, Checksum: true, Msg: fmt.Sprintf("CRC-32C mismatch: stored %08x, computed %08x", want, got)}
 		}
 		s.chunks++
 		if len(out) == 0 {
