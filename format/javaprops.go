@@ -6,7 +6,7 @@ import (
 	"sync"
 
 	"github.com/fsnap/fsnap/format/internal/binio"
-	"github.com/fsnap/fsnap/format/internal/javaser"
+	"github.com/fsnap/fsnap/format/javaser"
 )
 
 // The version 4+ trailer is what java.io.ObjectOutputStream writes for one

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/fsnap/fsnap/format/internal/binio"
-	"github.com/fsnap/fsnap/format/internal/javaser"
+	"github.com/fsnap/fsnap/format/javaser"
 	"github.com/fsnap/fsnap/internal/corpus"
 )
 

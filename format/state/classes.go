@@ -4,7 +4,7 @@ import (
 	"sort"
 
 	"github.com/fsnap/fsnap/format/internal/binio"
-	"github.com/fsnap/fsnap/format/internal/javaser"
+	"github.com/fsnap/fsnap/format/javaser"
 )
 
 // codec knows the payload layout of one family of snapshot classes.

@@ -7,7 +7,7 @@ import (
 	"io"
 
 	"github.com/fsnap/fsnap/format"
-	"github.com/fsnap/fsnap/format/internal/javaser"
+	"github.com/fsnap/fsnap/format/javaser"
 )
 
 // Layout is the arrangement of key-group blocks in a keyed state stream.

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/fsnap/fsnap/format"
-	"github.com/fsnap/fsnap/format/internal/javaser"
+	"github.com/fsnap/fsnap/format/javaser"
 	"github.com/fsnap/fsnap/format/state"
 )
 

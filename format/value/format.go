@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/fsnap/fsnap/format/internal/javaser"
+	"github.com/fsnap/fsnap/format/javaser"
 	"github.com/fsnap/fsnap/format/state/avro"
 )
 

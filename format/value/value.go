@@ -16,7 +16,7 @@ import (
 	"math"
 	"strings"
 
-	"github.com/fsnap/fsnap/format/internal/javaser"
+	"github.com/fsnap/fsnap/format/javaser"
 	"github.com/fsnap/fsnap/format/state"
 	"github.com/fsnap/fsnap/format/state/avro"
 )
