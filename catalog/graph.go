@@ -32,6 +32,13 @@ type Graph struct {
 	// External lists the distinct paths outside the root that the root's
 	// snapshots reference, sorted.
 	External []External
+	// Unconfirmed lists the referenced paths (secrets redacted, sorted)
+	// that name the root's bucket and a key of an object stored under the
+	// root, but that the root cannot confirm are in it: Azure paths whose
+	// storage account it does not know (credentials from a connection
+	// string) or that differs. Each is taken as that object: a file in use
+	// must never look like an orphan.
+	Unconfirmed []string
 	// Unreadable lists the nodes whose _metadata could not be read or
 	// parsed: what they reference is unknown, so nothing may be deleted.
 	Unreadable []*Node
@@ -175,6 +182,7 @@ func Build(ctx context.Context, root *Catalog, also []*Catalog, opt BuildOptions
 		return nil, err
 	}
 	g.sortFiles()
+	slices.Sort(g.Unconfirmed)
 	g.analyse()
 	return g, nil
 }
@@ -298,13 +306,21 @@ func (b *builder) read(ctx context.Context, n *Node, limit int64) ([]ref, error)
 }
 
 // absolute maps an absolute path to a key under the root, or says why it
-// is external.
-func absolute(root *store.Location, raw string) (key, reason string) {
+// is external. A path naming the root's bucket that the root cannot
+// confirm (see Graph.Unconfirmed) maps to its key when that is stored.
+func (b *builder) absolute(raw string) (key, reason string) {
+	root := b.g.Root.Root
 	p, err := store.ParseFlinkPath(raw)
 	if err != nil || p.Store == "" {
 		return "", "unsupported-store"
 	}
 	key, ok := root.KeyOf(p)
+	if !ok && p.Store == root.Scheme && p.Bucket == root.Name {
+		if fi, stored := b.g.byKey[p.Key]; stored && b.g.Files[fi].Stored {
+			b.g.Unconfirmed = append(b.g.Unconfirmed, store.RedactURL(raw))
+			return p.Key, ""
+		}
+	}
 	switch {
 	case !ok:
 		return "", "other-bucket"
@@ -324,7 +340,7 @@ func (b *builder) record(ni int, refs []ref) {
 		if x.path != "" {
 			i, ok := b.paths[x.path]
 			if !ok {
-				key, reason := absolute(g.Root.Root, x.path)
+				key, reason := b.absolute(x.path)
 				if key != "" {
 					i = b.file(key, x.size)
 				} else {

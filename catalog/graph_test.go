@@ -12,6 +12,7 @@ import (
 	"github.com/fsnap/fsnap/fixtures"
 	"github.com/fsnap/fsnap/format"
 	"github.com/fsnap/fsnap/internal/store"
+	"github.com/fsnap/fsnap/internal/testservers"
 )
 
 // metadata encodes a checkpoint whose source operator has one subtask per
@@ -71,15 +72,7 @@ func handBuilt(t *testing.T) (*store.Location, string) {
 
 func TestGraphHandBuilt(t *testing.T) {
 	root, _ := handBuilt(t)
-	ctx := context.Background()
-	c, err := catalog.Scan(ctx, root, catalog.Options{Areas: true, Keep: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := catalog.Build(ctx, c, nil, catalog.BuildOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, g := graphOf(t, root)
 	meta := map[string]int64{}
 	for _, f := range c.Folders {
 		meta[f.Name] = f.MetadataSize
@@ -279,5 +272,49 @@ func TestGraphMatchesHistories(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Fatalf("seed %d: orphans\n%q\nwant\n%q", seed, got, want)
 		}
+	}
+}
+
+// TestGraphAzureAccounts: Azure paths name a container and a storage
+// account. A path in the root's container in another account (or one the
+// root does not know) is taken as the root's object at that key when one
+// is stored, and listed as unconfirmed; otherwise it is external.
+func TestGraphAzureAccounts(t *testing.T) {
+	root := open(t, bucketPath(t, testservers.Shared(t, testservers.Azure).NewBucket(t), "root"))
+	wasbs := func(container, account, rel string, size int64) format.StreamHandle {
+		return &format.FileHandle{Path: "wasbs://" + container + "@" + account + ".blob.core.windows.net/root/" + rel, Size: size}
+	}
+	for _, k := range []string{"job/shared/A", "job/shared/B", "job/shared/O"} {
+		put(t, root, k, 1)
+	}
+	const other = "otheraccount"
+	putBytes(t, root, "job/chk-1/_metadata", metadata(t, 1,
+		wasbs(root.Name, testservers.AzureAccount, "job/shared/A", 1),
+		wasbs(root.Name, other, "job/shared/B", 1),
+		wasbs(root.Name, other, "job/shared/gone", 1),
+		wasbs("elsewhere", testservers.AzureAccount, "job/shared/O", 1)))
+	_, g := graphOf(t, root)
+	var files, ext, orphans []string
+	for _, fi := range g.Nodes[0].Files {
+		files = append(files, strings.TrimPrefix(g.Files[fi].Key, root.Prefix))
+	}
+	for _, e := range g.External {
+		ext = append(ext, e.Reason+" "+e.Path)
+	}
+	for _, fi := range g.Orphans() {
+		orphans = append(orphans, strings.TrimPrefix(g.Files[fi].Key, root.Prefix))
+	}
+	wantExt := sortedBy([]string{
+		"other-bucket wasbs://" + root.Name + "@" + other + ".blob.core.windows.net/root/job/shared/gone",
+		"other-bucket wasbs://elsewhere@" + testservers.AzureAccount + ".blob.core.windows.net/root/job/shared/O"})
+	wantUnconfirmed := []string{"wasbs://" + root.Name + "@" + other + ".blob.core.windows.net/root/job/shared/B"}
+	if got := strings.Join(files, " "); got != "job/shared/A job/shared/B" {
+		t.Errorf("files %s", got)
+	}
+	if !slices.Equal(ext, wantExt) || !slices.Equal(g.Unconfirmed, wantUnconfirmed) {
+		t.Errorf("external %q\nwant %q\nunconfirmed %q\nwant %q", ext, wantExt, g.Unconfirmed, wantUnconfirmed)
+	}
+	if !slices.Equal(orphans, []string{"job/shared/O"}) {
+		t.Errorf("orphans %q", orphans)
 	}
 }

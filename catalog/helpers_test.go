@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/fsnap/fsnap/catalog"
 	"github.com/fsnap/fsnap/fixtures"
 	"github.com/fsnap/fsnap/internal/store"
 )
@@ -46,4 +47,19 @@ func writeHistory(t testing.TB, spec fixtures.HistorySpec, roots ...*store.Locat
 		}
 	}
 	return h
+}
+
+// graphOf scans a root and builds its graph.
+func graphOf(t testing.TB, root *store.Location) (*catalog.Catalog, *catalog.Graph) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := catalog.Scan(ctx, root, catalog.Options{Areas: true, Keep: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := catalog.Build(ctx, c, nil, catalog.BuildOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, g
 }

@@ -10,7 +10,9 @@
 // Safety rules, for both commands:
 //   - only objects under the root, in chk-N, savepoint-*, shared and
 //     taskowned folders, are ever deleted; paths that snapshots reference
-//     outside the root are reported as external and kept;
+//     outside the root are reported as external and kept; a path that
+//     names the root's container in an Azure storage account fsnap cannot
+//     confirm is the root's protects the object at its key (with a warning);
 //   - a file any complete snapshot under the root or under an --also root
 //     references is never deleted by gc, and delete removes only files no
 //     other snapshot references;
@@ -194,6 +196,12 @@ func newPlan(command string, root *store.Location, g *catalog.Graph, opt Options
 		External: []ExternalRef{}}
 	for _, l := range opt.Also {
 		p.Also = append(p.Also, l.Display)
+	}
+	if u := g.Unconfirmed; len(u) > 0 {
+		fp, _ := store.ParseFlinkPath(u[0])
+		p.Warnings = append(p.Warnings, fmt.Sprintf("%d referenced paths, such as %s, name container %s in storage account %q, "+
+			"which fsnap cannot confirm is the root's (set AZURE_STORAGE_ACCOUNT or add storage_account=%s to the root's URL): "+
+			"the root's objects at their keys are taken as theirs and kept", len(u), u[0], fp.Bucket, fp.Account, fp.Account))
 	}
 	return p
 }

@@ -75,16 +75,16 @@ type roots struct {
 	flink [2]string // the same as Flink writes absolute paths
 }
 
-// propertyRun generates n random histories on fresh roots, plans gc and
-// compares the plan with the ground truth; every applyEvery-th history is
-// also applied and the remaining objects checked.
-func propertyRun(t *testing.T, n, applyEvery int, gap time.Duration, mk func(t *testing.T, i int) roots) {
+// propertyRun generates n random histories (seeds seed0+1 to seed0+n) on
+// fresh roots, plans gc and compares the plan with the ground truth; every
+// applyEvery-th history is also applied and the remaining objects checked.
+func propertyRun(t *testing.T, seed0 uint64, n, applyEvery int, gap time.Duration, mk func(t *testing.T, i int) roots) {
 	ctx := context.Background()
 	const minAge = time.Hour
 	var planned, kept, histories, withAlso int
 	for i := range n {
 		rs := mk(t, i)
-		spec, passAlso := randomSpec(uint64(i+1), rs.flink[0], rs.flink[1])
+		spec, passAlso := randomSpec(seed0+uint64(i+1), rs.flink[0], rs.flink[1])
 		h, err := fixtures.GenerateHistory(spec)
 		if err != nil {
 			t.Fatal(err)
@@ -196,7 +196,7 @@ func TestPropertyMem(t *testing.T) {
 	if testing.Short() {
 		n = 300
 	}
-	propertyRun(t, n, 10, 0, func(t *testing.T, i int) roots {
+	propertyRun(t, 0, n, 10, 0, func(t *testing.T, i int) roots {
 		r := fmt.Sprintf("mem://gc-prop-%d/ckpt", i%2)
 		a := fmt.Sprintf("mem://gc-prop-also-%d/ckpt", i%2)
 		return roots{open: [2]string{r, a}, flink: [2]string{r, a}}
@@ -211,27 +211,63 @@ func TestPropertyLocal(t *testing.T) {
 	if testing.Short() {
 		n = 20
 	}
-	propertyRun(t, n, 5, 25*time.Millisecond, func(t *testing.T, i int) roots {
+	propertyRun(t, 0, n, 5, 25*time.Millisecond, func(t *testing.T, i int) roots {
 		d := t.TempDir()
 		r, a := filepath.Join(d, "ckpt"), filepath.Join(d, "also")
 		return roots{open: [2]string{r, a}, flink: [2]string{"file:" + r, "file:" + a}}
 	})
 }
 
+// The servers' histories differ from one another, chosen to cover the
+// cases between them (--also passed, --also not passed, the flat layout),
+// and are among TestPropertyMem's: a failure on a server only is the store's.
+
 // TestPropertyMinIO runs random histories on S3 (MinIO). S3 times have a
-// resolution of a second or a millisecond: the ages are a second apart.
+// resolution of a second (HEAD) or a millisecond (listing): the ages are a
+// second apart.
 func TestPropertyMinIO(t *testing.T) {
-	n := 6
+	propertyServer(t, testservers.S3, 0, 6, 1100*time.Millisecond)
+}
+
+// TestPropertyGCS runs random histories on GCS (fake-gcs-server), whose
+// times have a resolution of a microsecond.
+func TestPropertyGCS(t *testing.T) {
+	propertyServer(t, testservers.GCS, 10, 3, 10*time.Millisecond)
+}
+
+// TestPropertyAzure runs random histories on Azure Blob (Azurite), whose
+// times have a resolution of a second: the ages are a second apart.
+func TestPropertyAzure(t *testing.T) {
+	propertyServer(t, testservers.Azure, 13, 3, 1100*time.Millisecond)
+}
+
+// propertyServer runs n random histories (2 with -short) on a test server,
+// each in a fresh bucket with the roots /ckpt and /also; gap separates old
+// objects from recent ones by more than the store's time resolution. The
+// servers run in parallel: most of the time is spent waiting out the gaps.
+func propertyServer(t *testing.T, k testservers.Kind, seed0 uint64, n int, gap time.Duration) {
+	t.Parallel()
 	if testing.Short() {
-		n = 2
+		n = min(n, 2)
 	}
-	srv := testservers.Shared(t, testservers.S3)
-	propertyRun(t, n, 2, 1100*time.Millisecond, func(t *testing.T, i int) roots {
-		b := srv.NewBucket(t)
-		u, _ := url.Parse(b)
+	srv := testservers.Shared(t, k)
+	propertyRun(t, seed0, n, 2, gap, func(t *testing.T, i int) roots {
+		u, err := url.Parse(srv.NewBucket(t))
+		if err != nil {
+			t.Fatal(err)
+		}
 		r, a := *u, *u
 		r.Path, a.Path = "/ckpt", "/also"
 		return roots{open: [2]string{r.String(), a.String()},
-			flink: [2]string{"s3://" + u.Host + "/ckpt", "s3://" + u.Host + "/also"}}
+			flink: [2]string{flinkURI(k, u.Host, "ckpt"), flinkURI(k, u.Host, "also")}}
 	})
+}
+
+// flinkURI is the absolute path Flink writes for path p in bucket (or
+// container) b of a test server.
+func flinkURI(k testservers.Kind, b, p string) string {
+	if k == testservers.Azure {
+		return "wasbs://" + b + "@" + testservers.AzureAccount + ".blob.core.windows.net/" + p
+	}
+	return string(k) + "://" + b + "/" + p
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/fsnap/fsnap/fixtures"
 	"github.com/fsnap/fsnap/format"
 	"github.com/fsnap/fsnap/gc"
+	"github.com/fsnap/fsnap/internal/testservers"
 )
 
 // deletable returns, by the history's ground truth, what deleting snapshot
@@ -62,7 +63,9 @@ func pick(t *testing.T, h *fixtures.History) fixtures.HistorySnapshot {
 	return fixtures.HistorySnapshot{}
 }
 
-func deleteRoundTrip(t *testing.T, root string, h *fixtures.History, s fixtures.HistorySnapshot, extra ...string) {
+// deleteRoundTrip deletes snapshot s under root (dry run, then --yes),
+// checks that exactly what only it uses goes, and returns every output.
+func deleteRoundTrip(t *testing.T, root string, h *fixtures.History, s fixtures.HistorySnapshot, extra ...string) []string {
 	t.Helper()
 	prefix := rootPrefix(t, root)
 	snap := strings.TrimSuffix(root, "/") + "/" + strings.TrimSuffix(s.Dir, "/")
@@ -76,6 +79,7 @@ func deleteRoundTrip(t *testing.T, root string, h *fixtures.History, s fixtures.
 	if code != 0 {
 		t.Fatalf("dry run: exit %d: %s", code, errs)
 	}
+	outputs := []string{out, errs}
 	p := decodePlan(t, out)
 	want := deletable(h, s)
 	if got := planKeys(t, p, prefix); !slices.Equal(got, want) {
@@ -91,6 +95,7 @@ func deleteRoundTrip(t *testing.T, root string, h *fixtures.History, s fixtures.
 	if code != 0 {
 		t.Fatalf("--yes: exit %d: %s", code, errs)
 	}
+	outputs = append(outputs, out, errs)
 	if first := strings.Index(out, "\ndeleted  "); first < 0 || !strings.HasPrefix(out[first+1:], "deleted  "+p.Delete[0].Location+" ") {
 		t.Errorf("_metadata not deleted first:\n%s", out)
 	}
@@ -104,6 +109,7 @@ func deleteRoundTrip(t *testing.T, root string, h *fixtures.History, s fixtures.
 	if !slices.Equal(gone, want) {
 		t.Errorf("deleted\n%q\nwant\n%q", gone, want)
 	}
+	return outputs
 }
 
 func TestDeleteLocal(t *testing.T) {
@@ -111,9 +117,21 @@ func TestDeleteLocal(t *testing.T) {
 	deleteRoundTrip(t, dir, h, pick(t, h))
 }
 
-func TestDeleteMinIO(t *testing.T) {
-	root, h := s3History(t, busy)
-	deleteRoundTrip(t, root, h, pick(t, h))
+func TestDeleteMinIO(t *testing.T) { deleteServer(t, testservers.S3) }
+func TestDeleteGCS(t *testing.T)   { deleteServer(t, testservers.GCS) }
+func TestDeleteAzure(t *testing.T) { deleteServer(t, testservers.Azure) }
+
+// deleteServer deletes a checkpoint on a test server: the dry run
+// deletes nothing, --yes exactly what only it uses, the plan has no
+// warning (every path of the history maps to the root), no output shows
+// the server's secret.
+func deleteServer(t *testing.T, k testservers.Kind) {
+	root, h := serverHistory(t, k, busy)
+	out := deleteRoundTrip(t, root, h, pick(t, h))
+	if p := decodePlan(t, out[0]); len(p.Warnings) != 0 {
+		t.Errorf("warnings %q", p.Warnings)
+	}
+	noSecret(t, k, out...)
 }
 
 // TestDeleteDefaultRoot: without --root a chk-N in a job-id folder is
