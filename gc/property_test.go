@@ -259,15 +259,6 @@ func propertyServer(t *testing.T, k testservers.Kind, seed0 uint64, n int, gap t
 		r, a := *u, *u
 		r.Path, a.Path = "/ckpt", "/also"
 		return roots{open: [2]string{r.String(), a.String()},
-			flink: [2]string{flinkURI(k, u.Host, "ckpt"), flinkURI(k, u.Host, "also")}}
+			flink: [2]string{testservers.FlinkPath(k, u.Host, "ckpt"), testservers.FlinkPath(k, u.Host, "also")}}
 	})
-}
-
-// flinkURI is the absolute path Flink writes for path p in bucket (or
-// container) b of a test server.
-func flinkURI(k testservers.Kind, b, p string) string {
-	if k == testservers.Azure {
-		return "wasbs://" + b + "@" + testservers.AzureAccount + ".blob.core.windows.net/" + p
-	}
-	return string(k) + "://" + b + "/" + p
 }

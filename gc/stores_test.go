@@ -20,12 +20,14 @@ var azureHistory = fixtures.HistorySpec{Seed: 3, Jobs: 2, Rounds: 8, Retain: 2, 
 	FailRate: 0.3, LeakRate: 0.3, Savepoints: 1, Restores: 1, Strays: 2}
 
 // TestAzureAccountUnknown: with the Azure credentials in a connection
-// string and AZURE_STORAGE_ACCOUNT unset, fsnap does not know the root's
-// storage account, so it cannot confirm that the snapshots' paths
-// wasbs://container@account.../key name the root's container. Taking them
-// for paths elsewhere made every referenced file an orphan: gc planned and
-// deleted live checkpoints' files. Objects at the keys those paths name are
-// now taken as referenced, with a warning.
+// string and AZURE_STORAGE_ACCOUNT unset, fsnap once did not know the
+// root's storage account, so it could not confirm that the snapshots' paths
+// wasbs://container@account.../key name the root's container: every
+// referenced file looked like an orphan, and gc planned and deleted live
+// checkpoints' files. Now the account comes from the connection string as
+// gocloud takes it, and gc plans exactly the orphans, without a warning.
+// (Paths naming another account but the root's container and a stored key
+// are still kept, with a warning: TestGraphAzureAccounts in catalog.)
 //
 // gocloud reads the Azure credentials once per process, so the check runs
 // in a child process with only the connection string.
@@ -41,7 +43,7 @@ func TestAzureAccountUnknown(t *testing.T) {
 		t.Fatal(err)
 	}
 	spec := azureHistory
-	spec.RootURI = flinkURI(testservers.Azure, u.Host, "ckpt")
+	spec.RootURI = testservers.FlinkPath(testservers.Azure, u.Host, "ckpt")
 	h, err := fixtures.GenerateHistory(spec)
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +79,7 @@ func azureAccountUnknownChild(t *testing.T, ref string) {
 	}
 	defer root.Close()
 	spec := azureHistory
-	spec.RootURI = flinkURI(testservers.Azure, root.Name, "ckpt")
+	spec.RootURI = testservers.FlinkPath(testservers.Azure, root.Name, "ckpt")
 	h, err := fixtures.GenerateHistory(spec)
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +97,7 @@ func azureAccountUnknownChild(t *testing.T, ref string) {
 	if want := expected(h, false); !slices.Equal(got, want) {
 		t.Fatalf("%d external references; plan:\n%s", len(p.External), diff(h, got, want))
 	}
-	if len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], "AZURE_STORAGE_ACCOUNT") {
+	if len(p.Warnings) != 0 {
 		t.Errorf("warnings %q", p.Warnings)
 	}
 	t.Logf("%d planned, warning: %s", len(p.Delete), p.Warnings)

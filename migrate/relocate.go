@@ -624,7 +624,7 @@ func (b *relocPlanner) handleSlot(s handleSlot) error {
 		if b.p.Version < 3 {
 			// Version 2 readers (Flink before 1.11) know no relative
 			// handles: point at the copy by absolute path.
-			np, err := flinkPathOf(dst)
+			np, err := dst.Loc.FlinkPathOf(dst.Key)
 			if err != nil {
 				return fmt.Errorf("%s: %w", s.where, err)
 			}
@@ -793,24 +793,6 @@ func (b *relocPlanner) resolve(raw string, dst bool) (transfer.Object, error) {
 		return transfer.Object{}, fmt.Errorf("%s: %w", store.RedactURL(raw), err)
 	}
 	return transfer.Object{Loc: l, Key: k}, nil
-}
-
-// flinkPathOf is the absolute path Flink would write for o.
-func flinkPathOf(o transfer.Object) (string, error) {
-	l := o.Loc
-	switch l.Scheme {
-	case "file":
-		return "file:/" + o.Key, nil
-	case "s3", "gs", "mem":
-		return l.Scheme + "://" + l.Name + "/" + o.Key, nil
-	case "azblob":
-		acct := os.Getenv("AZURE_STORAGE_ACCOUNT")
-		if acct == "" {
-			return "", fmt.Errorf("%s: the Azure storage account is unknown (set AZURE_STORAGE_ACCOUNT) so no absolute path can be written", o.Name())
-		}
-		return "wasbs://" + l.Name + "@" + acct + ".blob.core.windows.net/" + o.Key, nil
-	}
-	return "", fmt.Errorf("%s: no Flink path for scheme %s", o.Name(), l.Scheme)
 }
 
 // inDir reports whether o is directly in l's directory.

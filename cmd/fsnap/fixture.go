@@ -78,7 +78,12 @@ func runFixture(ctx context.Context, e *env, args []string) error {
 		return nil
 	}
 	spec.Kind = fixtures.Kind(fixtureFlags.kind)
-	spec.RootURI = flinkURI(l)
+	// The root as Flink writes absolute paths into _metadata.
+	root, err := l.FlinkPathOf(strings.TrimSuffix(l.Prefix, "/"))
+	if err != nil {
+		return err
+	}
+	spec.RootURI = strings.TrimSuffix(root, "/")
 	s, err := fixtures.Generate(spec)
 	if err != nil {
 		return usagef("%v", err)
@@ -88,13 +93,4 @@ func runFixture(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintln(e.stdout, l.NameOf(l.Prefix+s.Dir))
 	return nil
-}
-
-// flinkURI is the location's root as Flink writes absolute paths.
-func flinkURI(l *store.Location) string {
-	name := strings.TrimSuffix(l.NameOf(l.Prefix), "/")
-	if l.Scheme == "file" {
-		return "file:" + name
-	}
-	return name
 }

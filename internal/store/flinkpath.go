@@ -101,7 +101,7 @@ func (l *Location) KeyOf(p FlinkPath) (string, bool) {
 	case "file":
 		return l.localKey("/" + p.Key), true
 	case "azblob":
-		if p.Bucket != l.Name || p.Account == "" || p.Account != l.account() {
+		if p.Bucket != l.Name || p.Account == "" || p.Account != l.Account() {
 			return "", false
 		}
 	default:
@@ -112,12 +112,45 @@ func (l *Location) KeyOf(p FlinkPath) (string, bool) {
 	return p.Key, true
 }
 
-// account is the Azure storage account l connects to, or "".
-func (l *Location) account() string {
+// Account is the Azure storage account l connects to, as gocloud finds
+// it: the storage_account parameter, AZURE_STORAGE_ACCOUNT, or the
+// AccountName of AZURE_STORAGE_CONNECTION_STRING (or
+// AZURE_STORAGEBLOB_CONNECTIONSTRING); "" when none says.
+func (l *Location) Account() string {
 	if a := l.query.Get("storage_account"); a != "" {
 		return a
 	}
-	return os.Getenv("AZURE_STORAGE_ACCOUNT")
+	if a := os.Getenv("AZURE_STORAGE_ACCOUNT"); a != "" {
+		return a
+	}
+	cs := os.Getenv("AZURE_STORAGE_CONNECTION_STRING")
+	if cs == "" {
+		cs = os.Getenv("AZURE_STORAGEBLOB_CONNECTIONSTRING")
+	}
+	for _, kv := range strings.Split(cs, ";") {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.TrimSpace(k) == "AccountName" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// FlinkPathOf is the absolute path Flink writes for key in l's bucket:
+// file:/k, s3://b/k, gs://b/k, wasbs://c@account.blob.core.windows.net/k.
+func (l *Location) FlinkPathOf(key string) (string, error) {
+	switch l.Scheme {
+	case "file":
+		return "file:/" + key, nil
+	case "s3", "gs", "mem":
+		return l.Scheme + "://" + l.Name + "/" + key, nil
+	case "azblob":
+		acct := l.Account()
+		if acct == "" {
+			return "", fmt.Errorf("%s: the Azure storage account is unknown (set AZURE_STORAGE_ACCOUNT or storage_account=) so no absolute path can be written", l.NameOf(key))
+		}
+		return "wasbs://" + l.Name + "@" + acct + ".blob.core.windows.net/" + key, nil
+	}
+	return "", fmt.Errorf("%s: no Flink path for scheme %s", l.NameOf(key), l.Scheme)
 }
 
 // OpenSibling opens the directory holding p, in the bucket p names, with
@@ -128,8 +161,8 @@ func (l *Location) OpenSibling(ctx context.Context, p FlinkPath) (*Location, err
 	if p.Store == "" || p.Store != l.Scheme {
 		return nil, fmt.Errorf("%s: cannot be opened from %s", RedactURL(p.Raw), l.Display)
 	}
-	if p.Store == "azblob" && p.Account != l.account() {
-		return nil, fmt.Errorf("%s: in storage account %q, not %q", RedactURL(p.Raw), p.Account, l.account())
+	if p.Store == "azblob" && p.Account != l.Account() {
+		return nil, fmt.Errorf("%s: in storage account %q, not %q", RedactURL(p.Raw), p.Account, l.Account())
 	}
 	dir := ""
 	if i := strings.LastIndex(p.Key, "/"); i >= 0 {

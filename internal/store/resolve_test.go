@@ -52,3 +52,24 @@ func TestResolver(t *testing.T) {
 		t.Errorf("second folder of a bucket: %p %p %q %v", l1, l2, key, err)
 	}
 }
+
+// TestAzureAccountFromConnectionString: with credentials in a connection
+// string only, the account still maps wasbs:// paths to the container.
+func TestAzureAccountFromConnectionString(t *testing.T) {
+	t.Setenv("AZURE_STORAGE_ACCOUNT", "")
+	t.Setenv("AZURE_STORAGE_CONNECTION_STRING", "DefaultEndpointsProtocol=http;AccountName=acct1;AccountKey=a2V5;BlobEndpoint=http://127.0.0.1:1/acct1;")
+	l, err := Open(context.Background(), "azblob://c/ckpt?protocol=http&domain=127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Account() != "acct1" {
+		t.Fatalf("account %q", l.Account())
+	}
+	p, _ := ParseFlinkPath("wasbs://c@acct1.blob.core.windows.net/ckpt/shared/x")
+	if key, ok := l.KeyOf(p); !ok || key != "ckpt/shared/x" {
+		t.Errorf("KeyOf: %q %v", key, ok)
+	}
+	if fp, err := l.FlinkPathOf("ckpt/shared/x"); err != nil || fp != p.Raw {
+		t.Errorf("FlinkPathOf: %q %v", fp, err)
+	}
+}

@@ -491,3 +491,13 @@ func bucketName(n int, test string) string {
 	}
 	return strings.TrimRight(b.String(), "-")
 }
+
+// FlinkPath is the absolute path Flink writes for path p in bucket (or
+// container) b of a server of kind k, spelled out independently of the
+// store package so that tests check its mapping.
+func FlinkPath(k Kind, b, p string) string {
+	if k == Azure {
+		return "wasbs://" + b + "@" + AzureAccount + ".blob.core.windows.net/" + p
+	}
+	return string(k) + "://" + b + "/" + p
+}
