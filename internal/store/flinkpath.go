@@ -127,6 +127,12 @@ func (l *Location) Account() string {
 	if cs == "" {
 		cs = os.Getenv("AZURE_STORAGEBLOB_CONNECTIONSTRING")
 	}
+	return connectionStringAccount(cs)
+}
+
+// connectionStringAccount is the AccountName of an Azure connection
+// string, or "".
+func connectionStringAccount(cs string) string {
 	for _, kv := range strings.Split(cs, ";") {
 		if k, v, ok := strings.Cut(kv, "="); ok && strings.TrimSpace(k) == "AccountName" {
 			return strings.TrimSpace(v)
