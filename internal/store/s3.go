@@ -30,10 +30,14 @@ func openS3(ctx context.Context, u *url.URL) (*blob.Bucket, error) {
 }
 
 // S3Encryption returns the server-side encryption settings of an s3://
-// location (gocloud's ssetype and kmskeyid parameters), for uploads made
-// with the S3 client directly.
-func (l *Location) S3Encryption() (sseType, kmsKeyID string) {
-	return l.query.Get("ssetype"), l.query.Get("kmskeyid")
+// location (gocloud's ssetype and kmskeyid parameters; the key only with
+// a type), as the fields of requests made with the S3 client directly.
+func (l *Location) S3Encryption() (types.ServerSideEncryption, *string) {
+	sse := types.ServerSideEncryption(l.query.Get("ssetype"))
+	if kms := l.query.Get("kmskeyid"); sse != "" && kms != "" {
+		return sse, &kms
+	}
+	return sse, nil
 }
 
 // OpaqueETag reports whether an S3 object encrypted so has an ETag that is

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
-	"errors"
 	"fmt"
 	"hash"
 	"hash/crc32"
@@ -90,6 +89,32 @@ type srcSums struct {
 	hasCRC bool
 }
 
+// srcSums are those of f's source, when f copies it whole.
+func (f *File) srcSums() srcSums {
+	if !f.whole() || f.SrcAttrs == nil {
+		return srcSums{}
+	}
+	return srcSums{md5: f.SrcAttrs.MD5, crc: f.SrcAttrs.CRC32C, hasCRC: f.SrcAttrs.HasCRC32C}
+}
+
+// readShort and readLong say that f's source gave fewer or more bytes
+// than the n expected.
+func readShort(f *File, got, n int64) error {
+	return f.problem(SizeMismatch, "read %d bytes, expected %d (changed while copying?)", got, n)
+}
+
+func readLong(f *File, n int64) error {
+	return f.problem(SizeMismatch, "longer than the %d bytes expected (changed while copying?)", n)
+}
+
+// checkCRC compares the CRC32C of the bytes read with the source store's.
+func (s srcSums) checkCRC(f *File, crc uint32) error {
+	if s.hasCRC && crc != s.crc {
+		return f.problem(ChecksumMismatch, "content has CRC32C %08x, but the store records %08x: corrupt source, not copied", crc, s.crc)
+	}
+	return nil
+}
+
 // stream copies f through this process, hashing the bytes.
 func (e *Engine) stream(ctx context.Context, f *File) Result {
 	n := f.CopyLength()
@@ -97,14 +122,11 @@ func (e *Engine) stream(ctx context.Context, f *File) Result {
 	if !f.whole() {
 		off, length = f.Offset, f.Length
 	}
-	var src srcSums
-	if f.whole() && f.SrcAttrs != nil {
-		src = srcSums{md5: f.SrcAttrs.MD5, crc: f.SrcAttrs.CRC32C, hasCRC: f.SrcAttrs.HasCRC32C}
-	}
+	src := f.srcSums()
 	r, err := f.Src.Loc.NewRangeReader(ctx, f.Src.Key, off, length)
 	if err != nil {
 		if store.IsNotExist(err) {
-			return Result{Err: &Error{Problem: Missing, Src: f.Src.Name(), Dst: f.Dst.Name(), Err: errors.New("no such object")}}
+			return Result{Err: f.problem(Missing, "no such object")}
 		}
 		return Result{Err: ioErr(f, err)}
 	}
@@ -115,9 +137,8 @@ func (e *Engine) stream(ctx context.Context, f *File) Result {
 	if c := e.s3PutClient(f.Dst, n); c != nil {
 		return e.putS3(ctx, f, c, r, n, src)
 	}
-	srcMD5, srcCRC, hasSrcCRC := src.md5, src.crc, src.hasCRC
 
-	h := newHashes(srcMD5 != nil || e.mayGiveMD5(f.Dst.Loc, n))
+	h := newHashes(src.md5 != nil || e.mayGiveMD5(f.Dst.Loc, n))
 	if f.Dst.Loc.Scheme == "s3" && (n < 0 || n >= s3SinglePutLimit) {
 		// A multipart upload: its ETag is the MD5 of the parts' MD5s.
 		h.parts = newS3Parts(int64(e.opts.PartSize))
@@ -147,8 +168,7 @@ func (e *Engine) stream(ctx context.Context, f *File) Result {
 		nr, rerr := io.ReadFull(r, buf)
 		if nr > 0 {
 			if n >= 0 && written+int64(nr) > n {
-				return abort(&Error{Problem: SizeMismatch, Src: f.Src.Name(), Dst: f.Dst.Name(),
-					Err: fmt.Errorf("longer than the %d bytes expected (changed while copying?)", n)})
+				return abort(readLong(f, n))
 			}
 			h.Write(buf[:nr])
 			if _, err := w.Write(buf[:nr]); err != nil {
@@ -165,17 +185,14 @@ func (e *Engine) stream(ctx context.Context, f *File) Result {
 		}
 	}
 	if n >= 0 && written != n {
-		return abort(&Error{Problem: SizeMismatch, Src: f.Src.Name(), Dst: f.Dst.Name(),
-			Err: fmt.Errorf("read %d bytes, expected %d (changed while copying?)", written, n)})
+		return abort(readShort(f, written, n))
 	}
 	crc := h.crc.Sum32()
-	if srcMD5 != nil && !bytes.Equal(h.MD5(), srcMD5) {
-		return abort(&Error{Problem: ChecksumMismatch, Src: f.Src.Name(), Dst: f.Dst.Name(),
-			Err: fmt.Errorf("content has MD5 %x, but the store records %x: corrupt source, not copied", h.MD5(), srcMD5)})
+	if src.md5 != nil && !bytes.Equal(h.MD5(), src.md5) {
+		return abort(f.problem(ChecksumMismatch, "content has MD5 %x, but the store records %x: corrupt source, not copied", h.MD5(), src.md5))
 	}
-	if hasSrcCRC && crc != srcCRC {
-		return abort(&Error{Problem: ChecksumMismatch, Src: f.Src.Name(), Dst: f.Dst.Name(),
-			Err: fmt.Errorf("content has CRC32C %08x, but the store records %08x: corrupt source, not copied", crc, srcCRC)})
+	if err := src.checkCRC(f, crc); err != nil {
+		return abort(err)
 	}
 	if err := w.Close(); err != nil {
 		e.Stats.BytesDone.Add(-written)
@@ -202,8 +219,7 @@ func (e *Engine) checkDst(ctx context.Context, f *File, size int64, md5sum []byt
 		return nil, ioErr(f, fmt.Errorf("checking the copy: %w", err))
 	}
 	bad := func(format string, args ...any) error {
-		return &Error{Problem: ChecksumMismatch, Src: f.Src.Name(), Dst: f.Dst.Name(),
-			Err: fmt.Errorf("copy differs from the source: "+format, args...)}
+		return f.problem(ChecksumMismatch, "copy differs from the source: "+format, args...)
 	}
 	checked := []string{"size"}
 	if a.Size != size {
@@ -273,7 +289,7 @@ func (e *Engine) serverSide(ctx context.Context, f *File) (r Result, ok bool) {
 	}
 	if err != nil {
 		if store.IsNotExist(err) {
-			return Result{Err: &Error{Problem: Missing, Src: f.Src.Name(), Dst: f.Dst.Name(), Err: errors.New("no such object")}}, true
+			return Result{Err: f.problem(Missing, "no such object")}, true
 		}
 		return Result{Err: ioErr(f, fmt.Errorf("server-side copy to %s: %w", f.Dst.Name(), src.Wrap(f.Src.Key, err)))}, true
 	}
@@ -338,25 +354,21 @@ func sameS3(a, b *s3.Client) bool {
 // of the side(s) that lack one, computed by reading.
 func (e *Engine) samePresent(ctx context.Context, f *File, dst *Attrs) ([]string, error) {
 	want := f.CopyLength()
-	conflict := func(format string, args ...any) error {
-		return &Error{Problem: Conflict, Src: f.Src.Name(), Dst: f.Dst.Name(), Err: fmt.Errorf(format, args...)}
-	}
+	conflict := func(format string, args ...any) error { return f.problem(Conflict, format, args...) }
 	if dst.Size != want {
 		return nil, conflict("%d bytes, the source has %d", dst.Size, want)
 	}
 	checked := []string{"size"}
-	var srcMD5 []byte
-	var srcCRC uint32
-	var hasSrcCRC bool
-	if f.whole() {
-		srcMD5, srcCRC, hasSrcCRC = f.SrcAttrs.MD5, f.SrcAttrs.CRC32C, f.SrcAttrs.HasCRC32C
-	}
+	src := f.srcSums()
+	srcMD5, srcCRC, hasSrcCRC := src.md5, src.crc, src.hasCRC
+	srcConfirmed := false // srcMD5 checked by HEAD already (see confirmMD5)
 	if srcMD5 != nil && dst.MD5 != nil && !bytes.Equal(srcMD5, dst.MD5) {
 		// Not a conflict if either is an encrypted S3 object's ETag.
 		var err error
 		if srcMD5, err = confirmMD5(ctx, f.Src, srcMD5); err != nil {
 			return nil, ioErr(f, err)
 		}
+		srcConfirmed = true
 		d := *dst
 		if d.MD5, err = confirmMD5(ctx, f.Dst, dst.MD5); err != nil {
 			return nil, ioErr(f, err)
@@ -380,7 +392,7 @@ func (e *Engine) samePresent(ctx context.Context, f *File, dst *Attrs) ([]string
 		return checked, nil
 	}
 	// No common checksum: hash what is missing by reading it.
-	if srcMD5 != nil && dst.MD5 == nil && !dst.HasCRC32C {
+	if srcMD5 != nil && dst.MD5 == nil && !dst.HasCRC32C && !srcConfirmed {
 		var err error
 		if srcMD5, err = confirmMD5(ctx, f.Src, srcMD5); err != nil {
 			return nil, ioErr(f, err)

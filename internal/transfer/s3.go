@@ -118,20 +118,17 @@ func (e *Engine) putS3(ctx context.Context, f *File, c *s3.Client, r io.Reader, 
 	got, err := io.ReadFull(r, body)
 	switch {
 	case err == io.ErrUnexpectedEOF || err == io.EOF:
-		return Result{Err: &Error{Problem: SizeMismatch, Src: f.Src.Name(), Dst: f.Dst.Name(),
-			Err: fmt.Errorf("read %d bytes, expected %d (changed while copying?)", got, n)}}
+		return Result{Err: readShort(f, int64(got), n)}
 	case err != nil:
 		return Result{Err: ioErr(f, f.Src.Loc.Wrap(f.Src.Key, err))}
 	}
 	var one [1]byte
 	if extra, _ := r.Read(one[:]); extra > 0 {
-		return Result{Err: &Error{Problem: SizeMismatch, Src: f.Src.Name(), Dst: f.Dst.Name(),
-			Err: fmt.Errorf("longer than the %d bytes expected (changed while copying?)", n)}}
+		return Result{Err: readLong(f, n)}
 	}
 	crc := crc32.Checksum(body, castagnoli)
-	if src.hasCRC && crc != src.crc {
-		return Result{Err: &Error{Problem: ChecksumMismatch, Src: f.Src.Name(), Dst: f.Dst.Name(),
-			Err: fmt.Errorf("content has CRC32C %08x, but the store records %08x: corrupt source, not copied", crc, src.crc)}}
+	if err := src.checkCRC(f, crc); err != nil {
+		return Result{Err: err}
 	}
 	sum := src.md5
 	if sum == nil {
@@ -151,29 +148,22 @@ func (e *Engine) putS3(ctx context.Context, f *File, c *s3.Client, r io.Reader, 
 		ContentMD5:    aws.String(base64.StdEncoding.EncodeToString(sum)),
 		ContentType:   aws.String("application/octet-stream"),
 	}
-	if sse, kms := f.Dst.Loc.S3Encryption(); sse != "" {
-		in.ServerSideEncryption = types.ServerSideEncryption(sse)
-		if kms != "" {
-			in.SSEKMSKeyId = aws.String(kms)
-		}
-	}
+	in.ServerSideEncryption, in.SSEKMSKeyId = f.Dst.Loc.S3Encryption()
 	out, err := c.PutObject(ctx, in, func(o *s3.Options) {
 		o.APIOptions = append(o.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
 	})
 	if err != nil {
-		var ae smithy.APIError
-		if errors.As(err, &ae) && ae.ErrorCode() == "BadDigest" {
+		if s3ErrorCode(err) == "BadDigest" {
 			what := "the MD5 computed while reading"
 			if src.md5 != nil {
 				what = "the MD5 the source store records: corrupt source"
 			}
-			return fail(&Error{Problem: ChecksumMismatch, Src: f.Src.Name(), Dst: f.Dst.Name(),
-				Err: fmt.Errorf("S3 refused the bytes: they do not match %s %x; not copied", what, sum)})
+			return fail(f.problem(ChecksumMismatch, "S3 refused the bytes: they do not match %s %x; not copied", what, sum))
 		}
 		return fail(ioErr(f, f.Dst.Loc.Wrap(f.Dst.Key, err)))
 	}
 	checked := []string{"size", "md5"}
-	if etag := etagMD5(out); etag != nil && !bytes.Equal(etag, sum) {
+	if etag := responseMD5(out.ETag, out.ServerSideEncryption, out.SSECustomerAlgorithm); etag != nil && !bytes.Equal(etag, sum) {
 		// An encrypted object's ETag (not every store says so in the
 		// response), else a store that ignored Content-MD5: then take
 		// back what it stored.
@@ -183,8 +173,7 @@ func (e *Engine) putS3(ctx context.Context, f *File, c *s3.Client, r io.Reader, 
 			return Result{Outcome: Copied, Bytes: n, Checked: checked, CRC32C: crc}
 		}
 		_ = f.Dst.Loc.Bucket.Delete(ctx, f.Dst.Key)
-		return fail(&Error{Problem: ChecksumMismatch, Src: f.Src.Name(), Dst: f.Dst.Name(),
-			Err: fmt.Errorf("copy differs from the source: destination MD5 %x, source %x", etag, sum)})
+		return fail(f.problem(ChecksumMismatch, "copy differs from the source: destination MD5 %x, source %x", etag, sum))
 	}
 	return Result{Outcome: Copied, Bytes: n, Checked: checked, CRC32C: crc}
 }
@@ -214,14 +203,23 @@ func confirmMD5(ctx context.Context, o Object, listed []byte) ([]byte, error) {
 	return so.MD5, nil
 }
 
-// etagMD5 returns the MD5 a PutObject response's ETag holds, or nil when
-// it holds none (encrypted with KMS or a customer key: then the ETag is
-// not the MD5 of the bytes).
-func etagMD5(out *s3.PutObjectOutput) []byte {
-	if store.OpaqueETag(out.ServerSideEncryption, out.SSECustomerAlgorithm) {
+// responseMD5 returns the MD5 the ETag of a PutObject or CopyObject
+// response holds, or nil when it holds none (encrypted with KMS or a
+// customer key: then the ETag is not the MD5 of the bytes).
+func responseMD5(etag *string, sse types.ServerSideEncryption, customerAlgorithm *string) []byte {
+	if store.OpaqueETag(sse, customerAlgorithm) {
 		return nil
 	}
-	return hexMD5(aws.ToString(out.ETag))
+	return hexMD5(aws.ToString(etag))
+}
+
+// s3ErrorCode is the S3 error code of err ("NoSuchKey", ...), or "".
+func s3ErrorCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
 }
 
 // hexMD5 decodes an ETag that is an MD5 (a single-part upload's), else nil.
@@ -242,23 +240,17 @@ func (e *Engine) copyS3(ctx context.Context, f *File, c *s3.Client) Result {
 		Key:        aws.String(f.Dst.Key),
 		CopySource: aws.String(url.QueryEscape(f.Src.Loc.Name + "/" + f.Src.Key)),
 	}
-	if sse, kms := f.Dst.Loc.S3Encryption(); sse != "" {
-		in.ServerSideEncryption = types.ServerSideEncryption(sse)
-		if kms != "" {
-			in.SSEKMSKeyId = aws.String(kms)
-		}
-	}
+	in.ServerSideEncryption, in.SSEKMSKeyId = f.Dst.Loc.S3Encryption()
 	out, err := c.CopyObject(ctx, in)
 	if err != nil {
-		var ae smithy.APIError
-		if errors.As(err, &ae) && ae.ErrorCode() == "NoSuchKey" {
-			return Result{Err: &Error{Problem: Missing, Src: f.Src.Name(), Dst: f.Dst.Name(), Err: errors.New("no such object")}}
+		if s3ErrorCode(err) == "NoSuchKey" {
+			return Result{Err: f.problem(Missing, "no such object")}
 		}
 		return Result{Err: ioErr(f, fmt.Errorf("server-side copy to %s: %w", f.Dst.Name(), f.Src.Loc.Wrap(f.Src.Key, err)))}
 	}
 	var etag []byte
-	if r := out.CopyObjectResult; r != nil && !store.OpaqueETag(out.ServerSideEncryption, out.SSECustomerAlgorithm) {
-		etag = hexMD5(aws.ToString(r.ETag))
+	if r := out.CopyObjectResult; r != nil {
+		etag = responseMD5(r.ETag, out.ServerSideEncryption, out.SSECustomerAlgorithm)
 	}
 	srcMD5 := a.MD5
 	if etag != nil && srcMD5 != nil && !bytes.Equal(etag, srcMD5) {
@@ -278,8 +270,7 @@ func (e *Engine) copyS3(ctx context.Context, f *File, c *s3.Client) Result {
 		return Result{Outcome: ServerSide, Bytes: a.Size, Checked: checked}
 	}
 	if !bytes.Equal(etag, srcMD5) {
-		return Result{Err: &Error{Problem: ChecksumMismatch, Src: f.Src.Name(), Dst: f.Dst.Name(),
-			Err: fmt.Errorf("copy differs from the source: destination MD5 %x, source %x (changed while copying?)", etag, srcMD5)}}
+		return Result{Err: f.problem(ChecksumMismatch, "copy differs from the source: destination MD5 %x, source %x (changed while copying?)", etag, srcMD5)}
 	}
 	return Result{Outcome: ServerSide, Bytes: a.Size, Checked: []string{"size", "md5"}}
 }

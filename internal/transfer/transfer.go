@@ -269,33 +269,35 @@ func (e *Engine) Prepare(ctx context.Context, files []File) []error {
 
 func (e *Engine) prepare(ctx context.Context, f *File) error {
 	if err := ctx.Err(); err != nil {
-		return &Error{Problem: IOError, Src: f.Src.Name(), Dst: f.Dst.Name(), Err: err}
+		return ioErr(f, err)
 	}
 	if f.SrcAttrs == nil {
 		a, err := stat(ctx, f.Src)
 		if err != nil {
 			if store.IsNotExist(err) {
-				return &Error{Problem: Missing, Src: f.Src.Name(), Dst: f.Dst.Name(), Err: errors.New("no such object")}
+				return f.problem(Missing, "no such object")
 			}
-			return &Error{Problem: IOError, Src: f.Src.Name(), Dst: f.Dst.Name(), Err: err}
+			return ioErr(f, err)
 		}
 		f.SrcAttrs = a
 	}
 	return checkSourceSize(f)
 }
 
+// problem is a failure of f of the given kind.
+func (f *File) problem(p Problem, format string, args ...any) *Error {
+	return &Error{Problem: p, Src: f.Src.Name(), Dst: f.Dst.Name(), Err: fmt.Errorf(format, args...)}
+}
+
 func checkSourceSize(f *File) error {
 	a := f.SrcAttrs
 	switch {
 	case f.whole() && f.Size >= 0 && a.Size != f.Size:
-		return &Error{Problem: SizeMismatch, Src: f.Src.Name(), Dst: f.Dst.Name(),
-			Err: fmt.Errorf("size %d bytes, but _metadata records %d", a.Size, f.Size)}
+		return f.problem(SizeMismatch, "size %d bytes, but _metadata records %d", a.Size, f.Size)
 	case f.whole() && f.Size < 0 && a.Size < f.MinSize:
-		return &Error{Problem: SizeMismatch, Src: f.Src.Name(), Dst: f.Dst.Name(),
-			Err: fmt.Errorf("size %d bytes, but _metadata has a segment up to byte %d", a.Size, f.MinSize)}
+		return f.problem(SizeMismatch, "size %d bytes, but _metadata has a segment up to byte %d", a.Size, f.MinSize)
 	case !f.whole() && a.Size < f.Offset+f.Length:
-		return &Error{Problem: SizeMismatch, Src: f.Src.Name(), Dst: f.Dst.Name(),
-			Err: fmt.Errorf("size %d bytes, but _metadata has a segment up to byte %d", a.Size, f.Offset+f.Length)}
+		return f.problem(SizeMismatch, "size %d bytes, but _metadata has a segment up to byte %d", a.Size, f.Offset+f.Length)
 	}
 	return nil
 }
@@ -374,8 +376,7 @@ func (e *Engine) copyOnce(ctx context.Context, f *File) Result {
 		return Result{Err: err}
 	}
 	if n := f.CopyLength(); n != c.res.Bytes {
-		return Result{Err: &Error{Problem: Conflict, Src: f.Src.Name(), Dst: f.Dst.Name(),
-			Err: fmt.Errorf("copied earlier in this run with %d bytes, now %d expected", c.res.Bytes, n)}}
+		return Result{Err: f.problem(Conflict, "copied earlier in this run with %d bytes, now %d expected", c.res.Bytes, n)}
 	}
 	e.Stats.FilesDone.Add(1)
 	e.Stats.FilesSkipped.Add(1)
@@ -397,7 +398,7 @@ func (e *Engine) copyOne(ctx context.Context, f *File) Result {
 		case err == nil:
 			dst = a
 		case !store.IsNotExist(err):
-			return Result{Err: &Error{Problem: IOError, Src: f.Src.Name(), Dst: f.Dst.Name(), Err: err}}
+			return Result{Err: ioErr(f, err)}
 		}
 	}
 	if dst != nil {
