@@ -5,17 +5,19 @@ package state
 
 // Snapshot classes of common serializers.
 const (
-	LongSnapshotClass          = pBase + "LongSerializer$LongSerializerSnapshot"
-	IntSnapshotClass           = pBase + "IntSerializer$IntSerializerSnapshot"
-	StringSnapshotClass        = pBase + "StringSerializer$StringSerializerSnapshot"
-	BooleanSnapshotClass       = pBase + "BooleanSerializer$BooleanSerializerSnapshot"
-	DoubleSnapshotClass        = pBase + "DoubleSerializer$DoubleSerializerSnapshot"
-	BytesSnapshotClass         = pArray + "BytePrimitiveArraySerializer$BytePrimitiveArraySerializerSnapshot"
-	VoidNamespaceSnapshotClass = pState + "VoidNamespaceSerializer$VoidNamespaceSerializerSnapshot"
-	TupleSnapshotClass         = pRuntime + "TupleSerializerSnapshot"
-	ListSnapshotClass          = pBase + "ListSerializerSnapshot"
-	MapSnapshotClass           = pBase + "MapSerializerSnapshot"
-	TimerSnapshotClass         = "org.apache.flink.streaming.api.operators.TimerSerializerSnapshot"
+	LongSnapshotClass           = pBase + "LongSerializer$LongSerializerSnapshot"
+	IntSnapshotClass            = pBase + "IntSerializer$IntSerializerSnapshot"
+	StringSnapshotClass         = pBase + "StringSerializer$StringSerializerSnapshot"
+	BooleanSnapshotClass        = pBase + "BooleanSerializer$BooleanSerializerSnapshot"
+	DoubleSnapshotClass         = pBase + "DoubleSerializer$DoubleSerializerSnapshot"
+	BytesSnapshotClass          = pArray + "BytePrimitiveArraySerializer$BytePrimitiveArraySerializerSnapshot"
+	VoidNamespaceSnapshotClass  = pState + "VoidNamespaceSerializer$VoidNamespaceSerializerSnapshot"
+	TupleSnapshotClass          = pRuntime + "TupleSerializerSnapshot"
+	ListSnapshotClass           = pBase + "ListSerializerSnapshot"
+	MapSnapshotClass            = pBase + "MapSerializerSnapshot"
+	TimerSnapshotClass          = "org.apache.flink.streaming.api.operators.TimerSerializerSnapshot"
+	KryoSnapshotClass           = pKryo + "KryoSerializerSnapshot"
+	ScalaCaseClassSnapshotClass = pScala + "ScalaCaseClassSerializerSnapshot"
 )
 
 // SimpleSnapshot is the snapshot of a parameterless serializer

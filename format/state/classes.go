@@ -23,7 +23,12 @@ const (
 	pTable   = "org.apache.flink.table.runtime.typeutils."
 	pCEP     = "org.apache.flink.cep.nfa."
 	pTypes   = "org.apache.flink.api.common.typeutils."
+	pKryo    = "org.apache.flink.api.java.typeutils.runtime.kryo."
+	pScala   = "org.apache.flink.api.scala.typeutils."
 )
+
+// simpleClasses are the SimpleTypeSerializerSnapshot classes.
+var simpleClasses = map[string]bool{}
 
 // simple: SimpleTypeSerializerSnapshot. Version 3 has no payload; version 2
 // (Flink 1.7) wrote the serializer class name.
@@ -148,12 +153,20 @@ var pojoCodec = codec{read: func(r *snapReader, s *Snapshot) {
 		return
 	}
 	r.utf(&s.Parts, "pojoClass")
-	r.optionalMap(s, "field")
-	r.optionalMap(s, "registeredSubclass")
-	r.optionalMap(s, "nonRegisteredSubclass")
+	snap := func(what string) func(sub *snapReader, ps *[]Part) {
+		return func(sub *snapReader, ps *[]Part) { sub.nested(ps, what) }
+	}
+	// Field keys (declaring class and name) stay bytes; the name leads each entry.
+	r.optionalMap(s, "field", nil, snap("field"))
+	r.optionalMap(s, "registeredSubclass", nil, snap("registeredSubclass"))
+	r.optionalMap(s, "nonRegisteredSubclass", nil, snap("nonRegisteredSubclass"))
 }}
 
-func (r *snapReader) optionalMap(s *Snapshot, what string) {
+// optionalMap reads a LinkedOptionalMap (PojoSerializerSnapshot,
+// KryoSerializerSnapshot): i64 header, i32 n, then per entry the key's
+// name and, each behind a presence flag and an i32 length, the key and the
+// value; key and value read them within their frames (nil: kept as bytes).
+func (r *snapReader) optionalMap(s *Snapshot, what string, key, value func(sub *snapReader, ps *[]Part)) {
 	d := r.d
 	at := d.Offset()
 	if h := r.i64(&s.Parts, what+"MapHeader"); !d.Failed() && h != optionalMapHdr {
@@ -165,23 +178,92 @@ func (r *snapReader) optionalMap(s *Snapshot, what string) {
 	if d.CheckCount(at, int64(n), what+" count", 4) < 0 {
 		return
 	}
+	raw := func(sub *snapReader, ps *[]Part) {
+		if sub.d.Remaining() > 0 {
+			*ps = append(*ps, Part{Kind: PartBytes, Name: "bytes", Bytes: sub.d.Bytes(sub.d.Remaining(), "bytes")})
+		}
+	}
+	if key == nil {
+		key = raw
+	}
+	if value == nil {
+		value = raw
+	}
 	for i := 0; i < int(n) && !d.Failed(); i++ {
 		r.utf(&s.Parts, what+"Name")
 		if r.boolean(&s.Parts, what+"HasKey") {
-			r.framed(&s.Parts, what+"Key", func(sub *snapReader, ps *[]Part) {
-				// A Field (declaring class, name) or nothing for classes.
-				if sub.d.Remaining() > 0 {
-					*ps = append(*ps, Part{Kind: PartBytes, Name: "key", Bytes: sub.d.Bytes(sub.d.Remaining(), "key")})
-				}
-			})
+			r.framed(&s.Parts, what+"Key", key)
 		}
-		if r.boolean(&s.Parts, what+"HasSnapshot") {
-			r.framed(&s.Parts, what+"Snapshot", func(sub *snapReader, ps *[]Part) {
-				sub.nested(ps, what)
-			})
+		if r.boolean(&s.Parts, what+"HasValue") {
+			r.framed(&s.Parts, what+"Value", value)
 		}
 	}
 }
+
+// kryoRegistration reads KryoRegistrationSerializationProxy: UTF registered
+// class, i32 definition type (0 unspecified, 1 serializer class, 2 a
+// Java-serialized serializer instance) and what that type adds.
+func (sub *snapReader) kryoRegistration(ps *[]Part) {
+	sub.utf(ps, "registeredClass")
+	switch sub.i32(ps, "serializerDefinitionType") {
+	case 1:
+		sub.utf(ps, "serializerClass")
+	case 2:
+		sub.java(ps, "serializerInstance")
+	}
+	if d := sub.d; !d.Failed() && d.Remaining() > 0 { // a type of a later release
+		*ps = append(*ps, Part{Kind: PartBytes, Name: "rest", Bytes: d.Bytes(d.Remaining(), "rest")})
+	}
+}
+
+// kryo: KryoSerializerSnapshot (Flink 1.7 – 2.x): UTF type class, then
+// LinkedOptionalMaps of the registrations, the default serializer instances
+// (Java-serialized) and the default serializer classes.
+var kryoCodec = codec{read: func(r *snapReader, s *Snapshot) {
+	r.utf(&s.Parts, "typeClass")
+	utfKey := func(sub *snapReader, ps *[]Part) { sub.utf(ps, "class") }
+	r.optionalMap(s, "registration", utfKey, func(sub *snapReader, ps *[]Part) { sub.kryoRegistration(ps) })
+	r.optionalMap(s, "defaultSerializer", utfKey, func(sub *snapReader, ps *[]Part) { sub.java(ps, "serializer") })
+	r.optionalMap(s, "defaultSerializerClass", utfKey, func(sub *snapReader, ps *[]Part) { sub.utf(ps, "serializerClass") })
+}}
+
+// kryoConfig: KryoSerializer$KryoSerializerConfigSnapshot (Flink 1.3 – 1.7):
+// UTF type class, i32 n, n × (UTF name, registration).
+var kryoConfigCodec = legacyConfig(func(r *snapReader, s *Snapshot) {
+	d := r.d
+	r.utf(&s.Parts, "typeClass")
+	at := d.Offset()
+	n := r.i32(&s.Parts, "registrationCount")
+	if d.CheckCount(at, int64(n), "kryo registration count", 8) < 0 {
+		return
+	}
+	for i := 0; i < int(n) && !d.Failed(); i++ {
+		r.utf(&s.Parts, "registrationName")
+		r.utf(&s.Parts, "registeredClass")
+		switch r.i32(&s.Parts, "serializerDefinitionType") {
+		case 1:
+			r.utf(&s.Parts, "serializerClass")
+		case 2:
+			r.java(&s.Parts, "serializerInstance")
+		}
+	}
+})
+
+// scalaEnum: ScalaEnumSerializerSnapshot: UTF enumeration class, i32 n,
+// n × (UTF name, i32 id).
+var scalaEnumCodec = codec{read: func(r *snapReader, s *Snapshot) {
+	d := r.d
+	r.utf(&s.Parts, "enumClass")
+	at := d.Offset()
+	n := r.i32(&s.Parts, "valueCount")
+	if d.CheckCount(at, int64(n), "enum value count", 6) < 0 {
+		return
+	}
+	for i := 0; i < int(n) && !d.Failed(); i++ {
+		r.utf(&s.Parts, "valueName")
+		r.i32(&s.Parts, "valueId")
+	}
+}}
 
 // avro: AvroSerializerSnapshot: runtime class and writer schema; UTF
 // strings in versions 1 and 2, StringValue strings (no 64 KiB limit) in
@@ -241,51 +323,13 @@ func legacyConfig(data func(r *snapReader, s *Snapshot)) codec {
 	}}
 }
 
-// resilienceBlock reads TypeSerializerSerializationUtil's
-// writeSerializersAndConfigsWithResilience: i32 n, n pairs of offsets, i32
-// total, then a block holding, per entry, a serializer (i32 1, i32 length,
-// Java bytes) and a top-level config snapshot.
-func (r *snapReader) resilienceBlock(ps *[]Part, what string) {
-	d := r.d
-	at := d.Offset()
-	n := r.i32(ps, what+"Count")
-	if d.CheckCount(at, int64(n), what+" count", 8) < 0 {
-		return
-	}
-	offs := make([]int32, 0, 2*n)
-	for i := 0; i < 2*int(n) && !d.Failed(); i++ {
-		offs = append(offs, r.i32(ps, what+"Offset"))
-	}
-	if d.Failed() {
-		return
-	}
-	r.framed(ps, what+"Block", func(sub *snapReader, bps *[]Part) {
-		sd := sub.d
-		for i := 0; i < int(n) && !sd.Failed(); i++ {
-			if int(offs[2*i]) != sd.Pos() {
-				sub.fail(sd.Offset(), "%s %d: serializer at block offset %d, expected %d", what, i, sd.Pos(), offs[2*i])
-				return
-			}
-			sub.i32(bps, "serializerProxyVersion")
-			sub.framed(bps, "serializer", func(jr *snapReader, jps *[]Part) {
-				// Kept verbatim: it may name classes that no longer exist.
-				*jps = append(*jps, Part{Kind: PartBytes, Name: "java", Bytes: jr.d.Bytes(jr.d.Remaining(), "serializer")})
-			})
-			if int(offs[2*i+1]) != sd.Pos() {
-				sub.fail(sd.Offset(), "%s %d: config snapshot at block offset %d, expected %d", what, i, sd.Pos(), offs[2*i+1])
-				return
-			}
-			s := sub.topLevel(what + " config snapshot")
-			*bps = append(*bps, Part{Kind: PartTopLevel, Name: "config", Snap: s})
-		}
-	})
-}
-
 // compositeConfig: CompositeTypeSerializerConfigSnapshot.write: the nested
 // serializers and configs with resilience, then class-specific data.
 func compositeConfig(tail func(r *snapReader, s *Snapshot)) codec {
 	return legacyConfig(func(r *snapReader, s *Snapshot) {
-		r.resilienceBlock(&s.Parts, "nested")
+		for _, e := range r.resilienceBlock(&s.Parts, "nested", 0) {
+			s.picked = append(s.picked, e.pick())
+		}
 		if tail != nil && !r.d.Failed() {
 			tail(r, s)
 		}
@@ -342,7 +386,11 @@ func init() {
 		pCEP+"sharedbuffer.EventId$EventIdSerializer$EventIdSerializerSnapshot",
 		pCEP+"DeweyNumber$DeweyNumberSerializer$DeweyNumberSerializerSnapshot",
 	)
+	simple = append(simple, pScala+"UnitSerializer$UnitSerializerSnapshot", pScala+"NothingSerializerSnapshot")
 	register(simpleCodec, simple...)
+	for _, c := range simple {
+		simpleClasses[c] = true
+	}
 
 	// CompositeTypeSerializerSnapshot subclasses without outer snapshot.
 	register(compositeCodec,
@@ -362,6 +410,14 @@ func init() {
 		"org.apache.flink.runtime.state.ttl.TtlAwareSerializerSnapshot",
 	)
 	register(compositeWith(outerUTF("tupleClass")), pRuntime+"TupleSerializerSnapshot")
+	register(kryoCodec, KryoSnapshotClass)
+	register(kryoConfigCodec, pKryo+"KryoSerializer$KryoSerializerConfigSnapshot")
+
+	// The Scala API (flink-scala).
+	register(compositeWith(outerUTF("caseClass")), ScalaCaseClassSnapshotClass, pScala+"Tuple2CaseClassSerializerSnapshot")
+	register(compositeCodec, pScala+"ScalaOptionSerializerSnapshot", pScala+"ScalaEitherSerializerSnapshot", pScala+"ScalaTrySerializerSnapshot")
+	register(compositeWith(outerUTF("cbfCode")), pScala+"TraversableSerializerSnapshot")
+	register(scalaEnumCodec, pScala+"ScalaEnumSerializerSnapshot")
 	register(compositeWith(externalOuter), pTable+"ExternalSerializer$ExternalSerializerSnapshot")
 	register(compositeWith(func(r *snapReader, s *Snapshot, v int32) {
 		if v >= 2 {
@@ -394,7 +450,8 @@ func init() {
 		pTypes+"ParameterlessTypeSerializerConfig")
 	register(compositeConfig(func(r *snapReader, s *Snapshot) { r.java(&s.Parts, "tupleClass") }),
 		pRuntime+"TupleSerializerConfigSnapshot")
-	register(compositeConfig(nil), pRuntime+"EitherSerializerConfigSnapshot")
+	register(compositeConfig(nil), pRuntime+"EitherSerializerConfigSnapshot",
+		"org.apache.flink.streaming.api.operators.TimerSerializer$TimerSerializerConfigSnapshot")
 	register(legacyConfig(func(r *snapReader, s *Snapshot) { r.utf(&s.Parts, "schema") }),
 		"org.apache.flink.formats.avro.typeutils.AvroSerializer$AvroSchemaSerializerConfigSnapshot")
 	delete(codecs, "")
