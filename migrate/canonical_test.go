@@ -3,6 +3,7 @@ package migrate
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -454,9 +455,18 @@ func TestCorpusHeapSavepoints(t *testing.T) {
 			i := strings.LastIndex(e.Name, "flink1.")
 			ref, ok := byName[e.Name[:i]+"flink1.13"+e.Name[i+len(e.Flink)+5:]]
 			if !ok {
-				t.Fatalf("no 1.13 savepoint of the same job")
+				if e.Name != "type-serializer-snapshot-migration-itcase-flink1.3-savepoint" {
+					t.Fatalf("no 1.13 savepoint of the same job")
+				}
+				return // the family's 1.13 savepoint is not in the corpus
 			}
-			want := sortEntries(readKeyed(t, ref.Dir).entries)
+			want := readKeyed(t, ref.Dir).entries
+			if legacy := readKeyed(t, out).headers; legacyTimers(legacy) {
+				// Flink ≤ 1.4 kept timers in raw keyed state (carried as
+				// they are); 1.13 keeps them as priority-queue states.
+				want = withoutTimers(want)
+			}
+			want = sortEntries(want)
 			got := sortEntries(readKeyed(t, out).entries)
 			if len(got) != len(want) {
 				t.Errorf("%d entries, Flink 1.13's canonical savepoint has %d", len(got), len(want))
@@ -482,9 +492,30 @@ func TestCorpusHeapSavepoints(t *testing.T) {
 			compared++
 		})
 	}
-	if compared != 15 {
-		t.Errorf("%d heap-layout savepoints compared with 1.13, want 15", compared)
+	if compared != 17 { // 1.3 complexKeyed and nonKeyed, 1.4, 1.6 – 1.12
+		t.Errorf("%d heap-layout savepoints compared with 1.13, want 17", compared)
 	}
+}
+
+// legacyTimers reports whether the headers are Flink ≤ 1.4's, which wrote
+// timers into raw keyed state (keyed proxy version 4 or less).
+func legacyTimers(headers map[string][]byte) bool {
+	for _, h := range headers {
+		if len(h) >= 4 && binary.BigEndian.Uint32(h) <= state.KeyedVersionFlink14 {
+			return true
+		}
+	}
+	return false
+}
+
+func withoutTimers(es []keyedEntry) []keyedEntry {
+	var out []keyedEntry
+	for _, e := range es {
+		if !strings.HasPrefix(e.state, "_timer_state/") {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func hasHeapStream(t *testing.T, dir string) bool {

@@ -176,15 +176,15 @@ func LayoutOf(s *Snapshot) (*ValueLayout, error) {
 		if err != nil {
 			return nil, err
 		}
-		return flagged(s, ok, failure), nil // true: Failure(throwable)
-	case pScala + "TraversableSerializerSnapshot":
+		return flagged(s, failure, ok), nil // true: Success(value)
+	case pScala + "TraversableSerializerSnapshot", pBase + "GenericArraySerializerSnapshot":
+		// i32 n, then per element a non-null flag and the element if set.
 		el, err := nestedLayout(s, 0)
 		if err != nil {
 			return nil, err
 		}
-		return variable(s, func(b []byte) (int, error) {
-			return countedMeasure(b, func(b []byte) (int, error) { return el.Measure(b) })
-		}), nil
+		elem := flagged(nil, nil, el)
+		return variable(s, func(b []byte) (int, error) { return countedMeasure(b, elem.Measure) }), nil
 	case pBase + "ListSerializerSnapshot":
 		el, err := nestedLayout(s, 0)
 		if err != nil {

@@ -35,6 +35,22 @@ type TimerService struct {
 	ProcessingTimers    []LegacyTimer
 }
 
+// LooksLikeTimerServices reports whether b (the start of a raw keyed state
+// block) holds legacy timer services rather than user bytes: the
+// PostVersionedIOReadableWritable magic, or Flink 1.3's form (a small
+// service count, a service name, a Java-serialized key serializer).
+func LooksLikeTimerServices(b []byte) bool {
+	if len(b) >= 4 && be32(b) == PostVersionedMagic {
+		return true
+	}
+	if len(b) < 8 {
+		return false
+	}
+	n := be32(b)
+	l := int(b[4])<<8 | int(b[5])
+	return n >= 1 && n <= 1024 && 6+l+2 <= len(b) && b[6+l] == 0xAC && b[6+l+1] == 0xED
+}
+
 // ReadTimerServices decodes one key group's block of legacy timer services
 // at the start of b (base: its file offset). It returns the services and
 // the bytes read.
@@ -48,7 +64,8 @@ func ReadTimerServices(b []byte, base int64) ([]TimerService, int, error) {
 		at := d.Offset()
 		version = d.I32("timer services version")
 		if !d.Failed() && (version < 1 || version > 2) {
-			d.FailAt(at, "timer services version %d: versions 1 (Flink 1.4 – 1.6) and 2 (1.7 – 1.9) are known", version)
+			return nil, 0, &VersionError{Header: "InternalTimerServiceSerializationProxy", Version: version,
+				Detail: fmt.Sprintf("at offset %d: versions 1 (Flink 1.4 – 1.6) and 2 (1.7 – 1.9) are read", at)}
 		}
 	}
 	n := d.Count("timer service count", 10)
