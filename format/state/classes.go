@@ -270,7 +270,9 @@ var scalaEnumCodec = codec{read: func(r *snapReader, s *Snapshot) {
 // version 3.
 var avroCodec = codec{read: func(r *snapReader, s *Snapshot) {
 	switch s.Version {
-	case 1, 2:
+	case 1: // the schema only (a 1.4 – 1.6 config snapshot read as version 1)
+		r.utf(&s.Parts, "schema")
+	case 2:
 		r.utf(&s.Parts, "runtimeClass")
 		r.utf(&s.Parts, "schema")
 	case 3:
@@ -381,7 +383,6 @@ func init() {
 		"org.apache.flink.table.runtime.operators.window.TimeWindow$Serializer$TimeWindowSerializerSnapshot",
 		"org.apache.flink.table.runtime.operators.window.CountWindow$Serializer$CountWindowSerializerSnapshot",
 		pTable+"StringDataSerializer$StringDataSerializerSnapshot",
-		pTable+"BinaryRowDataSerializer$BinaryRowDataSerializerSnapshot",
 		"org.apache.flink.table.dataview.NullSerializer$NullSerializerSnapshot",
 		pCEP+"sharedbuffer.EventId$EventIdSerializer$EventIdSerializerSnapshot",
 		pCEP+"DeweyNumber$DeweyNumberSerializer$DeweyNumberSerializerSnapshot",
@@ -394,12 +395,10 @@ func init() {
 
 	// CompositeTypeSerializerSnapshot subclasses without outer snapshot.
 	register(compositeCodec,
-		pBase+"ListSerializerSnapshot",
 		pBase+"MapSerializerSnapshot",
 		"org.apache.flink.streaming.api.operators.TimerSerializerSnapshot",
 		pRuntime+"JavaEitherSerializerSnapshot",
 		pRuntime+"EitherSerializerSnapshot",
-		pRuntime+"ValueSerializer$ValueSerializerSnapshot",
 		pTable+"RawValueDataSerializer$RawValueDataSerializerSnapshot",
 		pCEP+"sharedbuffer.Lockable$LockableTypeSerializerSnapshot",
 		pCEP+"sharedbuffer.LockableTypeSerializerSnapshot",
@@ -425,8 +424,15 @@ func init() {
 		}
 	}), pCEP+"NFAStateSerializerSnapshot")
 	register(compositeWith(outerUTF("componentClass")), pBase+"GenericArraySerializerSnapshot")
-	register(compositeWith(outerBool("legacyModeEnabled")), pRuntime+"RowSerializer$RowSerializerSnapshot")
-	register(compositeWith(outerUTF("typeClass")), pRuntime+"CopyableValueSerializer$CopyableValueSerializerSnapshot")
+	// Outer version 4 (Flink 1.13+) adds the row-kind flag; 2 and 3 have none.
+	register(compositeWith(func(r *snapReader, s *Snapshot, v int32) {
+		if v >= 4 {
+			r.boolean(&s.Parts, "supportsRowKind")
+		}
+	}), pRuntime+"RowSerializer$RowSerializerSnapshot")
+	// GenericTypeSerializerSnapshot (version 2): the type class.
+	register(fieldsCodec(func(r *snapReader, s *Snapshot) { r.utf(&s.Parts, "typeClass") }),
+		pRuntime+"ValueSerializer$ValueSerializerSnapshot", pRuntime+"CopyableValueSerializer$CopyableValueSerializerSnapshot")
 
 	register(rowDataCodec, pTable+"RowDataSerializer$RowDataSerializerSnapshot")
 	register(pojoCodec, pRuntime+"PojoSerializerSnapshot")
@@ -452,7 +458,233 @@ func init() {
 		pRuntime+"TupleSerializerConfigSnapshot")
 	register(compositeConfig(nil), pRuntime+"EitherSerializerConfigSnapshot",
 		"org.apache.flink.streaming.api.operators.TimerSerializer$TimerSerializerConfigSnapshot")
-	register(legacyConfig(func(r *snapReader, s *Snapshot) { r.utf(&s.Parts, "schema") }),
-		"org.apache.flink.formats.avro.typeutils.AvroSerializer$AvroSchemaSerializerConfigSnapshot")
+	// Flink 1.4 – 1.6 wrote it as a legacy config (the schema); 1.7+ as an
+	// AvroSerializerSnapshot of version 2.
+	register(codec{read: func(r *snapReader, s *Snapshot) {
+		if s.Version == 2 {
+			avroCodec.read(r, s)
+			return
+		}
+		legacyConfig(func(r *snapReader, s *Snapshot) { r.utf(&s.Parts, "schema") }).read(r, s)
+	}}, "org.apache.flink.formats.avro.typeutils.AvroSerializer$AvroSchemaSerializerConfigSnapshot")
+	registerMore()
 	delete(codecs, "")
+}
+
+// Packages of connectors and libraries whose snapshots appear in savepoints.
+const (
+	pStream   = "org.apache.flink.streaming."
+	pScalaAPI = "org.apache.flinkx.api.serializer."   // flink-scala-api
+	pFlinkADT = "io.findify.flinkadt.api.serializer." // its predecessor
+	pDataView = "org.apache.flink.table.dataview."
+)
+
+// legacyVersionOf is a legacy config snapshot's own version: the snapshot
+// version when read directly (proxy version 1), the one after the adapter
+// fields when written through the adapter (Flink 1.7 – 1.16).
+func legacyVersionOf(s *Snapshot) int32 {
+	if s.Version == adapterVersion {
+		p, _ := s.Param("configVersion")
+		return int32(p.Int)
+	}
+	return s.Version
+}
+
+// registrations reads KryoRegistrationSerializerConfigSnapshot's list: i32
+// n, n × (UTF tag, registration).
+func (r *snapReader) registrations(s *Snapshot) {
+	d := r.d
+	at := d.Offset()
+	n := r.i32(&s.Parts, "registrationCount")
+	if d.CheckCount(at, int64(n), "kryo registration count", 8) < 0 {
+		return
+	}
+	for i := 0; i < int(n) && !d.Failed(); i++ {
+		r.utf(&s.Parts, "registrationName")
+		r.utf(&s.Parts, "registeredClass")
+		switch r.i32(&s.Parts, "serializerDefinitionType") {
+		case 1:
+			r.utf(&s.Parts, "serializerClass")
+		case 2:
+			r.java(&s.Parts, "serializerInstance")
+		}
+	}
+}
+
+// javaCount reads i32 n then n Java serialization streams.
+func (r *snapReader) javaCount(s *Snapshot, what string) {
+	d := r.d
+	at := d.Offset()
+	n := r.i32(&s.Parts, what+"Count")
+	if d.CheckCount(at, int64(n), what+" count", 4) < 0 {
+		return
+	}
+	for i := 0; i < int(n) && !d.Failed(); i++ {
+		r.java(&s.Parts, what)
+	}
+}
+
+// registerMore adds the classes of Flink's libraries and connectors, and
+// the legacy config snapshots of Flink 1.3 – 1.7 (see
+// docs/format/serializer-snapshots.md for each layout and its source).
+func registerMore() {
+	// Legacy composite configs: i32 version, then the nested serializers
+	// with resilience.
+	register(compositeConfig(nil),
+		pBase+"CollectionSerializerConfigSnapshot", pBase+"MapSerializerConfigSnapshot",
+		pScala+"OptionSerializer$OptionSerializerConfigSnapshot", pScala+"ScalaOptionSerializerConfigSnapshot",
+		pScala+"TrySerializer$TrySerializerConfigSnapshot", pScala+"ScalaTrySerializerConfigSnapshot",
+		pScala+"TraversableSerializerConfigSnapshot", pScala+"ScalaEitherSerializerConfigSnapshot",
+		pRuntime+"RowSerializer$RowSerializerConfigSnapshot", pRuntime+"NullableSerializer$NullableSerializerConfigSnapshot",
+		pStream+"runtime.streamrecord.StreamElementSerializer$StreamElementSerializerConfigSnapshot",
+		pStream+"api.functions.sink.TwoPhaseCommitSinkFunction$StateSerializerConfigSnapshot",
+		pCEP+"NFA$NFASerializerConfigSnapshot", pCEP+"NFAStateSerializerConfigSnapshot",
+		pCEP+"SharedBuffer$SharedBufferSerializerConfigSnapshot", pCEP+"sharedbuffer.LockableSerializerConfigSnapshot")
+	// Generic-array config: legacy (resilience, Java class) up to 1.6, a
+	// version-2 snapshot (UTF class, nested delegate) in 1.7.
+	register(codec{read: func(r *snapReader, s *Snapshot) {
+		if s.Version == 2 {
+			r.utf(&s.Parts, "componentClass")
+			r.nestedDelegate(s)
+			return
+		}
+		compositeConfig(func(r *snapReader, s *Snapshot) { r.java(&s.Parts, "componentClass") }).read(r, s)
+	}}, pBase+"GenericArraySerializerConfigSnapshot")
+	enumConfig := func(scala bool) codec {
+		return legacyConfig(func(r *snapReader, s *Snapshot) {
+			if legacyVersionOf(s) == 1 { // Flink 1.3: Java-serialized class and constants
+				if scala {
+					r.java(&s.Parts, "enumClass")
+				} else {
+					r.utf(&s.Parts, "enumClass")
+				}
+				r.java(&s.Parts, "constants")
+				return
+			}
+			if scala {
+				scalaEnumCodec.read(r, s)
+			} else {
+				enumCodec.read(r, s)
+			}
+		})
+	}
+	register(enumConfig(false), pBase+"EnumSerializer$EnumSerializerConfigSnapshot")
+	register(enumConfig(true), pScala+"EnumValueSerializer$ScalaEnumSerializerConfigSnapshot")
+	register(legacyConfig(func(r *snapReader, s *Snapshot) {
+		r.utf(&s.Parts, "typeClass")
+		r.registrations(s)
+	}), pRuntime+"ValueSerializer$ValueSerializerConfigSnapshot")
+	register(legacyConfig(func(r *snapReader, s *Snapshot) { r.utf(&s.Parts, "typeClass") }),
+		pRuntime+"CopyableValueSerializer$CopyableValueSerializerConfigSnapshot")
+	register(legacyConfig(func(r *snapReader, s *Snapshot) {
+		r.utf(&s.Parts, "typeClass")
+		r.registrations(s)
+		r.utf(&s.Parts, "typeToInstantiate")
+	}), "org.apache.flink.formats.avro.typeutils.AvroSerializer$AvroSerializerConfigSnapshot",
+		pRuntime+"AvroSerializer$AvroSerializerConfigSnapshot")
+	register(legacyConfig(func(r *snapReader, s *Snapshot) { r.pojoConfig(s) }), pRuntime+"PojoSerializer$PojoSerializerConfigSnapshot")
+
+	// Composites without an outer snapshot.
+	register(compositeCodec,
+		pState+"ArrayListSerializerSnapshot",
+		pStream+"runtime.streamrecord.StreamElementSerializer$StreamElementSerializerSnapshot",
+		pTypes+"SingleThreadAccessCheckingTypeSerializer$SingleThreadAccessCheckingTypeSerializerSnapshot",
+		pBase+"SetSerializerSnapshot",
+		pTable+"WindowKeySerializer$WindowKeySerializerSnapshot",
+		pDataView+"ListViewSerializerSnapshot", pDataView+"MapViewSerializerSnapshot", pDataView+"NullAwareMapSerializerSnapshot",
+		pCEP+"NFA$MigratedNFASerializerSnapshot", pCEP+"SharedBuffer$SharedBufferSerializerSnapshot",
+		pScalaAPI+"ScalaOptionSerializerSnapshot", pScalaAPI+"ScalaEitherSerializerSnapshot",
+		pFlinkADT+"ScalaOptionSerializerSnapshot", pFlinkADT+"ScalaEitherSerializerSnapshot")
+	// ListSerializer's outer version 2 (Flink 2.x) adds a null-mask flag.
+	register(compositeWith(func(r *snapReader, s *Snapshot, v int32) {
+		if v >= 2 {
+			r.boolean(&s.Parts, "hasNullMask")
+		}
+	}), pBase+"ListSerializerSnapshot")
+	register(compositeWith(func(r *snapReader, s *Snapshot, v int32) {
+		if v >= 3 {
+			r.boolean(&s.Parts, "hasNullMask")
+		}
+	}), pTable+"LinkedListSerializer$LinkedListSerializerSnapshot")
+	register(compositeWith(func(r *snapReader, s *Snapshot, v int32) {
+		if v >= 4 {
+			r.boolean(&s.Parts, "supportsNullTransaction")
+		}
+	}), pStream+"api.functions.sink.TwoPhaseCommitSinkFunction$StateSerializerSnapshot")
+	register(compositeWith(outerInt32("nullPaddingLength")), pRuntime+"NullableSerializer$NullableSerializerSnapshot")
+	caseClass := compositeWith(func(r *snapReader, s *Snapshot, v int32) {
+		r.utf(&s.Parts, "caseClass")
+		if v >= 3 {
+			r.boolean(&s.Parts, "isCaseClassImmutable")
+		}
+	})
+	register(caseClass, pScalaAPI+"ScalaCaseClassSerializerSnapshot", pFlinkADT+"ScalaCaseClassSerializerSnapshot")
+	register(compositeWith(func(r *snapReader, s *Snapshot, _ int32) {
+		d := r.d
+		at := d.Offset()
+		n := r.i32(&s.Parts, "subtypeCount")
+		if d.CheckCount(at, int64(n), "subtype count", 1) < 0 {
+			return
+		}
+		for i := 0; i < int(n) && !d.Failed(); i++ {
+			r.stringValue(&s.Parts, "subtype")
+		}
+	}), pScalaAPI+"CoproductSerializer$CoproductSerializerSnapshot", pFlinkADT+"CoproductSerializer$CoproductSerializerSnapshot")
+	for _, p := range []string{pScalaAPI, pFlinkADT} {
+		register(fieldsCodec(func(r *snapReader, s *Snapshot) {
+			r.utf(&s.Parts, "serializerClass")
+			r.utf(&s.Parts, "elementClass")
+			r.nested(&s.Parts, "nested")
+		}), p+"CollectionSerializerSnapshot")
+		register(fieldsCodec(func(r *snapReader, s *Snapshot) {
+			r.nested(&s.Parts, "nested")
+			r.nested(&s.Parts, "nested")
+		}), p+"MapSerializer$MapSerializerSnapshot")
+		register(fieldsCodec(func(r *snapReader, s *Snapshot) {
+			r.utf(&s.Parts, "mapperClass")
+			r.nested(&s.Parts, "nested")
+		}), p+"MappedSerializer$MappedSerializerSnapshot")
+		register(fieldsCodec(func(r *snapReader, s *Snapshot) { r.utf(&s.Parts, "objectClass") }),
+			p+"ScalaCaseObjectSerializer$ScalaCaseObjectSerializerSnapshot")
+		register(simpleCodec, p+"UnitSerializer$UnitSerializerSnapshot", p+"NothingSerializerSnapshot")
+	}
+
+	// Table runtime.
+	register(rowDataCodec, pTable+"BaseRowSerializer$BaseRowSerializerSnapshot")
+	register(fieldsCodec(func(r *snapReader, s *Snapshot) { r.i32(&s.Parts, "numFields") }),
+		pTable+"BinaryRowDataSerializer$BinaryRowDataSerializerSnapshot", pTable+"BinaryRowSerializer$BinaryRowSerializerSnapshot")
+	register(fieldsCodec(func(r *snapReader, s *Snapshot) {
+		r.i32(&s.Parts, "precision")
+		r.i32(&s.Parts, "scale")
+	}), pTable+"DecimalSerializer$DecimalSerializerSnapshot")
+	register(fieldsCodec(func(r *snapReader, s *Snapshot) { r.i32(&s.Parts, "precision") }),
+		pTable+"SqlTimestampSerializer$SqlTimestampSerializerSnapshot")
+	register(fieldsCodec(func(r *snapReader, s *Snapshot) {
+		r.java(&s.Parts, "elementType")
+		r.java(&s.Parts, "elementSerializer")
+	}), pTable+"ArrayDataSerializer$ArrayDataSerializerSnapshot", pTable+"BaseArraySerializer$BaseArraySerializerSnapshot")
+	register(fieldsCodec(func(r *snapReader, s *Snapshot) {
+		for _, n := range []string{"keyType", "valueType", "keySerializer", "valueSerializer"} {
+			r.java(&s.Parts, n)
+		}
+	}), pTable+"MapDataSerializer$MapDataSerializerSnapshot", pTable+"BaseMapSerializer$BaseMapSerializerSnapshot")
+	register(fieldsCodec(func(r *snapReader, s *Snapshot) {
+		r.java(&s.Parts, "comparator")
+		r.nestedDelegate(s)
+	}), pTable+"SortedMapSerializerSnapshot")
+	register(simpleCodec, pTable+"BinaryStringSerializer$BinaryStringSerializerSnapshot", pRuntime+"Tuple0SerializerSnapshot")
+
+	// Connectors: the Kafka producers' simple serializers, and
+	// SimpleVersionedSerializer proxies (version = the wrapped serializer's;
+	// payload a length-prefixed Java stream).
+	for _, producer := range []string{"FlinkKafkaProducer", "FlinkKafkaProducer011"} {
+		base := pStream + "connectors.kafka." + producer + "$"
+		for _, n := range []string{"TransactionStateSerializer", "ContextStateSerializer", "NextTransactionalIdHintSerializer"} {
+			register(simpleCodec, base+n+"$"+n+"Snapshot")
+			simpleClasses[base+n+"$"+n+"Snapshot"] = true
+		}
+	}
+	register(fieldsCodec(func(r *snapReader, s *Snapshot) {
+		r.framed(&s.Parts, "supplier", func(sub *snapReader, ps *[]Part) { sub.java(ps, "supplier") })
+	}), "org.apache.flink.core.io.SimpleVersionedSerializerTypeSerializerProxy$SimpleVersionedSerializerTypeSerializerProxySnapshot")
 }

@@ -185,7 +185,10 @@ func LayoutOf(s *Snapshot) (*ValueLayout, error) {
 		}
 		elem := flagged(nil, nil, el)
 		return variable(s, func(b []byte) (int, error) { return countedMeasure(b, elem.Measure) }), nil
-	case pBase + "ListSerializerSnapshot":
+	case pBase + "ListSerializerSnapshot", pBase + "CollectionSerializerConfigSnapshot", pState + "ArrayListSerializerSnapshot":
+		if p, _ := s.Param("hasNullMask"); p.Int != 0 {
+			return nil, &NoLayoutError{Class: s.Class + " with a null mask"}
+		}
 		el, err := nestedLayout(s, 0)
 		if err != nil {
 			return nil, err
@@ -193,7 +196,7 @@ func LayoutOf(s *Snapshot) (*ValueLayout, error) {
 		return variable(s, func(b []byte) (int, error) {
 			return countedMeasure(b, func(b []byte) (int, error) { return el.Measure(b) })
 		}), nil
-	case pBase + "MapSerializerSnapshot":
+	case pBase + "MapSerializerSnapshot", pBase + "MapSerializerConfigSnapshot":
 		n := s.Nested()
 		if len(n) != 2 {
 			return nil, fmt.Errorf("%s: %d nested serializers, want 2", s.Class, len(n))
@@ -253,7 +256,7 @@ func LayoutOf(s *Snapshot) (*ValueLayout, error) {
 		return flagged(s, r, l), nil // true: Left
 	case "org.apache.flink.runtime.state.ttl.TtlStateFactory$TtlSerializerSnapshot":
 		return sequenceLayout(s, s.Nested())
-	case pRuntime + "PojoSerializerSnapshot":
+	case pRuntime + "PojoSerializerSnapshot", pRuntime + "PojoSerializer$PojoSerializerConfigSnapshot":
 		return pojoLayout(s)
 	case "org.apache.flink.formats.avro.typeutils.AvroSerializerSnapshot",
 		"org.apache.flink.formats.avro.typeutils.AvroSerializer$AvroSchemaSerializerConfigSnapshot":

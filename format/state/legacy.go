@@ -525,3 +525,78 @@ func deriveSnapshot(v any, depth int) *Snapshot {
 	}
 	return out(&Snapshot{Class: class, Opaque: true})
 }
+
+// pojoConfig reads PojoSerializerConfigSnapshot's body (Flink 1.3 – 1.7):
+// UTF class; for the fields, the registered and the non-registered
+// subclasses, i32 n and n pairs of (serializer, snapshot) offsets; then a
+// framed buffer holding per entry its name (before the offsets), the
+// Java-serialized serializer and the config snapshot. A snapshot ends where
+// the next entry's name begins, which fixes the extent of one fsnap cannot
+// decode.
+func (r *snapReader) pojoConfig(s *Snapshot) {
+	d := r.d
+	r.utf(&s.Parts, "pojoClass")
+	var offs [][2]int32
+	var kinds []string
+	for _, what := range []string{"field", "registeredSubclass", "nonRegisteredSubclass"} {
+		at := d.Offset()
+		n := r.i32(&s.Parts, what+"Count")
+		if d.CheckCount(at, int64(n), what+" count", 8) < 0 {
+			return
+		}
+		for i := 0; i < int(n) && !d.Failed(); i++ {
+			offs = append(offs, [2]int32{r.i32(&s.Parts, what+"SerializerOffset"), r.i32(&s.Parts, what+"SnapshotOffset")})
+			kinds = append(kinds, what)
+		}
+	}
+	if d.Failed() {
+		return
+	}
+	r.framed(&s.Parts, "pojoBlock", func(sub *snapReader, ps *[]Part) {
+		sd := sub.d
+		buf := sd.Buffer()
+		for i, o := range offs {
+			sub.utf(ps, kinds[i]+"Name")
+			if !sd.Failed() && int(o[0]) != sd.Pos() {
+				sub.fail(sd.Offset(), "%s %d: serializer at offset %d, expected %d", kinds[i], i, sd.Pos(), o[0])
+			}
+			var derived *Snapshot
+			if o[0] != o[1] && !sd.Failed() {
+				derived = sub.legacySerializer(ps, kinds[i])
+			}
+			if !sd.Failed() && int(o[1]) != sd.Pos() {
+				sub.fail(sd.Offset(), "%s %d: snapshot at offset %d, expected %d", kinds[i], i, sd.Pos(), o[1])
+			}
+			if sd.Failed() {
+				return
+			}
+			end := len(buf)
+			if i+1 < len(offs) {
+				end = nameStart(buf, sd.Pos(), int(offs[i+1][0]))
+			}
+			if end < 0 {
+				sub.fail(sd.Offset(), "%s %d: no entry name ends at offset %d", kinds[i], i+1, offs[i+1][0])
+				return
+			}
+			cfg := sub.framedConfig(ps, end-sd.Pos(), kinds[i]+" config snapshot")
+			if kinds[i] == "field" {
+				s.picked = append(s.picked, legacyEntry{cfg, derived}.pick())
+			}
+		}
+	})
+}
+
+// nameStart finds where a writeUTF string that ends at end begins, at or
+// after from: the position e whose u16 length reaches exactly end. Shorter
+// names are tried first; -1 when none fits.
+func nameStart(b []byte, from, end int) int {
+	if end > len(b) {
+		return -1
+	}
+	for e := end - 2; e >= from; e-- {
+		if int(b[e])<<8|int(b[e+1]) == end-e-2 {
+			return e
+		}
+	}
+	return -1
+}

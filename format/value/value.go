@@ -277,13 +277,17 @@ func For(s *state.Snapshot) (Decoder, error) {
 		return tupleDecoder(s)
 	case "org.apache.flink.streaming.api.operators.TimerSerializerSnapshot":
 		return timerDecoder(s)
-	case pBase + "ListSerializerSnapshot":
+	case pBase + "ListSerializerSnapshot", pBase + "CollectionSerializerConfigSnapshot",
+		"org.apache.flink.runtime.state.ArrayListSerializerSnapshot":
+		if p, _ := s.Param("hasNullMask"); p.Int != 0 {
+			return nil, &UnsupportedError{Class: s.Class + " with a null mask"}
+		}
 		return listDecoder(s, false)
-	case pBase + "MapSerializerSnapshot":
+	case pBase + "MapSerializerSnapshot", pBase + "MapSerializerConfigSnapshot":
 		return mapDecoder(s)
 	case pRT + "JavaEitherSerializerSnapshot", pRT + "EitherSerializerSnapshot", pRT + "EitherSerializerConfigSnapshot":
 		return eitherDecoder(s)
-	case pRT + "PojoSerializerSnapshot":
+	case pRT + "PojoSerializerSnapshot", pRT + "PojoSerializer$PojoSerializerConfigSnapshot":
 		return pojoDecoder(s)
 	case "org.apache.flink.api.java.typeutils.runtime.kryo.KryoSerializerSnapshot":
 		class := s.Str("typeClass")
@@ -639,10 +643,15 @@ func pojoDecoder(s *state.Snapshot) (Decoder, error) {
 // pojoFieldNames lists the field names of a POJO snapshot, in order.
 func pojoFieldNames(s *state.Snapshot) []string {
 	var out []string
-	for _, p := range s.Parts {
-		if p.Name == "fieldName" {
-			out = append(out, p.Str)
+	var walk func([]state.Part)
+	walk = func(ps []state.Part) {
+		for _, p := range ps {
+			if p.Name == "fieldName" {
+				out = append(out, p.Str)
+			}
+			walk(p.Sub) // legacy configs keep names in a framed block
 		}
 	}
+	walk(s.Parts)
 	return out
 }
