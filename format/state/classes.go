@@ -230,23 +230,8 @@ var kryoCodec = codec{read: func(r *snapReader, s *Snapshot) {
 // kryoConfig: KryoSerializer$KryoSerializerConfigSnapshot (Flink 1.3 – 1.7):
 // UTF type class, i32 n, n × (UTF name, registration).
 var kryoConfigCodec = legacyConfig(func(r *snapReader, s *Snapshot) {
-	d := r.d
 	r.utf(&s.Parts, "typeClass")
-	at := d.Offset()
-	n := r.i32(&s.Parts, "registrationCount")
-	if d.CheckCount(at, int64(n), "kryo registration count", 8) < 0 {
-		return
-	}
-	for i := 0; i < int(n) && !d.Failed(); i++ {
-		r.utf(&s.Parts, "registrationName")
-		r.utf(&s.Parts, "registeredClass")
-		switch r.i32(&s.Parts, "serializerDefinitionType") {
-		case 1:
-			r.utf(&s.Parts, "serializerClass")
-		case 2:
-			r.java(&s.Parts, "serializerInstance")
-		}
-	}
+	r.registrations(s)
 })
 
 // scalaEnum: ScalaEnumSerializerSnapshot: UTF enumeration class, i32 n,
