@@ -132,7 +132,14 @@ func (s *Snapshot) Str(name string) string {
 
 // ShortClass is the snapshot class without package and without the
 // "Snapshot" nesting: "LongSerializer", "TupleSerializer", "TimerSerializer".
-func (s *Snapshot) ShortClass() string { return ShortClass(s.Class) }
+// Flink ≤ 1.6's config of a parameterless serializer shows the serializer
+// it names.
+func (s *Snapshot) ShortClass() string {
+	if id := s.Str("serializationFormatIdentifier"); id != "" {
+		return id[strings.LastIndexByte(id, '.')+1:]
+	}
+	return ShortClass(s.Class)
+}
 
 // ShortClass shortens a snapshot class name for display.
 func ShortClass(class string) string {
