@@ -67,10 +67,15 @@ func (v *VersionRange) Narrow(min, max Release, why string) {
 		newMax, open = max, false
 	}
 	if newMax.Less(newMin) {
-		v.Evidence = append(v.Evidence, why+" (contradicts the rest; ignored)")
-		return
+		why += " (contradicts the rest; ignored)"
+	} else {
+		v.Min, v.Max, v.Open = newMin, newMax, open
 	}
-	v.Min, v.Max, v.Open = newMin, newMax, open
+	for _, e := range v.Evidence {
+		if e == why {
+			return // said once, however many streams say it
+		}
+	}
 	v.Evidence = append(v.Evidence, why)
 }
 
@@ -122,12 +127,16 @@ func (s *Snapshot) NarrowByHeaders(keyed, operator []int32) {
 	r := &s.Flink
 	for _, v := range keyed {
 		switch {
-		case v == 5:
-			r.Narrow(Release{1, 6}, Release{1, 6}, "keyed state header version 5 is Flink 1.6's")
 		case v == 6:
 			r.Narrow(Release{1, 7}, Release{}, "keyed state header version 6 came with 1.7")
-		case v < 5:
-			r.Narrow(Release{}, Release{1, 5}, fmt.Sprintf("keyed state header version %d predates 1.6", v))
+		case v == 5:
+			r.Narrow(Release{1, 6}, Release{1, 6}, "keyed state header version 5 is Flink 1.6's")
+		case v == 4:
+			r.Narrow(Release{1, 4}, Release{1, 5}, "keyed state header version 4 was written by 1.4 and 1.5")
+		case v == 3:
+			r.Narrow(Release{1, 3}, Release{1, 3}, "keyed state header version 3 is Flink 1.3's")
+		case v < 3:
+			r.Narrow(Release{}, Release{1, 2}, fmt.Sprintf("keyed state header version %d is Flink 1.2's", v))
 		}
 	}
 	for _, v := range operator {
@@ -138,8 +147,12 @@ func (s *Snapshot) NarrowByHeaders(keyed, operator []int32) {
 			r.Narrow(Release{1, 7}, Release{1, 17}, "operator state header version 5 was written by 1.7 to 1.17")
 		case v == 4:
 			r.Narrow(Release{1, 6}, Release{1, 6}, "operator state header version 4 is Flink 1.6's")
-		case v < 4:
-			r.Narrow(Release{}, Release{1, 5}, fmt.Sprintf("operator state header version %d predates 1.6", v))
+		case v == 3:
+			r.Narrow(Release{1, 5}, Release{1, 5}, "operator state header version 3 is Flink 1.5's")
+		case v == 2:
+			r.Narrow(Release{1, 3}, Release{1, 4}, "operator state header version 2 was written by 1.3 and 1.4")
+		case v < 2:
+			r.Narrow(Release{}, Release{1, 2}, fmt.Sprintf("operator state header version %d is Flink 1.2's", v))
 		}
 	}
 }

@@ -153,8 +153,9 @@ var pojoCodec = codec{read: func(r *snapReader, s *Snapshot) {
 		return
 	}
 	r.utf(&s.Parts, "pojoClass")
+	// A serializer fsnap does not decode stays opaque within its frame.
 	snap := func(what string) func(sub *snapReader, ps *[]Part) {
-		return func(sub *snapReader, ps *[]Part) { sub.nested(ps, what) }
+		return func(sub *snapReader, ps *[]Part) { sub.framedSnapshot(ps, sub.d.Remaining(), what, false) }
 	}
 	// Field keys (declaring class and name) stay bytes; the name leads each entry.
 	r.optionalMap(s, "field", nil, snap("field"))

@@ -3,6 +3,7 @@ package state_test
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"testing"
 
 	"github.com/fsnap/fsnap/format/state"
@@ -145,5 +146,75 @@ func TestSnapshotClasses(t *testing.T) {
 		if c.check != nil {
 			c.check(t, h.KeySerializer)
 		}
+	}
+}
+
+// TestFramedUnknownClasses: a class fsnap does not know, where framing
+// gives its extent (a POJO field's frame, a block with resilience), stays
+// opaque bytes: the header still reads, names every state and writes back
+// byte for byte; only that serializer has no layout.
+func TestFramedUnknownClasses(t *testing.T) {
+	const mystery = "com.example.MysterySerializer$MysterySnapshot"
+	// A POJO whose one field uses the mystery serializer.
+	field := (&wire{}).utf(mystery).i32(7).raw([]byte{1, 2, 3}).b
+	key := (&wire{}).utf("com.example.Pojo").utf("f").b
+	w := (&wire{}).i32(6).u8(0).i32(2).utf("org.apache.flink.api.java.typeutils.runtime.PojoSerializerSnapshot").i32(2)
+	w.utf("com.example.Pojo")
+	w.i64(0x4f2c69a3d70).i32(1).utf("f").u8(1).i32(int32(len(key))).raw(key).u8(1).i32(int32(len(field))).raw(field)
+	w.i64(0x4f2c69a3d70).i32(0).i64(0x4f2c69a3d70).i32(0)
+	w.b = binary.BigEndian.AppendUint16(w.b, 0)
+	h, err := state.ReadKeyedHeader(w.b, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := h.KeySerializer.Nested()
+	if len(n) != 1 || !n[0].Opaque || n[0].Class != mystery || n[0].Version != 7 {
+		t.Fatalf("POJO field %+v", n)
+	}
+	var nl *state.NoLayoutError
+	if _, err := state.LayoutOf(h.KeySerializer); !errors.As(err, &nl) {
+		t.Errorf("layout of a POJO with an opaque field: %v", err)
+	}
+	if out, err := h.Append(nil); err != nil || !bytes.Equal(out, w.b) {
+		t.Errorf("POJO header written back differently (%v)", err)
+	}
+
+	// A Flink 1.3 keyed header (version 3) whose state's value config is
+	// the mystery class: both states still read.
+	ser := javaStream("s")
+	entry := func(cfg []byte) []byte { return (&wire{}).i32(1).i32(int32(len(ser))).raw(ser).raw(cfg).b }
+	long := (&wire{}).i32(1).utf("org.apache.flink.api.common.typeutils.ParameterlessTypeSerializerConfig").i32(1).utf("org.apache.flink.api.common.typeutils.base.LongSerializer").b
+	odd := (&wire{}).i32(1).utf(mystery).i32(1).raw([]byte("payload of no known length")).b
+	block := func(cfgs ...[]byte) *wire {
+		b := &wire{}
+		var offs []int32
+		for _, c := range cfgs {
+			offs = append(offs, int32(len(b.b)), int32(len(b.b)+8+len(ser)))
+			b.raw(entry(c))
+		}
+		out := (&wire{}).i32(int32(len(cfgs)))
+		for _, o := range offs {
+			out.i32(o)
+		}
+		return out.i32(int32(len(b.b))).raw(b.b)
+	}
+	v3 := (&wire{}).i32(3).raw(block(long).b).raw([]byte{0, 2})
+	v3.i32(1).utf("odd").raw(block(long, odd).b)
+	v3.i32(1).utf("plain").raw(block(long, long).b)
+	h, err = state.ReadKeyedHeader(v3.b, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.States) != 2 || h.States[0].Name != "odd" || h.States[1].Name != "plain" || h.States[0].Kind() != "VALUE" {
+		t.Fatalf("states %+v", h.States)
+	}
+	if v := h.States[0].Serializer(state.ValueSerializerKey); !v.Opaque || v.Class != mystery {
+		t.Errorf("odd value serializer %+v", v)
+	}
+	if _, err := state.LayoutOf(h.States[1].Serializer(state.ValueSerializerKey)); err != nil {
+		t.Errorf("plain value layout: %v", err)
+	}
+	if out, err := h.Append(nil); err != nil || !bytes.Equal(out, v3.b) {
+		t.Errorf("1.3 header written back differently (%v)", err)
 	}
 }

@@ -337,34 +337,50 @@ func (r *snapReader) derivedJava(ps *[]Part, name string) *Snapshot {
 	return DerivedSnapshot(d.Buffer()[start:d.Pos()], base)
 }
 
-// framedConfig reads a top-level config snapshot of exactly n bytes. A
-// class that is not decoded, or a payload that does not fill its frame,
-// leaves the bytes as they are in an Opaque snapshot naming the class.
+// framedConfig reads a top-level config snapshot of exactly n bytes.
 func (r *snapReader) framedConfig(ps *[]Part, n int, what string) *Snapshot {
+	return r.framedSnapshot(ps, n, what, true)
+}
+
+// framedSnapshot reads a snapshot (top-level, or nested without the proxy
+// version) of exactly n bytes, whose extent framing fixes. A class that is
+// not decoded, or a payload that does not fill its frame, keeps its bytes
+// in an Opaque snapshot naming the class, which encodes back to them.
+func (r *snapReader) framedSnapshot(ps *[]Part, n int, what string, top bool) *Snapshot {
 	d := r.d
 	base := d.Offset()
 	b := d.Bytes(n, what)
 	if d.Failed() {
 		return nil
 	}
-	cd := binio.NewDecoder(b, base)
-	sub := &snapReader{d: cd, depth: r.depth}
-	s := sub.topLevel(what)
-	if !cd.Failed() && cd.Remaining() == 0 && s != nil {
-		*ps = append(*ps, Part{Kind: PartTopLevel, Name: "config", Snap: s})
+	kind := PartNested
+	if top {
+		kind = PartTopLevel
+	}
+	sub := &snapReader{d: binio.NewDecoder(b, base), depth: r.depth}
+	var s *Snapshot
+	if top {
+		s = sub.topLevel(what)
+	} else {
+		s = sub.versioned(what)
+	}
+	if !sub.d.Failed() && sub.d.Remaining() == 0 && s != nil {
+		*ps = append(*ps, Part{Kind: kind, Name: what, Snap: s})
 		return s
 	}
-	*ps = append(*ps, Part{Kind: PartBytes, Name: "opaqueConfig", Bytes: b})
 	od := binio.NewDecoder(b, base)
 	o := &Snapshot{Offset: base, Len: n, Opaque: true}
-	o.ProxyVersion = od.I32("proxy version")
+	if top {
+		o.ProxyVersion = od.I32("proxy version")
+	}
 	o.Class = od.UTF("snapshot class")
 	o.Version = od.I32("snapshot version")
-	if od.Failed() || (o.ProxyVersion != 1 && o.ProxyVersion != topProxyVersion) {
-		r.fail(base, "%s: %d bytes that do not start with a snapshot proxy version and class name", what, n)
+	if od.Failed() || (top && o.ProxyVersion != 1 && o.ProxyVersion != topProxyVersion) {
+		r.fail(base, "%s: %d bytes that do not start with a snapshot class name and version", what, n)
 		return nil
 	}
 	o.Parts = []Part{{Kind: PartBytes, Name: "payload", Bytes: b[od.Pos():]}}
+	*ps = append(*ps, Part{Kind: kind, Name: what, Snap: o})
 	return o
 }
 
