@@ -38,6 +38,15 @@ type SerializerInfo struct {
 	Short   string           `json:"short"`
 	Version int32            `json:"version"`
 	Nested  []SerializerInfo `json:"nested,omitempty"`
+	// Params are the snapshot's named string parameters (typeClass,
+	// pojoClass, caseClass, schema, fieldName, registeredClass, …),
+	// repeated ones joined by commas.
+	Params map[string]string `json:"params,omitempty"`
+	// Opaque: fsnap skipped the payload (a class it does not decode, where
+	// framing gave its extent). DerivedFrom: the Java serializer class the
+	// snapshot was derived from (headers of Flink ≤ 1.6).
+	Opaque      bool   `json:"opaque,omitempty"`
+	DerivedFrom string `json:"derived_from,omitempty"`
 }
 
 // KeyGroupInfo is a key group's entries and bytes (--states).
@@ -76,6 +85,7 @@ type OperatorStates struct {
 	skew      *Skew
 	notes     []string
 	headers   headerVersions
+	key       *SerializerInfo // the keyed state's key serializer
 }
 
 type headerVersions struct{ keyed, operator []int32 }
@@ -243,6 +253,11 @@ func mergeResults(s *snapshot.Snapshot, results []result, walk bool) []OperatorS
 		}
 		if h := r.keyedHeader; h != nil {
 			o.headers.keyed = appendUnique(o.headers.keyed, h.Version)
+			if o.key == nil && h.KeySerializer != nil {
+				k := serializerInfo(h.KeySerializer)
+				k.Role = state.KeySerializerKey
+				o.key = &k
+			}
 			for i := range h.States {
 				si := add(r.op, r.slot, &h.States[i])
 				if r.keyedSizes != nil {
@@ -320,7 +335,26 @@ func serializerInfo(s *state.Snapshot) SerializerInfo {
 	if s == nil {
 		return SerializerInfo{Class: "null", Short: "null"}
 	}
-	si := SerializerInfo{Class: s.Class, Short: s.ShortClass(), Version: s.Version}
+	si := SerializerInfo{Class: s.Class, Short: s.ShortClass(), Version: s.Version, Opaque: s.Opaque, DerivedFrom: s.Derived}
+	var params func([]state.Part)
+	params = func(ps []state.Part) {
+		for _, p := range ps {
+			switch p.Kind {
+			case state.PartUTF, state.PartStringValue:
+				if si.Params == nil {
+					si.Params = map[string]string{}
+				}
+				if old, ok := si.Params[p.Name]; ok {
+					si.Params[p.Name] = old + "," + p.Str
+				} else {
+					si.Params[p.Name] = p.Str
+				}
+			case state.PartFramed:
+				params(p.Sub)
+			}
+		}
+	}
+	params(s.Parts)
 	for _, n := range s.Nested() {
 		si.Nested = append(si.Nested, serializerInfo(n))
 	}
