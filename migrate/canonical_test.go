@@ -555,17 +555,6 @@ func TestToCanonicalRefusesNonEmptyDestination(t *testing.T) {
 	}
 }
 
-func corpusDir(t *testing.T, name string) string {
-	t.Helper()
-	for _, e := range corpus.Require(t) {
-		if e.Name == name {
-			return e.Dir
-		}
-	}
-	t.Fatalf("corpus has no %s", name)
-	return ""
-}
-
 // TestCompressionOption: Flink's 1.19 canonical savepoint of the RocksDB
 // job was taken with snapshot compression on, its native savepoint without.
 // Converting with Snappy gives Flink's header bytes exactly, and the same
@@ -575,9 +564,9 @@ func TestCompressionOption(t *testing.T) {
 	if !rocks.Available {
 		t.Skip(rocks.ErrUnavailable)
 	}
-	want := readKeyed(t, corpusDir(t, base+"savepoint"))
+	want := readKeyed(t, corpus.Dir(t, base+"savepoint"))
 	out := filepath.Join(t.TempDir(), "out")
-	if _, err := ToCanonical(context.Background(), corpusDir(t, base+"savepoint-native"), out, CanonicalOptions{Tmp: t.TempDir(), Compression: CompressionSnappy}); err != nil {
+	if _, err := ToCanonical(context.Background(), corpus.Dir(t, base+"savepoint-native"), out, CanonicalOptions{Tmp: t.TempDir(), Compression: CompressionSnappy}); err != nil {
 		t.Fatal(err)
 	}
 	got := readKeyed(t, out)
@@ -614,7 +603,7 @@ func TestCorruptSSTFailsCleanly(t *testing.T) {
 	if !rocks.Available {
 		t.Skip(rocks.ErrUnavailable)
 	}
-	src := copyDir(t, corpusDir(t, "new-stateful-udf-migration-itcase-flink2.3-rocksdb-savepoint-native"))
+	src := copyDir(t, corpus.Dir(t, "new-stateful-udf-migration-itcase-flink2.3-rocksdb-savepoint-native"))
 	damaged := ""
 	for _, op := range loadMeta(t, src).Operators {
 		for _, st := range op.Subtasks {
@@ -652,7 +641,7 @@ func TestCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &cancelAfter{n: 1, cancel: cancel}
 	out, tmp := filepath.Join(t.TempDir(), "out"), t.TempDir()
-	_, err := ToCanonical(ctx, corpusDir(t, "new-stateful-udf-migration-itcase-flink2.3-hashmap-checkpoint"), out, CanonicalOptions{Tmp: tmp, Parallel: 1, Progress: p})
+	_, err := ToCanonical(ctx, corpus.Dir(t, "new-stateful-udf-migration-itcase-flink2.3-hashmap-checkpoint"), out, CanonicalOptions{Tmp: tmp, Parallel: 1, Progress: p})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
@@ -689,7 +678,7 @@ func TestRemoteSource(t *testing.T) {
 				t.Skip(rocks.ErrUnavailable)
 			}
 			ctx := context.Background()
-			dir := corpusDir(t, name)
+			dir := corpus.Dir(t, name)
 			url := "mem://canonical-remote/" + name
 			l, err := store.Open(ctx, url)
 			if err != nil {

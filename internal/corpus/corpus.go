@@ -95,3 +95,16 @@ func Find(tb testing.TB, name string) Entry {
 	tb.Fatalf("corpus has no snapshot %q", name)
 	return Entry{}
 }
+
+// Dir returns the directory of the named corpus snapshot, failing (or
+// skipping, outside CI) when the corpus or the snapshot is missing.
+func Dir(tb testing.TB, name string) string {
+	tb.Helper()
+	for _, e := range Require(tb) {
+		if e.Name == name {
+			return e.Dir
+		}
+	}
+	tb.Fatalf("no corpus snapshot %s", name)
+	return ""
+}
