@@ -16,15 +16,11 @@ import (
 
 func report(t testing.TB, dir string) *inspect.Report {
 	t.Helper()
-	ctx := context.Background()
-	s, ref, err := snapshot.Load(ctx, dir)
+	r, err := inspect.Load(context.Background(), dir, inspect.StatesOptions{Parallel: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ref.Close()
-	src := snapshot.NewSource(ref)
-	defer src.Close()
-	return inspect.Build(s, inspect.Options{States: inspect.ReadStates(ctx, s, src, inspect.StatesOptions{Parallel: 4})})
+	return r
 }
 
 func rel(s string) snapshot.Release {

@@ -8,20 +8,15 @@ import (
 	"github.com/fsnap/fsnap/diff"
 	"github.com/fsnap/fsnap/inspect"
 	"github.com/fsnap/fsnap/internal/corpus"
-	"github.com/fsnap/fsnap/snapshot"
 )
 
 func report(t *testing.T, name string) *inspect.Report {
 	t.Helper()
-	ctx := context.Background()
-	s, ref, err := snapshot.Load(ctx, corpus.Dir(t, name))
+	r, err := inspect.Load(context.Background(), corpus.Dir(t, name), inspect.StatesOptions{Parallel: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ref.Close()
-	src := snapshot.NewSource(ref)
-	defer src.Close()
-	return inspect.Build(s, inspect.Options{States: inspect.ReadStates(ctx, s, src, inspect.StatesOptions{Parallel: 4})})
+	return r
 }
 
 // TestSameJobAcrossReleases: the stateful job of Flink 1.4 and of 1.20 have

@@ -400,3 +400,17 @@ func ratio(a, b int64) float64 {
 	}
 	return float64(a) / float64(b)
 }
+
+// Load builds the report of the snapshot at ref (a directory, _metadata
+// file or URL) with its state headers read (streams walked with
+// opt.Walk): what compat and diff decide on.
+func Load(ctx context.Context, ref string, opt StatesOptions) (*Report, error) {
+	s, sref, err := snapshot.Load(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	defer sref.Close()
+	src := snapshot.NewSource(sref)
+	defer src.Close()
+	return Build(s, Options{States: ReadStates(ctx, s, src, opt)}), nil
+}

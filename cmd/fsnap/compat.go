@@ -106,15 +106,7 @@ func runCompat(ctx context.Context, e *env, args []string) error {
 // headersReport loads a snapshot and reads its state headers: the inspect
 // report compat and diff decide on.
 func headersReport(ctx context.Context, ref string) (*inspect.Report, error) {
-	s, sref, err := snapshot.Load(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	defer sref.Close()
-	src := snapshot.NewSource(sref)
-	defer src.Close()
-	states := inspect.ReadStates(ctx, s, src, inspect.StatesOptions{Parallel: 16})
-	return inspect.Build(s, inspect.Options{States: states}), nil
+	return inspect.Load(ctx, ref, inspect.StatesOptions{Parallel: 16})
 }
 
 // loadJob reads --job: a snapshot (a directory or URL holding _metadata)
