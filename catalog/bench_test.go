@@ -12,7 +12,7 @@ import (
 
 	"github.com/fsnap/fsnap/catalog"
 	"github.com/fsnap/fsnap/fixtures"
-	"github.com/fsnap/fsnap/internal/store"
+	"github.com/fsnap/fsnap/store"
 )
 
 // BenchmarkGraph scans a root of 100 retained incremental checkpoints, each

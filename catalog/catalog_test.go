@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/fsnap/fsnap/catalog"
-	"github.com/fsnap/fsnap/internal/store"
 	"github.com/fsnap/fsnap/internal/testservers"
+	"github.com/fsnap/fsnap/store"
 )
 
 // stores gives a fresh root URL in every kind of store the tests run on.

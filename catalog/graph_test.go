@@ -11,8 +11,8 @@ import (
 	"github.com/fsnap/fsnap/catalog"
 	"github.com/fsnap/fsnap/fixtures"
 	"github.com/fsnap/fsnap/format"
-	"github.com/fsnap/fsnap/internal/store"
 	"github.com/fsnap/fsnap/internal/testservers"
+	"github.com/fsnap/fsnap/store"
 )
 
 // metadata encodes a checkpoint whose source operator has one subtask per

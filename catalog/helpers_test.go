@@ -8,7 +8,7 @@ import (
 
 	"github.com/fsnap/fsnap/catalog"
 	"github.com/fsnap/fsnap/fixtures"
-	"github.com/fsnap/fsnap/internal/store"
+	"github.com/fsnap/fsnap/store"
 )
 
 var memSeq atomic.Int64

@@ -30,7 +30,7 @@ import (
 	"time"
 
 	"github.com/fsnap/fsnap/catalog"
-	"github.com/fsnap/fsnap/internal/store"
+	"github.com/fsnap/fsnap/store"
 )
 
 // Schema names the plan's JSON form.

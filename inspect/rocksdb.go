@@ -17,6 +17,7 @@ import (
 	"github.com/fsnap/fsnap/format/state"
 	"github.com/fsnap/fsnap/internal/rocks"
 	"github.com/fsnap/fsnap/snapshot"
+	"github.com/fsnap/fsnap/snapshot/source"
 )
 
 // RocksDBReport is what `fsnap inspect --rocksdb` adds: every RocksDB
@@ -106,7 +107,7 @@ type RocksDBOptions struct {
 // placed under their RocksDB names in a scratch directory: local files as
 // links, others downloaded) and describes it. Instances that cannot be read
 // carry an Error; the error returned is for the report as a whole.
-func RocksDB(ctx context.Context, s *snapshot.Snapshot, src *snapshot.Source, opt RocksDBOptions) (*RocksDBReport, error) {
+func RocksDB(ctx context.Context, s *snapshot.Snapshot, src *source.Source, opt RocksDBOptions) (*RocksDBReport, error) {
 	if !rocks.Available {
 		return nil, rocks.ErrUnavailable
 	}
@@ -183,7 +184,7 @@ func RocksDB(ctx context.Context, s *snapshot.Snapshot, src *snapshot.Source, op
 	return r, nil
 }
 
-func describe(ctx context.Context, src *snapshot.Source, op *format.OperatorState, h *format.IncrementalHandle, dir string, in *RocksDBInstance) error {
+func describe(ctx context.Context, src *source.Source, op *format.OperatorState, h *format.IncrementalHandle, dir string, in *RocksDBInstance) error {
 	meta, err := src.ReadAll(ctx, h.MetaStateHandle, 64<<20)
 	if err != nil {
 		return fmt.Errorf("meta state handle: %w", err)
@@ -292,7 +293,7 @@ func describe(ctx context.Context, src *snapshot.Source, op *format.OperatorStat
 
 // place puts one file into dir under its RocksDB name: a link to a whole
 // local file, else a copy. It returns the file's source name and size.
-func place(ctx context.Context, src *snapshot.Source, f state.RocksDBFile, dir string) (string, int64, error) {
+func place(ctx context.Context, src *source.Source, f state.RocksDBFile, dir string) (string, int64, error) {
 	if f.LocalPath == "" || strings.ContainsAny(f.LocalPath, `/\`) || f.LocalPath == "." || f.LocalPath == ".." {
 		return "", 0, fmt.Errorf("not a plain file name")
 	}

@@ -13,19 +13,17 @@ import (
 	"github.com/fsnap/fsnap/inspect"
 	"github.com/fsnap/fsnap/internal/corpus"
 	"github.com/fsnap/fsnap/internal/rocks"
-	"github.com/fsnap/fsnap/snapshot"
+	"github.com/fsnap/fsnap/snapshot/source"
 )
 
 func rocksReport(t *testing.T, dir string) *inspect.RocksDBReport {
 	t.Helper()
-	s, ref, err := snapshot.Load(context.Background(), dir)
+	s, src, err := source.Load(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ref.Close()
-	tmp := t.TempDir()
-	src := snapshot.NewSource(ref)
 	defer src.Close()
+	tmp := t.TempDir()
 	r, err := inspect.RocksDB(context.Background(), s, src, inspect.RocksDBOptions{Tmp: tmp})
 	if err != nil {
 		t.Fatal(err)

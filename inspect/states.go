@@ -11,6 +11,7 @@ import (
 	"github.com/fsnap/fsnap/format"
 	"github.com/fsnap/fsnap/format/state"
 	"github.com/fsnap/fsnap/snapshot"
+	"github.com/fsnap/fsnap/snapshot/source"
 )
 
 // StateInfo is one state an operator holds, merged over its subtasks.
@@ -105,7 +106,7 @@ type result struct {
 // ReadStates reads the state headers (and with Walk the streams) of every
 // operator of s. Errors of single streams are notes, not failures: inspect
 // shows what it can; verify judges.
-func ReadStates(ctx context.Context, s *snapshot.Snapshot, src *snapshot.Source, opt StatesOptions) []OperatorStates {
+func ReadStates(ctx context.Context, s *snapshot.Snapshot, src *source.Source, opt StatesOptions) []OperatorStates {
 	var jobs []job
 	for i, op := range s.Operators {
 		for j := range op.State.Subtasks {
@@ -161,7 +162,7 @@ func keyedJobs(op int, sub int32, h format.KeyedStateHandle) []job {
 // maxHeaderBytes bounds a RocksDB meta state handle read into memory.
 const maxHeaderBytes = 64 << 20
 
-func readJob(ctx context.Context, s *snapshot.Snapshot, src *snapshot.Source, j job, walk bool) result {
+func readJob(ctx context.Context, s *snapshot.Snapshot, src *source.Source, j job, walk bool) result {
 	r := result{job: j}
 	op := s.Operators[j.op].State
 	switch {

@@ -14,8 +14,9 @@ import (
 
 	"github.com/fsnap/fsnap/format"
 	"github.com/fsnap/fsnap/format/state"
-	"github.com/fsnap/fsnap/internal/store"
 	"github.com/fsnap/fsnap/snapshot"
+	"github.com/fsnap/fsnap/snapshot/source"
+	"github.com/fsnap/fsnap/store"
 )
 
 // CanonicalOptions configure ToCanonical.
@@ -27,9 +28,9 @@ type CanonicalOptions struct {
 	// Parallel is how many subtasks (and file copies) are worked on at once
 	// (default: the number of CPUs).
 	Parallel int
-	// Progress, when set, is told the total bytes of work and then each
-	// increment as it is done. It is called from several goroutines.
-	Progress Progress
+	// Transfers tune the copies of carried files and feed progress (bytes
+	// of source state).
+	Transfers Transfers
 	// Compression of the key-group blocks written: as the source's header
 	// says (default), or Snappy / none for every keyed stream (unified
 	// streams whose compression differs are then re-encoded).
@@ -56,12 +57,6 @@ func ParseCompression(s string) (Compression, error) {
 		return CompressionNone, nil
 	}
 	return 0, fmt.Errorf("unknown compression %q (want keep, snappy or none)", s)
-}
-
-// Progress receives the progress of a conversion in bytes of source state.
-type Progress interface {
-	Start(total int64)
-	Add(n int64)
 }
 
 // CanonicalResult describes a finished conversion.
@@ -119,7 +114,7 @@ func ToCanonical(ctx context.Context, src, dst string, opts CanonicalOptions) (r
 	if opts.Tmp == "" {
 		opts.Tmp = os.TempDir()
 	}
-	snap, ref, err := snapshot.Load(ctx, src)
+	snap, ref, err := source.Load(ctx, src)
 	if err != nil {
 		return nil, err
 	}
@@ -143,14 +138,13 @@ func ToCanonical(ctx context.Context, src, dst string, opts CanonicalOptions) (r
 	defer os.RemoveAll(scratch)
 
 	c := &converter{
-		src:         snapshot.NewSource(ref),
+		src:         ref,
 		dst:         &sink{loc: dl, names: map[string]bool{format.MetadataFileName: true}},
 		scratch:     scratch,
-		progress:    opts.Progress,
+		transfers:   opts.Transfers,
 		compression: opts.Compression,
 		res:         &CanonicalResult{Source: snap.Dir, Destination: dl.Display, SourceKind: snap.Kind.Kind},
 	}
-	defer c.src.Close()
 	defer func() {
 		if err != nil {
 			c.dst.removeAll(context.WithoutCancel(ctx))
@@ -160,9 +154,7 @@ func ToCanonical(ctx context.Context, src, dst string, opts CanonicalOptions) (r
 	if err := c.plan(ctx, m); err != nil {
 		return nil, err
 	}
-	if c.progress != nil {
-		c.progress.Start(c.total)
-	}
+	defer c.transfers.feed(func() Progress { return Progress{Bytes: c.total, BytesDone: c.read.Load()} })()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opts.Parallel)
 	for _, t := range c.tasks {
@@ -215,10 +207,10 @@ func canonicalProperties(m *format.Metadata) *format.CheckpointProperties {
 
 // converter holds one conversion's state.
 type converter struct {
-	src         *snapshot.Source
+	src         *source.Source
 	dst         *sink
 	scratch     string
-	progress    Progress
+	transfers   Transfers
 	compression Compression
 	res         *CanonicalResult
 
@@ -266,9 +258,6 @@ func (c *converter) advance(n int64) {
 		return
 	}
 	c.read.Add(n)
-	if c.progress != nil {
-		c.progress.Add(n)
-	}
 }
 
 func (c *converter) count(f *int) {

@@ -12,8 +12,8 @@ import (
 	"gocloud.dev/blob"
 
 	"github.com/fsnap/fsnap/format"
-	"github.com/fsnap/fsnap/internal/store"
-	"github.com/fsnap/fsnap/snapshot"
+	"github.com/fsnap/fsnap/snapshot/source"
+	"github.com/fsnap/fsnap/store"
 )
 
 // copyBuffer is the buffer of file copies and of converted streams.
@@ -24,7 +24,7 @@ const copyBuffer = 1 << 20
 const maxMetaBytes = 64 << 20
 
 // object is where a stream's bytes are: an object (or a range of one).
-type object struct{ snapshot.Object }
+type object struct{ source.Object }
 
 func (o object) name() string { return o.Name() }
 

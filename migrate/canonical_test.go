@@ -9,14 +9,16 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/fsnap/fsnap/format"
 	"github.com/fsnap/fsnap/format/state"
 	"github.com/fsnap/fsnap/internal/corpus"
 	"github.com/fsnap/fsnap/internal/rocks"
-	"github.com/fsnap/fsnap/internal/store"
-	"github.com/fsnap/fsnap/snapshot"
+	"github.com/fsnap/fsnap/snapshot/source"
+	"github.com/fsnap/fsnap/store"
 	"github.com/fsnap/fsnap/verify"
 )
 
@@ -137,7 +139,7 @@ func sortEntries(es []keyedEntry) []keyedEntry {
 func checkRelocatable(t *testing.T, dir string) {
 	t.Helper()
 	// fsnap verify --deep --require relocatable passes.
-	snap, ref, err := snapshot.Load(context.Background(), dir)
+	snap, ref, err := source.Load(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -619,9 +621,15 @@ func TestCorruptSSTFailsCleanly(t *testing.T) {
 // its scratch space.
 func TestCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &cancelAfter{n: 1, cancel: cancel}
+	var once sync.Once
+	// Cancel as soon as the progress feed reports work done.
+	tr := Transfers{ProgressEvery: time.Microsecond, Progress: func(p Progress) {
+		if p.BytesDone > 0 {
+			once.Do(cancel)
+		}
+	}}
 	out, tmp := filepath.Join(t.TempDir(), "out"), t.TempDir()
-	_, err := ToCanonical(ctx, corpusDir(t, "new-stateful-udf-migration-itcase-flink2.3-hashmap-checkpoint"), out, CanonicalOptions{Tmp: tmp, Parallel: 1, Progress: p})
+	_, err := ToCanonical(ctx, corpusDir(t, "new-stateful-udf-migration-itcase-flink2.3-hashmap-checkpoint"), out, CanonicalOptions{Tmp: tmp, Parallel: 1, Transfers: tr})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
@@ -630,18 +638,6 @@ func TestCancelled(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
 		t.Errorf("scratch holds %d entries", len(ents))
-	}
-}
-
-type cancelAfter struct {
-	n      int64
-	cancel func()
-}
-
-func (c *cancelAfter) Start(int64) {}
-func (c *cancelAfter) Add(n int64) {
-	if c.n -= n; c.n < 0 {
-		c.cancel()
 	}
 }
 

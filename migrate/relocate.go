@@ -30,9 +30,9 @@ import (
 	"gocloud.dev/blob"
 
 	"github.com/fsnap/fsnap/format"
-	"github.com/fsnap/fsnap/internal/store"
 	"github.com/fsnap/fsnap/internal/transfer"
 	"github.com/fsnap/fsnap/snapshot"
+	"github.com/fsnap/fsnap/store"
 )
 
 // RelocateOptions control a relocation.
@@ -40,12 +40,10 @@ type RelocateOptions struct {
 	// Maps rewrite absolute paths by prefix instead of making them
 	// relative; the files are copied to the mapped place.
 	Maps []PrefixMap
-	// Engine runs the copies; share one between relocations to bound the
-	// transfers of a whole run. Nil: a new engine with default settings.
-	Engine *transfer.Engine
-	// NoSync skips making local destination files durable (fsync) before
-	// _metadata is written.
-	NoSync bool
+	// Transfers tune the copies.
+	Transfers Transfers
+
+	engine *transfer.Engine // RelocateAll's, shared by its snapshots
 }
 
 // PrefixMap rewrites absolute paths that start with Old (a whole path
@@ -176,6 +174,10 @@ func (e *RelocateError) Error() string { return e.msg }
 // directory, its _metadata, or a URL of either) into the directory dst.
 func Relocate(ctx context.Context, src, dst string, opts RelocateOptions) (*RelocateReport, error) {
 	start := time.Now()
+	if opts.engine == nil {
+		opts.engine = opts.Transfers.engine()
+		defer opts.Transfers.feed(func() Progress { return progressOf(opts.engine) })()
+	}
 	p, err := PlanRelocation(ctx, src, dst, opts)
 	defer p.Close()
 	if err != nil {
@@ -213,9 +215,9 @@ func PlanRelocation(ctx context.Context, src, dst string, opts RelocateOptions) 
 	if err != nil {
 		return nil, err
 	}
-	p := &RelocatePlan{opts: opts, src: sr, Src: strings.TrimSuffix(sr.NameOf(sr.Prefix), "/"), engine: opts.Engine}
+	p := &RelocatePlan{opts: opts, src: sr, Src: strings.TrimSuffix(sr.NameOf(sr.Prefix), "/"), engine: opts.engine}
 	if p.engine == nil {
-		p.engine = transfer.New(transfer.Options{SyncLocal: !opts.NoSync})
+		p.engine = opts.Transfers.engine()
 	}
 	fail := func(err error) (*RelocatePlan, error) {
 		p.Close()
@@ -484,7 +486,7 @@ func (p *RelocatePlan) stillNeeded(ctx context.Context) []transfer.File {
 // writeMetadata writes the new _metadata (after making local files
 // durable), then reads it back.
 func (p *RelocatePlan) writeMetadata(ctx context.Context) error {
-	local := p.dst.Scheme == "file" && !p.opts.NoSync
+	local := p.dst.Scheme == "file" && !p.opts.Transfers.NoSync
 	if local {
 		// The state files' directory entries must be durable before the
 		// _metadata that names them.

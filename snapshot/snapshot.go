@@ -9,6 +9,9 @@ import (
 	"github.com/fsnap/fsnap/format"
 )
 
+// MaxMetadataSize bounds the _metadata files fsnap reads into memory.
+const MaxMetadataSize = 4 << 30
+
 // Snapshot is one checkpoint or savepoint.
 type Snapshot struct {
 	// Dir is the snapshot directory as given (a path or a store URL without

@@ -14,7 +14,7 @@ import (
 	"github.com/fsnap/fsnap/catalog"
 	"github.com/fsnap/fsnap/gc"
 	"github.com/fsnap/fsnap/inspect"
-	"github.com/fsnap/fsnap/internal/store"
+	"github.com/fsnap/fsnap/store"
 )
 
 var depsFlags struct {

@@ -13,8 +13,8 @@ import (
 	"github.com/fsnap/fsnap/fixtures"
 	"github.com/fsnap/fsnap/format"
 	"github.com/fsnap/fsnap/gc"
-	"github.com/fsnap/fsnap/internal/store"
 	"github.com/fsnap/fsnap/internal/testservers"
+	"github.com/fsnap/fsnap/store"
 )
 
 // busy is a history with every case: shared SSTs, subsumption, leaks,

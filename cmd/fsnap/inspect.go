@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/fsnap/fsnap/inspect"
-	"github.com/fsnap/fsnap/snapshot"
+	"github.com/fsnap/fsnap/snapshot/source"
 )
 
 var inspectFlags struct {
@@ -66,17 +66,15 @@ func runInspect(ctx context.Context, e *env, args []string) error {
 	if err := checkOutput(inspectFlags.output); err != nil {
 		return err
 	}
-	s, ref, err := snapshot.Load(ctx, args[0])
+	s, src, err := source.Load(ctx, args[0])
 	if err != nil {
 		return err
 	}
-	defer ref.Close()
+	defer src.Close()
 	opt := inspect.Options{Files: inspectFlags.files}
 	if inspectFlags.states && inspectFlags.metadataOnly {
 		return usagef("--states reads the state files; --metadata-only does not")
 	}
-	src := snapshot.NewSource(ref)
-	defer src.Close()
 	if !inspectFlags.metadataOnly {
 		opt.States = inspect.ReadStates(ctx, s, src, inspect.StatesOptions{Walk: inspectFlags.states, Parallel: inspectFlags.parallel})
 	}

@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/fsnap/fsnap/catalog"
-	"github.com/fsnap/fsnap/internal/store"
+	"github.com/fsnap/fsnap/store"
 )
 
 var latestFlags struct {

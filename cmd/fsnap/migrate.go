@@ -2,22 +2,16 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"sort"
 	"strings"
-	"sync"
-	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/pflag"
-	"golang.org/x/term"
 
 	"github.com/fsnap/fsnap/inspect"
-	"github.com/fsnap/fsnap/internal/transfer"
 	"github.com/fsnap/fsnap/migrate"
 )
 
@@ -169,10 +163,9 @@ func runRelocate(ctx context.Context, e *env, args []string) error {
 	if err := checkOutput(f.output); err != nil {
 		return err
 	}
-	switch f.progress {
-	case "auto", "bar", "plain", "json", "none":
-	default:
-		return usagef("unknown --progress %q (want auto, bar, plain, json or none)", f.progress)
+	mode, err := progressMode(f.progress, e.stderr, "bar", "plain", "json", "none")
+	if err != nil {
+		return err
 	}
 	if f.transfers < 1 || f.parallel < 1 {
 		return usagef("--transfers and --parallel must be at least 1")
@@ -196,10 +189,14 @@ func runRelocate(ctx context.Context, e *env, args []string) error {
 		}
 		pairs = migrate.ShardPairs(pairs, i, n)
 	}
-	eng := transfer.New(transfer.Options{Transfers: f.transfers, NoServerSide: f.noServerSide, SyncLocal: !f.noSync})
-	prog := startProgress(e.stderr, f.progress, eng, len(pairs), f.dryRun)
+	if f.dryRun {
+		mode = "none"
+	}
+	prog := &progress{mode: mode, w: e.stderr, what: "relocate", snapshots: len(pairs)}
+	t := migrate.Transfers{Parallel: f.transfers, NoServerSide: f.noServerSide, NoSync: f.noSync}
+	prog.attach(&t)
 	opts := migrate.BulkOptions{
-		RelocateOptions: migrate.RelocateOptions{Maps: maps, Engine: eng, NoSync: f.noSync},
+		RelocateOptions: migrate.RelocateOptions{Maps: maps, Transfers: t},
 		Parallel:        f.parallel, DryRun: f.dryRun,
 		OnReport: func(r *migrate.RelocateReport) {
 			prog.snapshotDone(r)
@@ -210,7 +207,6 @@ func runRelocate(ctx context.Context, e *env, args []string) error {
 	}
 	sum := migrate.RelocateAll(ctx, pairs, opts)
 	sum.Shard = f.shard
-	prog.stop()
 	if f.output == "json" {
 		if err := writeJSON(e.stdout, sum); err != nil {
 			return err
@@ -292,121 +288,4 @@ func writeRelocateText(w io.Writer, r *migrate.RelocateReport) {
 	for _, wn := range r.Warnings {
 		fmt.Fprintf(w, "  warning: %s\n", wn)
 	}
-}
-
-// progress renders the engine's counters on stderr.
-type progress struct {
-	mode      string // bar, plain, json, none
-	w         io.Writer
-	eng       *transfer.Engine
-	start     time.Time
-	snapshots int
-	mu        sync.Mutex
-	done      int
-	failed    int
-	bar       *progressbar.ProgressBar
-	quit      chan struct{}
-	stopped   chan struct{}
-}
-
-func startProgress(w io.Writer, mode string, eng *transfer.Engine, snapshots int, dryRun bool) *progress {
-	if mode == "auto" {
-		mode = "plain"
-		if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-			mode = "bar"
-		}
-	}
-	if dryRun {
-		mode = "none"
-	}
-	p := &progress{mode: mode, w: w, eng: eng, start: time.Now(), snapshots: snapshots,
-		quit: make(chan struct{}), stopped: make(chan struct{})}
-	if mode == "none" {
-		close(p.stopped)
-		return p
-	}
-	every := 5 * time.Second
-	if mode == "bar" {
-		every = 150 * time.Millisecond
-		p.bar = progressbar.NewOptions64(-1, progressbar.OptionSetWriter(w), progressbar.OptionShowBytes(true),
-			progressbar.OptionSetWidth(30), progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true), progressbar.OptionUseIECUnits(true),
-			progressbar.OptionSetDescription("relocate"))
-	}
-	go func() {
-		defer close(p.stopped)
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-p.quit:
-				p.render(true)
-				return
-			case <-t.C:
-				p.render(false)
-			}
-		}
-	}()
-	return p
-}
-
-func (p *progress) render(final bool) {
-	s := &p.eng.Stats
-	done, total := s.BytesDone.Load(), s.BytesTotal.Load()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	secs := time.Since(p.start).Seconds()
-	rate := float64(done-s.BytesSkipped.Load()) / max(secs, 1e-3)
-	switch p.mode {
-	case "bar":
-		if total > 0 && p.bar.GetMax64() != total {
-			p.bar.ChangeMax64(total)
-		}
-		p.bar.Describe(fmt.Sprintf("snapshots %d/%d, files %d/%d", p.done, p.snapshots, s.FilesDone.Load(), s.FilesTotal.Load()))
-		p.bar.Set64(done)
-		if final {
-			p.bar.Finish()
-			fmt.Fprintln(p.w)
-		}
-	case "plain":
-		if final && secs < 2 {
-			return // a quick run: its result lines say it all
-		}
-		fmt.Fprintf(p.w, "progress: %s / %s, files %d/%d (%d already there, %d server-side, %d failed), snapshots %d/%d, %s/s\n",
-			inspect.Bytes(done), inspect.Bytes(total), s.FilesDone.Load(), s.FilesTotal.Load(), s.FilesSkipped.Load(),
-			s.FilesServerSide.Load(), s.FilesFailed.Load(), p.done, p.snapshots, inspect.Bytes(int64(rate)))
-	case "json":
-		b, _ := json.Marshal(map[string]any{"type": "progress", "bytes_done": done, "bytes_total": total,
-			"files_done": s.FilesDone.Load(), "files_total": s.FilesTotal.Load(), "files_present": s.FilesSkipped.Load(),
-			"files_server_side": s.FilesServerSide.Load(), "files_failed": s.FilesFailed.Load(),
-			"snapshots_done": p.done, "snapshots_failed": p.failed, "snapshots_total": p.snapshots,
-			"seconds": secs, "bytes_per_second": int64(rate), "final": final})
-		fmt.Fprintf(p.w, "%s\n", b)
-	}
-}
-
-func (p *progress) snapshotDone(r *migrate.RelocateReport) {
-	p.mu.Lock()
-	p.done++
-	if r.Status == migrate.FailedStatus {
-		p.failed++
-	}
-	p.mu.Unlock()
-}
-
-// pause runs fn (which prints to stdout) without a half-drawn bar line.
-func (p *progress) pause(fn func()) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.bar != nil {
-		p.bar.Clear()
-	}
-	fn()
-}
-
-func (p *progress) stop() {
-	if p.mode != "none" {
-		close(p.quit)
-	}
-	<-p.stopped
 }

@@ -4,16 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"runtime"
-	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/pflag"
-	"golang.org/x/term"
 
 	"github.com/fsnap/fsnap/inspect"
 	"github.com/fsnap/fsnap/migrate"
@@ -112,25 +107,13 @@ func runToCanonical(ctx context.Context, e *env, args []string) error {
 	if f.parallel < 1 {
 		return usagef("--parallel must be at least 1")
 	}
-	mode := f.progress
-	switch mode {
-	case "auto":
-		mode = "plain"
-		if w, ok := e.stderr.(*os.File); ok && term.IsTerminal(int(w.Fd())) {
-			mode = "bar"
-		}
-	case "bar", "plain", "none":
-	default:
-		return usagef("unknown --progress %q (want auto, bar, plain or none)", f.progress)
+	mode, err := progressMode(f.progress, e.stderr, "bar", "plain", "none")
+	if err != nil {
+		return err
 	}
 	opts := migrate.CanonicalOptions{Tmp: f.tmp, Parallel: f.parallel, Compression: comp}
-	var prog *canonicalProgress
-	if mode != "none" {
-		prog = &canonicalProgress{w: e.stderr, bar: mode == "bar", start: time.Now()}
-		opts.Progress = prog
-	}
+	(&progress{mode: mode, w: e.stderr, what: "to-canonical"}).attach(&opts.Transfers)
 	res, err := migrate.ToCanonical(ctx, args[0], args[1], opts)
-	prog.finish()
 	if err != nil {
 		return err
 	}
@@ -156,66 +139,4 @@ func runToCanonical(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "  wrote %d files, %s, in %s (read %s%s)\n", res.FilesWritten, inspect.Bytes(res.BytesWritten),
 		res.Elapsed.Round(time.Millisecond), inspect.Bytes(res.BytesRead), rate)
 	return nil
-}
-
-// canonicalProgress renders a conversion's progress on stderr: a bar on a
-// terminal, else a line every few seconds.
-type canonicalProgress struct {
-	w     io.Writer
-	bar   bool
-	start time.Time
-
-	mu    sync.Mutex
-	pb    *progressbar.ProgressBar
-	total int64
-	done  atomic.Int64
-	last  time.Time
-}
-
-func (p *canonicalProgress) Start(total int64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.total = total
-	if p.bar {
-		p.pb = progressbar.NewOptions64(total, progressbar.OptionSetWriter(p.w), progressbar.OptionShowBytes(true),
-			progressbar.OptionSetWidth(30), progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionSetPredictTime(true), progressbar.OptionUseIECUnits(true),
-			progressbar.OptionSetDescription("to-canonical"))
-	}
-	p.last = time.Now()
-}
-
-func (p *canonicalProgress) Add(n int64) {
-	d := p.done.Add(n)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.pb != nil {
-		p.pb.Add64(n)
-		return
-	}
-	if time.Since(p.last) >= 5*time.Second {
-		p.last = time.Now()
-		p.line(d)
-	}
-}
-
-func (p *canonicalProgress) line(d int64) {
-	pct := 100.0
-	if p.total > 0 {
-		pct = 100 * float64(d) / float64(p.total)
-	}
-	rate := float64(d) / max(time.Since(p.start).Seconds(), 1e-3)
-	fmt.Fprintf(p.w, "progress: %s / %s (%.0f%%), %s/s\n", inspect.Bytes(d), inspect.Bytes(p.total), pct, inspect.Bytes(int64(rate)))
-}
-
-func (p *canonicalProgress) finish() {
-	if p == nil {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.pb != nil {
-		p.pb.Finish()
-		fmt.Fprintln(p.w)
-	}
 }

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/fsnap/fsnap/snapshot"
+	"github.com/fsnap/fsnap/snapshot/source"
 	"github.com/fsnap/fsnap/verify"
 )
 
@@ -96,12 +96,12 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 			return usagef("--require %q: the only requirement is relocatable", r)
 		}
 	}
-	s, ref, err := snapshot.Load(ctx, args[0])
+	s, src, err := source.Load(ctx, args[0])
 	if err != nil {
 		return err
 	}
-	defer ref.Close()
-	r, err := verify.Check(ctx, s, ref, opts)
+	defer src.Close()
+	r, err := verify.Check(ctx, s, src, opts)
 	if err != nil {
 		return err
 	}

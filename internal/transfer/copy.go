@@ -19,7 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"gocloud.dev/blob"
 
-	"github.com/fsnap/fsnap/internal/store"
+	"github.com/fsnap/fsnap/store"
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fsnap/fsnap/internal/store"
 	"github.com/fsnap/fsnap/internal/testservers"
+	"github.com/fsnap/fsnap/store"
 )
 
 // TestCopyToS3 copies to a real S3 server (MinIO): small objects go up in

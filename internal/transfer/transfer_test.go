@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/fsnap/fsnap/internal/store"
+	"github.com/fsnap/fsnap/store"
 )
 
 func open(t testing.TB, ref string) *store.Location {

@@ -23,7 +23,7 @@ import (
 	"time"
 
 	"github.com/fsnap/fsnap/fixtures"
-	"github.com/fsnap/fsnap/internal/store"
+	"github.com/fsnap/fsnap/store"
 )
 
 func main() {

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/fsnap/fsnap/internal/corpus"
-	"github.com/fsnap/fsnap/internal/store"
+	"github.com/fsnap/fsnap/store"
 )
 
 func TestJoin(t *testing.T) {

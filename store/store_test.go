@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fsnap/fsnap/internal/store"
 	"github.com/fsnap/fsnap/internal/testservers"
+	"github.com/fsnap/fsnap/store"
 )
 
 // backend gives the URL of a fresh, empty directory "root/dir" in each
