@@ -270,13 +270,23 @@ func (c *converter) count(f *int) {
 // work. Handles shared between places (the same file) are copied once.
 func (c *converter) plan(ctx context.Context, m *format.Metadata) error {
 	c.copies = map[string]*task{}
+	// Every stream outside keyed state is carried as it is.
+	for n := range m.Walk() {
+		if n.Stream == nil || n.Slot == format.SlotManagedKeyed || n.Slot == format.SlotRawKeyed {
+			continue
+		}
+		if err := c.carry(*n.Stream, n.Where(m), func(d format.StreamHandle) {
+			*n.Stream = d
+			if n.Owner != nil {
+				n.Owner.FileMerging = nil // a plain operator state handle now
+			}
+		}); err != nil {
+			return err
+		}
+	}
+	// Keyed state: managed is converted, raw carried.
 	for oi := range m.Operators {
 		op := &m.Operators[oi]
-		if op.Coordinator != nil {
-			if err := c.carry(op.Coordinator, fmt.Sprintf("operator %s coordinator state", op.ID), func(h format.StreamHandle) { op.Coordinator = h }); err != nil {
-				return err
-			}
-		}
 		for si := range op.Subtasks {
 			st := &op.Subtasks[si]
 			where := fmt.Sprintf("operator %s subtask %d", op.ID, st.Index)
@@ -287,30 +297,6 @@ func (c *converter) plan(ctx context.Context, m *format.Metadata) error {
 			}
 			if st.RawKeyedState != nil {
 				if err := c.carryKeyed(st.RawKeyedState, where+" raw keyed state", func(h format.KeyedStateHandle) { st.RawKeyedState = h }); err != nil {
-					return err
-				}
-			}
-			for _, p := range []**format.OperatorStateHandle{&st.ManagedOperatorState, &st.RawOperatorState} {
-				if *p == nil {
-					continue
-				}
-				h := *p
-				if err := c.carry(h.Delegate, where+" operator state", func(d format.StreamHandle) {
-					*p = &format.OperatorStateHandle{States: h.States, Delegate: d}
-				}); err != nil {
-					return err
-				}
-			}
-			for _, list := range [][]format.ChannelStateHandle{st.InputChannels(), st.ResultSubpartitions()} {
-				for i := range list {
-					ch := &list[i]
-					if err := c.carry(ch.Delegate, where+" channel state", func(d format.StreamHandle) { ch.Delegate = d }); err != nil {
-						return err
-					}
-				}
-			}
-			for i := range st.LegacyOperatorState() {
-				if err := c.carry(st.LegacyOperatorState()[i], where+" legacy operator state", func(d format.StreamHandle) { st.LegacyOperatorState()[i] = d }); err != nil {
 					return err
 				}
 			}

@@ -182,7 +182,7 @@ func (c *converter) carry(h format.StreamHandle, where string, set func(format.S
 	case *format.EmptySegmentFileHandle:
 		set(&format.ByteStreamHandle{Name: newUUID(), Data: []byte{}})
 		return nil
-	case *format.KeyGroupsHandle: // legacy nesting
+	case *format.KeyGroupsHandle: // legacy nesting (raw keyed state)
 		return c.carry(x.Delegate, where, func(d format.StreamHandle) {
 			n := *x
 			n.Delegate = d
