@@ -18,7 +18,7 @@ var deleteFlags struct {
 	output string
 	root   string
 	also   []string
-	yes    bool
+	apply  bool
 	force  bool
 	minAge time.Duration
 	log    string
@@ -28,7 +28,7 @@ func init() {
 	register(&command{
 		name:  "delete",
 		args:  "[flags] SNAPSHOT",
-		short: "delete a snapshot and the files no other snapshot uses (plan first; acts with --yes)",
+		short: "delete a snapshot and the files no other snapshot uses (plan first; acts with --apply)",
 		long: `Plans deleting SNAPSHOT (a chk-N or savepoint-* folder, its _metadata, or a URL
 of either): its _metadata first (the snapshot is then no longer restorable),
 then the files under ROOT that only it references, then what is left in its
@@ -42,7 +42,7 @@ folder holding SNAPSHOT (a job's folder with its shared/, a savepoint
 target). Jobs restored from a savepoint in LEGACY mode keep using its
 files: pass their checkpoint roots with --also.
 
-Without --yes this is a dry run printing the plan. With --yes the plan is
+Without --apply this is a dry run printing the plan. With --apply the plan is
 re-checked against a fresh listing and applied; each deletion is logged.
 The newest complete checkpoint of a job that wrote anything within
 --min-age (default 1h) is refused unless --force: the running job may need it.
@@ -52,7 +52,7 @@ The newest complete checkpoint of a job that wrote anything within
 			fs.StringVarP(&deleteFlags.output, "output", "o", "text", "output format: text or json")
 			fs.StringVar(&deleteFlags.root, "root", "", "the root whose snapshots' references are honoured (default: SNAPSHOT's parent folder)")
 			fs.StringArrayVar(&deleteFlags.also, "also", nil, "another root whose snapshots may use these files (repeatable)")
-			fs.BoolVar(&deleteFlags.yes, "yes", false, "delete (without it: print the plan only)")
+			actFlag(fs, &deleteFlags.apply, "delete (without it: print the plan only)", "yes")
 			fs.BoolVar(&deleteFlags.force, "force", false, "allow deleting the newest checkpoint of a job that is writing")
 			fs.DurationVar(&deleteFlags.minAge, "min-age", gc.DefaultMinAge, "a job that wrote within this time is running")
 			fs.StringVar(&deleteFlags.log, "log", "", "append every deletion to FILE as JSON lines")
@@ -98,14 +98,14 @@ func runDelete(ctx context.Context, e *env, args []string) error {
 		plan.Warnings = append(plan.Warnings, "jobs restored from this savepoint in LEGACY mode outside "+root.Display+
 			" may still use its files: pass their checkpoint roots with --also")
 	}
-	if !deleteFlags.yes {
+	if !deleteFlags.apply {
 		if deleteFlags.output == "json" {
 			return writeJSON(e.stdout, plan)
 		}
 		if err := writePlanText(e.stdout, plan); err != nil {
 			return err
 		}
-		_, err := fmt.Fprintf(e.stdout, "\nDry run: nothing deleted (run again with --yes).\n")
+		_, err := fmt.Fprintf(e.stdout, "\nDry run: nothing deleted (run again with --apply).\n")
 		return err
 	}
 	if deleteFlags.output != "json" {

@@ -60,7 +60,7 @@ outside those folders. An unreadable _metadata stops gc (exit 3).`,
 			fs.StringArrayVar(&gcFlags.also, "also", nil, "another root whose snapshots may use ROOT's files (repeatable)")
 			fs.DurationVar(&gcFlags.minAge, "min-age", gc.DefaultMinAge, "keep objects younger than this")
 			fs.StringVar(&gcFlags.plan, "plan", "", "write the plan to FILE (dry run), or apply the plan in FILE (--apply)")
-			fs.BoolVar(&gcFlags.apply, "apply", false, "delete (after re-checking every planned object)")
+			actFlag(fs, &gcFlags.apply, "delete (after re-checking every planned object)")
 			fs.IntVar(&gcFlags.maxDelete, "max-delete", 0, "refuse to delete more than N objects (0: no limit)")
 			fs.StringVar(&gcFlags.log, "log", "", "append every deletion to FILE as JSON lines")
 		},

@@ -37,12 +37,40 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"inspect", bad}, exitInput, "_metadata offset 8 (0x8): truncated"},
 		{[]string{"inspect", filepath.Join(bad, "missing")}, exitInput, "no such snapshot"},
 		{[]string{"--version"}, exitOK, "fsnap "},
-		{[]string{"help", "inspect"}, exitOK, "Exit codes:"},
+		{[]string{"help", "inspect"}, exitOK, "Exit codes: see 'fsnap help'"},
+		{[]string{"help"}, exitOK, "130  interrupted"},
+		{[]string{"help", "migrate", "relocate"}, exitOK, "Usage: fsnap migrate relocate"},
+		{[]string{"migrate", "relocate", "--help"}, exitOK, "Usage: fsnap migrate relocate"},
+		{[]string{"help", "migrate"}, exitOK, "to-canonical"},
+		{[]string{"migrate"}, exitUsage, "want a subcommand: relocate, to-canonical"},
+		{[]string{"migrate", "relocat"}, exitUsage, `did you mean "relocate"?`},
+		{[]string{"inspcet"}, exitUsage, `did you mean "inspect"?`},
+		{[]string{"help", "gcc"}, exitUsage, `did you mean "gc"?`},
+		{[]string{"inspect", "ftp://host/x"}, exitUsage, "unsupported scheme"},
+		{[]string{"migrate", "relocate", "--from-list", filepath.Join(bad, "nosuch")}, exitUsage, "--from-list"},
 	} {
 		code, out, errs := fsnap(t, tc.args...)
 		if code != tc.code || !strings.Contains(out+errs, tc.want) {
 			t.Errorf("fsnap %v: exit %d, want %d; output %q does not contain %q", tc.args, code, tc.code, out+errs, tc.want)
 		}
+	}
+}
+
+// TestInterrupted: a command stopped by Ctrl-C (its context cancelled)
+// exits 130 and says that running it again resumes.
+func TestInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errb bytes.Buffer
+	src := filepath.Join(t.TempDir(), "src")
+	if code := run(context.Background(), []string{"fixture", src}, &env{stdout: &out, stderr: &errb}); code != exitOK {
+		t.Fatalf("fixture: exit %d: %s", code, errb.String())
+	}
+	snap := strings.TrimSpace(out.String())
+	errb.Reset()
+	code := run(ctx, []string{"migrate", "relocate", snap, filepath.Join(t.TempDir(), "dst")}, &env{stdout: &out, stderr: &errb})
+	if code != exitInterrupted || !strings.Contains(errb.String(), "running the same command again resumes") {
+		t.Errorf("exit %d, stderr %q; want %d and a line saying a re-run resumes", code, errb.String(), exitInterrupted)
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -15,33 +14,13 @@ import (
 	"github.com/fsnap/fsnap/migrate"
 )
 
-// subcommand is one `fsnap migrate` subcommand. Each lives in its own file
-// and registers itself with registerMigrate.
-type subcommand struct {
-	name  string
-	args  string
-	short string
-	long  string
-	flags func(fs *pflag.FlagSet)
-	run   func(ctx context.Context, e *env, args []string) error
-}
-
-var migrateSubcommands = map[string]*subcommand{}
-
-func registerMigrate(s *subcommand) { migrateSubcommands[s.name] = s }
-
 func init() {
 	register(&command{
 		name:  "migrate",
 		args:  "SUBCOMMAND [flags] ARGS",
 		short: "relocate snapshots between stores, convert them",
-		long:  migrateLong(),
-		// Flags belong to the subcommands: stop parsing at the first
-		// argument, the subcommand's name.
-		flags: func(fs *pflag.FlagSet) { fs.SetInterspersed(false) },
-		run:   runMigrate,
 	})
-	registerMigrate(&subcommand{
+	registerSub("migrate", &command{
 		name:  "relocate",
 		args:  "[flags] SRC DST | --root SRCROOT DSTROOT | --from-list FILE",
 		short: "copy snapshots to another place or store so that they restore from there",
@@ -49,46 +28,6 @@ func init() {
 		flags: relocateFlagSet,
 		run:   runRelocate,
 	})
-}
-
-func migrateLong() string {
-	return `Subcommands (run 'fsnap migrate SUBCOMMAND --help' for each one's flags):
-  relocate      copy snapshots to another place or store so that they restore from there
-  to-canonical  convert a native savepoint or checkpoint into a canonical savepoint`
-}
-
-func runMigrate(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 {
-		return usagef("want a subcommand: %s", strings.Join(migrateNames(), ", "))
-	}
-	sc, ok := migrateSubcommands[args[0]]
-	if !ok {
-		return usagef("unknown subcommand %q (want %s)", args[0], strings.Join(migrateNames(), ", "))
-	}
-	fs := pflag.NewFlagSet("migrate "+sc.name, pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.SortFlags = false
-	help := fs.BoolP("help", "h", false, "show this help")
-	sc.flags(fs)
-	if err := fs.Parse(args[1:]); err != nil {
-		return usagef("%s: %v\nusage: fsnap migrate %s %s", sc.name, err, sc.name, sc.args)
-	}
-	if *help {
-		fmt.Fprintf(e.stdout, "Usage: fsnap migrate %s %s\n\n%s\n\n%s\n", sc.name, sc.args, sc.short, strings.TrimSpace(sc.long))
-		fs.SortFlags = false
-		fmt.Fprintf(e.stdout, "\nFlags:\n%s\n%s", fs.FlagUsages(), exitCodesHelp)
-		return nil
-	}
-	return sc.run(ctx, e, fs.Args())
-}
-
-func migrateNames() []string {
-	var out []string
-	for n := range migrateSubcommands {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
 }
 
 const relocateLong = `Copies each snapshot SRC into the directory DST (any store URL) and writes
@@ -242,14 +181,14 @@ func relocatePairs(ctx context.Context, args []string) ([]migrate.RelocatePair, 
 		if f.fromList != "-" {
 			fh, err := os.Open(f.fromList)
 			if err != nil {
-				return nil, err
+				return nil, usagef("--from-list: %v", err)
 			}
 			defer fh.Close()
 			r = fh
 		}
 		pairs, err := migrate.ReadPairs(r)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", f.fromList, err)
+			return nil, usagef("--from-list %s: %v", f.fromList, err)
 		}
 		return pairs, nil
 	case len(args) != 2:

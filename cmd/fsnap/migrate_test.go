@@ -138,7 +138,7 @@ func TestMigrateRelocateErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"migrate"}, "want a subcommand"},
-		{[]string{"migrate", "nosuch"}, "unknown subcommand"},
+		{[]string{"migrate", "nosuch"}, `unknown command "migrate nosuch"`},
 		{[]string{"migrate", "relocate", src}, "want SRC DST"},
 		{[]string{"migrate", "relocate", "--map", "x", src, dst}, "OLDPREFIX=NEWPREFIX"},
 		{[]string{"migrate", "relocate", "--shard", "2/2", src, dst}, "shard"},

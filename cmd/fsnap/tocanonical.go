@@ -15,7 +15,7 @@ import (
 )
 
 func init() {
-	registerMigrate(&subcommand{
+	registerSub("migrate", &command{
 		name:  "to-canonical",
 		args:  "[flags] SRC DST",
 		short: "convert a native savepoint or checkpoint (RocksDB or heap) into a canonical savepoint",
