@@ -13,7 +13,6 @@ import (
 
 	"github.com/fsnap/fsnap/catalog"
 	"github.com/fsnap/fsnap/gc"
-	"github.com/fsnap/fsnap/inspect"
 	"github.com/fsnap/fsnap/store"
 )
 
@@ -272,21 +271,21 @@ func writeDepsText(w io.Writer, d *depsDoc, show int) error {
 		}
 		owns := "-"
 		if s.InRoot && !d.Unreliable {
-			owns = fmt.Sprintf("%s in %d objects", inspect.Bytes(s.OwnedBytes), s.OwnedObjects)
+			owns = fmt.Sprintf("%s in %d objects", sizeText(s.OwnedBytes), s.OwnedObjects)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\n", s.Name, kind, s.CheckpointID, s.Files,
-			inspect.Bytes(s.ReferencedBytes), inspect.Bytes(s.SharedBytes), owns, orDash(strings.Join(deps, ", ")), strings.Join(notes, "; "))
+			sizeText(s.ReferencedBytes), sizeText(s.SharedBytes), owns, orDash(strings.Join(deps, ", ")), strings.Join(notes, "; "))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	t := d.Totals
 	fmt.Fprintf(w, "\n%d snapshots reference %d files under the root (%s); %d files (%s) are shared by two or more.\n",
-		t.Snapshots, t.Files, inspect.Bytes(t.ReferencedBytes), t.SharedFiles, inspect.Bytes(t.SharedBytes))
+		t.Snapshots, t.Files, sizeText(t.ReferencedBytes), t.SharedFiles, sizeText(t.SharedBytes))
 	if d.Unreliable {
 		fmt.Fprintf(w, "%d snapshots are UNREADABLE: orphans and owned bytes are unknown.\n", t.Unreadable)
 	} else {
-		fmt.Fprintf(w, "%d orphan objects (%s) are referenced by nothing (fsnap gc decides which to delete).\n", t.Orphans, inspect.Bytes(t.OrphanBytes))
+		fmt.Fprintf(w, "%d orphan objects (%s) are referenced by nothing (fsnap gc decides which to delete).\n", t.Orphans, sizeText(t.OrphanBytes))
 	}
 	if t.Missing > 0 {
 		fmt.Fprintf(w, "%d references point to files that do not exist.\n", t.Missing)
@@ -305,7 +304,7 @@ func writeDepsText(w io.Writer, d *depsDoc, show int) error {
 				fmt.Fprintf(tw, "… and %d more (-o json lists all)\n", len(d.Orphans)-show)
 				break
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", o.Location, inspect.Bytes(o.Size), o.Modified.Local().Format("2006-01-02 15:04:05"))
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", o.Location, sizeText(o.Size), o.Modified.Local().Format("2006-01-02 15:04:05"))
 		}
 		tw.Flush()
 	}
@@ -317,7 +316,7 @@ func writeDepsText(w io.Writer, d *depsDoc, show int) error {
 				fmt.Fprintf(tw, "… and %d more (-o json lists all)\n", len(d.External)-show)
 				break
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d users\n", x.Path, inspect.Bytes(x.Size), x.Reason, len(x.Users))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d users\n", x.Path, sizeText(x.Size), x.Reason, len(x.Users))
 		}
 		tw.Flush()
 	}
@@ -351,7 +350,7 @@ func writeDot(w io.Writer, g *catalog.Graph, d *depsDoc) error {
 		if kind == "" {
 			kind = s.Type
 		}
-		label := fmt.Sprintf("%s\n%s\nowns %s", s.Name, kind, inspect.Bytes(s.OwnedBytes))
+		label := fmt.Sprintf("%s\n%s\nowns %s", s.Name, kind, sizeText(s.OwnedBytes))
 		style := ""
 		switch {
 		case s.Error != "":
@@ -409,7 +408,7 @@ func writeDot(w io.Writer, g *catalog.Graph, d *depsDoc) error {
 				fmt.Fprintf(w, "  f%d [label=%s, shape=folder];\n", id, q(name+"/"))
 			}
 			e := toFolder[name]
-			fmt.Fprintf(w, "  s%d -> f%d [label=%s];\n", ni, id, q(fmt.Sprintf("%d files, %s", e.files, inspect.Bytes(e.bytes))))
+			fmt.Fprintf(w, "  s%d -> f%d [label=%s];\n", ni, id, q(fmt.Sprintf("%d files, %s", e.files, sizeText(e.bytes))))
 		}
 		var ids []int
 		for id := range toNode {
@@ -418,7 +417,7 @@ func writeDot(w io.Writer, g *catalog.Graph, d *depsDoc) error {
 		slices.Sort(ids)
 		for _, id := range ids {
 			e := toNode[id]
-			fmt.Fprintf(w, "  s%d -> s%d [label=%s, color=red, penwidth=2];\n", ni, id, q(fmt.Sprintf("uses %d files, %s", e.files, inspect.Bytes(e.bytes))))
+			fmt.Fprintf(w, "  s%d -> s%d [label=%s, color=red, penwidth=2];\n", ni, id, q(fmt.Sprintf("uses %d files, %s", e.files, sizeText(e.bytes))))
 		}
 	}
 	if len(d.External) > 0 {
@@ -442,7 +441,7 @@ func writeDot(w io.Writer, g *catalog.Graph, d *depsDoc) error {
 	}
 	if d.Totals.Orphans > 0 {
 		fmt.Fprintf(w, "  orphans [label=%s, shape=octagon, color=gray];\n",
-			q(fmt.Sprintf("%d orphans, %s", d.Totals.Orphans, inspect.Bytes(d.Totals.OrphanBytes))))
+			q(fmt.Sprintf("%d orphans, %s", d.Totals.Orphans, sizeText(d.Totals.OrphanBytes))))
 	}
 	_, err := fmt.Fprintln(w, "}")
 	return err

@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/fsnap/fsnap/gc"
-	"github.com/fsnap/fsnap/inspect"
 	"github.com/fsnap/fsnap/store"
 )
 
@@ -145,7 +144,7 @@ func applyPlan(ctx context.Context, e *env, root *store.Location, plan *gc.Plan,
 			return
 		}
 		what := ev.Action + " "
-		fmt.Fprintf(e.stdout, "%-9s%s  %s  %s%s\n", what, ev.Location, inspect.Bytes(ev.Size), ev.Reason, errSuffix(ev.Error))
+		fmt.Fprintf(e.stdout, "%-9s%s  %s  %s%s\n", what, ev.Location, sizeText(ev.Size), ev.Reason, errSuffix(ev.Error))
 	}}
 	res, err := gc.Apply(ctx, root, plan, aopt)
 	if logErr != nil && err == nil {
@@ -169,7 +168,7 @@ func applyPlan(ctx context.Context, e *env, root *store.Location, plan *gc.Plan,
 			return werr
 		}
 	} else if res != nil {
-		fmt.Fprintf(e.stdout, "\n%d objects deleted (%s), %d skipped, %d failed.\n", res.Deleted, inspect.Bytes(res.DeletedBytes), res.Skipped, res.Failed)
+		fmt.Fprintf(e.stdout, "\n%d objects deleted (%s), %d skipped, %d failed.\n", res.Deleted, sizeText(res.DeletedBytes), res.Skipped, res.Failed)
 	}
 	if errors.Is(err, gc.ErrTooMany) {
 		return &exitError{code: exitFindings, err: err}
@@ -227,7 +226,7 @@ func writePlanText(w io.Writer, p *gc.Plan) error {
 		fmt.Fprintln(tw, "LOCATION\tSIZE\tAGE\tREASON\tDETAIL")
 		for _, o := range objs {
 			age := time.Duration(o.AgeSeconds * float64(time.Second))
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", o.Location, inspect.Bytes(o.Size), ageText(age), o.Reason, o.Detail)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", o.Location, sizeText(o.Size), ageText(age), o.Reason, o.Detail)
 		}
 		tw.Flush()
 	}
@@ -241,13 +240,13 @@ func writePlanText(w io.Writer, p *gc.Plan) error {
 				fmt.Fprintf(tw, "… and %d more (-o json lists all)\n", len(p.External)-20)
 				break
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\tused by %s\n", x.Path, inspect.Bytes(x.Size), x.Reason, limitList(x.Users, 3))
+			fmt.Fprintf(tw, "%s\t%s\t%s\tused by %s\n", x.Path, sizeText(x.Size), x.Reason, limitList(x.Users, 3))
 		}
 		tw.Flush()
 	}
 	t := p.Totals
 	_, err := fmt.Fprintf(w, "\n%d objects to delete (%s); %d kept (%s); %d external references kept.\n",
-		t.DeleteObjects, inspect.Bytes(t.DeleteBytes), t.KeepObjects, inspect.Bytes(t.KeepBytes), t.External)
+		t.DeleteObjects, sizeText(t.DeleteBytes), t.KeepObjects, sizeText(t.KeepBytes), t.External)
 	return err
 }
 

@@ -87,10 +87,10 @@ func runInspect(ctx context.Context, e *env, args []string) error {
 	if inspectFlags.output == "json" {
 		return writeJSON(e.stdout, r)
 	}
-	if err := inspect.WriteText(e.stdout, r); err != nil || r.RocksDB == nil {
+	if err := writeInspectText(e.stdout, r); err != nil || r.RocksDB == nil {
 		return err
 	}
-	return inspect.WriteRocksDBText(e.stdout, r.RocksDB)
+	return writeRocksDBText(e.stdout, r.RocksDB)
 }
 
 func checkOutput(o string) error {

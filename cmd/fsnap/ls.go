@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/fsnap/fsnap/catalog"
-	"github.com/fsnap/fsnap/inspect"
 	"github.com/fsnap/fsnap/store"
 )
 
@@ -180,7 +179,7 @@ func writeLsText(w io.Writer, r lsReport) error {
 			complete++
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", s.Name, kind, id,
-			s.Time.Local().Format("2006-01-02 15:04:05"), inspect.Bytes(s.Bytes), s.Objects, status)
+			s.Time.Local().Format("2006-01-02 15:04:05"), sizeText(s.Bytes), s.Objects, status)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/fsnap/fsnap/inspect"
 	"github.com/fsnap/fsnap/migrate"
 )
 
@@ -153,7 +152,7 @@ func runRelocate(ctx context.Context, e *env, args []string) error {
 	} else if f.root || f.fromList != "" || f.dryRun {
 		t := sum.Totals
 		fmt.Fprintf(e.stdout, "total: %d snapshots: %d relocated, %d already relocated, %d planned, %d failed; %d files, %s (%s copied) in %.1fs\n",
-			t.Snapshots, t.Relocated, t.AlreadyRelocated, t.Planned, t.Failed, t.Files, inspect.Bytes(t.Bytes), inspect.Bytes(t.BytesCopied), t.Seconds)
+			t.Snapshots, t.Relocated, t.AlreadyRelocated, t.Planned, t.Failed, t.Files, sizeText(t.Bytes), sizeText(t.BytesCopied), t.Seconds)
 	}
 	if sum.Totals.Failed > 0 {
 		var msg error
@@ -212,17 +211,17 @@ func writeRelocateText(w io.Writer, r *migrate.RelocateReport) {
 		fmt.Fprintf(w, "FAILED     %s -> %s\n  %s\n", r.Src, r.Dst, strings.ReplaceAll(r.Error, "\n", "\n  "))
 		return
 	case migrate.Planned:
-		fmt.Fprintf(w, "plan       %s -> %s: %d files, %s, %d handles rewritten\n", r.Src, r.Dst, r.Files, inspect.Bytes(r.Bytes), r.Rewritten)
+		fmt.Fprintf(w, "plan       %s -> %s: %d files, %s, %d handles rewritten\n", r.Src, r.Dst, r.Files, sizeText(r.Bytes), r.Rewritten)
 		for _, p := range r.Plan {
 			what := string(p.Change)
 			if p.Range {
 				what += fmt.Sprintf(" (bytes %d-%d)", p.Offset, p.Offset+p.Bytes)
 			}
-			fmt.Fprintf(w, "  %10s  %s -> %s  %s\n", inspect.Bytes(p.Bytes), p.From, p.To, what)
+			fmt.Fprintf(w, "  %10s  %s -> %s  %s\n", sizeText(p.Bytes), p.From, p.To, what)
 		}
 	default:
 		fmt.Fprintf(w, "%-10s %s -> %s: %d files, %s (copied %d, server-side %d, already there %d), %d handles rewritten, %.1fs\n",
-			r.Status, r.Src, r.Dst, r.Files, inspect.Bytes(r.Bytes), r.Copied, r.ServerSide, r.Present, r.Rewritten, r.Seconds)
+			r.Status, r.Src, r.Dst, r.Files, sizeText(r.Bytes), r.Copied, r.ServerSide, r.Present, r.Rewritten, r.Seconds)
 	}
 	for _, wn := range r.Warnings {
 		fmt.Fprintf(w, "  warning: %s\n", wn)

@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/fsnap/fsnap/inspect"
 	"github.com/fsnap/fsnap/migrate"
 )
 
@@ -128,7 +127,7 @@ func runToCanonical(ctx context.Context, e *env, args []string) error {
 	}
 	rate := ""
 	if s := res.Elapsed.Seconds(); s > 0 {
-		rate = fmt.Sprintf(", %s/s", inspect.Bytes(int64(float64(res.BytesRead)/s)))
+		rate = fmt.Sprintf(", %s/s", sizeText(int64(float64(res.BytesRead)/s)))
 	}
 	fmt.Fprintf(e.stdout, "canonical savepoint %s\n  from %s (%s)\n", res.Destination, res.Source, res.SourceKind)
 	fmt.Fprintf(e.stdout, "  keyed state: %d RocksDB instances, %d heap streams re-encoded, %d unified streams copied; %d entries\n",
@@ -136,7 +135,7 @@ func runToCanonical(ctx context.Context, e *env, args []string) error {
 	if res.OutsideRange > 0 {
 		fmt.Fprintf(e.stdout, "  %d RocksDB entries outside their subtask's key groups were left out (Flink drops them on restore)\n", res.OutsideRange)
 	}
-	fmt.Fprintf(e.stdout, "  wrote %d files, %s, in %s (read %s%s)\n", res.FilesWritten, inspect.Bytes(res.BytesWritten),
-		res.Elapsed.Round(time.Millisecond), inspect.Bytes(res.BytesRead), rate)
+	fmt.Fprintf(e.stdout, "  wrote %d files, %s, in %s (read %s%s)\n", res.FilesWritten, sizeText(res.BytesWritten),
+		res.Elapsed.Round(time.Millisecond), sizeText(res.BytesRead), rate)
 	return nil
 }

@@ -108,7 +108,7 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 	if f.output == "json" {
 		err = writeJSON(e.stdout, r)
 	} else {
-		err = verify.WriteText(e.stdout, r)
+		err = writeVerifyText(e.stdout, r)
 	}
 	if err != nil {
 		return err

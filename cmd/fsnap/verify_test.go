@@ -10,6 +10,7 @@ import (
 
 	"github.com/fsnap/fsnap/fixtures"
 	"github.com/fsnap/fsnap/internal/corpus"
+	"github.com/fsnap/fsnap/internal/rocks"
 )
 
 // verifyDoc is the part of the fsnap.verify/v1 document the tests read.
@@ -144,6 +145,24 @@ func TestVerifyExitCodes(t *testing.T) {
 		code, out, errs := fsnap(t, tc.args...)
 		if code != tc.code || !strings.Contains(out+errs, tc.want) {
 			t.Errorf("fsnap %v: exit %d, want %d; output %q does not contain %q", tc.args, code, tc.code, out+errs, tc.want)
+		}
+	}
+}
+
+// TestInspectRocksDBText: inspect --rocksdb renders the instances, column
+// families and SSTs of a native RocksDB savepoint.
+func TestInspectRocksDBText(t *testing.T) {
+	if !rocks.Available {
+		t.Skip(rocks.ErrUnavailable)
+	}
+	dir := corpusSnapshot(t, "new-stateful-udf-migration-itcase-flink2.3-rocksdb-savepoint-native")
+	code, out, errs := fsnap(t, "inspect", "--rocksdb", dir)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, s := range []string{"14 instances", "COLUMN FAMILY", "_timer_state/processing_timer", "000014.sst"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("text lacks %q:\n%s", s, out)
 		}
 	}
 }
