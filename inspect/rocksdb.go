@@ -333,4 +333,3 @@ func place(ctx context.Context, src *source.Source, f state.RocksDBFile, dir str
 	}
 	return name, size, err
 }
-

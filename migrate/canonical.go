@@ -86,6 +86,34 @@ type CanonicalResult struct {
 // ToCanonical never overwrites or mixes with existing files.
 var ErrDestinationNotEmpty = errors.New("destination is not empty")
 
+// CanonicalSchema names the document of a conversion.
+const CanonicalSchema = "fsnap.to-canonical/v1"
+
+// CanonicalDocument is the fsnap.to-canonical/v1 document of a conversion.
+type CanonicalDocument struct {
+	Schema       string  `json:"schema"`
+	Source       string  `json:"source"`
+	Destination  string  `json:"destination"`
+	SourceKind   string  `json:"source_kind"`
+	FromRocksDB  int     `json:"from_rocksdb"`
+	FromHeap     int     `json:"from_heap"`
+	FromUnified  int     `json:"from_unified"`
+	Entries      int64   `json:"entries"`
+	OutsideRange int64   `json:"outside_range"`
+	FilesWritten int     `json:"files_written"`
+	BytesWritten int64   `json:"bytes_written"`
+	BytesRead    int64   `json:"bytes_read"`
+	Seconds      float64 `json:"seconds"`
+}
+
+// Document is the conversion's fsnap.to-canonical/v1 document.
+func (res *CanonicalResult) Document() *CanonicalDocument {
+	return &CanonicalDocument{Schema: CanonicalSchema, Source: res.Source, Destination: res.Destination,
+		SourceKind: string(res.SourceKind), FromRocksDB: res.FromRocksDB, FromHeap: res.FromHeap, FromUnified: res.FromUnified,
+		Entries: res.Entries, OutsideRange: res.OutsideRange, FilesWritten: res.FilesWritten,
+		BytesWritten: res.BytesWritten, BytesRead: res.BytesRead, Seconds: res.Elapsed.Seconds()}
+}
+
 // ToCanonical converts the snapshot src (a native savepoint or a
 // checkpoint of the RocksDB or heap backend, any store URL) into a canonical
 // savepoint at dst (an empty directory or prefix, any store URL) that every

@@ -3,9 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/url"
-	"path"
-	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -75,17 +72,17 @@ func runDelete(ctx context.Context, e *env, args []string) error {
 	defer sr.Close()
 	rootRef := deleteFlags.root
 	if rootRef == "" {
-		rootRef = parentRef(args[0], sr)
+		rootRef = gc.DeleteRoot(args[0], sr)
 	}
 	root, also, err := openRoots(ctx, rootRef, deleteFlags.also)
 	if err != nil {
 		return err
 	}
 	defer closeAll(root, also)
-	if root.Scheme != sr.Scheme || root.Name != sr.Name || !strings.HasPrefix(sr.Prefix, root.Prefix) || sr.Prefix == root.Prefix {
+	name, ok := gc.NameUnder(root, sr)
+	if !ok {
 		return usagef("%s is not under the root %s", sr.Display, root.Display)
 	}
-	name := strings.TrimSuffix(strings.TrimPrefix(sr.Prefix, root.Prefix), "/")
 	opt := gc.Options{Also: also, MinAge: deleteFlags.minAge, Force: deleteFlags.force}
 	if deleteFlags.minAge == 0 {
 		opt.MinAge = -1
@@ -93,10 +90,6 @@ func runDelete(ctx context.Context, e *env, args []string) error {
 	plan, err := gc.PlanDelete(ctx, root, name, opt)
 	if err != nil {
 		return err
-	}
-	if len(also) == 0 && strings.HasPrefix(path.Base(name), "savepoint-") {
-		plan.Warnings = append(plan.Warnings, "jobs restored from this savepoint in LEGACY mode outside "+root.Display+
-			" may still use its files: pass their checkpoint roots with --also")
 	}
 	if !deleteFlags.apply {
 		if deleteFlags.output == "json" {
@@ -115,43 +108,4 @@ func runDelete(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintln(e.stdout)
 	}
 	return applyPlan(ctx, e, root, plan, opt, deleteFlags.output, deleteFlags.log, 0)
-}
-
-// parentRef names the default root of a snapshot, in the form the user
-// gave (a path, or a URL with its connection parameters): the checkpoint
-// root when the snapshot is a chk-N in a folder named like a job id (32 hex
-// digits), so that other jobs restored from it are seen; else the folder
-// holding it.
-func parentRef(ref string, sr *store.SnapshotRef) string {
-	dir := strings.TrimSuffix(sr.Prefix, "/")
-	parent := path.Dir(dir)
-	if strings.HasPrefix(path.Base(dir), "chk-") && isJobID(path.Base(parent)) {
-		parent = path.Dir(parent)
-	}
-	if parent == "." {
-		parent = ""
-	}
-	if sr.Scheme == "file" {
-		return "/" + parent
-	}
-	u, err := url.Parse(ref)
-	if err != nil {
-		return ref // Open reports it
-	}
-	u.Path = "/" + parent
-	u.RawPath = ""
-	return u.String()
-}
-
-// isJobID reports whether s looks like a Flink job id: 32 hex digits.
-func isJobID(s string) bool {
-	if len(s) != 32 {
-		return false
-	}
-	for _, c := range s {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/pflag"
 
@@ -93,7 +92,7 @@ func runDeps(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	r := depsReport(g, also)
+	r := catalog.NewDeps(g, also)
 	switch depsFlags.output {
 	case "json":
 		return writeJSON(e.stdout, r)
@@ -103,148 +102,7 @@ func runDeps(ctx context.Context, e *env, args []string) error {
 	return writeDepsText(e.stdout, r, depsFlags.show)
 }
 
-// The fsnap.deps/v1 document. Snapshot, file and external users are
-// indices into snapshots.
-type depsDoc struct {
-	Schema    string         `json:"schema"`
-	Root      string         `json:"root"`
-	Also      []string       `json:"also"`
-	Snapshots []depsSnapshot `json:"snapshots"`
-	Files     []depsFile     `json:"files"`
-	Orphans   []depsOrphan   `json:"orphans"`
-	External  []depsExternal `json:"external"`
-	Unmanaged []string       `json:"unmanaged"`
-	// UnmanagedMore counts unmanaged names beyond the first 1,000.
-	UnmanagedMore int        `json:"unmanaged_more"`
-	Totals        depsTotals `json:"totals"`
-	// Unreliable is set when some _metadata is unreadable: orphans and
-	// owned bytes are then unknown (empty and zero).
-	Unreliable bool `json:"unreliable"`
-}
-
-type depsSnapshot struct {
-	ID              int       `json:"id"`
-	Name            string    `json:"name"`
-	Location        string    `json:"location"`
-	InRoot          bool      `json:"in_root"`
-	Type            string    `json:"type"`
-	Kind            string    `json:"kind,omitempty"`
-	CheckpointID    int64     `json:"checkpoint_id"`
-	Time            time.Time `json:"time"`
-	Files           int       `json:"files"`
-	ReferencedBytes int64     `json:"referenced_bytes"`
-	SharedBytes     int64     `json:"shared_bytes"`
-	OwnedBytes      int64     `json:"owned_bytes"`
-	OwnedObjects    int       `json:"owned_objects"`
-	DependsOn       []int     `json:"depends_on"`
-	External        int       `json:"external"`
-	Missing         int       `json:"missing"`
-	Error           string    `json:"error,omitempty"`
-}
-
-type depsFile struct {
-	Key      string `json:"key"`
-	Location string `json:"location"`
-	Folder   string `json:"folder,omitempty"` // the managed folder, relative to the root
-	Size     int64  `json:"size"`
-	Stored   bool   `json:"stored"`
-	Managed  bool   `json:"managed"` // in a listed folder: stored is certain
-	Users    []int  `json:"users"`
-}
-
-type depsOrphan struct {
-	Key      string    `json:"key"`
-	Location string    `json:"location"`
-	Folder   string    `json:"folder"`
-	Size     int64     `json:"size"`
-	Modified time.Time `json:"modified"`
-}
-
-type depsExternal struct {
-	Path   string `json:"path"`
-	Size   int64  `json:"size"`
-	Reason string `json:"reason"`
-	Users  []int  `json:"users"`
-}
-
-type depsTotals struct {
-	Snapshots       int   `json:"snapshots"`
-	Files           int   `json:"files"` // referenced files under the root
-	ReferencedBytes int64 `json:"referenced_bytes"`
-	SharedFiles     int   `json:"shared_files"` // referenced by two snapshots or more
-	SharedBytes     int64 `json:"shared_bytes"`
-	Orphans         int   `json:"orphans"`
-	OrphanBytes     int64 `json:"orphan_bytes"`
-	External        int   `json:"external"`
-	Missing         int   `json:"missing"`
-	Unreadable      int   `json:"unreadable"`
-}
-
-func depsReport(g *catalog.Graph, also []*store.Location) *depsDoc {
-	d := &depsDoc{Schema: "fsnap.deps/v1", Root: g.Root.Root.Display, Also: []string{}, Unmanaged: g.Root.Unmanaged,
-		UnmanagedMore: g.Root.UnmanagedMore,
-		Files:         []depsFile{}, Orphans: []depsOrphan{}, External: []depsExternal{}, Unreliable: len(g.Unreadable) > 0}
-	if d.Unmanaged == nil {
-		d.Unmanaged = []string{}
-	}
-	for _, l := range also {
-		d.Also = append(d.Also, l.Display)
-	}
-	for i, n := range g.Nodes {
-		s := depsSnapshot{ID: i, Name: n.Name, Location: n.Catalog.Root.NameOf(strings.TrimSuffix(n.Folder.Dir, "/")),
-			InRoot: n.InRoot, Type: string(n.Folder.Kind), Kind: string(n.Kind), CheckpointID: n.CheckpointID,
-			Time: n.Folder.MetadataTime.UTC(), Files: len(n.Files), ReferencedBytes: n.ReferencedBytes,
-			SharedBytes: n.SharedBytes, OwnedBytes: n.OwnedBytes, OwnedObjects: n.OwnedObjects,
-			DependsOn: ints(n.DependsOn), External: len(n.External), Missing: n.Missing}
-		if n.Err != nil {
-			s.Error = n.Err.Error()
-			d.Totals.Unreadable++
-		}
-		d.Snapshots = append(d.Snapshots, s)
-		d.Totals.Missing += n.Missing
-	}
-	d.Totals.Snapshots = len(g.Nodes)
-	for i := range g.Files {
-		f := &g.Files[i]
-		if f.Refs == 0 {
-			continue
-		}
-		df := depsFile{Key: f.Key, Location: g.Location(f.Key), Size: f.Size, Stored: f.Stored, Managed: f.Managed,
-			Users: ints(g.Users(int32(i)))}
-		if f.Folder != nil {
-			df.Folder = f.Folder.Name
-		}
-		d.Files = append(d.Files, df)
-		d.Totals.Files++
-		d.Totals.ReferencedBytes += f.Size
-		if f.Refs > 1 {
-			d.Totals.SharedFiles++
-			d.Totals.SharedBytes += f.Size
-		}
-	}
-	for _, fi := range g.Orphans() {
-		f := &g.Files[fi]
-		d.Orphans = append(d.Orphans, depsOrphan{Key: f.Key, Location: g.Location(f.Key), Folder: f.Folder.Name,
-			Size: f.Size, Modified: time.Unix(0, f.ModTime).UTC()})
-		d.Totals.Orphans++
-		d.Totals.OrphanBytes += f.Size
-	}
-	for _, x := range g.External {
-		d.External = append(d.External, depsExternal{Path: x.Path, Size: x.Size, Reason: x.Reason, Users: ints(x.Users)})
-	}
-	d.Totals.External = len(g.External)
-	return d
-}
-
-func ints(xs []int32) []int {
-	out := make([]int, len(xs))
-	for i, x := range xs {
-		out[i] = int(x)
-	}
-	return out
-}
-
-func writeDepsText(w io.Writer, d *depsDoc, show int) error {
+func writeDepsText(w io.Writer, d *catalog.Deps, show int) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SNAPSHOT\tKIND\tID\tFILES\tREFERENCED\tSHARED\tOWNS (FREED BY DELETE)\tDEPENDS ON\tNOTES")
 	for _, s := range d.Snapshots {
@@ -339,7 +197,7 @@ func limitList(xs []string, n int) string {
 
 // writeDot draws snapshots, the folders they read files from (shared,
 // task-owned, other snapshots' folders) and external stores.
-func writeDot(w io.Writer, g *catalog.Graph, d *depsDoc) error {
+func writeDot(w io.Writer, g *catalog.Graph, d *catalog.Deps) error {
 	q := func(s string) string { return fmt.Sprintf("%q", s) }
 	fmt.Fprintln(w, "digraph fsnap {")
 	fmt.Fprintln(w, "  rankdir=LR;")

@@ -11,11 +11,13 @@ import (
 	"testing"
 
 	"github.com/fsnap/fsnap/fixtures"
+
+	"github.com/fsnap/fsnap/catalog"
 )
 
-func decodeDeps(t *testing.T, s string) depsDoc {
+func decodeDeps(t *testing.T, s string) catalog.Deps {
 	t.Helper()
-	var d depsDoc
+	var d catalog.Deps
 	if err := json.Unmarshal([]byte(s), &d); err != nil {
 		t.Fatalf("%v in %q", err, s)
 	}

@@ -151,20 +151,7 @@ func applyPlan(ctx context.Context, e *env, root *store.Location, plan *gc.Plan,
 		err = fmt.Errorf("writing the log %s: %w", logFile, logErr)
 	}
 	if output == "json" {
-		doc := struct {
-			Schema string     `json:"schema"`
-			Plan   *gc.Plan   `json:"plan"`
-			Events []gc.Event `json:"events"`
-			Result *gc.Result `json:"result"`
-			Error  string     `json:"error,omitempty"`
-		}{Schema: "fsnap.gc-result/v1", Plan: plan, Events: events, Result: res}
-		if doc.Events == nil {
-			doc.Events = []gc.Event{}
-		}
-		if err != nil {
-			doc.Error = err.Error()
-		}
-		if werr := writeJSON(e.stdout, doc); werr != nil {
+		if werr := writeJSON(e.stdout, gc.NewApplied(plan, events, res, err)); werr != nil {
 			return werr
 		}
 	} else if res != nil {
@@ -184,18 +171,16 @@ func errSuffix(s string) string {
 }
 
 func readPlan(file string) (*gc.Plan, error) {
-	b, err := os.ReadFile(file)
+	f, err := os.Open(file)
 	if err != nil {
 		return nil, err
 	}
-	var p gc.Plan
-	if err := json.Unmarshal(b, &p); err != nil {
-		return nil, fmt.Errorf("%s: not a plan: %w", file, err)
+	defer f.Close()
+	p, err := gc.ReadPlan(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
 	}
-	if p.Schema != gc.Schema {
-		return nil, fmt.Errorf("%s: schema %q, want %s", file, p.Schema, gc.Schema)
-	}
-	return &p, nil
+	return p, nil
 }
 
 func writePlanFile(file string, p *gc.Plan) error {

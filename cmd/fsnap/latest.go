@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/spf13/pflag"
 
@@ -62,22 +62,21 @@ func runLatest(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	snaps := slices.DeleteFunc(newestFirst(c.Snapshots()), func(f *catalog.Folder) bool {
-		return !f.Complete || (latestFlags.typ != "any" && string(f.Kind) != latestFlags.typ) ||
-			(latestFlags.job != "" && f.Job != latestFlags.job)
-	})
-	for _, f := range snaps {
-		info := catalog.ReadInfo(ctx, root, []*catalog.Folder{f}, 1)[0]
-		if info.Err != nil {
-			fmt.Fprintf(e.stderr, "fsnap latest: skipping %s: %v\n", f.Name, info.Err)
-			continue
-		}
-		s := lsEntry(root, f, info, true)
-		if latestFlags.output == "json" {
-			return writeJSON(e.stdout, s)
-		}
-		_, err := fmt.Fprintln(e.stdout, s.Location)
+	typ := catalog.FolderKind(latestFlags.typ)
+	if typ == "any" {
+		typ = ""
+	}
+	s, err := catalog.Latest(ctx, root, c, catalog.LatestOptions{Type: typ, Job: latestFlags.job,
+		Skipped: func(name string, err error) { fmt.Fprintf(e.stderr, "fsnap latest: skipping %s: %v\n", name, err) }})
+	if errors.Is(err, catalog.ErrNoSnapshot) {
+		return &exitError{code: exitFindings, err: err}
+	}
+	if err != nil {
 		return err
 	}
-	return &exitError{code: exitFindings, err: fmt.Errorf("no complete snapshot under %s", root.Display)}
+	if latestFlags.output == "json" {
+		return writeJSON(e.stdout, s)
+	}
+	_, err = fmt.Fprintln(e.stdout, s.Location)
+	return err
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/fsnap/fsnap/fixtures"
+
+	"github.com/fsnap/fsnap/catalog"
 )
 
 const latestJob = "0123456789abcdef0123456789abcdef"
@@ -62,7 +64,7 @@ func TestLatest(t *testing.T) {
 		}
 	}
 	code, out, _ = fsnap(t, "latest", "-o", "json", "--type", "checkpoint", root)
-	var s lsSnapshot
+	var s catalog.Listed
 	if err := json.Unmarshal([]byte(out), &s); err != nil || code != 0 {
 		t.Fatalf("json: %v %q", err, out)
 	}

@@ -1,14 +1,10 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"io"
-	"slices"
-	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/pflag"
 
@@ -53,34 +49,6 @@ Reading the kind costs one read of each listed _metadata (of the newest
 	})
 }
 
-// lsSnapshot is one snapshot of fsnap.ls/v1 (and of fsnap latest -o json).
-type lsSnapshot struct {
-	Name          string    `json:"name"`
-	Location      string    `json:"location"`
-	Job           string    `json:"job"`
-	Type          string    `json:"type"` // checkpoint or savepoint (from the folder name)
-	Kind          string    `json:"kind,omitempty"`
-	CheckpointID  *int64    `json:"checkpoint_id,omitempty"`
-	Complete      bool      `json:"complete"`
-	Time          time.Time `json:"time"`
-	MetadataBytes int64     `json:"metadata_bytes"`
-	Bytes         int64     `json:"bytes"`
-	Objects       int       `json:"objects"`
-	Error         string    `json:"error,omitempty"`
-}
-
-type lsReport struct {
-	Schema    string       `json:"schema"`
-	Root      string       `json:"root"`
-	Count     int          `json:"count"`     // snapshots listed
-	Total     int          `json:"total"`     // snapshots found
-	Truncated bool         `json:"truncated"` // --limit left some out
-	Snapshots []lsSnapshot `json:"snapshots"`
-	Unmanaged []string     `json:"unmanaged"`
-	// UnmanagedMore counts unmanaged names beyond the first 1,000.
-	UnmanagedMore int `json:"unmanaged_more"`
-}
-
 func runLs(ctx context.Context, e *env, args []string) error {
 	if len(args) != 1 {
 		return usagef("want exactly one ROOT, got %d arguments", len(args))
@@ -100,64 +68,14 @@ func runLs(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	snaps := newestFirst(c.Snapshots())
-	if lsFlags.complete {
-		snaps = slices.DeleteFunc(snaps, func(f *catalog.Folder) bool { return !f.Complete })
-	}
-	r := lsReport{Schema: "fsnap.ls/v1", Root: root.Display, Total: len(snaps), Unmanaged: c.Unmanaged, UnmanagedMore: c.UnmanagedMore}
-	if r.Unmanaged == nil {
-		r.Unmanaged = []string{}
-	}
-	if lsFlags.limit > 0 && len(snaps) > lsFlags.limit {
-		snaps, r.Truncated = snaps[:lsFlags.limit], true
-	}
-	var infos []catalog.Info
-	if !lsFlags.noMetadata {
-		infos = catalog.ReadInfo(ctx, root, snaps, 8)
-	}
-	r.Snapshots = make([]lsSnapshot, len(snaps))
-	for i, f := range snaps {
-		var info catalog.Info
-		if infos != nil {
-			info = infos[i]
-		}
-		r.Snapshots[i] = lsEntry(root, f, info, infos != nil)
-	}
-	r.Count = len(r.Snapshots)
+	r := catalog.List(ctx, root, c, catalog.ListOptions{Limit: lsFlags.limit, Complete: lsFlags.complete, NoMetadata: lsFlags.noMetadata})
 	if lsFlags.output == "json" {
 		return writeJSON(e.stdout, r)
 	}
 	return writeLsText(e.stdout, r)
 }
 
-// newestFirst sorts snapshot folders by time, newest first; ties by
-// checkpoint id, then name.
-func newestFirst(fs []*catalog.Folder) []*catalog.Folder {
-	slices.SortStableFunc(fs, func(a, b *catalog.Folder) int {
-		return cmp.Or(b.Time().Compare(a.Time()), cmp.Compare(b.CheckpointID, a.CheckpointID), strings.Compare(a.Name, b.Name))
-	})
-	return fs
-}
-
-func lsEntry(root *store.Location, f *catalog.Folder, info catalog.Info, read bool) lsSnapshot {
-	s := lsSnapshot{Name: f.Name, Location: root.NameOf(strings.TrimSuffix(f.Dir, "/")), Job: f.Job,
-		Type: string(f.Kind), Complete: f.Complete, Time: f.Time().UTC(), MetadataBytes: f.MetadataSize,
-		Bytes: f.Bytes, Objects: f.Objects}
-	id := f.CheckpointID
-	if read && f.Complete {
-		if info.Err != nil {
-			s.Error = info.Err.Error()
-		} else {
-			s.Kind, id = string(info.Kind), info.CheckpointID
-		}
-	}
-	if id >= 0 {
-		s.CheckpointID = &id
-	}
-	return s
-}
-
-func writeLsText(w io.Writer, r lsReport) error {
+func writeLsText(w io.Writer, r *catalog.Listing) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tKIND\tID\tTIME\tSIZE\tOBJECTS\tSTATUS")
 	complete := 0

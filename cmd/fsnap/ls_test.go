@@ -8,11 +8,13 @@ import (
 	"testing"
 
 	"github.com/fsnap/fsnap/fixtures"
+
+	"github.com/fsnap/fsnap/catalog"
 )
 
-func decodeLs(t *testing.T, s string) lsReport {
+func decodeLs(t *testing.T, s string) catalog.Listing {
 	t.Helper()
-	var r lsReport
+	var r catalog.Listing
 	if err := json.Unmarshal([]byte(s), &r); err != nil {
 		t.Fatalf("%v in %q", err, s)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"runtime"
@@ -74,23 +73,6 @@ func toCanonicalFlagSet(fs *pflag.FlagSet) {
 	fs.StringVar(&f.progress, "progress", "auto", "progress on stderr: auto (bar on a terminal, else plain), bar, plain or none")
 }
 
-// toCanonicalResult is the -o json document.
-type toCanonicalResult struct {
-	Schema       string  `json:"schema"`
-	Source       string  `json:"source"`
-	Destination  string  `json:"destination"`
-	SourceKind   string  `json:"source_kind"`
-	FromRocksDB  int     `json:"from_rocksdb"`
-	FromHeap     int     `json:"from_heap"`
-	FromUnified  int     `json:"from_unified"`
-	Entries      int64   `json:"entries"`
-	OutsideRange int64   `json:"outside_range"`
-	FilesWritten int     `json:"files_written"`
-	BytesWritten int64   `json:"bytes_written"`
-	BytesRead    int64   `json:"bytes_read"`
-	Seconds      float64 `json:"seconds"`
-}
-
 func runToCanonical(ctx context.Context, e *env, args []string) error {
 	f := toCanonicalFlags
 	if len(args) != 2 {
@@ -116,14 +98,8 @@ func runToCanonical(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	out := toCanonicalResult{Schema: "fsnap.to-canonical/v1", Source: res.Source, Destination: res.Destination,
-		SourceKind: string(res.SourceKind), FromRocksDB: res.FromRocksDB, FromHeap: res.FromHeap, FromUnified: res.FromUnified,
-		Entries: res.Entries, OutsideRange: res.OutsideRange, FilesWritten: res.FilesWritten,
-		BytesWritten: res.BytesWritten, BytesRead: res.BytesRead, Seconds: res.Elapsed.Seconds()}
 	if f.output == "json" {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return writeJSON(e.stdout, res.Document())
 	}
 	rate := ""
 	if s := res.Elapsed.Seconds(); s > 0 {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/fsnap/fsnap/internal/corpus"
 	"github.com/fsnap/fsnap/internal/rocks"
+
+	"github.com/fsnap/fsnap/migrate"
 )
 
 func corpusSnapshot(t *testing.T, name string) string {
@@ -73,7 +75,7 @@ func TestToCanonicalCommandJSON(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s", code, errs)
 	}
-	var r toCanonicalResult
+	var r migrate.CanonicalDocument
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatal(err)
 	}
