@@ -14,6 +14,7 @@ import (
 
 	"github.com/fsnap/fsnap/format"
 	"github.com/fsnap/fsnap/format/state"
+	"github.com/fsnap/fsnap/internal/transfer"
 	"github.com/fsnap/fsnap/snapshot"
 	"github.com/fsnap/fsnap/snapshot/source"
 	"github.com/fsnap/fsnap/store"
@@ -170,6 +171,7 @@ func ToCanonical(ctx context.Context, src, dst string, opts CanonicalOptions) (r
 		dst:         &sink{loc: dl, names: map[string]bool{format.MetadataFileName: true}},
 		scratch:     scratch,
 		transfers:   opts.Transfers,
+		engine:      opts.Transfers.engine(),
 		compression: opts.Compression,
 		res:         &CanonicalResult{Source: snap.Dir, Destination: dl.Display, SourceKind: snap.Kind.Kind},
 	}
@@ -182,7 +184,11 @@ func ToCanonical(ctx context.Context, src, dst string, opts CanonicalOptions) (r
 	if err := c.plan(ctx, m); err != nil {
 		return nil, err
 	}
-	defer c.transfers.feed(func() Progress { return Progress{Bytes: c.total, BytesDone: c.read.Load()} })()
+	defer c.transfers.feed(func() Progress {
+		p := progressOf(c.engine)
+		p.Bytes, p.BytesDone = c.total, c.read.Load()+p.BytesDone
+		return p
+	})()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opts.Parallel)
 	for _, t := range c.tasks {
@@ -202,13 +208,19 @@ func ToCanonical(ctx context.Context, src, dst string, opts CanonicalOptions) (r
 	if err != nil {
 		return nil, fmt.Errorf("encoding the new _metadata: %w", err)
 	}
-	if err := c.dst.writeBytes(ctx, format.MetadataFileName, b); err != nil {
+	metaKey, err := dl.Key(format.MetadataFileName)
+	if err != nil {
+		return nil, err
+	}
+	c.dst.track(metaKey)
+	if err := publishMetadata(ctx, dl, metaKey, b, c.dst.objects(), !opts.Transfers.NoSync); err != nil {
 		return nil, err
 	}
 	r := c.res
 	r.Metadata = m
 	r.FilesWritten, r.BytesWritten = c.dst.count()
-	r.BytesRead = c.read.Load()
+	r.BytesWritten += c.copied.Load() + int64(len(b))
+	r.BytesRead = c.read.Load() + c.copied.Load()
 	r.Entries = c.entries.Load()
 	r.OutsideRange = c.outside.Load()
 	r.Elapsed = time.Since(start)
@@ -244,10 +256,12 @@ type converter struct {
 
 	tasks  []*task
 	copies map[string]*task // carried files by source identity
+	engine *transfer.Engine // copies files, checked
 	total  int64
 
 	mu      sync.Mutex // guards res counters updated by tasks
 	read    atomic.Int64
+	copied  atomic.Int64 // bytes of files copied as they are
 	entries atomic.Int64
 	outside atomic.Int64
 }

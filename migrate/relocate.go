@@ -16,18 +16,14 @@ package migrate
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"path"
-	"path/filepath"
 	"strings"
 	"time"
-
-	"gocloud.dev/blob"
 
 	"github.com/fsnap/fsnap/format"
 	"github.com/fsnap/fsnap/internal/transfer"
@@ -483,70 +479,17 @@ func (p *RelocatePlan) stillNeeded(ctx context.Context) []transfer.File {
 	return out
 }
 
-// writeMetadata writes the new _metadata (after making local files
-// durable), then reads it back.
+// writeMetadata publishes the new _metadata once every file is copied.
 func (p *RelocatePlan) writeMetadata(ctx context.Context) error {
-	local := p.dst.Scheme == "file" && !p.opts.Transfers.NoSync
-	if local {
-		// The state files' directory entries must be durable before the
-		// _metadata that names them.
-		dirs := map[string]bool{}
-		for _, f := range p.xfer {
-			if f.Dst.Loc.Scheme == "file" {
-				dirs[filepath.Dir(f.Dst.Name())] = true
-			}
-		}
-		for d := range dirs {
-			if err := fsyncPath(d); err != nil {
-				return err
-			}
-		}
+	dsts := make([]transfer.Object, len(p.xfer))
+	for i, f := range p.xfer {
+		dsts[i] = f.Dst
 	}
+	data := p.Metadata
 	if p.Done {
-		return nil
+		data = nil
 	}
-	sum := md5.Sum(p.Metadata)
-	w, err := p.dst.Bucket.NewWriter(ctx, p.dstMetaKey, &blob.WriterOptions{
-		ContentType: "application/octet-stream", ContentMD5: sum[:]})
-	if err != nil {
-		return p.dst.Wrap(p.dstMetaKey, err)
-	}
-	if _, err := w.Write(p.Metadata); err != nil {
-		w.Close()
-		return p.dst.Wrap(p.dstMetaKey, err)
-	}
-	if err := w.Close(); err != nil {
-		return p.dst.Wrap(p.dstMetaKey, err)
-	}
-	if local {
-		name := p.dst.NameOf(p.dstMetaKey)
-		if err := fsyncPath(name); err != nil {
-			return err
-		}
-		if err := fsyncPath(filepath.Dir(name)); err != nil {
-			return err
-		}
-	}
-	back, err := p.dst.ReadAll(ctx, p.dstMetaKey, int64(len(p.Metadata)))
-	if err != nil {
-		return err
-	}
-	if !bytes.Equal(back, p.Metadata) {
-		return fmt.Errorf("%s: reads back different from what was written", p.dst.NameOf(p.dstMetaKey))
-	}
-	return nil
-}
-
-func fsyncPath(name string) error {
-	f, err := os.Open(name)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return publishMetadata(ctx, p.dst, p.dstMetaKey, data, dsts, !p.opts.Transfers.NoSync)
 }
 
 // relocPlanner builds a plan while walking the handles.
