@@ -46,7 +46,6 @@ The newest complete checkpoint of a job that wrote anything within
 
 -o json prints the plan (schema "fsnap.gc-plan/v1", command "delete").`,
 		flags: func(fs *pflag.FlagSet) {
-			fs.StringVarP(&deleteFlags.output, "output", "o", "text", "output format: text or json")
 			fs.StringVar(&deleteFlags.root, "root", "", "the root whose snapshots' references are honoured (default: SNAPSHOT's parent folder)")
 			fs.StringArrayVar(&deleteFlags.also, "also", nil, "another root whose snapshots may use these files (repeatable)")
 			actFlag(fs, &deleteFlags.apply, "delete (without it: print the plan only)", "yes")
@@ -54,17 +53,13 @@ The newest complete checkpoint of a job that wrote anything within
 			fs.DurationVar(&deleteFlags.minAge, "min-age", gc.DefaultMinAge, "a job that wrote within this time is running")
 			fs.StringVar(&deleteFlags.log, "log", "", "append every deletion to FILE as JSON lines")
 		},
-		run: runDelete,
+		nargs:  1,
+		output: &deleteFlags.output,
+		run:    runDelete,
 	})
 }
 
 func runDelete(ctx context.Context, e *env, args []string) error {
-	if len(args) != 1 {
-		return usagef("want exactly one SNAPSHOT, got %d arguments", len(args))
-	}
-	if err := checkOutput(deleteFlags.output); err != nil {
-		return err
-	}
 	sr, err := store.OpenSnapshot(ctx, args[0])
 	if err != nil {
 		return err

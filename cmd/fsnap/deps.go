@@ -41,11 +41,13 @@ Output: a table (the first --show orphans and external paths), -o json
 snapshots, the shared folders they use, dependencies between snapshots in
 red).`,
 		flags: func(fs *pflag.FlagSet) {
-			fs.StringVarP(&depsFlags.output, "output", "o", "text", "output format: text, json or dot")
 			fs.StringArrayVar(&depsFlags.also, "also", nil, "another root whose snapshots may use ROOT's files (repeatable)")
 			fs.IntVar(&depsFlags.show, "show", 20, "orphans and external paths listed in the table")
 		},
-		run: runDeps,
+		nargs:   1,
+		output:  &depsFlags.output,
+		outputs: []string{"text", "json", "dot"},
+		run:     runDeps,
 	})
 }
 
@@ -75,14 +77,6 @@ func closeAll(root *store.Location, also []*store.Location) {
 }
 
 func runDeps(ctx context.Context, e *env, args []string) error {
-	if len(args) != 1 {
-		return usagef("want exactly one ROOT, got %d arguments", len(args))
-	}
-	switch depsFlags.output {
-	case "text", "json", "dot":
-	default:
-		return usagef("unknown output format %q (want text, json or dot)", depsFlags.output)
-	}
 	root, also, err := openRoots(ctx, args[0], depsFlags.also)
 	if err != nil {
 		return err

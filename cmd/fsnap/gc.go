@@ -55,7 +55,6 @@ than N objects would go. Nothing outside ROOT is deleted, even when a
 _metadata points there (reported as external), nor anything under ROOT
 outside those folders. An unreadable _metadata stops gc (exit 3).`,
 		flags: func(fs *pflag.FlagSet) {
-			fs.StringVarP(&gcFlags.output, "output", "o", "text", "output format: text or json")
 			fs.StringArrayVar(&gcFlags.also, "also", nil, "another root whose snapshots may use ROOT's files (repeatable)")
 			fs.DurationVar(&gcFlags.minAge, "min-age", gc.DefaultMinAge, "keep objects younger than this")
 			fs.StringVar(&gcFlags.plan, "plan", "", "write the plan to FILE (dry run), or apply the plan in FILE (--apply)")
@@ -63,17 +62,13 @@ outside those folders. An unreadable _metadata stops gc (exit 3).`,
 			fs.IntVar(&gcFlags.maxDelete, "max-delete", 0, "refuse to delete more than N objects (0: no limit)")
 			fs.StringVar(&gcFlags.log, "log", "", "append every deletion to FILE as JSON lines")
 		},
-		run: runGC,
+		nargs:  1,
+		output: &gcFlags.output,
+		run:    runGC,
 	})
 }
 
 func runGC(ctx context.Context, e *env, args []string) error {
-	if len(args) != 1 {
-		return usagef("want exactly one ROOT, got %d arguments", len(args))
-	}
-	if err := checkOutput(gcFlags.output); err != nil {
-		return err
-	}
 	if gcFlags.minAge < 0 || gcFlags.maxDelete < 0 {
 		return usagef("--min-age and --max-delete must not be negative")
 	}

@@ -47,7 +47,6 @@ native state (incremental checkpoints, native savepoints) is listed from its
 meta handle; --rocksdb opens each instance (a scratch copy under --tmp) and
 reports entries, bytes and key groups per column family and the SST files.`,
 		flags: func(fs *pflag.FlagSet) {
-			fs.StringVarP(&inspectFlags.output, "output", "o", "text", "output format: text or json")
 			fs.BoolVar(&inspectFlags.files, "files", false, "list every file with scope and users")
 			fs.BoolVar(&inspectFlags.states, "states", false, "walk every state stream: entries and bytes per state and key group, and skew")
 			fs.BoolVar(&inspectFlags.metadataOnly, "metadata-only", false, "read only _metadata, not the state files' headers")
@@ -55,17 +54,13 @@ reports entries, bytes and key groups per column family and the SST files.`,
 			fs.BoolVar(&inspectFlags.rocksdb, "rocksdb", false, "open every RocksDB instance (a scratch copy under --tmp): entries, bytes and key groups per column family, SST files")
 			fs.StringVar(&inspectFlags.tmp, "tmp", os.TempDir(), "directory for --rocksdb scratch copies")
 		},
-		run: runInspect,
+		nargs:  1,
+		output: &inspectFlags.output,
+		run:    runInspect,
 	})
 }
 
 func runInspect(ctx context.Context, e *env, args []string) error {
-	if len(args) != 1 {
-		return usagef("want exactly one SNAPSHOT, got %d arguments", len(args))
-	}
-	if err := checkOutput(inspectFlags.output); err != nil {
-		return err
-	}
 	s, src, err := source.Load(ctx, args[0])
 	if err != nil {
 		return err
@@ -91,13 +86,6 @@ func runInspect(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	return writeRocksDBText(e.stdout, r.RocksDB)
-}
-
-func checkOutput(o string) error {
-	if o != "text" && o != "json" {
-		return usagef("unknown output format %q (want text or json)", o)
-	}
-	return nil
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -33,21 +33,16 @@ Exits 1, printing nothing on stdout, when there is none.
 
 -o json prints the chosen snapshot as an entry of fsnap.ls/v1.`,
 		flags: func(fs *pflag.FlagSet) {
-			fs.StringVarP(&latestFlags.output, "output", "o", "text", "output format: text (the location) or json")
 			fs.StringVar(&latestFlags.typ, "type", "any", "checkpoint, savepoint or any")
 			fs.StringVar(&latestFlags.job, "job", "", "only snapshots in this folder under ROOT (the job id, or the savepoint folder)")
 		},
-		run: runLatest,
+		nargs:  1,
+		output: &latestFlags.output,
+		run:    runLatest,
 	})
 }
 
 func runLatest(ctx context.Context, e *env, args []string) error {
-	if len(args) != 1 {
-		return usagef("want exactly one ROOT, got %d arguments", len(args))
-	}
-	if err := checkOutput(latestFlags.output); err != nil {
-		return err
-	}
 	switch latestFlags.typ {
 	case "any", "checkpoint", "savepoint":
 	default:

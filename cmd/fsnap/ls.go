@@ -40,22 +40,17 @@ Reading the kind costs one read of each listed _metadata (of the newest
 
 -o json prints a stable document (schema "fsnap.ls/v1").`,
 		flags: func(fs *pflag.FlagSet) {
-			fs.StringVarP(&lsFlags.output, "output", "o", "text", "output format: text or json")
 			fs.IntVar(&lsFlags.limit, "limit", 0, "list only the newest N snapshots (0: all)")
 			fs.BoolVar(&lsFlags.complete, "complete", false, "list complete snapshots only")
 			fs.BoolVar(&lsFlags.noMetadata, "no-metadata", false, "do not read _metadata (no kind; savepoints get no id)")
 		},
-		run: runLs,
+		nargs:  1,
+		output: &lsFlags.output,
+		run:    runLs,
 	})
 }
 
 func runLs(ctx context.Context, e *env, args []string) error {
-	if len(args) != 1 {
-		return usagef("want exactly one ROOT, got %d arguments", len(args))
-	}
-	if err := checkOutput(lsFlags.output); err != nil {
-		return err
-	}
 	if lsFlags.limit < 0 {
 		return usagef("--limit must not be negative")
 	}

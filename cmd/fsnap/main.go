@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
 	"strings"
 
@@ -39,6 +40,12 @@ type command struct {
 	long  string
 	flags func(fs *pflag.FlagSet) // declares the flags
 	run   func(ctx context.Context, env *env, args []string) error
+	// nargs is the exact number of arguments (0: the command checks them).
+	nargs int
+	// output, when set, receives -o/--output, one of outputs (default:
+	// text or json).
+	output  *string
+	outputs []string
 
 	parent *command
 	subs   map[string]*command
@@ -188,6 +195,9 @@ func run(ctx context.Context, args []string, e *env) int {
 		writeCommandHelp(e.stdout, c)
 		return exitOK
 	}
+	if err := c.checkArgs(fs.Args()); err != nil {
+		return exitCode(ctx, e, c, err)
+	}
 	if c.run == nil {
 		fmt.Fprintf(e.stderr, "fsnap %s: want a subcommand: %s\n", c.path(), strings.Join(sortedNames(c.subs), ", "))
 		return exitUsage
@@ -232,6 +242,30 @@ func actFlag(fs *pflag.FlagSet, v *bool, usage string, aliases ...string) {
 	}
 }
 
+// checkArgs checks the number of arguments and the output format.
+func (c *command) checkArgs(args []string) error {
+	if c.nargs > 0 && len(args) != c.nargs {
+		var want []string
+		for _, a := range strings.Fields(c.args) {
+			if !strings.HasPrefix(a, "[") {
+				want = append(want, a)
+			}
+		}
+		return usagef("want %s, got %d arguments", strings.Join(want, " "), len(args))
+	}
+	if c.output != nil && !slices.Contains(c.formats(), *c.output) {
+		return usagef("unknown output format %q (want %s)", *c.output, joinOr(c.formats()))
+	}
+	return nil
+}
+
+func (c *command) formats() []string {
+	if c.outputs != nil {
+		return c.outputs
+	}
+	return []string{"text", "json"}
+}
+
 // newFlagSet declares a command's flags and -h/--help.
 func newFlagSet(c *command) *pflag.FlagSet {
 	fs := pflag.NewFlagSet(c.path(), pflag.ContinueOnError)
@@ -240,6 +274,9 @@ func newFlagSet(c *command) *pflag.FlagSet {
 	fs.BoolP("help", "h", false, "show this help")
 	if c.flags != nil {
 		c.flags(fs)
+	}
+	if c.output != nil {
+		fs.StringVarP(c.output, "output", "o", "text", "output format: "+joinOr(c.formats()))
 	}
 	if c.subs != nil {
 		fs.SetInterspersed(false) // flags after the subcommand's name are its own

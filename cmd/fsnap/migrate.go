@@ -20,12 +20,13 @@ func init() {
 		short: "relocate snapshots between stores, convert them",
 	})
 	registerSub("migrate", &command{
-		name:  "relocate",
-		args:  "[flags] SRC DST | --root SRCROOT DSTROOT | --from-list FILE",
-		short: "copy snapshots to another place or store so that they restore from there",
-		long:  relocateLong,
-		flags: relocateFlagSet,
-		run:   runRelocate,
+		name:   "relocate",
+		args:   "[flags] SRC DST | --root SRCROOT DSTROOT | --from-list FILE",
+		short:  "copy snapshots to another place or store so that they restore from there",
+		long:   relocateLong,
+		flags:  relocateFlagSet,
+		output: &relocateFlags.output,
+		run:    runRelocate,
 	})
 }
 
@@ -90,7 +91,6 @@ func relocateFlagSet(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.root, "root", false, "arguments are SRCROOT DSTROOT: relocate every snapshot under SRCROOT")
 	fs.StringVar(&f.shard, "shard", "", "i/n: relocate only shard i (0-based) of n")
 	fs.IntVar(&f.parallel, "parallel", 4, "snapshots relocated at once")
-	fs.StringVarP(&f.output, "output", "o", "text", "output format: text or json")
 	fs.StringVar(&f.progress, "progress", "auto", "progress on stderr: auto (bar on a terminal, else plain), bar, plain, json or none")
 	fs.BoolVar(&f.noServerSide, "no-server-side", false, "stream every file through fsnap even within one store")
 	fs.BoolVar(&f.noSync, "no-sync", false, "do not fsync local destination files before writing _metadata")
@@ -98,9 +98,6 @@ func relocateFlagSet(fs *pflag.FlagSet) {
 
 func runRelocate(ctx context.Context, e *env, args []string) error {
 	f := &relocateFlags
-	if err := checkOutput(f.output); err != nil {
-		return err
-	}
 	mode, err := progressMode(f.progress, e.stderr, "bar", "plain", "json", "none")
 	if err != nil {
 		return err

@@ -14,12 +14,14 @@ import (
 
 func init() {
 	registerSub("migrate", &command{
-		name:  "to-canonical",
-		args:  "[flags] SRC DST",
-		short: "convert a native savepoint or checkpoint (RocksDB or heap) into a canonical savepoint",
-		long:  toCanonicalLong,
-		flags: toCanonicalFlagSet,
-		run:   runToCanonical,
+		name:   "to-canonical",
+		args:   "[flags] SRC DST",
+		short:  "convert a native savepoint or checkpoint (RocksDB or heap) into a canonical savepoint",
+		long:   toCanonicalLong,
+		flags:  toCanonicalFlagSet,
+		nargs:  2,
+		output: &toCanonicalFlags.output,
+		run:    runToCanonical,
 	})
 }
 
@@ -69,18 +71,11 @@ func toCanonicalFlagSet(fs *pflag.FlagSet) {
 	fs.StringVar(&f.tmp, "tmp", os.TempDir(), "directory for scratch copies of RocksDB instances")
 	fs.IntVar(&f.parallel, "parallel", runtime.NumCPU(), "subtasks converted at once")
 	fs.StringVar(&f.compression, "compression", "keep", "key-group block compression: keep (as the source), snappy or none")
-	fs.StringVarP(&f.output, "output", "o", "text", "output format: text or json")
 	fs.StringVar(&f.progress, "progress", "auto", "progress on stderr: auto (bar on a terminal, else plain), bar, plain or none")
 }
 
 func runToCanonical(ctx context.Context, e *env, args []string) error {
 	f := toCanonicalFlags
-	if len(args) != 2 {
-		return usagef("to-canonical: want SRC and DST, got %d arguments", len(args))
-	}
-	if err := checkOutput(f.output); err != nil {
-		return err
-	}
 	comp, err := migrate.ParseCompression(f.compression)
 	if err != nil {
 		return usagef("--compression: %v", err)

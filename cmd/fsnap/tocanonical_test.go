@@ -51,7 +51,7 @@ func TestToCanonicalCommand(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"migrate", "to-canonical", src}, exitUsage, "want SRC and DST"},
+		{[]string{"migrate", "to-canonical", src}, exitUsage, "want SRC DST"},
 		{[]string{"migrate", "to-canonical", "--compression", "zstd", src, dst}, exitUsage, "unknown compression"},
 		{[]string{"migrate", "to-canonical", "--progress", "fancy", src, dst}, exitUsage, "unknown --progress"},
 		{[]string{"migrate", "to-canonical", "--help"}, exitOK, "--compression"},

@@ -53,25 +53,20 @@ before moving a snapshot. -o json prints a stable document (schema
 Exit codes: 0 no finding at or above --fail-on; 1 such findings; 2 usage;
 3 _metadata unreadable or corrupt, or the store failed while checking.`,
 		flags: func(fs *pflag.FlagSet) {
-			fs.StringVarP(&verifyFlags.output, "output", "o", "text", "output format: text or json")
 			fs.BoolVar(&verifyFlags.deep, "deep", false, "read every state stream to its end")
 			fs.BoolVar(&verifyFlags.quick, "quick", false, "check _metadata and file presence and size only")
 			fs.StringVar(&verifyFlags.failOn, "fail-on", "error", "lowest severity that fails: error, warning or info")
 			fs.StringSliceVar(&verifyFlags.require, "require", nil, "make a property mandatory: relocatable")
 			fs.IntVar(&verifyFlags.concurrency, "concurrency", 16, "parallel store requests")
 		},
-		run: runVerify,
+		nargs:  1,
+		output: &verifyFlags.output,
+		run:    runVerify,
 	})
 }
 
 func runVerify(ctx context.Context, e *env, args []string) error {
 	f := verifyFlags
-	if len(args) != 1 {
-		return usagef("want exactly one SNAPSHOT, got %d arguments", len(args))
-	}
-	if err := checkOutput(f.output); err != nil {
-		return err
-	}
 	threshold, err := verify.ParseSeverity(f.failOn)
 	if err != nil {
 		return usagef("--fail-on: %v", err)
