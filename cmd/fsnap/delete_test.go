@@ -100,14 +100,8 @@ func deleteRoundTrip(t *testing.T, root string, h *fixtures.History, s fixtures.
 		t.Errorf("_metadata not deleted first:\n%s", out)
 	}
 	after := existing(t, root)
-	var gone []string
-	for _, k := range before {
-		if _, ok := slices.BinarySearch(after, k); !ok {
-			gone = append(gone, k)
-		}
-	}
-	if !slices.Equal(gone, want) {
-		t.Errorf("deleted\n%q\nwant\n%q", gone, want)
+	if deleted := gone(before, after); !slices.Equal(deleted, want) {
+		t.Errorf("deleted\n%q\nwant\n%q", deleted, want)
 	}
 	return outputs
 }

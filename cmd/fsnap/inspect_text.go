@@ -2,10 +2,11 @@ package main
 
 import (
 	"fmt"
-	"github.com/fsnap/fsnap/inspect"
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/fsnap/fsnap/inspect"
 )
 
 // writeInspectText renders an inspect report for people.

@@ -124,31 +124,6 @@ func TestVerifyRequireRelocatable(t *testing.T) {
 	verifyJSON(t, exitFindings, "--quick", "--fail-on", "warning", dir)
 }
 
-func TestVerifyExitCodes(t *testing.T) {
-	bad := filepath.Join(t.TempDir(), "snap")
-	os.MkdirAll(bad, 0o755)
-	os.WriteFile(filepath.Join(bad, "_metadata"), []byte("\x49\x60\x67\x2d\x00\x00\x00\x06\x00\x00"), 0o644)
-	for _, tc := range []struct {
-		args []string
-		code int
-		want string
-	}{
-		{[]string{"verify"}, exitUsage, "usage: fsnap verify"},
-		{[]string{"verify", "--fail-on", "fatal", bad}, exitUsage, "unknown severity"},
-		{[]string{"verify", "--require", "fast", bad}, exitUsage, "the only requirement is relocatable"},
-		{[]string{"verify", "--deep", "--quick", bad}, exitUsage, "exclude each other"},
-		{[]string{"verify", "-o", "yaml", bad}, exitUsage, "unknown output format"},
-		{[]string{"verify", bad}, exitInput, "_metadata offset 8 (0x8): truncated"},
-		{[]string{"verify", filepath.Join(bad, "missing")}, exitInput, "no such snapshot"},
-		{[]string{"help", "verify"}, exitOK, "fsnap.verify/v1"},
-	} {
-		code, out, errs := fsnap(t, tc.args...)
-		if code != tc.code || !strings.Contains(out+errs, tc.want) {
-			t.Errorf("fsnap %v: exit %d, want %d; output %q does not contain %q", tc.args, code, tc.code, out+errs, tc.want)
-		}
-	}
-}
-
 // TestInspectRocksDBText: inspect --rocksdb renders the instances, column
 // families and SSTs of a native RocksDB savepoint.
 func TestInspectRocksDBText(t *testing.T) {

@@ -2,9 +2,10 @@ package main
 
 import (
 	"fmt"
-	"github.com/fsnap/fsnap/verify"
 	"io"
 	"strings"
+
+	"github.com/fsnap/fsnap/verify"
 )
 
 // maxPerCode is how many findings of one code the text output lists; the
