@@ -18,16 +18,6 @@ func memRoot(name string) string {
 	return fmt.Sprintf("mem://catalog-%s-%d/root", name, memSeq.Add(1))
 }
 
-func open(t testing.TB, ref string) *store.Location {
-	t.Helper()
-	l, err := store.Open(context.Background(), ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	return l
-}
-
 // writeHistory generates a history with spec's roots and writes it, old
 // objects first.
 func writeHistory(t testing.TB, spec fixtures.HistorySpec, roots ...*store.Location) *fixtures.History {

@@ -526,17 +526,6 @@ func TestToCanonicalRefusesNonEmptyDestination(t *testing.T) {
 	}
 }
 
-func corpusDir(t *testing.T, name string) string {
-	t.Helper()
-	for _, e := range corpus.Require(t) {
-		if e.Name == name {
-			return e.Dir
-		}
-	}
-	t.Fatalf("corpus has no %s", name)
-	return ""
-}
-
 // TestCompressionOption: Flink's 1.19 canonical savepoint of the RocksDB
 // job was taken with snapshot compression on, its native savepoint without.
 // Converting with Snappy gives Flink's header bytes exactly, and the same
@@ -546,9 +535,9 @@ func TestCompressionOption(t *testing.T) {
 	if !rocks.Available {
 		t.Skip(rocks.ErrUnavailable)
 	}
-	want := readKeyed(t, corpusDir(t, base+"savepoint"))
+	want := readKeyed(t, corpus.Find(t, base+"savepoint").Dir)
 	out := filepath.Join(t.TempDir(), "out")
-	if _, err := ToCanonical(context.Background(), corpusDir(t, base+"savepoint-native"), out, CanonicalOptions{Tmp: t.TempDir(), Compression: CompressionSnappy}); err != nil {
+	if _, err := ToCanonical(context.Background(), corpus.Find(t, base+"savepoint-native").Dir, out, CanonicalOptions{Tmp: t.TempDir(), Compression: CompressionSnappy}); err != nil {
 		t.Fatal(err)
 	}
 	got := readKeyed(t, out)
@@ -562,22 +551,6 @@ func TestCompressionOption(t *testing.T) {
 	}
 }
 
-// copyDir copies a corpus snapshot directory so that a test may damage it.
-func copyDir(t *testing.T, src string) string {
-	t.Helper()
-	dst := filepath.Join(t.TempDir(), "src")
-	os.MkdirAll(dst, 0o755)
-	ents, _ := os.ReadDir(src)
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(src, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644)
-	}
-	return dst
-}
-
 // TestCorruptSSTFailsCleanly damages one SST of a native savepoint: the
 // conversion fails with RocksDB's checksum error, and neither the
 // destination nor the scratch directory keeps anything.
@@ -585,7 +558,7 @@ func TestCorruptSSTFailsCleanly(t *testing.T) {
 	if !rocks.Available {
 		t.Skip(rocks.ErrUnavailable)
 	}
-	src := copyDir(t, corpusDir(t, "new-stateful-udf-migration-itcase-flink2.3-rocksdb-savepoint-native"))
+	src := corpus.Copy(t, "new-stateful-udf-migration-itcase-flink2.3-rocksdb-savepoint-native")
 	damaged := ""
 	for _, op := range loadMeta(t, src).Operators {
 		for _, st := range op.Subtasks {
@@ -629,7 +602,7 @@ func TestCancelled(t *testing.T) {
 		}
 	}}
 	out, tmp := filepath.Join(t.TempDir(), "out"), t.TempDir()
-	_, err := ToCanonical(ctx, corpusDir(t, "new-stateful-udf-migration-itcase-flink2.3-hashmap-checkpoint"), out, CanonicalOptions{Tmp: tmp, Parallel: 1, Transfers: tr})
+	_, err := ToCanonical(ctx, corpus.Find(t, "new-stateful-udf-migration-itcase-flink2.3-hashmap-checkpoint").Dir, out, CanonicalOptions{Tmp: tmp, Parallel: 1, Transfers: tr})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
@@ -654,7 +627,7 @@ func TestRemoteSource(t *testing.T) {
 				t.Skip(rocks.ErrUnavailable)
 			}
 			ctx := context.Background()
-			dir := corpusDir(t, name)
+			dir := corpus.Find(t, name).Dir
 			url := "mem://canonical-remote/" + name
 			l, err := store.Open(ctx, url)
 			if err != nil {

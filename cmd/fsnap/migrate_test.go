@@ -158,19 +158,8 @@ func TestMigrateRelocateErrors(t *testing.T) {
 	}
 }
 
-func corpusSnapshot(t *testing.T, name string) string {
-	t.Helper()
-	for _, e := range corpus.Require(t) {
-		if e.Name == name {
-			return e.Dir
-		}
-	}
-	t.Fatalf("no corpus snapshot %s", name)
-	return ""
-}
-
 func TestToCanonicalCommand(t *testing.T) {
-	src := corpusSnapshot(t, "new-stateful-udf-migration-itcase-flink2.3-hashmap-checkpoint")
+	src := corpus.Find(t, "new-stateful-udf-migration-itcase-flink2.3-hashmap-checkpoint").Dir
 	dst := filepath.Join(t.TempDir(), "sp")
 	code, out, errs := fsnap(t, "migrate", "to-canonical", "--progress", "none", src, dst)
 	if code != exitOK || !strings.Contains(out, "canonical savepoint "+dst) || !strings.Contains(out, "14 heap streams re-encoded") {
@@ -213,7 +202,7 @@ func TestToCanonicalCommandJSON(t *testing.T) {
 	if !rocks.Available {
 		t.Skip(rocks.ErrUnavailable)
 	}
-	src := corpusSnapshot(t, "new-stateful-udf-migration-itcase-flink2.3-rocksdb-savepoint-native")
+	src := corpus.Find(t, "new-stateful-udf-migration-itcase-flink2.3-rocksdb-savepoint-native").Dir
 	dst := filepath.Join(t.TempDir(), "sp")
 	tmp := t.TempDir()
 	code, out, errs := fsnap(t, "migrate", "to-canonical", "-o", "json", "--progress", "plain", "--tmp", tmp, "--parallel", "3", "--compression", "snappy", src, dst)

@@ -52,22 +52,6 @@ func verifyJSON(t *testing.T, wantExit int, args ...string) verifyDoc {
 	return d
 }
 
-func copyCorpusSnapshot(t *testing.T, name string) string {
-	t.Helper()
-	src := corpus.Find(t, name).Dir
-	dst := filepath.Join(t.TempDir(), name)
-	os.MkdirAll(dst, 0o755)
-	ents, _ := os.ReadDir(src)
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(src, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644)
-	}
-	return dst
-}
-
 func TestVerifyCorpusClean(t *testing.T) {
 	e := corpus.Find(t, "new-stateful-udf-migration-itcase-flink1.19-rocksdb-savepoint")
 	code, out, errs := fsnap(t, "verify", "--deep", e.Dir)
@@ -84,7 +68,7 @@ func TestVerifyCorpusClean(t *testing.T) {
 }
 
 func TestVerifyMissingFile(t *testing.T) {
-	dir := copyCorpusSnapshot(t, "new-stateful-broadcast-udf-migration-itcase-flink2.3-rocksdb-savepoint")
+	dir := corpus.Copy(t, "new-stateful-broadcast-udf-migration-itcase-flink2.3-rocksdb-savepoint")
 	ents, _ := os.ReadDir(dir)
 	var victim string
 	for _, e := range ents {
@@ -130,7 +114,7 @@ func TestInspectRocksDBText(t *testing.T) {
 	if !rocks.Available {
 		t.Skip(rocks.ErrUnavailable)
 	}
-	dir := corpusSnapshot(t, "new-stateful-udf-migration-itcase-flink2.3-rocksdb-savepoint-native")
+	dir := corpus.Find(t, "new-stateful-udf-migration-itcase-flink2.3-rocksdb-savepoint-native").Dir
 	code, out, errs := fsnap(t, "inspect", "--rocksdb", dir)
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errs)
