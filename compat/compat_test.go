@@ -158,7 +158,7 @@ func uidJob(t *testing.T, lines ...string) *compat.Job {
 // TestJobDiff: uid lists made from the ground truth, and other snapshots as
 // the new job.
 func TestJobDiff(t *testing.T) {
-	r := report(t, corpus.Dir(t, "new-stateful-udf-migration-itcase-flink1.20-hashmap-savepoint"))
+	r := report(t, corpus.Find(t, "new-stateful-udf-migration-itcase-flink1.20-hashmap-savepoint").Dir)
 	target := rel("1.20")
 	check := func(j *compat.Job, p int32) *compat.Report {
 		return compat.Check(r, compat.Options{Target: target, Job: j, Parallelism: p})
@@ -202,11 +202,11 @@ func TestJobDiff(t *testing.T) {
 	}
 	// A snapshot of the same job on a newer release as the new job; one of
 	// another job, whose operators all differ.
-	if out = check(compat.JobOf(report(t, corpus.Dir(t, "new-stateful-udf-migration-itcase-flink2.0-hashmap-savepoint"))), 0); out.Verdict != compat.Restores {
+	if out = check(compat.JobOf(report(t, corpus.Find(t, "new-stateful-udf-migration-itcase-flink2.0-hashmap-savepoint").Dir)), 0); out.Verdict != compat.Restores {
 		t.Errorf("same job, 2.0 snapshot: %s %v", out.Verdict, blocking(out))
 	}
 	// The broadcast job shares the sources' uids, not the keyed operators'.
-	other := compat.JobOf(report(t, corpus.Dir(t, "new-stateful-broadcast-udf-migration-itcase-flink1.20-hashmap-savepoint")))
+	other := compat.JobOf(report(t, corpus.Find(t, "new-stateful-broadcast-udf-migration-itcase-flink1.20-hashmap-savepoint").Dir))
 	out = check(other, 0)
 	in := map[string]bool{}
 	for _, op := range other.Operators {
@@ -266,7 +266,7 @@ func TestCapabilityMatrix(t *testing.T) {
 		"unaligned-checkpoint": "new-stateful-udf-migration-itcase-flink1.17-rocksdb-checkpoint",
 	}
 	for kind, name := range cases {
-		r := report(t, corpus.Dir(t, name))
+		r := report(t, corpus.Find(t, name).Dir)
 		if r.Kind.Kind != kind {
 			t.Fatalf("%s is a %s, want %s", name, r.Kind.Kind, kind)
 		}
@@ -285,7 +285,7 @@ func TestCapabilityMatrix(t *testing.T) {
 			t.Errorf("%s to hashmap: %s %v", kind, out.Verdict, blocking(out))
 		}
 	}
-	r := report(t, corpus.Dir(t, cases["unaligned-checkpoint"]))
+	r := report(t, corpus.Find(t, cases["unaligned-checkpoint"]).Dir)
 	if out := compat.Check(r, compat.Options{Target: rel("1.18")}); len(findings(out, "kind-minor-upgrade")) != 1 {
 		t.Errorf("unaligned 1.17 on 1.18: %+v", out.Findings)
 	}
@@ -297,7 +297,7 @@ func TestCapabilityMatrix(t *testing.T) {
 // TestSerializerRules: the Scala job's Kryo and Scala serializers block 2.x
 // and nothing else does; Java jobs without Kryo restore on 2.x.
 func TestSerializerRules(t *testing.T) {
-	scala := report(t, corpus.Dir(t, "stateful-scala-udf-migration-itcase-flink1.14-hashmap-savepoint"))
+	scala := report(t, corpus.Find(t, "stateful-scala-udf-migration-itcase-flink1.14-hashmap-savepoint").Dir)
 	out := compat.Check(scala, compat.Options{Target: rel("2.0")})
 	kryo := findings(out, "kryo-2-to-5")
 	if out.Verdict != compat.Blocked || len(findings(out, "scala-api-removed")) != 2 || len(kryo) != 1 ||
@@ -308,7 +308,7 @@ func TestSerializerRules(t *testing.T) {
 		t.Errorf("Scala job on 1.20: %s %v", out.Verdict, blocking(out))
 	}
 	for _, name := range []string{"type-serializer-snapshot-migration-itcase-flink1.16-rocksdb-savepoint", "new-stateful-broadcast-udf-migration-itcase-flink1.12-rocksdb-savepoint"} {
-		out := compat.Check(report(t, corpus.Dir(t, name)), compat.Options{Target: rel("2.1")})
+		out := compat.Check(report(t, corpus.Find(t, name).Dir), compat.Options{Target: rel("2.1")})
 		if hasRule(out, "kryo-2-to-5") || hasRule(out, "scala-api-removed") || !hasRule(out, "major-version") {
 			t.Errorf("%s on 2.1: %+v", name, out.Findings)
 		}

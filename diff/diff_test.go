@@ -12,7 +12,7 @@ import (
 
 func report(t *testing.T, name string) *inspect.Report {
 	t.Helper()
-	r, err := inspect.Load(context.Background(), corpus.Dir(t, name), inspect.StatesOptions{Parallel: 4})
+	r, err := inspect.Load(context.Background(), corpus.Find(t, name).Dir, inspect.StatesOptions{Parallel: 4})
 	if err != nil {
 		t.Fatal(err)
 	}

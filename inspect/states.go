@@ -11,6 +11,7 @@ import (
 	"github.com/fsnap/fsnap/format"
 	"github.com/fsnap/fsnap/format/state"
 	"github.com/fsnap/fsnap/snapshot"
+	"github.com/fsnap/fsnap/snapshot/source"
 )
 
 // StateInfo is one state an operator holds, merged over its subtasks.
@@ -115,7 +116,7 @@ type result struct {
 // ReadStates reads the state headers (and with Walk the streams) of every
 // operator of s. Errors of single streams are notes, not failures: inspect
 // shows what it can; verify judges.
-func ReadStates(ctx context.Context, s *snapshot.Snapshot, src *snapshot.Source, opt StatesOptions) []OperatorStates {
+func ReadStates(ctx context.Context, s *snapshot.Snapshot, src *source.Source, opt StatesOptions) []OperatorStates {
 	var jobs []job
 	for i, op := range s.Operators {
 		for j := range op.State.Subtasks {
@@ -171,7 +172,7 @@ func keyedJobs(op int, sub int32, h format.KeyedStateHandle) []job {
 // maxHeaderBytes bounds a RocksDB meta state handle read into memory.
 const maxHeaderBytes = 64 << 20
 
-func readJob(ctx context.Context, s *snapshot.Snapshot, src *snapshot.Source, j job, walk bool) result {
+func readJob(ctx context.Context, s *snapshot.Snapshot, src *source.Source, j job, walk bool) result {
 	r := result{job: j}
 	op := s.Operators[j.op].State
 	switch {
@@ -405,12 +406,10 @@ func ratio(a, b int64) float64 {
 // file or URL) with its state headers read (streams walked with
 // opt.Walk): what compat and diff decide on.
 func Load(ctx context.Context, ref string, opt StatesOptions) (*Report, error) {
-	s, sref, err := snapshot.Load(ctx, ref)
+	s, src, err := source.Load(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
-	defer sref.Close()
-	src := snapshot.NewSource(sref)
 	defer src.Close()
 	return Build(s, Options{States: ReadStates(ctx, s, src, opt)}), nil
 }

@@ -8,17 +8,16 @@ import (
 	"github.com/fsnap/fsnap/format"
 	"github.com/fsnap/fsnap/internal/corpus"
 	"github.com/fsnap/fsnap/snapshot"
+	"github.com/fsnap/fsnap/snapshot/source"
 )
 
 func walk(t *testing.T, e corpus.Entry) (*snapshot.Snapshot, []OperatorStates) {
 	t.Helper()
 	ctx := context.Background()
-	s, ref, err := snapshot.Load(ctx, e.Dir)
+	s, src, err := source.Load(ctx, e.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ref.Close() })
-	src := snapshot.NewSource(ref)
 	t.Cleanup(src.Close)
 	return s, ReadStates(ctx, s, src, StatesOptions{Walk: true, Parallel: 4})
 }

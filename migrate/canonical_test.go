@@ -10,14 +10,16 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/fsnap/fsnap/format"
 	"github.com/fsnap/fsnap/format/state"
 	"github.com/fsnap/fsnap/internal/corpus"
 	"github.com/fsnap/fsnap/internal/rocks"
-	"github.com/fsnap/fsnap/internal/store"
-	"github.com/fsnap/fsnap/snapshot"
+	"github.com/fsnap/fsnap/snapshot/source"
+	"github.com/fsnap/fsnap/store"
 	"github.com/fsnap/fsnap/verify"
 )
 
@@ -138,7 +140,7 @@ func sortEntries(es []keyedEntry) []keyedEntry {
 func checkRelocatable(t *testing.T, dir string) {
 	t.Helper()
 	// fsnap verify --deep --require relocatable passes.
-	snap, ref, err := snapshot.Load(context.Background(), dir)
+	snap, ref, err := source.Load(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -564,9 +566,9 @@ func TestCompressionOption(t *testing.T) {
 	if !rocks.Available {
 		t.Skip(rocks.ErrUnavailable)
 	}
-	want := readKeyed(t, corpus.Dir(t, base+"savepoint"))
+	want := readKeyed(t, corpus.Find(t, base+"savepoint").Dir)
 	out := filepath.Join(t.TempDir(), "out")
-	if _, err := ToCanonical(context.Background(), corpus.Dir(t, base+"savepoint-native"), out, CanonicalOptions{Tmp: t.TempDir(), Compression: CompressionSnappy}); err != nil {
+	if _, err := ToCanonical(context.Background(), corpus.Find(t, base+"savepoint-native").Dir, out, CanonicalOptions{Tmp: t.TempDir(), Compression: CompressionSnappy}); err != nil {
 		t.Fatal(err)
 	}
 	got := readKeyed(t, out)
@@ -580,22 +582,6 @@ func TestCompressionOption(t *testing.T) {
 	}
 }
 
-// copyDir copies a corpus snapshot directory so that a test may damage it.
-func copyDir(t *testing.T, src string) string {
-	t.Helper()
-	dst := filepath.Join(t.TempDir(), "src")
-	os.MkdirAll(dst, 0o755)
-	ents, _ := os.ReadDir(src)
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(src, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644)
-	}
-	return dst
-}
-
 // TestCorruptSSTFailsCleanly damages one SST of a native savepoint: the
 // conversion fails with RocksDB's checksum error, and neither the
 // destination nor the scratch directory keeps anything.
@@ -603,7 +589,7 @@ func TestCorruptSSTFailsCleanly(t *testing.T) {
 	if !rocks.Available {
 		t.Skip(rocks.ErrUnavailable)
 	}
-	src := copyDir(t, corpus.Dir(t, "new-stateful-udf-migration-itcase-flink2.3-rocksdb-savepoint-native"))
+	src := corpus.Copy(t, "new-stateful-udf-migration-itcase-flink2.3-rocksdb-savepoint-native")
 	damaged := ""
 	for _, op := range loadMeta(t, src).Operators {
 		for _, st := range op.Subtasks {
@@ -639,9 +625,15 @@ func TestCorruptSSTFailsCleanly(t *testing.T) {
 // its scratch space.
 func TestCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &cancelAfter{n: 1, cancel: cancel}
+	var once sync.Once
+	// Cancel as soon as the progress feed reports work done.
+	tr := Transfers{ProgressEvery: time.Microsecond, Progress: func(p Progress) {
+		if p.BytesDone > 0 {
+			once.Do(cancel)
+		}
+	}}
 	out, tmp := filepath.Join(t.TempDir(), "out"), t.TempDir()
-	_, err := ToCanonical(ctx, corpus.Dir(t, "new-stateful-udf-migration-itcase-flink2.3-hashmap-checkpoint"), out, CanonicalOptions{Tmp: tmp, Parallel: 1, Progress: p})
+	_, err := ToCanonical(ctx, corpus.Find(t, "new-stateful-udf-migration-itcase-flink2.3-hashmap-checkpoint").Dir, out, CanonicalOptions{Tmp: tmp, Parallel: 1, Transfers: tr})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
@@ -650,18 +642,6 @@ func TestCancelled(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
 		t.Errorf("scratch holds %d entries", len(ents))
-	}
-}
-
-type cancelAfter struct {
-	n      int64
-	cancel func()
-}
-
-func (c *cancelAfter) Start(int64) {}
-func (c *cancelAfter) Add(n int64) {
-	if c.n -= n; c.n < 0 {
-		c.cancel()
 	}
 }
 
@@ -678,7 +658,7 @@ func TestRemoteSource(t *testing.T) {
 				t.Skip(rocks.ErrUnavailable)
 			}
 			ctx := context.Background()
-			dir := corpus.Dir(t, name)
+			dir := corpus.Find(t, name).Dir
 			url := "mem://canonical-remote/" + name
 			l, err := store.Open(ctx, url)
 			if err != nil {

@@ -10,12 +10,13 @@ import (
 	"github.com/fsnap/fsnap/format"
 	"github.com/fsnap/fsnap/internal/corpus"
 	"github.com/fsnap/fsnap/snapshot"
+	snapsrc "github.com/fsnap/fsnap/snapshot/source"
 )
 
 func checkRef(t testing.TB, ref string, opts Options) *Report {
 	t.Helper()
 	ctx := context.Background()
-	s, sr, err := snapshot.Load(ctx, ref)
+	s, sr, err := snapsrc.Load(ctx, ref)
 	if err != nil {
 		t.Fatalf("%s: %v", ref, err)
 	}
@@ -101,7 +102,7 @@ func TestCorpusVerifiesCleanAndRelocatable(t *testing.T) {
 // nothing, counts no file, and the snapshot is relocatable.
 func TestLegacyRawHeapTimersJunitPaths(t *testing.T) {
 	e := corpus.Find(t, "legacy-raw-state-heap-timers-rocks-db-1.12")
-	s, sr, err := snapshot.Load(context.Background(), e.Dir)
+	s, sr, err := snapsrc.Load(context.Background(), e.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,7 @@
 // before a snapshot is moved, relied on for an upgrade, or kept as the only
 // backup.
 //
-//	s, ref, err := snapshot.Load(ctx, "s3://bucket/savepoints/savepoint-1a2b3c-0123456789ab")
+//	s, ref, err := snapsrc.Load(ctx, "s3://bucket/savepoints/savepoint-1a2b3c-0123456789ab")
 //	r, err := verify.Check(ctx, s, ref, verify.Options{Level: verify.LevelDeep})
 //	if r.Fails(verify.Error) { ... }
 //

@@ -45,26 +45,23 @@ The verdict is restores, restores-dropping-state or blocked, with the steps
 that unblock. Exit status 0: restores; 1: drops state or is blocked; 3: the
 snapshot or the job could not be read. -o json prints "fsnap.compat/v1".`,
 		flags: func(fs *pflag.FlagSet) {
-			fs.StringVarP(&compatFlags.output, "output", "o", "text", "output format: text or json")
 			fs.StringVar(&compatFlags.target, "to-flink", "", "the Flink release to restore on, e.g. 1.20 or 2.1")
 			fs.StringVar(&compatFlags.job, "job", "", "the new job: a uid list, a JSON execution plan, or a snapshot of it")
 			fs.StringVar(&compatFlags.backend, "state-backend", "", "the state backend of the new job: hashmap, rocksdb or forst (default: unchanged)")
 			fs.Int32Var(&compatFlags.parallelism, "parallelism", 0, "the parallelism of the new job's operators (default: the job's, else unchanged)")
 			fs.BoolVar(&compatFlags.rules, "rules", false, "print the rule table and exit")
 		},
-		run: runCompat,
+		output: &compatFlags.output,
+		run:    runCompat,
 	})
 }
 
 func runCompat(ctx context.Context, e *env, args []string) error {
-	if err := checkOutput(compatFlags.output); err != nil {
-		return err
-	}
 	if compatFlags.rules {
 		if compatFlags.output == "json" {
 			return writeJSON(e.stdout, map[string]any{"schema": "fsnap.compat-rules/v1", "version": compat.RulesVersion, "rules": compat.Rules})
 		}
-		return compat.WriteRules(e.stdout)
+		return writeCompatRules(e.stdout)
 	}
 	if len(args) != 1 {
 		return usagef("want exactly one SNAPSHOT, got %d arguments", len(args))
@@ -95,7 +92,7 @@ func runCompat(ctx context.Context, e *env, args []string) error {
 	if compatFlags.output == "json" {
 		err = writeJSON(e.stdout, out)
 	} else {
-		err = compat.WriteText(e.stdout, out)
+		err = writeCompatText(e.stdout, out)
 	}
 	if err == nil && out.Verdict != compat.Restores {
 		return &exitError{code: exitFindings}

@@ -13,7 +13,7 @@ import (
 // TestCompatCLI: exit codes follow the verdict, the JSON names its schema,
 // --job reads uid files, and usage mistakes exit 2.
 func TestCompatCLI(t *testing.T) {
-	snap := corpus.Dir(t, "new-stateful-udf-migration-itcase-flink1.20-hashmap-savepoint")
+	snap := corpus.Find(t, "new-stateful-udf-migration-itcase-flink1.20-hashmap-savepoint").Dir
 	code, out, errs := fsnap(t, "compat", "--to-flink", "2.0", "-o", "json", snap)
 	var doc struct {
 		Schema, Verdict string
@@ -27,7 +27,7 @@ func TestCompatCLI(t *testing.T) {
 	if code != exitFindings || !strings.Contains(out, "verdict    restores-dropping-state") || !strings.Contains(out, "allowNonRestoredState") {
 		t.Errorf("dropping job: %d %s", code, out)
 	}
-	scala := corpus.Dir(t, "stateful-scala-udf-migration-itcase-flink1.14-hashmap-savepoint")
+	scala := corpus.Find(t, "stateful-scala-udf-migration-itcase-flink1.14-hashmap-savepoint").Dir
 	if code, out, _ = fsnap(t, "compat", "--to-flink", "2.1", scala); code != exitFindings || !strings.Contains(out, "verdict    blocked") {
 		t.Errorf("Scala on 2.1: %d %s", code, out)
 	}

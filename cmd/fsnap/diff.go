@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 
-	"github.com/spf13/pflag"
-
 	"github.com/fsnap/fsnap/diff"
 )
 
@@ -27,20 +25,13 @@ and max parallelism, and bytes per operator.
 Exit status 0: no incompatible serializer change and no state dropped;
 1: one of them; 3: a snapshot could not be read. -o json prints
 "fsnap.diff/v1".`,
-		flags: func(fs *pflag.FlagSet) {
-			fs.StringVarP(&diffFlags.output, "output", "o", "text", "output format: text or json")
-		},
-		run: runDiff,
+		nargs:  2,
+		output: &diffFlags.output,
+		run:    runDiff,
 	})
 }
 
 func runDiff(ctx context.Context, e *env, args []string) error {
-	if len(args) != 2 {
-		return usagef("want two snapshots A B, got %d arguments", len(args))
-	}
-	if err := checkOutput(diffFlags.output); err != nil {
-		return err
-	}
 	a, err := headersReport(ctx, args[0])
 	if err != nil {
 		return err
@@ -53,7 +44,7 @@ func runDiff(ctx context.Context, e *env, args []string) error {
 	if diffFlags.output == "json" {
 		err = writeJSON(e.stdout, r)
 	} else {
-		err = diff.WriteText(e.stdout, r)
+		err = writeDiffText(e.stdout, r)
 	}
 	if err != nil {
 		return err

@@ -96,15 +96,27 @@ func Find(tb testing.TB, name string) Entry {
 	return Entry{}
 }
 
-// Dir returns the directory of the named corpus snapshot, failing (or
-// skipping, outside CI) when the corpus or the snapshot is missing.
-func Dir(tb testing.TB, name string) string {
+// Copy copies the snapshot directory of the named entry into a temporary
+// directory (the corpus itself is never modified) and returns the copy.
+func Copy(tb testing.TB, name string) string {
 	tb.Helper()
-	for _, e := range Require(tb) {
-		if e.Name == name {
-			return e.Dir
+	src := Find(tb, name).Dir
+	dst := filepath.Join(tb.TempDir(), name)
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644)
+		}
+		if err != nil {
+			tb.Fatal(err)
 		}
 	}
-	tb.Fatalf("no corpus snapshot %s", name)
-	return ""
+	return dst
 }

@@ -10,7 +10,8 @@ import (
 	"testing"
 
 	"github.com/fsnap/fsnap/internal/corpus"
-	"github.com/fsnap/fsnap/internal/store"
+	"github.com/fsnap/fsnap/internal/testservers"
+	"github.com/fsnap/fsnap/store"
 )
 
 func TestJoin(t *testing.T) {
@@ -92,7 +93,7 @@ func TestParseFlinkPath(t *testing.T) {
 
 // KeyOf never maps a path of another kind of store or an unknown scheme.
 func TestKeyOfForeign(t *testing.T) {
-	l := open(t, "mem://k/dir")
+	l := testservers.Open(t, "mem://k/dir")
 	for _, raw := range []string{"file:/dir/x", "s3://k/dir/x", "hdfs://k/dir/x", "mem://other/dir/x"} {
 		p, err := store.ParseFlinkPath(raw)
 		if err != nil {
@@ -176,7 +177,7 @@ func TestLocalList(t *testing.T) {
 		}
 	}
 	ctx := context.Background()
-	l := open(t, dir)
+	l := testservers.Open(t, dir)
 	for _, prefix := range []string{"", "a", "b", "b/", "b/y/", "c/", "e/", "f", "nope/", "b-", "chk-1", "shared/8f3a", "a/x/"} {
 		for _, delim := range []string{"", "/"} {
 			// What any object store answers: sorted keys, collapsed at the

@@ -1,22 +1,25 @@
-package diff
+package main
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
+
+	"github.com/fsnap/fsnap/diff"
 )
 
-// WriteText renders the changes for people: a summary, then per changed
+// writeDiffText renders the changes for people: a summary, then per changed
 // operator its notes and state and serializer changes. Unchanged
 // operators are counted, not listed.
-func WriteText(w io.Writer, r *Report) error {
+func writeDiffText(w io.Writer, r *diff.Report) error {
 	bw := bufio.NewWriter(w)
 	s := r.Summary
 	fmt.Fprintf(bw, "a  %s\nb  %s\n", r.A, r.B)
 	fmt.Fprintf(bw, "operators: %d added, %d removed, %d changed, %d unchanged; %d incompatible serializer changes; state %d → %d bytes\n",
 		s.Added, s.Removed, s.Changed, s.Unchanged, s.Incompatible, s.BytesA, s.BytesB)
 	for _, o := range r.Operators {
-		if o.Change == Unchanged {
+		if o.Change == diff.Unchanged {
 			continue
 		}
 		name := o.ID
@@ -28,12 +31,12 @@ func WriteText(w io.Writer, r *Report) error {
 			fmt.Fprintf(bw, "          %s\n", n)
 		}
 		for _, st := range o.States {
-			if st.Change == Unchanged {
+			if st.Change == diff.Unchanged {
 				continue
 			}
 			fmt.Fprintf(bw, "  %-9s state %q", st.Change, st.Name)
 			if st.TypeA != "" || st.TypeB != "" {
-				fmt.Fprintf(bw, " (%s)", firstNonEmpty(st.TypeB, st.TypeA))
+				fmt.Fprintf(bw, " (%s)", cmp.Or(st.TypeB, st.TypeA))
 			}
 			fmt.Fprintln(bw)
 			for _, c := range st.Serializers {

@@ -4,13 +4,13 @@
 # 35,221 files, 126 MB of _metadata) on local disk: wall time, CPU time and
 # peak memory (maximum resident set) of each command.
 #
-# Usage: catalog/bench/graph.sh [DIR]   (default: a new temporary directory)
+# Usage: scripts/bench/graph.sh [DIR]   (default: a new temporary directory)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 dir=${1:-$(mktemp -d)}/ckpt
 bin=$(mktemp -d)
 go build -o "$bin/fsnap" ./cmd/fsnap
-go build -o "$bin/genroot" ./catalog/bench/genroot
+go build -o "$bin/genroot" ./scripts/bench/genroot
 if [[ ! -d $dir ]]; then
 	"$bin/genroot" -layout history -root "$dir" -rounds 100 -subtasks 10 -ssts 1000 -churn 0.02
 fi

@@ -1,4 +1,4 @@
-package snapshot
+package store
 
 import (
 	"bytes"
@@ -6,8 +6,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"testing"
-
-	"github.com/fsnap/fsnap/internal/store"
 )
 
 // TestBlockReader reads an object through blockReader in the patterns the
@@ -15,7 +13,7 @@ import (
 // block borders, past the end) and compares with the bytes themselves.
 func TestBlockReader(t *testing.T) {
 	ctx := context.Background()
-	l, err := store.Open(ctx, "mem://verify-blockreader/dir")
+	l, err := Open(ctx, "mem://verify-blockreader/dir")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,15 +1,17 @@
-package compat
+package main
 
 import (
 	"bufio"
 	"fmt"
 	"io"
 	"text/tabwriter"
+
+	"github.com/fsnap/fsnap/compat"
 )
 
-// WriteText renders the report for people: the verdict, the findings that
+// writeCompatText renders the report for people: the verdict, the findings that
 // matter, the steps, and the capability matrix of the snapshot's kind.
-func WriteText(w io.Writer, r *Report) error {
+func writeCompatText(w io.Writer, r *compat.Report) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "snapshot   %s\n", r.Snapshot)
 	fmt.Fprintf(bw, "kind       %s, written by Flink %s, state backend %s\n", r.Kind, r.Flink, r.StateBackend)
@@ -26,7 +28,7 @@ func WriteText(w io.Writer, r *Report) error {
 				}
 				where += "]"
 			}
-			fmt.Fprintf(bw, "%-8s %s%s: %s\n         source: %s\n", upper(f.Severity), f.Rule, where, f.Message, f.Source)
+			fmt.Fprintf(bw, "%-8s %s%s: %s\n         source: %s\n", severityText(f.Severity), f.Rule, where, f.Message, f.Source)
 		}
 	}
 	if len(r.Steps) > 0 {
@@ -46,23 +48,23 @@ func WriteText(w io.Writer, r *Report) error {
 	return bw.Flush()
 }
 
-// WriteRules prints the rule table.
-func WriteRules(w io.Writer) error {
+// writeCompatRules prints the rule table.
+func writeCompatRules(w io.Writer) error {
 	bw := bufio.NewWriter(w)
-	fmt.Fprintf(bw, "compat rules, version %s\n\n", RulesVersion)
-	for _, r := range Rules {
+	fmt.Fprintf(bw, "compat rules, version %s\n\n", compat.RulesVersion)
+	for _, r := range compat.Rules {
 		fmt.Fprintf(bw, "%s\n  %s\n  applies: %s\n  source:  %s\n\n", r.ID, r.Title, r.Applies, r.Source)
 	}
 	return bw.Flush()
 }
 
-func upper(s Severity) string {
+func severityText(s compat.Severity) string {
 	switch s {
-	case Blocks:
+	case compat.Blocks:
 		return "BLOCKS"
-	case Drops:
+	case compat.Drops:
 		return "DROPS"
-	case Warns:
+	case compat.Warns:
 		return "WARNING"
 	}
 	return "INFO"

@@ -1,14 +1,16 @@
-package inspect
+package main
 
 import (
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/fsnap/fsnap/inspect"
 )
 
-// WriteText renders the report for people.
-func WriteText(w io.Writer, r *Report) error {
+// writeInspectText renders an inspect report for people.
+func writeInspectText(w io.Writer, r *inspect.Report) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	kind := r.Kind.Kind
 	switch {
@@ -26,12 +28,12 @@ func WriteText(w io.Writer, r *Report) error {
 	t := r.Totals
 	fmt.Fprintf(tw, "snapshot\t%s\n", r.Snapshot)
 	fmt.Fprintf(tw, "kind\t%s\n", kind)
-	fmt.Fprintf(tw, "metadata\tversion %d, %s, checkpoint id %d\n", r.Metadata.Version, Bytes(r.Metadata.Bytes), r.CheckpointID)
+	fmt.Fprintf(tw, "metadata\tversion %d, %s, checkpoint id %d\n", r.Metadata.Version, sizeText(r.Metadata.Bytes), r.CheckpointID)
 	fmt.Fprintf(tw, "flink\t%s  (%s)\n", r.Flink.Range, strings.Join(r.Flink.Evidence, "; "))
-	fmt.Fprintf(tw, "state\t%s in %d files, %s inline in %d streams\n", Bytes(t.FileBytes), t.Files, Bytes(t.InlineBytes), t.InlineStreams)
+	fmt.Fprintf(tw, "state\t%s in %d files, %s inline in %d streams\n", sizeText(t.FileBytes), t.Files, sizeText(t.InlineBytes), t.InlineStreams)
 	fmt.Fprintf(tw, "operators\t%d, %d subtasks with state\n", t.Operators, t.Subtasks)
 	for _, ms := range r.MasterStates {
-		fmt.Fprintf(tw, "master state\t%s (version %d, %s)\n", ms.Name, ms.Version, Bytes(int64(ms.Bytes)))
+		fmt.Fprintf(tw, "master state\t%s (version %d, %s)\n", ms.Name, ms.Version, sizeText(int64(ms.Bytes)))
 	}
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "OPERATOR\tID\tP/MAXP\tKEYED\tRAW KEYED\tOPERATOR\tRAW OP\tCHANNEL\tFILES")
@@ -51,7 +53,7 @@ func WriteText(w io.Writer, r *Report) error {
 		}
 		b := op.Bytes
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", name, op.ID, par,
-			Bytes(b.ManagedKeyed), Bytes(b.RawKeyed), Bytes(b.ManagedOperator), Bytes(b.RawOperator), Bytes(b.Channel), op.Files)
+			sizeText(b.ManagedKeyed), sizeText(b.RawKeyed), sizeText(b.ManagedOperator), sizeText(b.RawOperator), sizeText(b.Channel), op.Files)
 	}
 	writeStates(tw, r)
 	if r.Files != nil {
@@ -71,7 +73,7 @@ func WriteText(w io.Writer, r *Report) error {
 	return tw.Flush()
 }
 
-func usersText(us []User) string {
+func usersText(us []inspect.User) string {
 	parts := make([]string, 0, len(us))
 	for _, u := range us {
 		who := u.UID
@@ -90,8 +92,9 @@ func usersText(us []User) string {
 	return strings.Join(parts, ", ")
 }
 
-// Bytes formats a byte count for people: 0 B, 999 B, 1.5 KiB, 12 MiB.
-func Bytes(n int64) string {
+// sizeText formats a byte count for people: 0 B, 999 B, 1.5 KiB, 12 MiB.
+// It is the CLI's one byte formatter.
+func sizeText(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)
@@ -108,7 +111,7 @@ func Bytes(n int64) string {
 	return fmt.Sprintf("%.0f %ciB", v, "KMGTPE"[exp])
 }
 
-func writeStates(tw *tabwriter.Writer, r *Report) {
+func writeStates(tw *tabwriter.Writer, r *inspect.Report) {
 	any, walked := false, false
 	for _, op := range r.Operators {
 		any = any || len(op.States) > 0 || len(op.Notes) > 0
@@ -135,7 +138,7 @@ func writeStates(tw *tabwriter.Writer, r *Report) {
 			line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s", name, st.Name, st.Type, st.Slot, strings.Join(ser, " "))
 			if walked {
 				if st.Bytes != nil {
-					line += fmt.Sprintf("\t%d\t%s", *st.Entries, Bytes(*st.Bytes))
+					line += fmt.Sprintf("\t%d\t%s", *st.Entries, sizeText(*st.Bytes))
 				} else {
 					line += "\t-\t-"
 				}
@@ -146,8 +149,8 @@ func writeStates(tw *tabwriter.Writer, r *Report) {
 	for _, op := range r.Operators {
 		if sk := op.Skew; sk != nil {
 			fmt.Fprintf(tw, "skew %s\tsubtask %d holds %s, %.1f× the median subtask; key group %d holds %s, %.1f× the median key group\n",
-				operatorName(op), sk.LargestSubtask, Bytes(sk.LargestSubtaskBytes), sk.SubtaskRatio,
-				sk.LargestKeyGroup, Bytes(sk.LargestKeyGroupBytes), sk.KeyGroupRatio)
+				operatorName(op), sk.LargestSubtask, sizeText(sk.LargestSubtaskBytes), sk.SubtaskRatio,
+				sk.LargestKeyGroup, sizeText(sk.LargestKeyGroupBytes), sk.KeyGroupRatio)
 		}
 		for _, n := range op.Notes {
 			fmt.Fprintf(tw, "note %s\t%s\n", operatorName(op), n)
@@ -156,7 +159,7 @@ func writeStates(tw *tabwriter.Writer, r *Report) {
 }
 
 // shortTree renders a serializer as Short<Nested, …>.
-func shortTree(s SerializerInfo) string {
+func shortTree(s inspect.SerializerInfo) string {
 	out := s.Short
 	if len(s.Nested) > 0 {
 		parts := make([]string, len(s.Nested))
@@ -168,7 +171,7 @@ func shortTree(s SerializerInfo) string {
 	return out
 }
 
-func operatorName(op OperatorInfo) string {
+func operatorName(op inspect.OperatorInfo) string {
 	switch {
 	case op.UID != "":
 		return op.UID
@@ -176,4 +179,55 @@ func operatorName(op OperatorInfo) string {
 		return op.Name
 	}
 	return op.ID[:8]
+}
+
+// writeRocksDBText renders the inspect.RocksDB part of the report for people.
+func writeRocksDBText(w io.Writer, r *inspect.RocksDBReport) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "\nrocksdb\t%d instances, %d files (%s), %d SSTs (%s), %d entries\n",
+		len(r.Instances), r.Files, sizeText(r.FileBytes), r.SSTs, sizeText(r.SSTBytes), r.Entries)
+	for _, in := range r.Instances {
+		who := in.UID
+		if who == "" {
+			who = in.Name
+		}
+		if who != "" {
+			who += " "
+		}
+		comp := ""
+		if in.Compressed {
+			comp = ", snapshot compression on"
+		}
+		fmt.Fprintf(tw, "\n%s%s subtask %d: key groups %s, %d files (%s)%s\n", who, in.Operator, in.Subtask, in.KeyGroups, in.Files, sizeText(in.FileBytes), comp)
+		if in.Error != "" {
+			fmt.Fprintf(tw, "  ERROR: %s\n", in.Error)
+		}
+		if len(in.ColumnFamilies) > 0 {
+			fmt.Fprintln(tw, "  COLUMN FAMILY\tID\tKIND\tENTRIES\tKEY BYTES\tVALUE BYTES\tKEY GROUPS\tSSTS\tSST BYTES\tSST ENTRIES")
+			for _, cf := range in.ColumnFamilies {
+				id, kind := "-", "-"
+				if cf.StateID >= 0 {
+					id, kind = fmt.Sprint(cf.StateID), cf.Kind
+				}
+				kgs := "-"
+				if cf.FirstKeyGroup >= 0 {
+					kgs = fmt.Sprintf("%d-%d (%d)", cf.FirstKeyGroup, cf.LastKeyGroup, cf.KeyGroupsPresent)
+				}
+				if cf.OutsideRange > 0 {
+					kgs += fmt.Sprintf(", %d entries outside the range", cf.OutsideRange)
+				}
+				fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\t%s\t%s\t%d\t%s\t%d\n", cf.Name, id, kind, cf.Entries,
+					sizeText(cf.KeyBytes), sizeText(cf.ValueBytes), kgs, cf.SSTs, sizeText(cf.SSTBytes), cf.SSTEntries)
+			}
+		}
+		tw.Flush() // align each table on its own
+		if len(in.SSTs) > 0 {
+			fmt.Fprintln(tw, "  SST\tLEVEL\tCOLUMN FAMILY\tBYTES\tENTRIES\tDELETIONS\tKEY GROUPS\tFILE")
+			for _, s := range in.SSTs {
+				fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%d\t%d\t%d-%d\t%s\n", s.LocalName, s.Level, s.ColumnFamily, sizeText(s.Bytes),
+					s.Entries, s.Deletions, s.SmallestKeyGroup, s.LargestKeyGroup, s.File)
+			}
+		}
+	}
+	return tw.Flush()
 }

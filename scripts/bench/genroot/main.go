@@ -1,5 +1,5 @@
 // Command genroot writes the checkpoint roots that the catalog and gc
-// benchmarks (catalog/bench/*.sh) measure fsnap against.
+// benchmarks (scripts/bench/*.sh) measure fsnap against.
 //
 //	genroot -layout history -root URL [-flink URI] [-rounds 100 -subtasks 10 -ssts 1000 -churn 0.02]
 //	genroot -layout listing -root URL [-folders 1000 -files 1000]
@@ -23,7 +23,7 @@ import (
 	"time"
 
 	"github.com/fsnap/fsnap/fixtures"
-	"github.com/fsnap/fsnap/internal/store"
+	"github.com/fsnap/fsnap/store"
 )
 
 func main() {

@@ -27,6 +27,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -135,9 +136,13 @@ func Open(ctx context.Context, ref string) (*Location, error) {
 		l.Bucket = b
 		return l, nil
 	default:
-		return fail(fmt.Errorf("unsupported scheme %q (want a path, file, s3, gs, azblob or mem)", u.Scheme))
+		return fail(fmt.Errorf("%w %q (want a path, file, s3, gs, azblob or mem)", ErrUnsupportedScheme, u.Scheme))
 	}
 }
+
+// ErrUnsupportedScheme is returned by Open for a URL of no known store: a
+// mistake in the reference, not a failing store.
+var ErrUnsupportedScheme = errors.New("unsupported scheme")
 
 // Close releases the bucket. mem:// buckets live on for the whole process.
 func (l *Location) Close() error {

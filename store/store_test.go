@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fsnap/fsnap/internal/store"
 	"github.com/fsnap/fsnap/internal/testservers"
+	"github.com/fsnap/fsnap/store"
 )
 
 // backend gives the URL of a fresh, empty directory "root/dir" in each
@@ -64,16 +64,6 @@ func withPath(t testing.TB, bucketURL, p string) string {
 	return u.String()
 }
 
-func open(t *testing.T, ref string) *store.Location {
-	t.Helper()
-	l, err := store.Open(context.Background(), ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	return l
-}
-
 func put(t *testing.T, l *store.Location, key string, data []byte) {
 	t.Helper()
 	if err := l.Bucket.WriteAll(context.Background(), key, data, nil); err != nil {
@@ -87,7 +77,7 @@ func TestStores(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
 			dirURL, _ := b.make(t)
-			l := open(t, dirURL)
+			l := testservers.Open(t, dirURL)
 			if l.Prefix != "root/dir/" && !strings.HasSuffix(l.Prefix, "/root/dir/") {
 				t.Fatalf("Prefix = %q", l.Prefix)
 			}
@@ -349,7 +339,7 @@ func testSnapshot(t *testing.T, dirURL string, l *store.Location) {
 // sidecars, no temporary files.
 func TestLocalWritesNoSidecars(t *testing.T) {
 	dir := t.TempDir()
-	l := open(t, "file://"+dir)
+	l := testservers.Open(t, "file://"+dir)
 	put(t, l, l.Prefix+"a/b", []byte("data"))
 	put(t, l, l.Prefix+"c", []byte("more"))
 	var files []string
@@ -376,7 +366,7 @@ func TestLocalSymlink(t *testing.T) {
 	os.MkdirAll(filepath.Join(real, "shared"), 0o755)
 	os.WriteFile(filepath.Join(real, "shared", "f"), []byte("x"), 0o644)
 
-	l := open(t, link)
+	l := testservers.Open(t, link)
 	var keys []string
 	for o, err := range l.List(context.Background(), l.Prefix, "") {
 		if err != nil {
@@ -472,7 +462,7 @@ func TestRedaction(t *testing.T) {
 
 	// Secrets held in the environment are scrubbed from driver errors too.
 	t.Setenv("AZURE_STORAGE_KEY", secret)
-	l := open(t, "mem://redact/p")
+	l := testservers.Open(t, "mem://redact/p")
 	err := l.Wrap("k", fmt.Errorf("driver said: bad key %s", secret))
 	if strings.Contains(err.Error(), "TopSecret") || !strings.Contains(err.Error(), "mem://redact/k: driver said: bad key REDACTED") {
 		t.Errorf("Wrap = %v", err)
@@ -481,13 +471,13 @@ func TestRedaction(t *testing.T) {
 
 // Display is the reference as given when it holds no secret.
 func TestDisplay(t *testing.T) {
-	l := open(t, "mem://d/p")
+	l := testservers.Open(t, "mem://d/p")
 	if l.Display != "mem://d/p" || l.NameOf("p/x") != "mem://d/p/x" {
 		t.Errorf("Display %q NameOf %q", l.Display, l.NameOf("p/x"))
 	}
 	s := testservers.Shared(t, testservers.S3)
 	u := s.NewBucket(t) + "&rate_limiter_capacity=5"
-	l = open(t, u)
+	l = testservers.Open(t, u)
 	if l.Display != u {
 		t.Errorf("Display %q, want %q", l.Display, u)
 	}

@@ -1,29 +1,31 @@
-package verify
+package main
 
 import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/fsnap/fsnap/verify"
 )
 
 // maxPerCode is how many findings of one code the text output lists; the
 // JSON document always has them all.
 const maxPerCode = 20
 
-// WriteText renders a report for people: a summary, then the findings,
+// writeVerifyText renders a report for people: a summary, then the findings,
 // most severe first, at most maxPerCode per code.
-func WriteText(w io.Writer, r *Report) error {
+func writeVerifyText(w io.Writer, r *verify.Report) error {
 	var b strings.Builder
 	ch := r.Checked
 	fmt.Fprintf(&b, "snapshot     %s\n", r.Snapshot)
 	fmt.Fprintf(&b, "kind         %s, _metadata version %d\n", r.Kind, r.MetadataVersion)
-	fmt.Fprintf(&b, "checked      %d operators, %d handles, %d files (%s) present with their sizes", ch.Operators, ch.Handles, ch.Files, bytesText(ch.FileBytes))
-	if r.Level != LevelFiles.String() {
+	fmt.Fprintf(&b, "checked      %d operators, %d handles, %d files (%s) present with their sizes", ch.Operators, ch.Handles, ch.Files, sizeText(ch.FileBytes))
+	if r.Level != verify.LevelFiles.String() {
 		fmt.Fprintf(&b, ", %d stream headers", ch.Headers)
 	}
 	b.WriteString("\n")
-	if r.Level == LevelDeep.String() {
-		fmt.Fprintf(&b, "deep         %d streams walked to their end (%s, %d entries)\n", ch.StreamsWalked, bytesText(ch.BytesWalked), ch.Entries)
+	if r.Level == verify.LevelDeep.String() {
+		fmt.Fprintf(&b, "deep         %d streams walked to their end (%s, %d entries)\n", ch.StreamsWalked, sizeText(ch.BytesWalked), ch.Entries)
 	}
 	if ch.Opaque > 0 {
 		fmt.Fprintf(&b, "opaque       %d streams in formats of user code or not specified (presence and size only)\n", ch.Opaque)
@@ -44,7 +46,7 @@ func WriteText(w io.Writer, r *Report) error {
 	if len(r.Findings) > 0 {
 		b.WriteString("\n")
 	}
-	perCode := map[Code]int{}
+	perCode := map[verify.Code]int{}
 	total := r.CodeCounts()
 	for _, f := range r.Findings {
 		perCode[f.Code]++
@@ -76,7 +78,7 @@ func WriteText(w io.Writer, r *Report) error {
 }
 
 // whereText names the operator, subtask, slot and position of a finding.
-func whereText(f *Finding) string {
+func whereText(f *verify.Finding) string {
 	var parts []string
 	if f.Operator != "" {
 		op := "operator " + f.Operator
@@ -103,15 +105,10 @@ func whereText(f *Finding) string {
 	return strings.Join(parts, ", ")
 }
 
-func bytesText(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
+// plural gives word its plural form unless n is 1.
+func plural(n int, word string) string {
+	if n != 1 {
+		word += "s"
 	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+	return word
 }

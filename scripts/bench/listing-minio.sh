@@ -4,7 +4,7 @@
 # rclone lsf of the same prefix (recursive, by directory and --fast-list).
 # Prints wall time, CPU time and peak memory (maximum resident set).
 #
-# Usage: catalog/bench/listing-minio.sh [DATA_DIR]
+# Usage: scripts/bench/listing-minio.sh [DATA_DIR]
 #   DATA_DIR keeps MinIO's data between runs (default /tmp/fsnap-bench-minio;
 #   writing the million objects takes a while). FOLDERS and FILES change the
 #   shape (default 1000 × 1000), PORT the MinIO port (default 9123).
@@ -19,7 +19,7 @@ files=${FILES:-1000}
 mkdir -p "$data"
 bin=$(mktemp -d)
 go build -o "$bin/fsnap" ./cmd/fsnap
-go build -o "$bin/genroot" ./catalog/bench/genroot
+go build -o "$bin/genroot" ./scripts/bench/genroot
 
 # Talk to this MinIO only: no CA bundle, profile or endpoint from the caller.
 unset AWS_CA_BUNDLE AWS_PROFILE AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 AWS_SESSION_TOKEN
