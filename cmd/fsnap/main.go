@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+
+	"github.com/fsnap/fsnap/internal/store"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -116,12 +118,21 @@ func run(ctx context.Context, args []string, e *env) int {
 	err := c.run(ctx, e, fs.Args())
 	var ue *usageError
 	var xe *exitError
+	var ce *store.CredentialsError
 	switch {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &ue):
 		fmt.Fprintf(e.stderr, "fsnap %s: %s\nusage: fsnap %s %s\n", c.name, ue.msg, c.name, c.args)
 		return exitUsage
+	case errors.As(err, new(*store.SchemeError)):
+		// A store fsnap has no client for: the command line is at fault.
+		fmt.Fprintf(e.stderr, "fsnap %s: %v\n", c.name, err)
+		return exitUsage
+	case errors.As(err, &ce):
+		// One line naming what was looked for, not the SDK's error chain.
+		fmt.Fprintf(e.stderr, "fsnap %s: %v\n", c.name, ce)
+		return exitInput
 	case errors.As(err, &xe):
 		if xe.err != nil {
 			fmt.Fprintf(e.stderr, "fsnap %s: %v\n", c.name, xe.err)

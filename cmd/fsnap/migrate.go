@@ -17,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/fsnap/fsnap/inspect"
+	"github.com/fsnap/fsnap/internal/store"
 	"github.com/fsnap/fsnap/internal/transfer"
 	"github.com/fsnap/fsnap/migrate"
 )
@@ -258,6 +259,10 @@ func relocatePairs(ctx context.Context, args []string) ([]migrate.RelocatePair, 
 		return pairs, nil
 	case len(args) != 2:
 		return nil, usagef("want SRC DST (or --root SRCROOT DSTROOT, or --from-list FILE), got %d arguments", len(args))
+	case store.CheckScheme(args[0]) != nil:
+		return nil, store.CheckScheme(args[0])
+	case store.CheckScheme(args[1]) != nil:
+		return nil, store.CheckScheme(args[1])
 	case f.root:
 		pairs, err := migrate.FindSnapshots(ctx, args[0], args[1])
 		if err != nil {
