@@ -84,17 +84,23 @@ func loadAll(t *testing.T) []manifest {
 	}
 	var all []manifest
 	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ms, err := decode(f, data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		all = append(all, ms...)
+		all = append(all, loadFile(t, f)...)
 	}
 	return all
+}
+
+// loadFile decodes the manifests of one file.
+func loadFile(t *testing.T, file string) []manifest {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := decode(file, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ms
 }
 
 // TestManifestsStrict decodes every manifest into the k8s.io/api types and
