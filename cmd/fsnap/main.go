@@ -80,7 +80,7 @@ func run(ctx context.Context, args []string, e *env) int {
 	}
 	switch args[0] {
 	case "--version", "-version", "version":
-		fmt.Fprintf(e.stdout, "fsnap %s\n", version)
+		fmt.Fprintln(e.stdout, versionLine())
 		return exitOK
 	case "help", "-h", "--help":
 		if len(args) > 1 {
