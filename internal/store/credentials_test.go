@@ -21,12 +21,7 @@ func TestNoAWSCredentials(t *testing.T) {
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	l, err := Open(context.Background(), "s3a://no-creds/chk-1?endpoint=http://127.0.0.1:1&use_path_style=true")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	_, err = l.Stat(context.Background(), "chk-1/_metadata")
+	err := statOnce(t, "s3a://no-creds/chk-1?endpoint=http://127.0.0.1:1&use_path_style=true", "chk-1/_metadata")
 	var ce *CredentialsError
 	if !errors.As(err, &ce) {
 		t.Fatalf("error %v is not a CredentialsError", err)
@@ -39,12 +34,19 @@ func TestNoAWSCredentials(t *testing.T) {
 	// A configured source that fails is named instead.
 	t.Setenv("AWS_WEB_IDENTITY_TOKEN_FILE", filepath.Join(dir, "token"))
 	t.Setenv("AWS_ROLE_ARN", "arn:aws:iam::111122223333:role/fsnap")
-	l2, err := Open(context.Background(), "s3://no-creds?endpoint=http://127.0.0.1:1&use_path_style=true")
+	if err = statOnce(t, "s3://no-creds?endpoint=http://127.0.0.1:1&use_path_style=true", "x"); !errors.As(err, &ce) || !strings.Contains(ce.Error(), "AWS credentials from AWS_WEB_IDENTITY_TOKEN_FILE did not work") {
+		t.Errorf("error %v", err)
+	}
+}
+
+// statOnce opens ref and returns the error of a Stat of key in it.
+func statOnce(t *testing.T, ref, key string) error {
+	t.Helper()
+	l, err := Open(context.Background(), ref)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l2.Close()
-	if _, err = l2.Stat(context.Background(), "x"); !errors.As(err, &ce) || !strings.Contains(ce.Error(), "AWS credentials from AWS_WEB_IDENTITY_TOKEN_FILE did not work") {
-		t.Errorf("error %v", err)
-	}
+	defer l.Close()
+	_, err = l.Stat(context.Background(), key)
+	return err
 }
