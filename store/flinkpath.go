@@ -67,25 +67,40 @@ func ParseFlinkPath(raw string) (FlinkPath, error) {
 			return fail("file path with a host")
 		}
 		p.Store = "file"
+	default:
+		var err error
+		if p.Store, p.Bucket, p.Account, err = flinkStore(p.Scheme, authority); err != nil {
+			return fail(err.Error())
+		}
+	}
+	return p, nil
+}
+
+// flinkStore maps a Flink scheme (lower case, not file) and the authority
+// of a URI in it to the store fsnap opens it with, the bucket or container,
+// and the Azure storage account. For a scheme fsnap cannot open, store is
+// "" and bucket the authority (informative only). Locations given as
+// arguments are mapped with it too (see flinkURL).
+func flinkStore(scheme, authority string) (store, bucket, account string, err error) {
+	switch scheme {
 	case "s3", "s3a", "s3n", "s3p", "gs", "mem":
 		if authority == "" {
-			return fail("no bucket")
+			return "", "", "", fmt.Errorf("no bucket")
 		}
-		p.Store, p.Bucket = p.Scheme, authority
-		if strings.HasPrefix(p.Scheme, "s3") {
-			p.Store = "s3"
+		store = scheme
+		if strings.HasPrefix(scheme, "s3") {
+			store = "s3"
 		}
+		return store, authority, "", nil
 	case "wasb", "wasbs", "abfs", "abfss":
 		c, host, ok := strings.Cut(authority, "@")
 		if !ok || c == "" || host == "" {
-			return fail("want container@account.host")
+			return "", "", "", fmt.Errorf("want container@account.host")
 		}
-		p.Store, p.Bucket = "azblob", c
-		p.Account, _, _ = strings.Cut(host, ".")
-	default:
-		p.Bucket = authority // informative only
+		account, _, _ = strings.Cut(host, ".")
+		return "azblob", c, account, nil
 	}
-	return p, nil
+	return "", authority, "", nil
 }
 
 // KeyOf returns the key of p in l's bucket, or false when p lives in

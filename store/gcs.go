@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"net/url"
 	"os"
 	"strconv"
@@ -51,7 +50,9 @@ func gcsClient(ctx context.Context) (*gcp.HTTPClient, error) {
 	gcsOnce.Do(func() {
 		creds, err := gcp.DefaultCredentials(ctx)
 		if err != nil {
-			gcsErrVal = fmt.Errorf("no Google Cloud credentials (set GOOGLE_APPLICATION_CREDENTIALS or run `gcloud auth application-default login`; add ?anonymous=true for a public bucket): %w", err)
+			gcsErrVal = &CredentialsError{err: err, msg: "no Google Cloud credentials found (looked for GOOGLE_APPLICATION_CREDENTIALS, " +
+				"~/.config/gcloud/application_default_credentials.json from `gcloud auth application-default login`, " +
+				"the GCE/GKE metadata server (Workload Identity)); add ?anonymous=true for a public bucket"}
 			return
 		}
 		gcsHTTP, gcsErrVal = gcp.NewHTTPClient(gcp.DefaultTransport(), gcp.CredentialsTokenSource(creds))

@@ -26,7 +26,7 @@ func openS3(ctx context.Context, u *url.URL) (*blob.Bucket, error) {
 	}
 	v := *u
 	v.RawQuery = q.Encode()
-	return blob.OpenBucket(ctx, v.String())
+	return openS3Quiet(ctx, &v)
 }
 
 // S3Encryption returns the server-side encryption settings of an s3://

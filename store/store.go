@@ -12,6 +12,9 @@
 //	azblob://container/prefix?protocol=http&domain=HOST:PORT&storage_account=A
 //	mem://name/prefix                                    in-process memory
 //
+// and Flink's own forms of them (s3a://, s3p://, wasbs://c@account…,
+// abfss://…), mapped as the paths inside _metadata are (see flinkURL).
+//
 // Credentials come from the environment as gocloud documents it: the AWS
 // default chain (AWS_ACCESS_KEY_ID, profiles, IMDS ...), Google application
 // default credentials (or STORAGE_EMULATOR_HOST), AZURE_STORAGE_ACCOUNT with
@@ -36,7 +39,6 @@ import (
 	"sync"
 
 	"gocloud.dev/blob"
-	_ "gocloud.dev/blob/azureblob" // registers azblob://
 	"gocloud.dev/blob/fileblob"
 	_ "gocloud.dev/blob/gcsblob" // registers gs:// (see openGCS)
 	"gocloud.dev/blob/memblob"
@@ -91,6 +93,9 @@ func Open(ctx context.Context, ref string) (*Location, error) {
 	if err != nil {
 		return fail(fmt.Errorf("invalid query string"))
 	}
+	if u, err = flinkURL(u, q); err != nil {
+		return fail(err)
+	}
 	l := &Location{Scheme: u.Scheme, Name: u.Host, secrets: secrets, Display: RedactURL(ref)}
 	if u.User != nil {
 		return fail(fmt.Errorf("user info in a %s:// URL is not supported; use the environment for credentials", u.Scheme))
@@ -128,7 +133,7 @@ func Open(ctx context.Context, ref string) (*Location, error) {
 		case "s3":
 			b, err = openS3(ctx, bu)
 		default:
-			b, err = blob.OpenBucket(ctx, bu.String())
+			b, err = openAzure(ctx, bu)
 		}
 		if err != nil {
 			return fail(err)
@@ -136,7 +141,7 @@ func Open(ctx context.Context, ref string) (*Location, error) {
 		l.Bucket = b
 		return l, nil
 	default:
-		return fail(fmt.Errorf("%w %q (want a path, file, s3, gs, azblob or mem)", ErrUnsupportedScheme, u.Scheme))
+		return fail(&SchemeError{Scheme: u.Scheme})
 	}
 }
 

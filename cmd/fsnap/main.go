@@ -165,7 +165,7 @@ func run(ctx context.Context, args []string, e *env) int {
 	}
 	switch args[0] {
 	case "--version", "-version", "version":
-		fmt.Fprintf(e.stdout, "fsnap %s\n", version)
+		fmt.Fprintln(e.stdout, versionLine())
 		return exitOK
 	case "help", "-h", "--help":
 		if len(args) == 1 {
@@ -209,6 +209,7 @@ func run(ctx context.Context, args []string, e *env) int {
 func exitCode(ctx context.Context, e *env, c *command, err error) int {
 	var ue *usageError
 	var xe *exitError
+	var ce *store.CredentialsError
 	switch {
 	case err == nil:
 		return exitOK
@@ -221,6 +222,14 @@ func exitCode(ctx context.Context, e *env, c *command, err error) int {
 	case errors.Is(err, store.ErrUnsupportedScheme):
 		fmt.Fprintf(e.stderr, "fsnap %s: %v\nusage: fsnap %s %s\n", c.path(), err, c.path(), c.args)
 		return exitUsage
+	case errors.As(err, new(*store.SchemeError)):
+		// A store fsnap has no client for: the command line is at fault.
+		fmt.Fprintf(e.stderr, "fsnap %s: %v\n", c.name, err)
+		return exitUsage
+	case errors.As(err, &ce):
+		// One line naming what was looked for, not the SDK's error chain.
+		fmt.Fprintf(e.stderr, "fsnap %s: %v\n", c.name, ce)
+		return exitInput
 	case errors.As(err, &xe):
 		if xe.err != nil {
 			fmt.Fprintf(e.stderr, "fsnap %s: %v\n", c.path(), xe.err)

@@ -218,3 +218,18 @@ func TestRealStateFixtureThenInspectStates(t *testing.T) {
 		t.Errorf("a real-state fixture should read without notes:\n%s", out)
 	}
 }
+
+// TestRefusedSchemeExit2: a store fsnap has no client for is a usage
+// error (exit 2) whose message says what works instead.
+func TestRefusedSchemeExit2(t *testing.T) {
+	for _, args := range [][]string{
+		{"inspect", "hdfs://namenode:8020/flink/savepoints/savepoint-1"},
+		{"ls", "oss://bucket/flink/checkpoints"},
+		{"migrate", "relocate", "viewfs://cluster/flink/chk-1", t.TempDir()},
+	} {
+		code, _, stderr := fsnap(t, args...)
+		if code != exitUsage || !strings.Contains(stderr, "fsnap opens local paths, file:, s3://") {
+			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/fsnap/fsnap/migrate"
+	"github.com/fsnap/fsnap/store"
 )
 
 func init() {
@@ -189,6 +190,10 @@ func relocatePairs(ctx context.Context, args []string) ([]migrate.RelocatePair, 
 		return pairs, nil
 	case len(args) != 2:
 		return nil, usagef("want SRC DST (or --root SRCROOT DSTROOT, or --from-list FILE), got %d arguments", len(args))
+	case store.CheckScheme(args[0]) != nil:
+		return nil, store.CheckScheme(args[0])
+	case store.CheckScheme(args[1]) != nil:
+		return nil, store.CheckScheme(args[1])
 	case f.root:
 		pairs, err := migrate.FindSnapshots(ctx, args[0], args[1])
 		if err != nil {
