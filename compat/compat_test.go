@@ -314,3 +314,54 @@ func TestSerializerRules(t *testing.T) {
 		}
 	}
 }
+
+// TestSerializerRulesWholeCorpus: on a 2.x target, the Kryo and Scala rules
+// fire for exactly the corpus snapshots of Flink 1.x whose serializers (key
+// serializers included) are Kryo or flink-scala ones; Avro and POJO
+// serializers alone flag nothing.
+func TestSerializerRulesWholeCorpus(t *testing.T) {
+	kryoSnaps, scalaSnaps := 0, 0
+	for _, e := range corpus.Require(t) {
+		r, err := inspect.Load(context.Background(), e.Dir, inspect.StatesOptions{Parallel: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := snapshot.ParseRelease(r.Flink.Max)
+		if err != nil || !v.Less(rel("2.0")) {
+			continue // written by 2.x, or of unknown release
+		}
+		var kryo, scala bool
+		for _, op := range r.Operators {
+			var walk func(s inspect.SerializerInfo)
+			walk = func(s inspect.SerializerInfo) {
+				kryo = kryo || strings.Contains(s.Class, ".kryo.Kryo")
+				scala = scala || strings.HasPrefix(s.Class, "org.apache.flink.api.scala.")
+				for _, n := range s.Nested {
+					walk(n)
+				}
+			}
+			for _, st := range op.States {
+				for _, s := range st.Serializers {
+					walk(s)
+				}
+			}
+			if op.KeySerializer != nil {
+				walk(*op.KeySerializer)
+			}
+		}
+		out := compat.Check(r, compat.Options{Target: rel("2.1")})
+		if hasRule(out, "kryo-2-to-5") != kryo || hasRule(out, "scala-api-removed") != scala {
+			t.Errorf("%s: kryo %v scala %v, findings %v", e.Name, kryo, scala, blocking(out))
+		}
+		if kryo {
+			kryoSnaps++
+		}
+		if scala {
+			scalaSnaps++
+		}
+	}
+	t.Logf("%d corpus snapshots of 1.x with Kryo, %d with Scala serializers", kryoSnaps, scalaSnaps)
+	if kryoSnaps == 0 || scalaSnaps == 0 {
+		t.Error("the corpus's Kryo and Scala snapshots were not found")
+	}
+}

@@ -226,6 +226,20 @@ var Rules = []Rule{
 		},
 	},
 	{
+		ID: "table-uids-1.15", Title: "Table API jobs of Flink 1.15.0 and 1.15.1 generated unstable operator uids",
+		Applies: "snapshots of Flink 1.15 with Table/SQL operator state restored on 1.15.2+",
+		Source:  upgradingDoc + " (FLINK-28861)",
+		check: func(c *check, r *Rule) {
+			if c.min != rel(1, 15) || c.max != rel(1, 15) {
+				return
+			}
+			c.perOperator(r, Warns, func(s *inspect.SerializerInfo) bool { return classHas(s, "org.apache.flink.table.") },
+				func(st []string) string {
+					return fmt.Sprintf("Table/SQL states %s of Flink 1.15: if the job ran 1.15.0 or 1.15.1, its operator uids may not match on %s", quoteList(st), c.opt.Target)
+				}, "if written by 1.15.0 or 1.15.1, follow FLINK-28861's release note (set table.exec.uid.generation or restore the plan with COMPILE PLAN) and check with --job")
+		},
+	},
+	{
 		ID: "kinesis-consumer-state", Title: "FlinkKinesisConsumer state does not restore into the Kinesis connector 5.0+ source",
 		Applies: "operator state Kinesis-Stream-Shard-State restored with Kinesis connector 5.0+ (Flink 1.19+ connectors)",
 		Source:  "Kinesis connector 5.0 release notes (KinesisStreamsSource replaces FlinkKinesisConsumer); Amazon Managed Service for Apache Flink upgrade guides",
