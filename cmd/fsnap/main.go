@@ -285,7 +285,7 @@ func newFlagSet(c *command) *pflag.FlagSet {
 		c.flags(fs)
 	}
 	if c.output != nil {
-		fs.StringVarP(c.output, "output", "o", "text", "output format: "+joinOr(c.formats()))
+		fs.StringVarP(c.output, "output", "o", c.formats()[0], "output format: "+joinOr(c.formats()))
 	}
 	if c.subs != nil {
 		fs.SetInterspersed(false) // flags after the subcommand's name are its own
