@@ -640,7 +640,6 @@ func pojoDecoder(s *state.Snapshot) (Decoder, error) {
 	}), nil
 }
 
-// pojoFieldNames lists the field names of a POJO snapshot, in order.
 // PojoFieldNames are a POJO snapshot's field names in serialization order.
 func PojoFieldNames(s *state.Snapshot) []string {
 	var out []string
