@@ -167,7 +167,7 @@ func (c *Columnar) newTable(t *Table) (*tableWriter, error) {
 	w.rb = array.NewRecordBuilder(memory.DefaultAllocator, schema)
 	switch c.format {
 	case Parquet:
-		props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Snappy), parquet.WithMaxRowGroupLength(RowGroup))
+		props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Snappy), parquet.WithDictionaryDefault(false), parquet.WithMaxRowGroupLength(RowGroup))
 		w.pq, err = pqarrow.NewFileWriter(schema, out, props, pqarrow.DefaultWriterProps())
 	default:
 		w.ipcw = ipc.NewWriter(out, ipc.WithSchema(schema))
