@@ -8,28 +8,17 @@ import (
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
-	"github.com/apache/arrow/go/v15/arrow/ipc"
-	"github.com/apache/arrow/go/v15/arrow/memory"
-	"github.com/apache/arrow/go/v15/parquet"
-	"github.com/apache/arrow/go/v15/parquet/compress"
-	"github.com/apache/arrow/go/v15/parquet/pqarrow"
 
 	"github.com/fsnap/fsnap/format/state"
 	"github.com/fsnap/fsnap/format/value"
+	"github.com/fsnap/fsnap/table"
 )
 
-// Format is a columnar output format.
-type Format string
-
+// Columnar formats of dumps.
 const (
-	Parquet Format = "parquet"
-	Arrow   Format = "arrows" // the Arrow IPC stream format (writable to object stores without seeking)
+	Parquet = table.Parquet
+	Arrow   = table.Arrow // the Arrow IPC stream format (writable to object stores without seeking)
 )
-
-// RowGroup is how many rows a table buffers before writing them (a
-// Parquet row group, an Arrow record batch): memory is bounded by it per
-// table.
-const RowGroup = 64 << 10
 
 // Columnar writes one Parquet or Arrow file per table, typed by the
 // state's serializers: Long → int64, String → utf8, tuples, case classes,
@@ -37,7 +26,7 @@ const RowGroup = 64 << 10
 // values → their rendering, undecoded bytes (Kryo, unknown serializers) →
 // binary.
 type Columnar struct {
-	format Format
+	format table.Format
 	open   func(name string) (io.WriteCloser, error)
 	tables map[*Table]*tableWriter
 	order  []*tableWriter
@@ -45,17 +34,13 @@ type Columnar struct {
 
 // NewColumnar writes tables in format f to the files open creates, named
 // by FileName.
-func NewColumnar(f Format, open func(name string) (io.WriteCloser, error)) *Columnar {
+func NewColumnar(f table.Format, open func(name string) (io.WriteCloser, error)) *Columnar {
 	return &Columnar{format: f, open: open, tables: map[*Table]*tableWriter{}}
 }
 
 type tableWriter struct {
 	t    *Table
-	out  io.WriteCloser
-	rb   *array.RecordBuilder
-	n    int
-	pq   *pqarrow.FileWriter
-	ipcw *ipc.Writer
+	rw   *table.RecordWriter
 	cols struct{ key, ns, userKey, value, ttl int }
 }
 
@@ -63,7 +48,7 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 // FileName is the file a table is written to: the operator's uid (or id)
 // as a folder and the state's name, made safe for paths and URLs.
-func FileName(t *Table, f Format) string {
+func FileName(t *Table, f table.Format) string {
 	op := t.OperatorUID
 	if op == "" {
 		op = t.Operator
@@ -85,7 +70,7 @@ func (c *Columnar) Row(r *Row) error {
 		c.tables[r.Table] = w
 		c.order = append(c.order, w)
 	}
-	fs := w.rb.Fields()
+	fs := w.rw.Builder().Fields()
 	fs[0].(*array.Int32Builder).Append(r.Subtask)
 	if r.KeyGroup >= 0 {
 		fs[1].(*array.Int32Builder).Append(r.KeyGroup)
@@ -107,10 +92,7 @@ func (c *Columnar) Row(r *Row) error {
 			fs[w.cols.ttl].AppendNull()
 		}
 	}
-	if w.n++; w.n >= RowGroup {
-		return w.flush()
-	}
-	return nil
+	return w.rw.RowDone()
 }
 
 // Close writes what every table buffers and closes the files, footers
@@ -118,7 +100,7 @@ func (c *Columnar) Row(r *Row) error {
 func (c *Columnar) Close() error {
 	var first error
 	for _, w := range c.order {
-		if err := w.close(); err != nil && first == nil {
+		if err := w.rw.Close(); err != nil && first == nil {
 			first = err
 		}
 	}
@@ -163,51 +145,10 @@ func (c *Columnar) newTable(t *Table) (*tableWriter, error) {
 	if err != nil {
 		return nil, err
 	}
-	w.out = out
-	w.rb = array.NewRecordBuilder(memory.DefaultAllocator, schema)
-	switch c.format {
-	case Parquet:
-		props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Snappy), parquet.WithDictionaryDefault(false), parquet.WithMaxRowGroupLength(RowGroup))
-		w.pq, err = pqarrow.NewFileWriter(schema, out, props, pqarrow.DefaultWriterProps())
-	default:
-		w.ipcw = ipc.NewWriter(out, ipc.WithSchema(schema))
-	}
-	if err != nil {
-		out.Close()
+	if w.rw, err = table.NewRecordWriter(c.format, out, schema); err != nil {
 		return nil, fmt.Errorf("%s: %w", FileName(t, c.format), err)
 	}
 	return w, nil
-}
-
-func (w *tableWriter) flush() error {
-	if w.n == 0 {
-		return nil
-	}
-	rec := w.rb.NewRecord()
-	defer rec.Release()
-	w.n = 0
-	if w.pq != nil {
-		return w.pq.Write(rec)
-	}
-	return w.ipcw.Write(rec)
-}
-
-func (w *tableWriter) close() error {
-	err := w.flush()
-	var cerr error
-	if w.pq != nil {
-		cerr = w.pq.Close() // closes out too
-	} else {
-		cerr = w.ipcw.Close()
-		if e := w.out.Close(); cerr == nil {
-			cerr = e
-		}
-	}
-	w.rb.Release()
-	if err == nil {
-		err = cerr
-	}
-	return err
 }
 
 const (
@@ -294,7 +235,6 @@ func arrowType(s *state.Snapshot, depth int) arrow.DataType {
 	}
 	return arrow.BinaryTypes.Binary
 }
-
 
 // appendValue appends a decoded value to a builder of the type arrowType
 // chose; a value of another shape is rendered or appended as null.

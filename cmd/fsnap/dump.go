@@ -17,6 +17,7 @@ import (
 	"github.com/fsnap/fsnap/migrate"
 	"github.com/fsnap/fsnap/snapshot/source"
 	"github.com/fsnap/fsnap/store"
+	"github.com/fsnap/fsnap/table"
 )
 
 var dumpFlags struct {
@@ -125,7 +126,7 @@ func runDump(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		defer l.Close()
-		c := dump.NewColumnar(dump.Format(dumpFlags.output), func(name string) (io.WriteCloser, error) {
+		c := dump.NewColumnar(table.Format(dumpFlags.output), func(name string) (io.WriteCloser, error) {
 			if l.Scheme == "file" {
 				if err := os.MkdirAll(filepath.Dir(filepath.Join(dumpFlags.out, name)), 0o755); err != nil {
 					return nil, err

@@ -16,6 +16,12 @@ func Load(ctx context.Context, ref string) (*snapshot.Snapshot, *Source, error) 
 	if err != nil {
 		return nil, nil, err
 	}
+	return LoadRef(ctx, sr)
+}
+
+// LoadRef parses the metadata of a snapshot already located (see
+// store.Location.SnapshotAt).
+func LoadRef(ctx context.Context, sr *store.SnapshotRef) (*snapshot.Snapshot, *Source, error) {
 	b, err := sr.ReadAll(ctx, sr.MetadataKey, snapshot.MaxMetadataSize)
 	if err != nil {
 		sr.Close()
