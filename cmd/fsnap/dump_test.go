@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -44,5 +45,27 @@ func TestDumpNativeRocksDB(t *testing.T) {
 	}
 	if code, _, _ := fsnap(t, "dump", "-o", "parquet", corpus.Find(t, base+"savepoint").Dir); code != exitUsage {
 		t.Errorf("-o parquet without --out: exit %d", code)
+	}
+}
+
+// TestReportCommand: a snapshot's page and a root's page, to a file and to
+// a store URL.
+func TestReportCommand(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "r.html")
+	snap := corpus.Find(t, "new-stateful-udf-migration-itcase-flink1.20-hashmap-savepoint").Dir
+	code, _, errs := fsnap(t, "report", "--states", "--compat-to", "2.0", "--out", out, snap)
+	b, _ := os.ReadFile(out)
+	if code != exitOK || !strings.Contains(string(b), `id="treemap"`) || !strings.Contains(string(b), "Restore on Flink 2.0") {
+		t.Fatalf("snapshot report: exit %d %s (%d bytes)", code, errs, len(b))
+	}
+	root := t.TempDir()
+	if code, _, errs := fsnap(t, "fixture", "--kind", "incremental-checkpoint", root); code != exitOK {
+		t.Fatalf("fixture: %d %s", code, errs)
+	}
+	if code, _, errs := fsnap(t, "report", "--out", "mem://report-cli/page.html", root); code != exitOK {
+		t.Fatalf("root report: %d %s", code, errs)
+	}
+	if code, _, _ := fsnap(t, "report", snap); code != exitUsage {
+		t.Errorf("without --out: exit %d", code)
 	}
 }
