@@ -1,6 +1,5 @@
 package format
 
-
 // KeyedHandleType is the type byte of a keyed state handle in _metadata
 // (MetadataV2V3SerializerBase).
 type KeyedHandleType uint8
@@ -97,10 +96,7 @@ const (
 	SegmentShared    SegmentScope = 1
 )
 
-var segmentScopeNames = map[SegmentScope]string{
-	SegmentExclusive: "EXCLUSIVE",
-	SegmentShared:    "SHARED",
-}
+var segmentScopeNames = map[SegmentScope]string{SegmentExclusive: "EXCLUSIVE", SegmentShared: "SHARED"}
 
 func (s SegmentScope) String() string { return enumName(s, segmentScopeNames, "SegmentScope") }
 
@@ -244,11 +240,7 @@ const (
 	Broadcast       DistributionMode = 2
 )
 
-var distributionModeNames = map[DistributionMode]string{
-	SplitDistribute: "SPLIT_DISTRIBUTE",
-	Union:           "UNION",
-	Broadcast:       "BROADCAST",
-}
+var distributionModeNames = map[DistributionMode]string{SplitDistribute: "SPLIT_DISTRIBUTE", Union: "UNION", Broadcast: "BROADCAST"}
 
 func (m DistributionMode) String() string {
 	return enumName(m, distributionModeNames, "DistributionMode")
@@ -290,12 +282,7 @@ const (
 	MergedResultSubpartHandle ChannelHandleType = 4
 )
 
-var channelHandleNames = map[ChannelHandleType]string{
-	InputChannelHandle:        "INPUT_CHANNEL",
-	ResultSubpartitionHandle:  "RESULT_SUBPARTITION",
-	MergedInputChannelHandle:  "MERGED_INPUT_CHANNEL",
-	MergedResultSubpartHandle: "MERGED_RESULT_SUBPARTITION",
-}
+var channelHandleNames = map[ChannelHandleType]string{InputChannelHandle: "INPUT_CHANNEL", ResultSubpartitionHandle: "RESULT_SUBPARTITION", MergedInputChannelHandle: "MERGED_INPUT_CHANNEL", MergedResultSubpartHandle: "MERGED_RESULT_SUBPARTITION"}
 
 func (t ChannelHandleType) String() string {
 	return enumName(t, channelHandleNames, "ChannelHandleType")

@@ -545,13 +545,9 @@ func (b *relocPlanner) handleSlot(s handleSlot) error {
 			h.RelativePath, Kept)
 	case *format.FileHandle:
 		if np, ok := b.mapped(h.Path); ok {
-			src, err := b.resolve(h.Path, false)
+			src, dst, err := b.resolveMapped(s, h.Path, np)
 			if err != nil {
-				return fmt.Errorf("%s: %w", s.where, err)
-			}
-			dst, err := b.resolve(np, true)
-			if err != nil {
-				return fmt.Errorf("%s: mapped path: %w", s.where, err)
+				return err
 			}
 			*s.h = &format.FileHandle{Path: np, Size: h.Size}
 			return b.add(s, transfer.File{Src: src, Dst: dst, Length: -1, Size: h.Size, Shared: true}, np, Mapped)
@@ -580,13 +576,9 @@ func (b *relocPlanner) handleSlot(s handleSlot) error {
 		return b.add(s, transfer.File{Src: src, Dst: dst, Length: -1, Size: h.Size}, name, AbsoluteToRelative)
 	case *format.SegmentFileHandle:
 		if np, ok := b.mapped(h.Path); ok {
-			src, err := b.resolve(h.Path, false)
+			src, dst, err := b.resolveMapped(s, h.Path, np)
 			if err != nil {
-				return fmt.Errorf("%s: %w", s.where, err)
-			}
-			dst, err := b.resolve(np, true)
-			if err != nil {
-				return fmt.Errorf("%s: mapped path: %w", s.where, err)
+				return err
 			}
 			nh := *h
 			nh.Path = np
@@ -653,6 +645,17 @@ func (b *relocPlanner) warn(w string) {
 		}
 	}
 	b.p.Warnings = append(b.p.Warnings, w)
+}
+
+// resolveMapped resolves a path and its mapped form.
+func (b *relocPlanner) resolveMapped(s handleSlot, p, np string) (src, dst transfer.Object, err error) {
+	if src, err = b.resolve(p, false); err != nil {
+		return src, dst, fmt.Errorf("%s: %w", s.where, err)
+	}
+	if dst, err = b.resolve(np, true); err != nil {
+		return src, dst, fmt.Errorf("%s: mapped path: %w", s.where, err)
+	}
+	return src, dst, nil
 }
 
 func (b *relocPlanner) mapped(p string) (string, bool) {

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/fsnap/fsnap/fixtures"
-	"github.com/fsnap/fsnap/snapshot"
 )
 
 // relocHistory writes a checkpoint root: three retained incremental
@@ -151,19 +150,7 @@ func TestRelocateRootMapped(t *testing.T) {
 	}
 	newJob := filepath.Join(dstRoot, filepath.Base(job))
 	relocSameFiles(t, filepath.Join(job, "shared"), filepath.Join(newJob, "shared"))
-	s := relocLoad(t, filepath.Join(newJob, "chk-3"))
-	n := 0
-	for _, f := range s.Files {
-		if f.Scope == snapshot.ScopeShared {
-			n++
-			if !strings.HasPrefix(f.Path, "file:"+newJob+"/shared/") {
-				t.Errorf("%s not mapped", f.Path)
-			}
-		}
-	}
-	if n == 0 {
-		t.Error("no shared files in the mapped checkpoint")
-	}
+	assertSharedMapped(t, relocLoad(t, filepath.Join(newJob, "chk-3")), newJob)
 	for _, p := range pairs {
 		assertSameStreams(t, p.Src, p.Dst)
 	}

@@ -32,6 +32,24 @@ func relocGen(t *testing.T, spec fixtures.Spec) (root, dir string, s *fixtures.S
 	return root, filepath.Join(root, s.Dir), s
 }
 
+// assertSharedMapped checks that s has shared files and that every one is
+// under root's shared/ folder.
+func assertSharedMapped(t *testing.T, s *snapshot.Snapshot, root string) {
+	t.Helper()
+	shared := 0
+	for _, f := range s.Files {
+		if f.Scope == snapshot.ScopeShared {
+			shared++
+			if !strings.HasPrefix(f.Path, "file:"+root+"/shared/") {
+				t.Errorf("shared file %s not mapped", f.Path)
+			}
+		}
+	}
+	if shared == 0 {
+		t.Error("no shared files")
+	}
+}
+
 func relocLoad(t *testing.T, ref string) *snapshot.Snapshot {
 	t.Helper()
 	s, sr, err := source.Load(context.Background(), ref)
@@ -455,19 +473,7 @@ func TestRelocateMap(t *testing.T) {
 	if r.SelfContained {
 		t.Error("a mapped checkpoint claims to be self-contained")
 	}
-	after := relocLoad(t, dst)
-	shared := 0
-	for _, f := range after.Files {
-		if f.Scope == snapshot.ScopeShared {
-			shared++
-			if !strings.HasPrefix(f.Path, "file:"+newRoot+"/shared/") {
-				t.Errorf("shared file %s not mapped", f.Path)
-			}
-		}
-	}
-	if shared == 0 {
-		t.Fatal("no shared files")
-	}
+	assertSharedMapped(t, relocLoad(t, dst), newRoot)
 	assertSameStreams(t, src, dst)
 	// Every shared file of the old root is now in the new one.
 	relocSameFiles(t, filepath.Join(root, "shared"), filepath.Join(newRoot, "shared"))
