@@ -83,25 +83,9 @@ func format(b *strings.Builder, v any, depth int) {
 		b.WriteByte(')')
 	case Pojo:
 		b.WriteString(x.Class[strings.LastIndexByte(x.Class, '.')+1:])
-		b.WriteByte('{')
-		for i, f := range x.Fields {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(f.Name + ": ")
-			format(b, f.Value, depth+1)
-		}
-		b.WriteByte('}')
+		formatFields(b, len(x.Fields), func(i int) (string, any) { return x.Fields[i].Name, x.Fields[i].Value }, depth)
 	case avro.Record:
-		b.WriteByte('{')
-		for i, f := range x.Fields {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(f.Name + ": ")
-			format(b, f.Value, depth+1)
-		}
-		b.WriteByte('}')
+		formatFields(b, len(x.Fields), func(i int) (string, any) { return x.Fields[i].Name, x.Fields[i].Value }, depth)
 	case avro.Enum:
 		b.WriteString(x.Symbol)
 	case []avro.MapEntry:
@@ -134,4 +118,18 @@ func seq(b *strings.Builder, x []any, depth int) {
 		format(b, e, depth+1)
 	}
 	b.WriteByte(']')
+}
+
+// formatFields writes {name: value, …} of n named fields.
+func formatFields(b *strings.Builder, n int, field func(i int) (string, any), depth int) {
+	b.WriteByte('{')
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		name, v := field(i)
+		b.WriteString(name + ": ")
+		format(b, v, depth+1)
+	}
+	b.WriteByte('}')
 }
