@@ -36,14 +36,7 @@ func format(b *strings.Builder, v any, depth int) {
 	case Void:
 		b.WriteString("VoidNamespace")
 	case Tuple:
-		b.WriteByte('(')
-		for i, e := range x {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			format(b, e, depth+1)
-		}
-		b.WriteByte(')')
+		seqIn(b, '(', []any(x), ')', depth)
 	case List:
 		seq(b, []any(x), depth)
 	case []any:
@@ -109,15 +102,18 @@ func format(b *strings.Builder, v any, depth int) {
 	}
 }
 
-func seq(b *strings.Builder, x []any, depth int) {
-	b.WriteByte('[')
+func seq(b *strings.Builder, x []any, depth int) { seqIn(b, '[', x, ']', depth) }
+
+// seqIn writes the values of x, separated by commas, between open and close.
+func seqIn(b *strings.Builder, open byte, x []any, close byte, depth int) {
+	b.WriteByte(open)
 	for i, e := range x {
 		if i > 0 {
 			b.WriteString(", ")
 		}
 		format(b, e, depth+1)
 	}
-	b.WriteByte(']')
+	b.WriteByte(close)
 }
 
 // formatFields writes {name: value, …} of n named fields.
