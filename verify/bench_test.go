@@ -64,24 +64,12 @@ func benchSavepoint(b *testing.B, total int64, compressed bool) (dir string, str
 }
 
 func streamFiles(b *testing.B, dir string) []string {
-	m := readMetadataB(b, dir)
+	m := readMetadata(b, dir)
 	var out []string
 	for _, r := range keyGroupHandles(m) {
 		out = append(out, filepath.Join(dir, r.h.Delegate.(*format.RelativeFileHandle).RelativePath))
 	}
 	return out
-}
-
-func readMetadataB(b *testing.B, dir string) *format.Metadata {
-	raw, err := os.ReadFile(filepath.Join(dir, format.MetadataFileName))
-	if err != nil {
-		b.Fatal(err)
-	}
-	m, err := format.ParseMetadata(raw)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return m
 }
 
 // benchBytes is the size of the generated savepoint: FSNAP_VERIFY_BENCH_MB,
@@ -117,7 +105,7 @@ func BenchmarkDeep(b *testing.B) {
 				}
 				size += fi.Size()
 			}
-			m := readMetadataB(b, dir)
+			m := readMetadata(b, dir)
 			refs := keyGroupHandles(m)
 			iterate := func(b *testing.B) int64 {
 				var n int64
