@@ -28,6 +28,7 @@ import (
 	"github.com/fsnap/fsnap/format"
 	"github.com/fsnap/fsnap/internal/transfer"
 	"github.com/fsnap/fsnap/snapshot"
+	"github.com/fsnap/fsnap/snapshot/source"
 	"github.com/fsnap/fsnap/store"
 )
 
@@ -111,7 +112,7 @@ type RelocatePlan struct {
 
 	opts       RelocateOptions
 	engine     *transfer.Engine
-	src        *store.SnapshotRef
+	src        *source.Source
 	dst        *store.Location
 	dstMetaKey string
 	srcPaths   *store.Resolver // absolute paths of the source snapshot
@@ -207,25 +208,18 @@ func PlanRelocation(ctx context.Context, src, dst string, opts RelocateOptions) 
 			return nil, fmt.Errorf("empty prefix map %q=%q", m.Old, m.New)
 		}
 	}
-	sr, err := store.OpenSnapshot(ctx, src)
+	snap, ss, err := source.Load(ctx, src)
 	if err != nil {
 		return nil, err
 	}
-	p := &RelocatePlan{opts: opts, src: sr, Src: strings.TrimSuffix(sr.NameOf(sr.Prefix), "/"), engine: opts.engine}
+	sr, m := ss.Ref, snap.Metadata // relocation rewrites the handles of this copy
+	p := &RelocatePlan{opts: opts, src: ss, Src: snap.Dir, engine: opts.engine}
 	if p.engine == nil {
 		p.engine = opts.Transfers.engine()
 	}
 	fail := func(err error) (*RelocatePlan, error) {
 		p.Close()
 		return nil, err
-	}
-	raw, err := sr.ReadAll(ctx, sr.MetadataKey, snapshot.MaxMetadataSize)
-	if err != nil {
-		return fail(err)
-	}
-	m, err := format.ParseMetadata(raw)
-	if err != nil {
-		return fail(fmt.Errorf("%s: %w", sr.NameOf(sr.MetadataKey), err))
 	}
 	p.Version = m.Version
 	dl, err := openDestDir(ctx, dst)
