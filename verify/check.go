@@ -66,6 +66,7 @@ func Check(ctx context.Context, snap *snapshot.Snapshot, src *snapsrc.Source, op
 
 	c.consistency()
 	c.keyGroups()
+	c.offsets()
 	c.indexFiles()
 	c.paths()
 	if err := c.presence(); err != nil {

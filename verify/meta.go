@@ -97,7 +97,6 @@ func (c *checker) keyGroups() {
 				}
 				rs = append(rs, rng{st.Index, h.KeyGroups()})
 				present[st.Index] = true
-				c.keyedOffsets(place{op: i, sub: st.Index, slot: slot}, h, raw)
 			}
 			if len(rs) == 0 || op.MaxParallelism < 1 || op.MaxParallelism > maxKeyGroups {
 				continue
@@ -179,15 +178,6 @@ func (c *checker) keyGroups() {
 				}
 			}
 		}
-		for j := range op.Subtasks {
-			st := &op.Subtasks[j]
-			if h := st.ManagedOperatorState; h != nil {
-				c.operatorOffsets(place{op: i, sub: st.Index, slot: snapshot.SlotManagedOperator}, h, false)
-			}
-			if h := st.RawOperatorState; h != nil {
-				c.operatorOffsets(place{op: i, sub: st.Index, slot: snapshot.SlotRawOperator}, h, true)
-			}
-		}
 	}
 }
 
@@ -226,21 +216,19 @@ func slotWord(s snapshot.Slot) string {
 	return "managed keyed"
 }
 
-// keyedOffsets checks the offsets of the key-group handles in h.
-func (c *checker) keyedOffsets(p place, h format.KeyedStateHandle, raw bool) {
-	switch h := h.(type) {
-	case *format.KeyGroupsHandle:
-		c.kgOffsets(p, h, raw)
-	case *format.ChangelogHandle:
-		for _, k := range h.Materialized {
-			if k != nil {
-				c.keyedOffsets(p, k, raw)
-			}
+// offsets checks the offsets of every key-group handle and operator state
+// handle against their streams.
+func (c *checker) offsets() {
+	m := c.snap.Metadata
+	for n := range m.Walk() {
+		if n.Subtask < 0 {
+			continue
 		}
-		for _, k := range h.NonMaterialized {
-			if k != nil {
-				c.keyedOffsets(p, k, raw)
-			}
+		p := place{op: n.Operator, sub: m.Operators[n.Operator].Subtasks[n.Subtask].Index, slot: n.Slot}
+		if kg, ok := n.Keyed.(*format.KeyGroupsHandle); ok && n.Stream == nil {
+			c.kgOffsets(p, kg, n.Slot == snapshot.SlotRawKeyed)
+		} else if n.Owner != nil {
+			c.operatorOffsets(p, n.Owner, n.Slot == snapshot.SlotRawOperator)
 		}
 	}
 }
