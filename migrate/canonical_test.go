@@ -613,12 +613,7 @@ func TestCorruptSSTFailsCleanly(t *testing.T) {
 		t.Fatal("no error for a damaged SST")
 	}
 	t.Logf("error: %v", err)
-	if ents, _ := os.ReadDir(out); len(ents) != 0 {
-		t.Errorf("destination holds %d files after the failure", len(ents))
-	}
-	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
-		t.Errorf("scratch holds %d entries after the failure", len(ents))
-	}
+	assertNothingLeft(t, out, tmp)
 }
 
 // TestCancelled: a cancelled conversion stops, removes what it wrote and
@@ -637,12 +632,7 @@ func TestCancelled(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
-	if ents, _ := os.ReadDir(out); len(ents) != 0 {
-		t.Errorf("destination holds %d files", len(ents))
-	}
-	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
-		t.Errorf("scratch holds %d entries", len(ents))
-	}
+	assertNothingLeft(t, out, tmp)
 }
 
 // TestRemoteSource converts from an object store (mem://): heap streams
@@ -698,5 +688,17 @@ func TestRemoteSource(t *testing.T) {
 				t.Errorf("metadata in the store: %v", err)
 			}
 		})
+	}
+}
+
+// assertNothingLeft checks that a failed conversion left nothing in its
+// destination and scratch directories.
+func assertNothingLeft(t *testing.T, out, tmp string) {
+	t.Helper()
+	if ents, _ := os.ReadDir(out); len(ents) != 0 {
+		t.Errorf("destination holds %d files after the failure", len(ents))
+	}
+	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+		t.Errorf("scratch holds %d entries after the failure", len(ents))
 	}
 }

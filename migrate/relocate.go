@@ -28,6 +28,7 @@ import (
 	"github.com/fsnap/fsnap/format"
 	"github.com/fsnap/fsnap/internal/transfer"
 	"github.com/fsnap/fsnap/snapshot"
+	"github.com/fsnap/fsnap/snapshot/source"
 	"github.com/fsnap/fsnap/store"
 )
 
@@ -111,7 +112,7 @@ type RelocatePlan struct {
 
 	opts       RelocateOptions
 	engine     *transfer.Engine
-	src        *store.SnapshotRef
+	src        *source.Source
 	dst        *store.Location
 	dstMetaKey string
 	srcPaths   *store.Resolver // absolute paths of the source snapshot
@@ -207,25 +208,18 @@ func PlanRelocation(ctx context.Context, src, dst string, opts RelocateOptions) 
 			return nil, fmt.Errorf("empty prefix map %q=%q", m.Old, m.New)
 		}
 	}
-	sr, err := store.OpenSnapshot(ctx, src)
+	snap, ss, err := source.Load(ctx, src)
 	if err != nil {
 		return nil, err
 	}
-	p := &RelocatePlan{opts: opts, src: sr, Src: strings.TrimSuffix(sr.NameOf(sr.Prefix), "/"), engine: opts.engine}
+	sr, m := ss.Ref, snap.Metadata // relocation rewrites the handles of this copy
+	p := &RelocatePlan{opts: opts, src: ss, Src: snap.Dir, engine: opts.engine}
 	if p.engine == nil {
 		p.engine = opts.Transfers.engine()
 	}
 	fail := func(err error) (*RelocatePlan, error) {
 		p.Close()
 		return nil, err
-	}
-	raw, err := sr.ReadAll(ctx, sr.MetadataKey, snapshot.MaxMetadataSize)
-	if err != nil {
-		return fail(err)
-	}
-	m, err := format.ParseMetadata(raw)
-	if err != nil {
-		return fail(fmt.Errorf("%s: %w", sr.NameOf(sr.MetadataKey), err))
 	}
 	p.Version = m.Version
 	dl, err := openDestDir(ctx, dst)
@@ -545,13 +539,9 @@ func (b *relocPlanner) handleSlot(s handleSlot) error {
 			h.RelativePath, Kept)
 	case *format.FileHandle:
 		if np, ok := b.mapped(h.Path); ok {
-			src, err := b.resolve(h.Path, false)
+			src, dst, err := b.resolveMapped(s, h.Path, np)
 			if err != nil {
-				return fmt.Errorf("%s: %w", s.where, err)
-			}
-			dst, err := b.resolve(np, true)
-			if err != nil {
-				return fmt.Errorf("%s: mapped path: %w", s.where, err)
+				return err
 			}
 			*s.h = &format.FileHandle{Path: np, Size: h.Size}
 			return b.add(s, transfer.File{Src: src, Dst: dst, Length: -1, Size: h.Size, Shared: true}, np, Mapped)
@@ -580,13 +570,9 @@ func (b *relocPlanner) handleSlot(s handleSlot) error {
 		return b.add(s, transfer.File{Src: src, Dst: dst, Length: -1, Size: h.Size}, name, AbsoluteToRelative)
 	case *format.SegmentFileHandle:
 		if np, ok := b.mapped(h.Path); ok {
-			src, err := b.resolve(h.Path, false)
+			src, dst, err := b.resolveMapped(s, h.Path, np)
 			if err != nil {
-				return fmt.Errorf("%s: %w", s.where, err)
-			}
-			dst, err := b.resolve(np, true)
-			if err != nil {
-				return fmt.Errorf("%s: mapped path: %w", s.where, err)
+				return err
 			}
 			nh := *h
 			nh.Path = np
@@ -653,6 +639,17 @@ func (b *relocPlanner) warn(w string) {
 		}
 	}
 	b.p.Warnings = append(b.p.Warnings, w)
+}
+
+// resolveMapped resolves a path and its mapped form.
+func (b *relocPlanner) resolveMapped(s handleSlot, p, np string) (src, dst transfer.Object, err error) {
+	if src, err = b.resolve(p, false); err != nil {
+		return src, dst, fmt.Errorf("%s: %w", s.where, err)
+	}
+	if dst, err = b.resolve(np, true); err != nil {
+		return src, dst, fmt.Errorf("%s: mapped path: %w", s.where, err)
+	}
+	return src, dst, nil
 }
 
 func (b *relocPlanner) mapped(p string) (string, bool) {

@@ -2,7 +2,6 @@ package verify
 
 import (
 	"context"
-	"fmt"
 	"runtime"
 	"sync"
 
@@ -26,17 +25,9 @@ const (
 	LevelDeep
 )
 
-func (l Level) String() string {
-	switch l {
-	case LevelFiles:
-		return "files"
-	case LevelHeaders:
-		return "headers"
-	case LevelDeep:
-		return "deep"
-	}
-	return fmt.Sprintf("Level(%d)", int(l))
-}
+var levelNames = map[Level]string{LevelFiles: "files", LevelHeaders: "headers", LevelDeep: "deep"}
+
+func (l Level) String() string { return enumName(l, levelNames, "Level") }
 
 // Options tune Check.
 type Options struct {
@@ -75,6 +66,7 @@ func Check(ctx context.Context, snap *snapshot.Snapshot, src *snapsrc.Source, op
 
 	c.consistency()
 	c.keyGroups()
+	c.offsets()
 	c.indexFiles()
 	c.paths()
 	if err := c.presence(); err != nil {

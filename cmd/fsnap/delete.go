@@ -87,14 +87,7 @@ func runDelete(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if !deleteFlags.apply {
-		if deleteFlags.output == "json" {
-			return writeJSON(e.stdout, plan)
-		}
-		if err := writePlanText(e.stdout, plan); err != nil {
-			return err
-		}
-		_, err := fmt.Fprintf(e.stdout, "\nDry run: nothing deleted (run again with --apply).\n")
-		return err
+		return writeDryRun(e.stdout, plan, deleteFlags.output, "run again with --apply")
 	}
 	if deleteFlags.output != "json" {
 		if err := writePlanText(e.stdout, plan); err != nil {

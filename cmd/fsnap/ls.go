@@ -54,15 +54,11 @@ func runLs(ctx context.Context, e *env, args []string) error {
 	if lsFlags.limit < 0 {
 		return usagef("--limit must not be negative")
 	}
-	root, err := store.Open(ctx, args[0])
+	root, c, err := scanRoot(ctx, args[0])
 	if err != nil {
 		return err
 	}
 	defer root.Close()
-	c, err := catalog.Scan(ctx, root, catalog.Options{})
-	if err != nil {
-		return err
-	}
 	r := catalog.List(ctx, root, c, catalog.ListOptions{Limit: lsFlags.limit, Complete: lsFlags.complete, NoMetadata: lsFlags.noMetadata})
 	if lsFlags.output == "json" {
 		return writeJSON(e.stdout, r)
@@ -103,4 +99,19 @@ func writeLsText(w io.Writer, r *catalog.Listing) error {
 	}
 	_, err := fmt.Fprintf(w, "\n%d snapshots%s under %s: %d complete, %d incomplete\n", r.Count, more, r.Root, complete, r.Count-complete)
 	return err
+}
+
+// scanRoot opens the root ref and lists the snapshots under it; the caller
+// closes the root.
+func scanRoot(ctx context.Context, ref string) (*store.Location, *catalog.Catalog, error) {
+	root, err := store.Open(ctx, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := catalog.Scan(ctx, root, catalog.Options{})
+	if err != nil {
+		root.Close()
+		return nil, nil, err
+	}
+	return root, c, nil
 }
