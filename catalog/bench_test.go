@@ -12,7 +12,8 @@ import (
 
 	"github.com/fsnap/fsnap/catalog"
 	"github.com/fsnap/fsnap/fixtures"
-	"github.com/fsnap/fsnap/internal/store"
+	"github.com/fsnap/fsnap/internal/testservers"
+	"github.com/fsnap/fsnap/store"
 )
 
 // BenchmarkGraph scans a root of 100 retained incremental checkpoints, each
@@ -29,7 +30,7 @@ func BenchmarkGraph(b *testing.B) {
 	b.Run("mem", func(b *testing.B) {
 		url := memRoot("bench")
 		spec.RootURI = url
-		root := open(b, url)
+		root := testservers.Open(b, url)
 		benchGraph(b, root, writeHistory(b, spec, root))
 	})
 	b.Run("file", func(b *testing.B) {
@@ -42,7 +43,7 @@ func BenchmarkGraph(b *testing.B) {
 		if err := h.Write(context.Background(), []fixtures.Writer{fixtures.Dir(dir)}, false); err != nil {
 			b.Fatal(err)
 		}
-		benchGraph(b, open(b, dir), h)
+		benchGraph(b, testservers.Open(b, dir), h)
 	})
 }
 
@@ -99,7 +100,7 @@ func benchGraph(b *testing.B, root *store.Location, h *fixtures.History) {
 func BenchmarkScanMillion(b *testing.B) {
 	const folders, files = 1000, 1000
 	url := memRoot("million")
-	root := open(b, url)
+	root := testservers.Open(b, url)
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 16)

@@ -3,7 +3,7 @@
 // snapshot alone owns, what is shared, which snapshot depends on another's
 // folder, and which stored files nothing references.
 //
-// A root is any folder of a store (see internal/store). Recognised layouts,
+// A root is any folder of a store (see package store). Recognised layouts,
 // at the root and one folder below it:
 //
 //	ROOT/chk-N/            checkpoint folders (the root is a job's folder)
@@ -25,7 +25,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fsnap/fsnap/internal/store"
+	"github.com/fsnap/fsnap/store"
 )
 
 // FolderKind is what a managed folder is.

@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/fsnap/fsnap/catalog"
-	"github.com/fsnap/fsnap/internal/store"
 	"github.com/fsnap/fsnap/internal/testservers"
+	"github.com/fsnap/fsnap/store"
 )
 
 // stores gives a fresh root URL in every kind of store the tests run on.
@@ -94,7 +94,7 @@ func TestScanLayouts(t *testing.T) {
 	wantUnmanaged := []string{"README", "a/b/", "chk-1x/y", "chk-x/y", "job1/dstl/", "job1/notes.txt", "shared-not/z"}
 	for name, mk := range stores(t, true) {
 		t.Run(name, func(t *testing.T) {
-			root := open(t, mk(t))
+			root := testservers.Open(t, mk(t))
 			for k, n := range objects {
 				put(t, root, k, n)
 			}
@@ -149,7 +149,7 @@ func TestScanLayouts(t *testing.T) {
 func TestScanEmptyAndMissingRoot(t *testing.T) {
 	for name, mk := range stores(t, false) {
 		t.Run(name, func(t *testing.T) {
-			c, err := catalog.Scan(context.Background(), open(t, mk(t)), catalog.Options{Areas: true})
+			c, err := catalog.Scan(context.Background(), testservers.Open(t, mk(t)), catalog.Options{Areas: true})
 			if err != nil || len(c.Folders) != 0 || len(c.Unmanaged) != 0 {
 				t.Errorf("empty root: %v, %+v", err, c)
 			}
@@ -161,7 +161,7 @@ func TestScanEmptyAndMissingRoot(t *testing.T) {
 func TestScanManyFolders(t *testing.T) {
 	for name, mk := range stores(t, false) {
 		t.Run(name, func(t *testing.T) {
-			root := open(t, mk(t))
+			root := testservers.Open(t, mk(t))
 			ctx := context.Background()
 			jobs, chks, files := 3, 40, 30 // 3,600 files in 120 folders: pages of S3, GCS and Azure are 1,000
 			if testing.Short() {

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/fsnap/fsnap/internal/store"
 	"github.com/fsnap/fsnap/snapshot"
+	"github.com/fsnap/fsnap/store"
 )
 
 // ErrChanged says that the root changed while it was read (a _metadata

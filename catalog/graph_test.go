@@ -11,8 +11,8 @@ import (
 	"github.com/fsnap/fsnap/catalog"
 	"github.com/fsnap/fsnap/fixtures"
 	"github.com/fsnap/fsnap/format"
-	"github.com/fsnap/fsnap/internal/store"
 	"github.com/fsnap/fsnap/internal/testservers"
+	"github.com/fsnap/fsnap/store"
 )
 
 // metadata encodes a checkpoint whose source operator has one subtask per
@@ -48,7 +48,7 @@ func putBytes(t testing.TB, l *store.Location, rel string, b []byte) {
 func handBuilt(t *testing.T) (*store.Location, string) {
 	bucket := fmt.Sprintf("catalog-hand-%d", memSeq.Add(1))
 	base := "mem://" + bucket + "/root"
-	root := open(t, base)
+	root := testservers.Open(t, base)
 	abs := func(rel string, size int64) format.StreamHandle {
 		return &format.FileHandle{Path: base + "/" + rel, Size: size}
 	}
@@ -149,7 +149,7 @@ func sortedBy(s []string) []string {
 // this root protects the savepoint's files.
 func TestGraphAlsoRoot(t *testing.T) {
 	root, base := handBuilt(t)
-	other := open(t, memRoot("other"))
+	other := testservers.Open(t, memRoot("other"))
 	putBytes(t, other, "jobX/chk-7/_metadata", metadata(t, 7, &format.FileHandle{Path: base + "/job/shared/O", Size: 1}))
 	ctx := context.Background()
 	c, _ := catalog.Scan(ctx, root, catalog.Options{Areas: true, Keep: true})
@@ -213,7 +213,7 @@ func TestGraphMatchesHistories(t *testing.T) {
 		spec := fixtures.HistorySpec{Seed: seed, RootURI: rootURL, AlsoURI: alsoURL, Flat: seed%4 == 0,
 			Jobs: 1 + int(seed%3), Rounds: 15, Retain: 1 + int(seed%3), Subtasks: 2, SSTs: 3, Churn: 0.3,
 			FailRate: 0.2, LeakRate: 0.2, Recent: 2, InFlight: true, Savepoints: 2, Restores: 2, Strays: 3}
-		root, also := open(t, rootURL), open(t, alsoURL)
+		root, also := testservers.Open(t, rootURL), testservers.Open(t, alsoURL)
 		h := writeHistory(t, spec, root, also)
 		c, err := catalog.Scan(ctx, root, catalog.Options{Areas: true, Keep: true})
 		if err != nil {
@@ -280,7 +280,7 @@ func TestGraphMatchesHistories(t *testing.T) {
 // root does not know) is taken as the root's object at that key when one
 // is stored, and listed as unconfirmed; otherwise it is external.
 func TestGraphAzureAccounts(t *testing.T) {
-	root := open(t, bucketPath(t, testservers.Shared(t, testservers.Azure).NewBucket(t), "root"))
+	root := testservers.Open(t, bucketPath(t, testservers.Shared(t, testservers.Azure).NewBucket(t), "root"))
 	wasbs := func(container, account, rel string, size int64) format.StreamHandle {
 		return &format.FileHandle{Path: "wasbs://" + container + "@" + account + ".blob.core.windows.net/root/" + rel, Size: size}
 	}

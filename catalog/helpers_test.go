@@ -8,7 +8,7 @@ import (
 
 	"github.com/fsnap/fsnap/catalog"
 	"github.com/fsnap/fsnap/fixtures"
-	"github.com/fsnap/fsnap/internal/store"
+	"github.com/fsnap/fsnap/store"
 )
 
 var memSeq atomic.Int64
@@ -16,16 +16,6 @@ var memSeq atomic.Int64
 // memRoot returns a fresh mem:// root URL.
 func memRoot(name string) string {
 	return fmt.Sprintf("mem://catalog-%s-%d/root", name, memSeq.Add(1))
-}
-
-func open(t testing.TB, ref string) *store.Location {
-	t.Helper()
-	l, err := store.Open(context.Background(), ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	return l
 }
 
 // writeHistory generates a history with spec's roots and writes it, old

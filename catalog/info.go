@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/fsnap/fsnap/internal/store"
 	"github.com/fsnap/fsnap/snapshot"
+	"github.com/fsnap/fsnap/store"
 )
 
 // Info is what a snapshot's _metadata says about it, for listings.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/fsnap/fsnap/internal/corpus"
@@ -40,6 +41,19 @@ func TestCorpusRoundTrip(t *testing.T) {
 				i++
 			}
 			t.Errorf("%s: round trip differs at offset %d (wrote %d bytes, read %d)", e.Name, i, len(out), len(b))
+		}
+	}
+}
+
+// TestWriterRefusesLongStrings: strings Java's writeUTF refuses (65,536 bytes
+// or more) are refused with an error in every version, never written with
+// their 16-bit length wrapped (version 4+ once lost the error).
+func TestWriterRefusesLongStrings(t *testing.T) {
+	long := strings.Repeat("m", 1<<16)
+	for v := int32(MinVersion); v <= MaxVersion; v++ {
+		m := &Metadata{Version: v, CheckpointID: 1, MasterStates: []MasterState{{Name: long, Version: 1}}}
+		if _, err := AppendMetadata(nil, m); err == nil || !strings.Contains(err.Error(), "65535") {
+			t.Errorf("version %d: master state name of %d bytes: %v", v, len(long), err)
 		}
 	}
 }

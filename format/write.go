@@ -64,6 +64,9 @@ func (w *writer) properties(p *CheckpointProperties) {
 	if p == nil {
 		p = &CheckpointProperties{Null: true}
 	}
+	if w.e.Err() != nil {
+		return // the encoder below would forget the error
+	}
 	b, err := appendProperties(w.e.Bytes(), p)
 	if err != nil {
 		w.e.Failf("checkpoint properties: %v", err)

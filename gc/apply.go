@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/fsnap/fsnap/catalog"
-	"github.com/fsnap/fsnap/internal/store"
+	"github.com/fsnap/fsnap/store"
 )
 
 // Event is one entry of the deletion log.

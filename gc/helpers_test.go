@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/fsnap/fsnap/internal/store"
+	"github.com/fsnap/fsnap/store"
 )
 
 // wipe deletes every object under a location.

@@ -25,12 +25,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/fsnap/fsnap/catalog"
-	"github.com/fsnap/fsnap/internal/store"
+	"github.com/fsnap/fsnap/store"
 )
 
 // Schema names the plan's JSON form.
@@ -314,7 +315,12 @@ func PlanDelete(ctx context.Context, root *store.Location, name string, opt Opti
 	if err != nil {
 		return nil, err
 	}
-	return planDelete(ctx, g, root, name, opt)
+	p, err := planDelete(ctx, g, root, name, opt)
+	if err == nil && len(opt.Also) == 0 && strings.HasPrefix(path.Base(name), "savepoint-") {
+		p.Warnings = append(p.Warnings, "jobs restored from this savepoint in LEGACY mode outside "+root.Display+
+			" may still use its files: pass their checkpoint roots with --also")
+	}
+	return p, err
 }
 
 func planDelete(ctx context.Context, g *catalog.Graph, root *store.Location, name string, opt Options) (*Plan, error) {

@@ -13,8 +13,8 @@ import (
 
 	"github.com/fsnap/fsnap/fixtures"
 	"github.com/fsnap/fsnap/gc"
-	"github.com/fsnap/fsnap/internal/store"
 	"github.com/fsnap/fsnap/internal/testservers"
+	"github.com/fsnap/fsnap/store"
 )
 
 // randomSpec draws a history: layouts, retention, churn, failure and leak

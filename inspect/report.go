@@ -4,6 +4,7 @@
 package inspect
 
 import (
+	"slices"
 	"sort"
 
 	"github.com/fsnap/fsnap/format"
@@ -29,6 +30,16 @@ type Report struct {
 	Files []FileInfo `json:"files,omitempty"`
 	// RocksDB is present with --rocksdb.
 	RocksDB *RocksDBReport `json:"rocksdb,omitempty"`
+	// StateHeaders are the distinct state stream header versions found
+	// (absent with --metadata-only): what a Flink release must read.
+	StateHeaders *HeaderVersions `json:"state_headers,omitempty"`
+}
+
+// HeaderVersions are KeyedBackendSerializationProxy and
+// OperatorBackendSerializationProxy versions.
+type HeaderVersions struct {
+	Keyed    []int32 `json:"keyed"`
+	Operator []int32 `json:"operator"`
 }
 
 type MetadataInfo struct {
@@ -99,6 +110,8 @@ type OperatorInfo struct {
 	// States are read from the state files' headers (absent with
 	// --metadata-only); entries and bytes come with --states.
 	States []StateInfo `json:"states,omitempty"`
+	// KeySerializer is the keyed state's key serializer, from the headers.
+	KeySerializer *SerializerInfo `json:"key_serializer,omitempty"`
 	// KeyGroups and Skew come with --states, for walked keyed streams.
 	KeyGroups []KeyGroupInfo `json:"key_groups,omitempty"`
 	Skew      *Skew          `json:"skew,omitempty"`
@@ -145,19 +158,27 @@ type Options struct {
 
 // Build makes the report of s.
 func Build(s *snapshot.Snapshot, opt Options) *Report {
+	var headers *HeaderVersions
 	if opt.States != nil {
-		var keyed, operator []int32
+		headers = &HeaderVersions{Keyed: []int32{}, Operator: []int32{}}
 		for _, st := range opt.States {
-			keyed = append(keyed, st.headers.keyed...)
-			operator = append(operator, st.headers.operator...)
+			for _, v := range st.headers.keyed {
+				headers.Keyed = appendUnique(headers.Keyed, v)
+			}
+			for _, v := range st.headers.operator {
+				headers.Operator = appendUnique(headers.Operator, v)
+			}
 		}
-		s.NarrowByHeaders(keyed, operator)
+		slices.Sort(headers.Keyed)
+		slices.Sort(headers.Operator)
+		s.NarrowByHeaders(headers.Keyed, headers.Operator)
 	}
 	m := s.Metadata
 	r := &Report{
 		Schema:       Schema,
 		Snapshot:     s.Dir,
 		Metadata:     MetadataInfo{Path: s.Dir + "/" + format.MetadataFileName, Bytes: s.MetadataSize, Version: m.Version},
+		StateHeaders: headers,
 		CheckpointID: m.CheckpointID,
 		Kind: KindInfo{Kind: string(s.Kind.Kind), Source: s.Kind.Source, Reason: s.Kind.Reason,
 			TypeName: s.Kind.TypeName, SharingFilesStrategy: s.Kind.SharingFilesStrategy, FormatType: s.Kind.FormatType},
@@ -192,6 +213,7 @@ func Build(s *snapshot.Snapshot, opt Options) *Report {
 			st := opt.States[len(r.Operators)-1]
 			oi := &r.Operators[len(r.Operators)-1]
 			oi.States, oi.KeyGroups, oi.Skew, oi.Notes = st.states, st.keyGroups, st.skew, st.notes
+			oi.KeySerializer = st.key
 		}
 		r.Totals.Subtasks += op.Subtasks
 		r.Totals.StateBytes += b.Total()

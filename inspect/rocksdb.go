@@ -11,12 +11,12 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"text/tabwriter"
 
 	"github.com/fsnap/fsnap/format"
 	"github.com/fsnap/fsnap/format/state"
 	"github.com/fsnap/fsnap/internal/rocks"
 	"github.com/fsnap/fsnap/snapshot"
+	"github.com/fsnap/fsnap/snapshot/source"
 )
 
 // RocksDBReport is what `fsnap inspect --rocksdb` adds: every RocksDB
@@ -106,7 +106,7 @@ type RocksDBOptions struct {
 // placed under their RocksDB names in a scratch directory: local files as
 // links, others downloaded) and describes it. Instances that cannot be read
 // carry an Error; the error returned is for the report as a whole.
-func RocksDB(ctx context.Context, s *snapshot.Snapshot, src *snapshot.Source, opt RocksDBOptions) (*RocksDBReport, error) {
+func RocksDB(ctx context.Context, s *snapshot.Snapshot, src *source.Source, opt RocksDBOptions) (*RocksDBReport, error) {
 	if !rocks.Available {
 		return nil, rocks.ErrUnavailable
 	}
@@ -183,7 +183,7 @@ func RocksDB(ctx context.Context, s *snapshot.Snapshot, src *snapshot.Source, op
 	return r, nil
 }
 
-func describe(ctx context.Context, src *snapshot.Source, op *format.OperatorState, h *format.IncrementalHandle, dir string, in *RocksDBInstance) error {
+func describe(ctx context.Context, src *source.Source, op *format.OperatorState, h *format.IncrementalHandle, dir string, in *RocksDBInstance) error {
 	meta, err := src.ReadAll(ctx, h.MetaStateHandle, 64<<20)
 	if err != nil {
 		return fmt.Errorf("meta state handle: %w", err)
@@ -292,7 +292,7 @@ func describe(ctx context.Context, src *snapshot.Source, op *format.OperatorStat
 
 // place puts one file into dir under its RocksDB name: a link to a whole
 // local file, else a copy. It returns the file's source name and size.
-func place(ctx context.Context, src *snapshot.Source, f state.RocksDBFile, dir string) (string, int64, error) {
+func place(ctx context.Context, src *source.Source, f state.RocksDBFile, dir string) (string, int64, error) {
 	if f.LocalPath == "" || strings.ContainsAny(f.LocalPath, `/\`) || f.LocalPath == "." || f.LocalPath == ".." {
 		return "", 0, fmt.Errorf("not a plain file name")
 	}
@@ -332,55 +332,4 @@ func place(ctx context.Context, src *snapshot.Source, f state.RocksDBFile, dir s
 		err = fmt.Errorf("%s: %d bytes, the metadata says %d", name, n, size)
 	}
 	return name, size, err
-}
-
-// WriteRocksDBText renders the RocksDB part of the report for people.
-func WriteRocksDBText(w io.Writer, r *RocksDBReport) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "\nrocksdb\t%d instances, %d files (%s), %d SSTs (%s), %d entries\n",
-		len(r.Instances), r.Files, Bytes(r.FileBytes), r.SSTs, Bytes(r.SSTBytes), r.Entries)
-	for _, in := range r.Instances {
-		who := in.UID
-		if who == "" {
-			who = in.Name
-		}
-		if who != "" {
-			who += " "
-		}
-		comp := ""
-		if in.Compressed {
-			comp = ", snapshot compression on"
-		}
-		fmt.Fprintf(tw, "\n%s%s subtask %d: key groups %s, %d files (%s)%s\n", who, in.Operator, in.Subtask, in.KeyGroups, in.Files, Bytes(in.FileBytes), comp)
-		if in.Error != "" {
-			fmt.Fprintf(tw, "  ERROR: %s\n", in.Error)
-		}
-		if len(in.ColumnFamilies) > 0 {
-			fmt.Fprintln(tw, "  COLUMN FAMILY\tID\tKIND\tENTRIES\tKEY BYTES\tVALUE BYTES\tKEY GROUPS\tSSTS\tSST BYTES\tSST ENTRIES")
-			for _, cf := range in.ColumnFamilies {
-				id, kind := "-", "-"
-				if cf.StateID >= 0 {
-					id, kind = fmt.Sprint(cf.StateID), cf.Kind
-				}
-				kgs := "-"
-				if cf.FirstKeyGroup >= 0 {
-					kgs = fmt.Sprintf("%d-%d (%d)", cf.FirstKeyGroup, cf.LastKeyGroup, cf.KeyGroupsPresent)
-				}
-				if cf.OutsideRange > 0 {
-					kgs += fmt.Sprintf(", %d entries outside the range", cf.OutsideRange)
-				}
-				fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\t%s\t%s\t%d\t%s\t%d\n", cf.Name, id, kind, cf.Entries,
-					Bytes(cf.KeyBytes), Bytes(cf.ValueBytes), kgs, cf.SSTs, Bytes(cf.SSTBytes), cf.SSTEntries)
-			}
-		}
-		tw.Flush() // align each table on its own
-		if len(in.SSTs) > 0 {
-			fmt.Fprintln(tw, "  SST\tLEVEL\tCOLUMN FAMILY\tBYTES\tENTRIES\tDELETIONS\tKEY GROUPS\tFILE")
-			for _, s := range in.SSTs {
-				fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%d\t%d\t%d-%d\t%s\n", s.LocalName, s.Level, s.ColumnFamily, Bytes(s.Bytes),
-					s.Entries, s.Deletions, s.SmallestKeyGroup, s.LargestKeyGroup, s.File)
-			}
-		}
-	}
-	return tw.Flush()
 }

@@ -1,7 +1,6 @@
 package inspect_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -13,19 +12,17 @@ import (
 	"github.com/fsnap/fsnap/inspect"
 	"github.com/fsnap/fsnap/internal/corpus"
 	"github.com/fsnap/fsnap/internal/rocks"
-	"github.com/fsnap/fsnap/snapshot"
+	"github.com/fsnap/fsnap/snapshot/source"
 )
 
 func rocksReport(t *testing.T, dir string) *inspect.RocksDBReport {
 	t.Helper()
-	s, ref, err := snapshot.Load(context.Background(), dir)
+	s, src, err := source.Load(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ref.Close()
-	tmp := t.TempDir()
-	src := snapshot.NewSource(ref)
 	defer src.Close()
+	tmp := t.TempDir()
 	r, err := inspect.RocksDB(context.Background(), s, src, inspect.RocksDBOptions{Tmp: tmp})
 	if err != nil {
 		t.Fatal(err)
@@ -91,15 +88,6 @@ func TestRocksDBCorpus(t *testing.T) {
 	}
 	if len(perOp) != 4 {
 		t.Errorf("%d keyed operators, want 4", len(perOp))
-	}
-	var text bytes.Buffer
-	if err := inspect.WriteRocksDBText(&text, r); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range []string{"14 instances", "COLUMN FAMILY", "_timer_state/processing_timer", "000014.sst"} {
-		if !strings.Contains(text.String(), s) {
-			t.Errorf("text lacks %q:\n%s", s, text.String())
-		}
 	}
 	if _, err := json.Marshal(r); err != nil {
 		t.Fatal(err)

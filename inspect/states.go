@@ -11,6 +11,7 @@ import (
 	"github.com/fsnap/fsnap/format"
 	"github.com/fsnap/fsnap/format/state"
 	"github.com/fsnap/fsnap/snapshot"
+	"github.com/fsnap/fsnap/snapshot/source"
 )
 
 // StateInfo is one state an operator holds, merged over its subtasks.
@@ -38,6 +39,15 @@ type SerializerInfo struct {
 	Short   string           `json:"short"`
 	Version int32            `json:"version"`
 	Nested  []SerializerInfo `json:"nested,omitempty"`
+	// Params are the snapshot's named string parameters (typeClass,
+	// pojoClass, caseClass, schema, fieldName, registeredClass, …),
+	// repeated ones joined by commas.
+	Params map[string]string `json:"params,omitempty"`
+	// Opaque: fsnap skipped the payload (a class it does not decode, where
+	// framing gave its extent). DerivedFrom: the Java serializer class the
+	// snapshot was derived from (headers of Flink ≤ 1.6).
+	Opaque      bool   `json:"opaque,omitempty"`
+	DerivedFrom string `json:"derived_from,omitempty"`
 }
 
 // KeyGroupInfo is a key group's entries and bytes (--states).
@@ -76,6 +86,7 @@ type OperatorStates struct {
 	skew      *Skew
 	notes     []string
 	headers   headerVersions
+	key       *SerializerInfo // the keyed state's key serializer
 }
 
 type headerVersions struct{ keyed, operator []int32 }
@@ -105,7 +116,7 @@ type result struct {
 // ReadStates reads the state headers (and with Walk the streams) of every
 // operator of s. Errors of single streams are notes, not failures: inspect
 // shows what it can; verify judges.
-func ReadStates(ctx context.Context, s *snapshot.Snapshot, src *snapshot.Source, opt StatesOptions) []OperatorStates {
+func ReadStates(ctx context.Context, s *snapshot.Snapshot, src *source.Source, opt StatesOptions) []OperatorStates {
 	var jobs []job
 	for i, op := range s.Operators {
 		for j := range op.State.Subtasks {
@@ -161,7 +172,7 @@ func keyedJobs(op int, sub int32, h format.KeyedStateHandle) []job {
 // maxHeaderBytes bounds a RocksDB meta state handle read into memory.
 const maxHeaderBytes = 64 << 20
 
-func readJob(ctx context.Context, s *snapshot.Snapshot, src *snapshot.Source, j job, walk bool) result {
+func readJob(ctx context.Context, s *snapshot.Snapshot, src *source.Source, j job, walk bool) result {
 	r := result{job: j}
 	op := s.Operators[j.op].State
 	switch {
@@ -243,6 +254,11 @@ func mergeResults(s *snapshot.Snapshot, results []result, walk bool) []OperatorS
 		}
 		if h := r.keyedHeader; h != nil {
 			o.headers.keyed = appendUnique(o.headers.keyed, h.Version)
+			if o.key == nil && h.KeySerializer != nil {
+				k := serializerInfo(h.KeySerializer)
+				k.Role = state.KeySerializerKey
+				o.key = &k
+			}
 			for i := range h.States {
 				si := add(r.op, r.slot, &h.States[i])
 				if r.keyedSizes != nil {
@@ -320,7 +336,26 @@ func serializerInfo(s *state.Snapshot) SerializerInfo {
 	if s == nil {
 		return SerializerInfo{Class: "null", Short: "null"}
 	}
-	si := SerializerInfo{Class: s.Class, Short: s.ShortClass(), Version: s.Version}
+	si := SerializerInfo{Class: s.Class, Short: s.ShortClass(), Version: s.Version, Opaque: s.Opaque, DerivedFrom: s.Derived}
+	var params func([]state.Part)
+	params = func(ps []state.Part) {
+		for _, p := range ps {
+			switch p.Kind {
+			case state.PartUTF, state.PartStringValue:
+				if si.Params == nil {
+					si.Params = map[string]string{}
+				}
+				if old, ok := si.Params[p.Name]; ok {
+					si.Params[p.Name] = old + "," + p.Str
+				} else {
+					si.Params[p.Name] = p.Str
+				}
+			case state.PartFramed:
+				params(p.Sub)
+			}
+		}
+	}
+	params(s.Parts)
 	for _, n := range s.Nested() {
 		si.Nested = append(si.Nested, serializerInfo(n))
 	}
@@ -365,4 +400,16 @@ func ratio(a, b int64) float64 {
 		return 0
 	}
 	return float64(a) / float64(b)
+}
+
+// Load builds the report of the snapshot at ref (a directory, _metadata
+// file or URL) with its state headers read (streams walked with
+// opt.Walk): what compat and diff decide on.
+func Load(ctx context.Context, ref string, opt StatesOptions) (*Report, error) {
+	s, src, err := source.Load(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	return Build(s, Options{States: ReadStates(ctx, s, src, opt)}), nil
 }

@@ -14,8 +14,10 @@ import (
 
 	"github.com/fsnap/fsnap/format"
 	"github.com/fsnap/fsnap/format/state"
-	"github.com/fsnap/fsnap/internal/store"
+	"github.com/fsnap/fsnap/internal/transfer"
 	"github.com/fsnap/fsnap/snapshot"
+	"github.com/fsnap/fsnap/snapshot/source"
+	"github.com/fsnap/fsnap/store"
 )
 
 // CanonicalOptions configure ToCanonical.
@@ -27,9 +29,9 @@ type CanonicalOptions struct {
 	// Parallel is how many subtasks (and file copies) are worked on at once
 	// (default: the number of CPUs).
 	Parallel int
-	// Progress, when set, is told the total bytes of work and then each
-	// increment as it is done. It is called from several goroutines.
-	Progress Progress
+	// Transfers tune the copies of carried files and feed progress (bytes
+	// of source state).
+	Transfers Transfers
 	// Compression of the key-group blocks written: as the source's header
 	// says (default), or Snappy / none for every keyed stream (unified
 	// streams whose compression differs are then re-encoded).
@@ -56,12 +58,6 @@ func ParseCompression(s string) (Compression, error) {
 		return CompressionNone, nil
 	}
 	return 0, fmt.Errorf("unknown compression %q (want keep, snappy or none)", s)
-}
-
-// Progress receives the progress of a conversion in bytes of source state.
-type Progress interface {
-	Start(total int64)
-	Add(n int64)
 }
 
 // CanonicalResult describes a finished conversion.
@@ -91,6 +87,34 @@ type CanonicalResult struct {
 // ToCanonical never overwrites or mixes with existing files.
 var ErrDestinationNotEmpty = errors.New("destination is not empty")
 
+// CanonicalSchema names the document of a conversion.
+const CanonicalSchema = "fsnap.to-canonical/v1"
+
+// CanonicalDocument is the fsnap.to-canonical/v1 document of a conversion.
+type CanonicalDocument struct {
+	Schema       string  `json:"schema"`
+	Source       string  `json:"source"`
+	Destination  string  `json:"destination"`
+	SourceKind   string  `json:"source_kind"`
+	FromRocksDB  int     `json:"from_rocksdb"`
+	FromHeap     int     `json:"from_heap"`
+	FromUnified  int     `json:"from_unified"`
+	Entries      int64   `json:"entries"`
+	OutsideRange int64   `json:"outside_range"`
+	FilesWritten int     `json:"files_written"`
+	BytesWritten int64   `json:"bytes_written"`
+	BytesRead    int64   `json:"bytes_read"`
+	Seconds      float64 `json:"seconds"`
+}
+
+// Document is the conversion's fsnap.to-canonical/v1 document.
+func (res *CanonicalResult) Document() *CanonicalDocument {
+	return &CanonicalDocument{Schema: CanonicalSchema, Source: res.Source, Destination: res.Destination,
+		SourceKind: string(res.SourceKind), FromRocksDB: res.FromRocksDB, FromHeap: res.FromHeap, FromUnified: res.FromUnified,
+		Entries: res.Entries, OutsideRange: res.OutsideRange, FilesWritten: res.FilesWritten,
+		BytesWritten: res.BytesWritten, BytesRead: res.BytesRead, Seconds: res.Elapsed.Seconds()}
+}
+
 // ToCanonical converts the snapshot src (a native savepoint or a
 // checkpoint of the RocksDB or heap backend, any store URL) into a canonical
 // savepoint at dst (an empty directory or prefix, any store URL) that every
@@ -119,7 +143,7 @@ func ToCanonical(ctx context.Context, src, dst string, opts CanonicalOptions) (r
 	if opts.Tmp == "" {
 		opts.Tmp = os.TempDir()
 	}
-	snap, ref, err := snapshot.Load(ctx, src)
+	snap, ref, err := source.Load(ctx, src)
 	if err != nil {
 		return nil, err
 	}
@@ -143,14 +167,14 @@ func ToCanonical(ctx context.Context, src, dst string, opts CanonicalOptions) (r
 	defer os.RemoveAll(scratch)
 
 	c := &converter{
-		src:         snapshot.NewSource(ref),
+		src:         ref,
 		dst:         &sink{loc: dl, names: map[string]bool{format.MetadataFileName: true}},
 		scratch:     scratch,
-		progress:    opts.Progress,
+		transfers:   opts.Transfers,
+		engine:      opts.Transfers.engine(),
 		compression: opts.Compression,
 		res:         &CanonicalResult{Source: snap.Dir, Destination: dl.Display, SourceKind: snap.Kind.Kind},
 	}
-	defer c.src.Close()
 	defer func() {
 		if err != nil {
 			c.dst.removeAll(context.WithoutCancel(ctx))
@@ -160,9 +184,11 @@ func ToCanonical(ctx context.Context, src, dst string, opts CanonicalOptions) (r
 	if err := c.plan(ctx, m); err != nil {
 		return nil, err
 	}
-	if c.progress != nil {
-		c.progress.Start(c.total)
-	}
+	defer c.transfers.feed(func() Progress {
+		p := progressOf(c.engine)
+		p.Bytes, p.BytesDone = c.total, c.read.Load()+p.BytesDone
+		return p
+	})()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opts.Parallel)
 	for _, t := range c.tasks {
@@ -182,13 +208,19 @@ func ToCanonical(ctx context.Context, src, dst string, opts CanonicalOptions) (r
 	if err != nil {
 		return nil, fmt.Errorf("encoding the new _metadata: %w", err)
 	}
-	if err := c.dst.writeBytes(ctx, format.MetadataFileName, b); err != nil {
+	metaKey, err := dl.Key(format.MetadataFileName)
+	if err != nil {
+		return nil, err
+	}
+	c.dst.track(metaKey)
+	if err := publishMetadata(ctx, dl, metaKey, b, c.dst.objects(), !opts.Transfers.NoSync); err != nil {
 		return nil, err
 	}
 	r := c.res
 	r.Metadata = m
 	r.FilesWritten, r.BytesWritten = c.dst.count()
-	r.BytesRead = c.read.Load()
+	r.BytesWritten += c.copied.Load() + int64(len(b))
+	r.BytesRead = c.read.Load() + c.copied.Load()
 	r.Entries = c.entries.Load()
 	r.OutsideRange = c.outside.Load()
 	r.Elapsed = time.Since(start)
@@ -215,19 +247,21 @@ func canonicalProperties(m *format.Metadata) *format.CheckpointProperties {
 
 // converter holds one conversion's state.
 type converter struct {
-	src         *snapshot.Source
+	src         *source.Source
 	dst         *sink
 	scratch     string
-	progress    Progress
+	transfers   Transfers
 	compression Compression
 	res         *CanonicalResult
 
 	tasks  []*task
 	copies map[string]*task // carried files by source identity
+	engine *transfer.Engine // copies files, checked
 	total  int64
 
 	mu      sync.Mutex // guards res counters updated by tasks
 	read    atomic.Int64
+	copied  atomic.Int64 // bytes of files copied as they are
 	entries atomic.Int64
 	outside atomic.Int64
 }
@@ -266,9 +300,6 @@ func (c *converter) advance(n int64) {
 		return
 	}
 	c.read.Add(n)
-	if c.progress != nil {
-		c.progress.Add(n)
-	}
 }
 
 func (c *converter) count(f *int) {
@@ -281,13 +312,23 @@ func (c *converter) count(f *int) {
 // work. Handles shared between places (the same file) are copied once.
 func (c *converter) plan(ctx context.Context, m *format.Metadata) error {
 	c.copies = map[string]*task{}
+	// Every stream outside keyed state is carried as it is.
+	for n := range m.Walk() {
+		if n.Stream == nil || n.Slot == format.SlotManagedKeyed || n.Slot == format.SlotRawKeyed {
+			continue
+		}
+		if err := c.carry(*n.Stream, n.Where(m), func(d format.StreamHandle) {
+			*n.Stream = d
+			if n.Owner != nil {
+				n.Owner.FileMerging = nil // a plain operator state handle now
+			}
+		}); err != nil {
+			return err
+		}
+	}
+	// Keyed state: managed is converted, raw carried.
 	for oi := range m.Operators {
 		op := &m.Operators[oi]
-		if op.Coordinator != nil {
-			if err := c.carry(op.Coordinator, fmt.Sprintf("operator %s coordinator state", op.ID), func(h format.StreamHandle) { op.Coordinator = h }); err != nil {
-				return err
-			}
-		}
 		for si := range op.Subtasks {
 			st := &op.Subtasks[si]
 			where := fmt.Sprintf("operator %s subtask %d", op.ID, st.Index)
@@ -298,30 +339,6 @@ func (c *converter) plan(ctx context.Context, m *format.Metadata) error {
 			}
 			if st.RawKeyedState != nil {
 				if err := c.carryKeyed(st.RawKeyedState, where+" raw keyed state", func(h format.KeyedStateHandle) { st.RawKeyedState = h }); err != nil {
-					return err
-				}
-			}
-			for _, p := range []**format.OperatorStateHandle{&st.ManagedOperatorState, &st.RawOperatorState} {
-				if *p == nil {
-					continue
-				}
-				h := *p
-				if err := c.carry(h.Delegate, where+" operator state", func(d format.StreamHandle) {
-					*p = &format.OperatorStateHandle{States: h.States, Delegate: d}
-				}); err != nil {
-					return err
-				}
-			}
-			for _, list := range [][]format.ChannelStateHandle{st.InputChannels(), st.ResultSubpartitions()} {
-				for i := range list {
-					ch := &list[i]
-					if err := c.carry(ch.Delegate, where+" channel state", func(d format.StreamHandle) { ch.Delegate = d }); err != nil {
-						return err
-					}
-				}
-			}
-			for i := range st.LegacyOperatorState() {
-				if err := c.carry(st.LegacyOperatorState()[i], where+" legacy operator state", func(d format.StreamHandle) { st.LegacyOperatorState()[i] = d }); err != nil {
 					return err
 				}
 			}

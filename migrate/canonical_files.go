@@ -5,15 +5,15 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"io"
 	"path"
 	"sync"
 
 	"gocloud.dev/blob"
 
 	"github.com/fsnap/fsnap/format"
-	"github.com/fsnap/fsnap/internal/store"
-	"github.com/fsnap/fsnap/snapshot"
+	"github.com/fsnap/fsnap/internal/transfer"
+	"github.com/fsnap/fsnap/snapshot/source"
+	"github.com/fsnap/fsnap/store"
 )
 
 // copyBuffer is the buffer of file copies and of converted streams.
@@ -24,7 +24,7 @@ const copyBuffer = 1 << 20
 const maxMetaBytes = 64 << 20
 
 // object is where a stream's bytes are: an object (or a range of one).
-type object struct{ snapshot.Object }
+type object struct{ source.Object }
 
 func (o object) name() string { return o.Name() }
 
@@ -137,19 +137,28 @@ func (f *outFile) close(abort error) error {
 	return nil
 }
 
-func (d *sink) writeBytes(ctx context.Context, name string, b []byte) error {
-	f, err := d.create(ctx, name)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	return f.close(err)
+// track remembers a key written by other means (the transfer engine).
+func (d *sink) track(key string) {
+	d.mu.Lock()
+	d.written = append(d.written, key)
+	d.mu.Unlock()
 }
 
 func (d *sink) count() (int, int64) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return len(d.written), d.bytes
+}
+
+// objects are the files written so far.
+func (d *sink) objects() []transfer.Object {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]transfer.Object, len(d.written))
+	for i, k := range d.written {
+		out[i] = transfer.Object{Loc: d.loc, Key: k}
+	}
+	return out
 }
 
 // removeAll deletes every file written, best effort.
@@ -182,7 +191,7 @@ func (c *converter) carry(h format.StreamHandle, where string, set func(format.S
 	case *format.EmptySegmentFileHandle:
 		set(&format.ByteStreamHandle{Name: newUUID(), Data: []byte{}})
 		return nil
-	case *format.KeyGroupsHandle: // legacy nesting
+	case *format.KeyGroupsHandle: // legacy nesting (raw keyed state)
 		return c.carry(x.Delegate, where, func(d format.StreamHandle) {
 			n := *x
 			n.Delegate = d
@@ -207,7 +216,7 @@ func (c *converter) carry(h format.StreamHandle, where string, set func(format.S
 	}
 	t := &task{name: where}
 	t.run = func(ctx context.Context) error {
-		n, err := c.copyObject(ctx, o, c.dst.reserve(name))
+		n, err := c.copyFile(ctx, h, o, c.dst.reserve(name))
 		t.result = n
 		return err
 	}
@@ -216,6 +225,26 @@ func (c *converter) carry(h format.StreamHandle, where string, set func(format.S
 	c.total += o.Size
 	c.add(t)
 	return nil
+}
+
+// copyFile copies the bytes behind h, at o, into the destination file
+// name, through the checked transfer engine.
+func (c *converter) copyFile(ctx context.Context, h format.StreamHandle, o object, name string) (format.StreamHandle, error) {
+	key, err := c.dst.loc.Key(name)
+	if err != nil {
+		return nil, err
+	}
+	f := transfer.File{Src: transfer.Object{Loc: o.Loc, Key: o.Key}, Dst: transfer.Object{Loc: c.dst.loc, Key: key}, Length: -1, Size: o.Size}
+	if _, ok := h.(*format.SegmentFileHandle); ok { // the segment's range, into a file of its own
+		f.Offset, f.Length, f.Size = o.Offset, o.Size, -1
+	}
+	c.dst.track(key)
+	res := c.engine.Copy(ctx, []transfer.File{f})[0]
+	if res.Err != nil {
+		return nil, res.Err
+	}
+	c.copied.Add(res.Bytes)
+	return &format.RelativeFileHandle{RelativePath: name, Size: res.Bytes}, nil
 }
 
 // carryKeyed schedules carrying a raw keyed state handle.
@@ -229,36 +258,4 @@ func (c *converter) carryKeyed(h format.KeyedStateHandle, where string, set func
 		n.Delegate = d
 		set(&n)
 	})
-}
-
-// copyObject copies o into the destination file name.
-func (c *converter) copyObject(ctx context.Context, o object, name string) (format.StreamHandle, error) {
-	r, err := o.Loc.NewRangeReader(ctx, o.Key, o.Offset, o.Size)
-	if err != nil {
-		return nil, o.Loc.Wrap(o.Key, err)
-	}
-	defer r.Close()
-	f, err := c.dst.create(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	n, err := io.CopyBuffer(struct{ io.Writer }{f}, progressReader{r, c}, make([]byte, 256<<10))
-	if err == nil && n != o.Size {
-		err = fmt.Errorf("%s: %d bytes, the metadata says %d", o.name(), n, o.Size)
-	}
-	if err := f.close(err); err != nil {
-		return nil, err
-	}
-	return &format.RelativeFileHandle{RelativePath: name, Size: n}, nil
-}
-
-type progressReader struct {
-	r io.Reader
-	c *converter
-}
-
-func (p progressReader) Read(b []byte) (int, error) {
-	n, err := p.r.Read(b)
-	p.c.advance(int64(n))
-	return n, err
 }

@@ -62,13 +62,13 @@ func newHeapConverter(h *state.KeyedHeader) *heapConverter {
 		switch st.kind {
 		case "VALUE", "REDUCING", "AGGREGATING", "FOLDING":
 		case "LIST":
-			if v == nil || v.Class != state.ListSnapshotClass || len(v.Nested()) != 1 {
+			if !state.IsList(v) {
 				st.err = fmt.Errorf("LIST state %q: value serializer %s is not a ListSerializer", m.Name, snapClass(v))
 				continue
 			}
 			st.elem, st.err = state.LayoutOf(v.Nested()[0])
 		case "MAP":
-			if v == nil || v.Class != state.MapSnapshotClass || len(v.Nested()) != 2 {
+			if !state.IsMap(v) {
 				st.err = fmt.Errorf("MAP state %q: value serializer %s is not a MapSerializer", m.Name, snapClass(v))
 				continue
 			}

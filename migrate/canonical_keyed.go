@@ -85,7 +85,7 @@ func (c *converter) convertStream(ctx context.Context, op *format.OperatorState,
 		if r, ok := h.Delegate.(*format.RelativeFileHandle); ok {
 			rel = r.RelativePath
 		}
-		d, err := c.copyObject(ctx, o, c.dst.reserve(rel))
+		d, err := c.copyFile(ctx, h.Delegate, o, c.dst.reserve(rel))
 		if err != nil {
 			return nil, err
 		}

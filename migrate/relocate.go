@@ -16,23 +16,19 @@ package migrate
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"path"
-	"path/filepath"
 	"strings"
 	"time"
 
-	"gocloud.dev/blob"
-
 	"github.com/fsnap/fsnap/format"
-	"github.com/fsnap/fsnap/internal/store"
 	"github.com/fsnap/fsnap/internal/transfer"
 	"github.com/fsnap/fsnap/snapshot"
+	"github.com/fsnap/fsnap/store"
 )
 
 // RelocateOptions control a relocation.
@@ -40,12 +36,10 @@ type RelocateOptions struct {
 	// Maps rewrite absolute paths by prefix instead of making them
 	// relative; the files are copied to the mapped place.
 	Maps []PrefixMap
-	// Engine runs the copies; share one between relocations to bound the
-	// transfers of a whole run. Nil: a new engine with default settings.
-	Engine *transfer.Engine
-	// NoSync skips making local destination files durable (fsync) before
-	// _metadata is written.
-	NoSync bool
+	// Transfers tune the copies.
+	Transfers Transfers
+
+	engine *transfer.Engine // RelocateAll's, shared by its snapshots
 }
 
 // PrefixMap rewrites absolute paths that start with Old (a whole path
@@ -176,6 +170,10 @@ func (e *RelocateError) Error() string { return e.msg }
 // directory, its _metadata, or a URL of either) into the directory dst.
 func Relocate(ctx context.Context, src, dst string, opts RelocateOptions) (*RelocateReport, error) {
 	start := time.Now()
+	if opts.engine == nil {
+		opts.engine = opts.Transfers.engine()
+		defer opts.Transfers.feed(func() Progress { return progressOf(opts.engine) })()
+	}
 	p, err := PlanRelocation(ctx, src, dst, opts)
 	defer p.Close()
 	if err != nil {
@@ -213,9 +211,9 @@ func PlanRelocation(ctx context.Context, src, dst string, opts RelocateOptions) 
 	if err != nil {
 		return nil, err
 	}
-	p := &RelocatePlan{opts: opts, src: sr, Src: strings.TrimSuffix(sr.NameOf(sr.Prefix), "/"), engine: opts.Engine}
+	p := &RelocatePlan{opts: opts, src: sr, Src: strings.TrimSuffix(sr.NameOf(sr.Prefix), "/"), engine: opts.engine}
 	if p.engine == nil {
-		p.engine = transfer.New(transfer.Options{SyncLocal: !opts.NoSync})
+		p.engine = opts.Transfers.engine()
 	}
 	fail := func(err error) (*RelocatePlan, error) {
 		p.Close()
@@ -481,70 +479,17 @@ func (p *RelocatePlan) stillNeeded(ctx context.Context) []transfer.File {
 	return out
 }
 
-// writeMetadata writes the new _metadata (after making local files
-// durable), then reads it back.
+// writeMetadata publishes the new _metadata once every file is copied.
 func (p *RelocatePlan) writeMetadata(ctx context.Context) error {
-	local := p.dst.Scheme == "file" && !p.opts.NoSync
-	if local {
-		// The state files' directory entries must be durable before the
-		// _metadata that names them.
-		dirs := map[string]bool{}
-		for _, f := range p.xfer {
-			if f.Dst.Loc.Scheme == "file" {
-				dirs[filepath.Dir(f.Dst.Name())] = true
-			}
-		}
-		for d := range dirs {
-			if err := fsyncPath(d); err != nil {
-				return err
-			}
-		}
+	dsts := make([]transfer.Object, len(p.xfer))
+	for i, f := range p.xfer {
+		dsts[i] = f.Dst
 	}
+	data := p.Metadata
 	if p.Done {
-		return nil
+		data = nil
 	}
-	sum := md5.Sum(p.Metadata)
-	w, err := p.dst.Bucket.NewWriter(ctx, p.dstMetaKey, &blob.WriterOptions{
-		ContentType: "application/octet-stream", ContentMD5: sum[:]})
-	if err != nil {
-		return p.dst.Wrap(p.dstMetaKey, err)
-	}
-	if _, err := w.Write(p.Metadata); err != nil {
-		w.Close()
-		return p.dst.Wrap(p.dstMetaKey, err)
-	}
-	if err := w.Close(); err != nil {
-		return p.dst.Wrap(p.dstMetaKey, err)
-	}
-	if local {
-		name := p.dst.NameOf(p.dstMetaKey)
-		if err := fsyncPath(name); err != nil {
-			return err
-		}
-		if err := fsyncPath(filepath.Dir(name)); err != nil {
-			return err
-		}
-	}
-	back, err := p.dst.ReadAll(ctx, p.dstMetaKey, int64(len(p.Metadata)))
-	if err != nil {
-		return err
-	}
-	if !bytes.Equal(back, p.Metadata) {
-		return fmt.Errorf("%s: reads back different from what was written", p.dst.NameOf(p.dstMetaKey))
-	}
-	return nil
-}
-
-func fsyncPath(name string) error {
-	f, err := os.Open(name)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return publishMetadata(ctx, p.dst, p.dstMetaKey, data, dsts, !p.opts.Transfers.NoSync)
 }
 
 // relocPlanner builds a plan while walking the handles.

@@ -16,8 +16,7 @@ import (
 	"time"
 
 	"github.com/fsnap/fsnap/format"
-	"github.com/fsnap/fsnap/internal/store"
-	"github.com/fsnap/fsnap/internal/transfer"
+	"github.com/fsnap/fsnap/store"
 )
 
 // RelocateSchema names the JSON document of a relocation run.
@@ -206,9 +205,8 @@ func RelocateAll(ctx context.Context, pairs []RelocatePair, opts BulkOptions) *B
 	if opts.Parallel <= 0 {
 		opts.Parallel = 4
 	}
-	if opts.Engine == nil {
-		opts.Engine = transfer.New(transfer.Options{SyncLocal: !opts.NoSync})
-	}
+	opts.engine = opts.Transfers.engine()
+	defer opts.Transfers.feed(func() Progress { return progressOf(opts.engine) })()
 	sum := &BulkSummary{Schema: RelocateSchema, DryRun: opts.DryRun, Snapshots: make([]*RelocateReport, len(pairs))}
 	sem := make(chan struct{}, opts.Parallel)
 	var mu sync.Mutex

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/fsnap/fsnap/fixtures"
-	"github.com/fsnap/fsnap/internal/transfer"
 	"github.com/fsnap/fsnap/snapshot"
 )
 
@@ -131,8 +130,7 @@ func TestRelocateRootMapped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng := transfer.New(transfer.Options{})
-	sum := RelocateAll(ctx, pairs, BulkOptions{RelocateOptions: RelocateOptions{Maps: []PrefixMap{m}, Engine: eng}})
+	sum := RelocateAll(ctx, pairs, BulkOptions{RelocateOptions: RelocateOptions{Maps: []PrefixMap{m}}})
 	if sum.Totals.Failed != 0 {
 		t.Fatalf("%+v", sum.Snapshots)
 	}

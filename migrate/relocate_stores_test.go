@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,9 +15,8 @@ import (
 
 	"github.com/fsnap/fsnap/fixtures"
 	"github.com/fsnap/fsnap/internal/corpus"
-	"github.com/fsnap/fsnap/internal/store"
 	"github.com/fsnap/fsnap/internal/testservers"
-	"github.com/fsnap/fsnap/internal/transfer"
+	"github.com/fsnap/fsnap/store"
 )
 
 // relocHop relocates every pair of one hop in one run, the way a bulk job
@@ -44,7 +44,6 @@ func TestRelocateCorpusThroughStores(t *testing.T) {
 	back := t.TempDir()
 	hops := append([]string{""}, urls...)
 	hops = append(hops, back)
-	eng := transfer.New(transfer.Options{Transfers: 32})
 	for h := 0; h+1 < len(hops); h++ {
 		var pairs []RelocatePair
 		for _, e := range entries {
@@ -55,7 +54,7 @@ func TestRelocateCorpusThroughStores(t *testing.T) {
 			pairs = append(pairs, RelocatePair{Src: src, Dst: must(joinRef(hops[h+1], e.Name))})
 		}
 		start := time.Now()
-		sum := relocHop(t, pairs, BulkOptions{Parallel: 16, RelocateOptions: RelocateOptions{Engine: eng}})
+		sum := relocHop(t, pairs, BulkOptions{Parallel: 16, RelocateOptions: RelocateOptions{Transfers: Transfers{Parallel: 32}}})
 		t.Logf("hop %d (%s): %d snapshots, %d files, %d bytes in %.1fs", h+1, store.RedactURL(hops[h+1]),
 			sum.Totals.Snapshots, sum.Totals.Files, sum.Totals.Bytes, time.Since(start).Seconds())
 		if sum.Totals.Copied != sum.Totals.Files {
@@ -156,17 +155,14 @@ func TestRelocateS3KilledMidCopy(t *testing.T) {
 	bucket := srv.NewBucket(t)
 	_, src, _ := relocGen(t, fixtures.Spec{Kind: fixtures.CanonicalSavepoint, Seed: 21, Operators: 4, Parallelism: 16, StateBytes: 512 << 10})
 	dst := must(joinRef(bucket, "sp"))
-	eng := transfer.New(transfer.Options{Transfers: 4})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for eng.Stats.FilesDone.Load() < 5 {
-			time.Sleep(2 * time.Millisecond)
+	var kill sync.Once
+	// Kill the store once the progress feed says five files are done.
+	tr := Transfers{Parallel: 4, ProgressEvery: time.Millisecond, Progress: func(p Progress) {
+		if p.FilesDone >= 5 {
+			kill.Do(srv.Kill)
 		}
-		srv.Kill()
-	}()
-	r, err := Relocate(ctx, src, dst, RelocateOptions{Engine: eng})
-	<-done
+	}}
+	r, err := Relocate(ctx, src, dst, RelocateOptions{Transfers: tr})
 	if err == nil {
 		t.Fatalf("relocation succeeded with the store killed: %+v", r)
 	}
@@ -186,7 +182,7 @@ func TestRelocateS3KilledMidCopy(t *testing.T) {
 	if ok, err := l.Exists(ctx, l.Prefix+"_metadata"); ok || err != nil {
 		t.Fatalf("_metadata at the destination after a failed run (%v)", err)
 	}
-	r2, err := Relocate(ctx, src, dst, RelocateOptions{Engine: transfer.New(transfer.Options{})})
+	r2, err := Relocate(ctx, src, dst, RelocateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/fsnap/fsnap/inspect"
 	"github.com/fsnap/fsnap/internal/transfer"
 	"github.com/fsnap/fsnap/snapshot"
+	"github.com/fsnap/fsnap/snapshot/source"
 	"github.com/fsnap/fsnap/verify"
 )
 
@@ -33,7 +34,7 @@ func relocGen(t *testing.T, spec fixtures.Spec) (root, dir string, s *fixtures.S
 
 func relocLoad(t *testing.T, ref string) *snapshot.Snapshot {
 	t.Helper()
-	s, sr, err := snapshot.Load(context.Background(), ref)
+	s, sr, err := source.Load(context.Background(), ref)
 	if err != nil {
 		t.Fatalf("load %s: %v", ref, err)
 	}
@@ -133,7 +134,7 @@ func assertSelfContained(t *testing.T, dir string) {
 func assertVerifiesRelocatable(t *testing.T, ref string) {
 	t.Helper()
 	ctx := context.Background()
-	s, sr, err := snapshot.Load(ctx, ref)
+	s, sr, err := source.Load(ctx, ref)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,10 +67,15 @@ func (v *VersionRange) Narrow(min, max Release, why string) {
 		newMax, open = max, false
 	}
 	if newMax.Less(newMin) {
-		v.Evidence = append(v.Evidence, why+" (contradicts the rest; ignored)")
-		return
+		why += " (contradicts the rest; ignored)"
+	} else {
+		v.Min, v.Max, v.Open = newMin, newMax, open
 	}
-	v.Min, v.Max, v.Open = newMin, newMax, open
+	for _, e := range v.Evidence {
+		if e == why {
+			return // said once, however many streams say it
+		}
+	}
 	v.Evidence = append(v.Evidence, why)
 }
 
@@ -116,30 +121,32 @@ func hasFullyFinished(m *format.Metadata) bool {
 	return false
 }
 
+// headerReleases are the releases that write each stream header version
+// (docs/format/legacy-state.md); a missing upper bound is open.
+var headerReleases = map[string]map[int32][2]Release{
+	"keyed": {1: {{1, 2}, {1, 2}}, 2: {{1, 2}, {1, 2}}, 3: {{1, 3}, {1, 3}}, 4: {{1, 4}, {1, 5}}, 5: {{1, 6}, {1, 6}}, 6: {{1, 7}, {}}},
+	"operator": {1: {{1, 2}, {1, 2}}, 2: {{1, 3}, {1, 4}}, 3: {{1, 5}, {1, 5}}, 4: {{1, 6}, {1, 6}}, 5: {{1, 7}, {1, 17}},
+		6: {{1, 18}, {}}},
+}
+
 // NarrowByHeaders narrows the Flink range by the versions of the state
-// stream headers found in the snapshot's files (format/README.md).
+// stream headers found in the snapshot's files.
 func (s *Snapshot) NarrowByHeaders(keyed, operator []int32) {
-	r := &s.Flink
-	for _, v := range keyed {
-		switch {
-		case v == 5:
-			r.Narrow(Release{1, 6}, Release{1, 6}, "keyed state header version 5 is Flink 1.6's")
-		case v == 6:
-			r.Narrow(Release{1, 7}, Release{}, "keyed state header version 6 came with 1.7")
-		case v < 5:
-			r.Narrow(Release{}, Release{1, 5}, fmt.Sprintf("keyed state header version %d predates 1.6", v))
-		}
-	}
-	for _, v := range operator {
-		switch {
-		case v == 6:
-			r.Narrow(Release{1, 18}, Release{}, "operator state header version 6 came with 1.18")
-		case v == 5:
-			r.Narrow(Release{1, 7}, Release{1, 17}, "operator state header version 5 was written by 1.7 to 1.17")
-		case v == 4:
-			r.Narrow(Release{1, 6}, Release{1, 6}, "operator state header version 4 is Flink 1.6's")
-		case v < 4:
-			r.Narrow(Release{}, Release{1, 5}, fmt.Sprintf("operator state header version %d predates 1.6", v))
+	for i, versions := range [][]int32{keyed, operator} {
+		kind := [...]string{"keyed", "operator"}[i]
+		for _, v := range versions {
+			rel, ok := headerReleases[kind][v]
+			if !ok {
+				continue
+			}
+			why := fmt.Sprintf("%s state header version %d was written by %s to %s", kind, v, rel[0], rel[1])
+			switch {
+			case rel[1] == (Release{}):
+				why = fmt.Sprintf("%s state header version %d came with %s", kind, v, rel[0])
+			case rel[0] == rel[1]:
+				why = fmt.Sprintf("%s state header version %d is Flink %s's", kind, v, rel[0])
+			}
+			s.Flink.Narrow(rel[0], rel[1], why)
 		}
 	}
 }

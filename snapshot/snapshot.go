@@ -9,6 +9,9 @@ import (
 	"github.com/fsnap/fsnap/format"
 )
 
+// MaxMetadataSize bounds the _metadata files fsnap reads into memory.
+const MaxMetadataSize = 4 << 30
+
 // Snapshot is one checkpoint or savepoint.
 type Snapshot struct {
 	// Dir is the snapshot directory as given (a path or a store URL without
@@ -62,17 +65,17 @@ const (
 )
 
 // Slot is the place in a subtask's state a handle sits in.
-type Slot string
+type Slot = format.Slot
 
 const (
-	SlotManagedKeyed       Slot = "managed-keyed"
-	SlotRawKeyed           Slot = "raw-keyed"
-	SlotManagedOperator    Slot = "managed-operator"
-	SlotRawOperator        Slot = "raw-operator"
-	SlotInputChannel       Slot = "input-channel"
-	SlotResultSubpartition Slot = "result-subpartition"
-	SlotCoordinator        Slot = "coordinator"
-	SlotLegacyOperator     Slot = "legacy-operator" // version 2, Flink 1.3 Checkpointed state
+	SlotManagedKeyed       = format.SlotManagedKeyed
+	SlotRawKeyed           = format.SlotRawKeyed
+	SlotManagedOperator    = format.SlotManagedOperator
+	SlotRawOperator        = format.SlotRawOperator
+	SlotInputChannel       = format.SlotInputChannel
+	SlotResultSubpartition = format.SlotResultSubpartition
+	SlotCoordinator        = format.SlotCoordinator
+	SlotLegacyOperator     = format.SlotLegacyOperator
 )
 
 // File is one stream used by the snapshot.
@@ -121,10 +124,46 @@ func Parse(dir string, metadata []byte) (*Snapshot, error) {
 // FromMetadata builds the model from parsed metadata.
 func FromMetadata(dir string, size int64, m *format.Metadata) *Snapshot {
 	s := &Snapshot{Dir: strings.TrimSuffix(dir, "/"), MetadataSize: size, Metadata: m}
-	b := builder{s: s, byPath: map[string]*File{}}
 	for i := range m.Operators {
-		b.operator(i, &m.Operators[i])
+		op := &m.Operators[i]
+		o := Operator{State: op, UID: op.UID, Name: op.Name}
+		if op.FullyFinished {
+			o.Finished = int(op.Parallelism)
+		}
+		for j := range op.Subtasks {
+			if op.Subtasks[j].Finished {
+				o.Finished++
+			} else {
+				o.Subtasks++
+			}
+		}
+		s.Operators = append(s.Operators, o)
 	}
+	b := builder{s: s, byPath: map[string]*File{}}
+	cur := -1
+	for n := range m.Walk() {
+		if n.Operator != cur {
+			b.countFiles(cur)
+			cur, b.opFiles = n.Operator, map[*File]bool{}
+		}
+		o := &s.Operators[n.Operator]
+		size := b.node(m, n)
+		switch n.Slot {
+		case SlotCoordinator:
+			o.Bytes.Coordinator += size
+		case SlotLegacyOperator, SlotRawOperator:
+			o.Bytes.RawOperator += size
+		case SlotManagedOperator:
+			o.Bytes.ManagedOperator += size
+		case SlotManagedKeyed:
+			o.Bytes.ManagedKeyed += size
+		case SlotRawKeyed:
+			o.Bytes.RawKeyed += size
+		case SlotInputChannel, SlotResultSubpartition:
+			o.Bytes.Channel += size
+		}
+	}
+	b.countFiles(cur)
 	s.Kind = inferKind(m)
 	s.Flink = inferFlinkRange(m)
 	return s
@@ -137,116 +176,49 @@ type builder struct {
 	opFiles map[*File]bool
 }
 
-func (b *builder) operator(idx int, op *format.OperatorState) {
-	o := Operator{State: op, UID: op.UID, Name: op.Name}
-	b.opFiles = map[*File]bool{}
-	if op.FullyFinished {
-		o.Finished = int(op.Parallelism)
-	}
-	if op.Coordinator != nil {
-		o.Bytes.Coordinator = b.stream(op.Coordinator, Use{Operator: idx, Subtask: -1, Slot: SlotCoordinator, Role: "state"})
-	}
-	for i := range op.Subtasks {
-		st := &op.Subtasks[i]
-		if st.Finished {
-			o.Finished++
-			continue
-		}
-		o.Subtasks++
-		u := Use{Operator: idx, Subtask: st.Index, Role: "state"}
-		for _, h := range st.LegacyOperatorState() {
-			u.Slot = SlotLegacyOperator
-			o.Bytes.RawOperator += b.stream(h, u)
-		}
-		if h := st.ManagedOperatorState; h != nil {
-			u.Slot = SlotManagedOperator
-			o.Bytes.ManagedOperator += b.stream(h.Delegate, u)
-		}
-		if h := st.RawOperatorState; h != nil {
-			u.Slot = SlotRawOperator
-			o.Bytes.RawOperator += b.stream(h.Delegate, u)
-		}
-		if st.ManagedKeyedState != nil {
-			u.Slot = SlotManagedKeyed
-			o.Bytes.ManagedKeyed += b.keyed(st.ManagedKeyedState, u)
-		}
-		if st.RawKeyedState != nil {
-			u.Slot = SlotRawKeyed
-			o.Bytes.RawKeyed += b.keyed(st.RawKeyedState, u)
-		}
-		for _, h := range st.InputChannels() {
-			u.Slot = SlotInputChannel
-			o.Bytes.Channel += b.stream(h.Delegate, u)
-		}
-		for _, h := range st.ResultSubpartitions() {
-			u.Slot = SlotResultSubpartition
-			o.Bytes.Channel += b.stream(h.Delegate, u)
-		}
+// countFiles sets operator op's count of distinct files.
+func (b *builder) countFiles(op int) {
+	if op < 0 {
+		return
 	}
 	for f := range b.opFiles {
 		if f.Scope != ScopeInline {
-			o.Files++
+			b.s.Operators[op].Files++
 		}
 	}
-	b.s.Operators = append(b.s.Operators, o)
 }
 
-// keyed records the files of a keyed handle and returns its bytes.
-func (b *builder) keyed(h format.KeyedStateHandle, u Use) int64 {
-	switch h := h.(type) {
-	case *format.KeyGroupsHandle:
-		return b.stream(h.Delegate, u)
-	case *format.IncrementalHandle:
-		mu := u
-		mu.Role = "meta"
-		n := b.stream(h.MetaStateHandle, mu)
-		for _, f := range h.SharedState {
-			fu := u
-			fu.Role, fu.RocksDBShared = f.LocalPath, true
-			n += b.stream(f.Handle, fu)
-		}
-		for _, f := range h.PrivateState {
-			fu := u
-			fu.Role = f.LocalPath
-			n += b.stream(f.Handle, fu)
-		}
-		return n
-	case *format.ChangelogHandle:
-		var n int64
-		for _, c := range h.Materialized {
-			if c != nil {
-				n += b.keyed(c, u)
+// node records the file of a walked node and returns the state bytes it
+// adds. A changelog handle's bytes are its own count, not its files'.
+func (b *builder) node(m *format.Metadata, n format.Node) int64 {
+	if n.Stream == nil {
+		switch h := n.Keyed.(type) {
+		case *format.ChangelogBytesHandle:
+			var size int64
+			for _, c := range h.Changes {
+				size += int64(len(c.Data))
 			}
+			return size
+		case *format.ChangelogFileHandle:
+			return h.StateSize
 		}
-		for _, c := range h.NonMaterialized {
-			if c != nil {
-				n += b.keyed(c, u)
-			}
-		}
-		return n
-	case *format.ChangelogBytesHandle:
-		var n int64
-		for _, c := range h.Changes {
-			n += int64(len(c.Data))
-		}
-		return n
-	case *format.ChangelogFileHandle:
-		cu := u
-		cu.Role = "changelog"
-		for _, f := range h.Handles {
-			b.stream(f.Handle, cu)
-		}
-		return h.StateSize
+		return 0
 	}
-	return 0
+	u := Use{Operator: n.Operator, Subtask: -1, Slot: n.Slot, Role: n.Role, RocksDBShared: n.RocksDBShared}
+	if n.Subtask >= 0 {
+		u.Subtask = m.Operators[n.Operator].Subtasks[n.Subtask].Index
+	}
+	size := b.stream(*n.Stream, u)
+	if _, ok := n.Keyed.(*format.ChangelogFileHandle); ok {
+		return 0
+	}
+	return size
 }
 
 // stream records one stream handle's file and returns its size.
 func (b *builder) stream(h format.StreamHandle, u Use) int64 {
 	var f *File
 	switch h := h.(type) {
-	case nil:
-		return 0
 	case *format.ByteStreamHandle:
 		f = &File{InlineName: h.Name, Size: int64(len(h.Data)), Scope: ScopeInline}
 		b.s.Files = append(b.s.Files, f)
@@ -271,11 +243,7 @@ func (b *builder) stream(h format.StreamHandle, u Use) int64 {
 		f.Users = append(f.Users, u)
 		b.opFiles[f] = true
 		return h.Size
-	case *format.EmptySegmentFileHandle:
-		return 0
-	case *format.KeyGroupsHandle:
-		return b.stream(h.Delegate, u)
-	default: // the parser produces no other kind
+	default: // empty segments; the parser produces no other kind
 		return 0
 	}
 	f.Users = append(f.Users, u)

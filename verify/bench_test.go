@@ -15,7 +15,7 @@ import (
 	"github.com/fsnap/fsnap/format"
 	"github.com/fsnap/fsnap/format/state"
 	"github.com/fsnap/fsnap/internal/testservers"
-	"github.com/fsnap/fsnap/snapshot"
+	snapsrc "github.com/fsnap/fsnap/snapshot/source"
 )
 
 func TestMain(m *testing.M) {
@@ -192,7 +192,7 @@ func benchVerify(b *testing.B, dir string, size int64, workers int) {
 // benchCheck verifies dir deep and returns the entries read.
 func benchCheck(b *testing.B, dir string, size int64, workers int) int64 {
 	ctx := context.Background()
-	s, ref, err := snapshot.Load(ctx, dir)
+	s, ref, err := snapsrc.Load(ctx, dir)
 	if err != nil {
 		b.Fatal(err)
 	}

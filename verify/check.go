@@ -7,8 +7,9 @@ import (
 	"sync"
 
 	"github.com/fsnap/fsnap/format"
-	"github.com/fsnap/fsnap/internal/store"
 	"github.com/fsnap/fsnap/snapshot"
+	snapsrc "github.com/fsnap/fsnap/snapshot/source"
+	"github.com/fsnap/fsnap/store"
 )
 
 // Level is how far verify reads.
@@ -51,23 +52,21 @@ type Options struct {
 
 // Check verifies a loaded snapshot: consistency of _metadata, key groups,
 // path safety, relocatability, presence and size of every file, and (by
-// level) the state streams. ref is the reference the snapshot was loaded
-// through (snapshot.Load); relative handles resolve against it.
+// level) the state streams. src is the source the snapshot was loaded
+// through (source.Load); every file is located and read through it.
 //
 // Problems with the snapshot are findings in the report, never errors.
 // Check returns an error only when ctx ends; a store that fails is reported
 // by store-error findings.
-func Check(ctx context.Context, snap *snapshot.Snapshot, ref *store.SnapshotRef, opts Options) (*Report, error) {
+func Check(ctx context.Context, snap *snapshot.Snapshot, src *snapsrc.Source, opts Options) (*Report, error) {
 	if opts.Level == 0 {
 		opts.Level = LevelHeaders
 	}
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 16
 	}
-	c := &checker{ctx: ctx, snap: snap, ref: ref, opts: opts,
-		files: map[*snapshot.File]*fileInfo{}, byPath: map[string]*snapshot.File{},
-		resolver: store.NewResolver(ref.Location, false)}
-	defer c.resolver.Close()
+	c := &checker{ctx: ctx, snap: snap, src: src, ref: src.Ref, opts: opts,
+		files: map[*snapshot.File]*fileInfo{}, byPath: map[string]*snapshot.File{}}
 	m := snap.Metadata
 	r := &Report{Schema: Schema, Snapshot: snap.Dir, Kind: string(snap.Kind.Kind),
 		MetadataVersion: m.Version, Level: opts.Level.String()}
@@ -101,16 +100,16 @@ func Check(ctx context.Context, snap *snapshot.Snapshot, ref *store.SnapshotRef,
 type checker struct {
 	ctx  context.Context
 	snap *snapshot.Snapshot
-	ref  *store.SnapshotRef
+	src  *snapsrc.Source
+	ref  *store.SnapshotRef // src.Ref
 	opts Options
 
 	mu       sync.Mutex
 	findings []Finding
 	report   *Report
 
-	files    map[*snapshot.File]*fileInfo
-	byPath   map[string]*snapshot.File
-	resolver *store.Resolver // absolute paths: this bucket and others of the same store
+	files  map[*snapshot.File]*fileInfo
+	byPath map[string]*snapshot.File
 
 	// badKeyed marks key-group handles whose offsets are wrong: their
 	// streams are not read (the finding is already made).

@@ -3,7 +3,7 @@
 // before a snapshot is moved, relied on for an upgrade, or kept as the only
 // backup.
 //
-//	s, ref, err := snapshot.Load(ctx, "s3://bucket/savepoints/savepoint-1a2b3c-0123456789ab")
+//	s, ref, err := snapsrc.Load(ctx, "s3://bucket/savepoints/savepoint-1a2b3c-0123456789ab")
 //	r, err := verify.Check(ctx, s, ref, verify.Options{Level: verify.LevelDeep})
 //	if r.Fails(verify.Error) { ... }
 //
@@ -78,15 +78,17 @@
 //	operator-partially-finished        info      some subtasks had finished and carry no state
 //	-- state streams --
 //	header-unreadable                  error     a keyed or operator stream header (or RocksDB meta stream) does not decode
-//	header-unknown-class               info      a header names a serializer snapshot class fsnap cannot decode; not checked further
-//	header-unsupported-version         warning   a header of Flink 1.2-1.6 (serializers as Java objects); not checked further
 //	operator-states-mismatch           error     the metadata names an operator state the stream header does not
 //	stream-corrupt                     error     a stream does not parse (wrong key-group prefix, state id, length, mark ...)
-//	stream-not-walkable                info      (deep) a heap-layout or broadcast state whose values fsnap cannot measure; walked up to it
 //	stream-read-error                  error     reading a present file failed (changed since it was stat'ed)
 //	snappy-checksum                    error     a Snappy chunk's CRC-32C does not match its data
 //	snappy-corrupt                     error     malformed Snappy framing (identifier, chunk type, chunk length)
 //	raw-keyed-timers-corrupt           error     (deep) legacy timers in raw keyed state do not decode or do not fill their block
+//	-- formats fsnap does not read (never errors: the bytes may well be valid) --
+//	unsupported-serializer             warning   a header names a serializer snapshot class fsnap cannot decode, outside any framing; the states before it are read
+//	unsupported-header-version         warning   a stream header version above those fsnap reads (1 to 6), perhaps a later Flink's; not checked further
+//	unsupported-value-format           warning   (deep) a heap-layout or broadcast state whose values fsnap cannot measure; walked up to it
+//	unsupported-timer-format           warning   (deep) legacy timers in raw keyed state of a version fsnap does not know
 //	rocksdb-files-incomplete           error     a RocksDB native handle without CURRENT or MANIFEST
 //	rocksdb-current-mismatch           error     CURRENT names a MANIFEST that is not among the snapshot's files
 //	rocksdb-sst-corrupt                error     (deep) an SST file that does not end with a RocksDB table magic number

@@ -6,8 +6,8 @@ import (
 	"strings"
 
 	"github.com/fsnap/fsnap/format"
-	"github.com/fsnap/fsnap/internal/store"
 	"github.com/fsnap/fsnap/snapshot"
+	"github.com/fsnap/fsnap/store"
 )
 
 // fileInfo is what verify knows of one file of the snapshot.
@@ -98,7 +98,7 @@ func (c *checker) paths() {
 // locate finds the store location of an absolute file: the snapshot's own
 // bucket, or another bucket of the same store.
 func (c *checker) locate(fi *fileInfo) {
-	loc, key, err := c.resolver.Resolve(c.ctx, fi.fp)
+	loc, key, err := c.src.Resolve(c.ctx, fi.fp)
 	if err != nil {
 		c.add(FileNotChecked, firstUse(fi.f, fi.name), fmt.Sprintf("presence and size not checked: %v", err), withUsers(fi.f))
 		return

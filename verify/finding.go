@@ -106,15 +106,16 @@ const (
 
 	// State streams.
 	HeaderUnreadable       Code = "header-unreadable"
-	HeaderUnknownClass     Code = "header-unknown-class"
-	HeaderUnsupported      Code = "header-unsupported-version"
+	HeaderUnknownClass     Code = "unsupported-serializer"
+	HeaderUnsupported      Code = "unsupported-header-version"
 	OperatorStatesMismatch Code = "operator-states-mismatch"
 	StreamCorrupt          Code = "stream-corrupt"
-	StreamNotWalkable      Code = "stream-not-walkable"
+	StreamNotWalkable      Code = "unsupported-value-format"
 	StreamReadError        Code = "stream-read-error"
 	SnappyChecksum         Code = "snappy-checksum"
 	SnappyCorrupt          Code = "snappy-corrupt"
 	RawKeyedTimersCorrupt  Code = "raw-keyed-timers-corrupt"
+	TimersUnsupported      Code = "unsupported-timer-format"
 	RocksDBFilesIncomplete Code = "rocksdb-files-incomplete"
 	RocksDBCurrentMismatch Code = "rocksdb-current-mismatch"
 	RocksDBSSTCorrupt      Code = "rocksdb-sst-corrupt"
@@ -133,8 +134,8 @@ var codeSeverity = map[Code]Severity{
 	OperatorUIDMismatch: Warning, SubtaskIndexOutOfRange: Error, DuplicateSubtask: Error,
 	OperatorFinished: Info, OperatorPartlyFinished: Info,
 	RocksDBFilesIncomplete: Error, RocksDBCurrentMismatch: Error, RocksDBSSTCorrupt: Error,
-	OperatorStatesMismatch: Error, HeaderUnreadable: Error, HeaderUnknownClass: Info, HeaderUnsupported: Warning,
-	StreamCorrupt: Error, StreamNotWalkable: Info, SnappyChecksum: Error, SnappyCorrupt: Error,
+	OperatorStatesMismatch: Error, HeaderUnreadable: Error, HeaderUnknownClass: Warning, HeaderUnsupported: Warning,
+	StreamCorrupt: Error, StreamNotWalkable: Warning, TimersUnsupported: Warning, SnappyChecksum: Error, SnappyCorrupt: Error,
 	RawKeyedTimersCorrupt: Error, StreamReadError: Error,
 }
 

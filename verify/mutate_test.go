@@ -14,31 +14,6 @@ import (
 	"github.com/fsnap/fsnap/internal/corpus"
 )
 
-// copySnapshot copies a corpus snapshot directory into a temp folder (the
-// corpus itself is never modified) and returns the copy's directory.
-func copySnapshot(t *testing.T, name string) string {
-	t.Helper()
-	src := corpus.Find(t, name).Dir
-	dst := filepath.Join(t.TempDir(), name)
-	if err := os.MkdirAll(dst, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	ents, err := os.ReadDir(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(src, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dst
-}
-
 // editMetadata parses dir's _metadata, lets edit change the model and
 // writes it back with the project's writer.
 func editMetadata(t *testing.T, dir string, edit func(m *format.Metadata)) {
@@ -456,7 +431,7 @@ func TestMutations(t *testing.T) {
 	corpus.Require(t)
 	for _, mu := range mutations {
 		t.Run(mu.name, func(t *testing.T) {
-			dir := copySnapshot(t, mu.base)
+			dir := corpus.Copy(t, mu.base)
 			base := checkRef(t, dir, Options{Level: LevelDeep})
 			mu.mutate(t, dir)
 			for _, level := range []Level{LevelFiles, LevelHeaders, LevelDeep} {
@@ -518,7 +493,7 @@ func describe(fs []Finding) string {
 // under RequireRelocatable; the report says what relocation does.
 func TestRequireRelocatable(t *testing.T) {
 	corpus.Require(t)
-	dir := copySnapshot(t, baseFiles)
+	dir := corpus.Copy(t, baseFiles)
 	editMetadata(t, dir, func(m *format.Metadata) {
 		h, rf := firstKeyedFile(t, m)
 		h.Delegate = &format.FileHandle{Path: "file:" + filepath.Join(dir, rf.RelativePath), Size: rf.Size}

@@ -11,6 +11,7 @@ import (
 	"github.com/fsnap/fsnap/format"
 	"github.com/fsnap/fsnap/internal/corpus"
 	"github.com/fsnap/fsnap/snapshot"
+	snapsrc "github.com/fsnap/fsnap/snapshot/source"
 )
 
 // damageTarget is what of a parsed snapshot random damage can reach.
@@ -59,7 +60,7 @@ func TestRandomDamage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, ref, err := snapshot.Load(ctx, dir)
+		_, ref, err := snapsrc.Load(ctx, dir)
 		if err != nil {
 			t.Fatal(err)
 		}

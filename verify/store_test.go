@@ -10,9 +10,9 @@ import (
 
 	"github.com/fsnap/fsnap/fixtures"
 	"github.com/fsnap/fsnap/internal/corpus"
-	"github.com/fsnap/fsnap/internal/store"
 	"github.com/fsnap/fsnap/internal/testservers"
-	"github.com/fsnap/fsnap/snapshot"
+	snapsrc "github.com/fsnap/fsnap/snapshot/source"
+	"github.com/fsnap/fsnap/store"
 )
 
 // under returns the store URL of a folder in the bucket a URL names.
@@ -144,7 +144,7 @@ func TestStoreFailsMidCheck(t *testing.T) {
 	if err := s.Write(ctx, l); err != nil {
 		t.Fatal(err)
 	}
-	snap, ref, err := snapshot.Load(ctx, under(bucket, s.Dir))
+	snap, ref, err := snapsrc.Load(ctx, under(bucket, s.Dir))
 	if err != nil {
 		t.Fatal(err)
 	}

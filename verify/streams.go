@@ -138,11 +138,13 @@ func (c *checker) streamErr(p place, err error, header bool) {
 	code := StreamCorrupt
 	switch {
 	case errors.As(err, &uc):
+		// A format fsnap does not read is not corruption: Flink may well
+		// restore it.
 		code = HeaderUnknownClass
 		opts = append(opts, atOffset(uc.Offset))
-		err = fmt.Errorf("%v; fsnap cannot tell where its payload ends, so the stream is not checked further", err)
-	case errors.As(err, &ve) && ve.Version >= 1 && ve.Version <= 4:
-		// Headers of Flink 1.2 – 1.6, before serializer snapshots.
+		err = fmt.Errorf("%v; fsnap cannot tell where its payload ends, so the stream is not checked further (Flink may restore it; the states before it were read)", err)
+	case errors.As(err, &ve) && ve.Version > 6 && ve.Version < 100:
+		// Perhaps a later Flink's; an absurd version is corruption.
 		code = HeaderUnsupported
 		err = fmt.Errorf("%v; the stream is not checked further", err)
 	case ve != nil:
@@ -476,8 +478,9 @@ func (c *checker) rawKeyed(t *streamTask) {
 		c.opaque()
 		return
 	}
-	var magic [4]byte
-	if _, err := src.r.ReadAt(magic[:], blocks[0].off); err != nil || binary.BigEndian.Uint32(magic[:]) != state.PostVersionedMagic {
+	var start [512]byte
+	n, _ := src.r.ReadAt(start[:min(int64(len(start)), blocks[0].end-blocks[0].off)], blocks[0].off)
+	if !state.LooksLikeTimerServices(start[:n]) {
 		c.opaque() // not timers: user bytes
 		return
 	}
@@ -497,6 +500,9 @@ func (c *checker) rawKeyed(t *streamTask) {
 		}
 		svcs, n, err := state.ReadTimerServices(buf, b.off)
 		switch {
+		case errors.Is(err, state.ErrUnsupportedVersion):
+			c.add(TimersUnsupported, p, fmt.Sprintf("key group %d: legacy timers: %v", b.kg, err), atKeyGroup(b.kg), atOffset(b.off))
+			return
 		case err != nil:
 			c.add(RawKeyedTimersCorrupt, p, fmt.Sprintf("key group %d: legacy timers: %v", b.kg, err), atKeyGroup(b.kg), atOffset(b.off))
 			return

@@ -3,22 +3,19 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/url"
-	"path"
-	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/fsnap/fsnap/gc"
-	"github.com/fsnap/fsnap/internal/store"
+	"github.com/fsnap/fsnap/store"
 )
 
 var deleteFlags struct {
 	output string
 	root   string
 	also   []string
-	yes    bool
+	apply  bool
 	force  bool
 	minAge time.Duration
 	log    string
@@ -28,7 +25,7 @@ func init() {
 	register(&command{
 		name:  "delete",
 		args:  "[flags] SNAPSHOT",
-		short: "delete a snapshot and the files no other snapshot uses (plan first; acts with --yes)",
+		short: "delete a snapshot and the files no other snapshot uses (plan first; acts with --apply)",
 		long: `Plans deleting SNAPSHOT (a chk-N or savepoint-* folder, its _metadata, or a URL
 of either): its _metadata first (the snapshot is then no longer restorable),
 then the files under ROOT that only it references, then what is left in its
@@ -42,32 +39,27 @@ folder holding SNAPSHOT (a job's folder with its shared/, a savepoint
 target). Jobs restored from a savepoint in LEGACY mode keep using its
 files: pass their checkpoint roots with --also.
 
-Without --yes this is a dry run printing the plan. With --yes the plan is
+Without --apply this is a dry run printing the plan. With --apply the plan is
 re-checked against a fresh listing and applied; each deletion is logged.
 The newest complete checkpoint of a job that wrote anything within
 --min-age (default 1h) is refused unless --force: the running job may need it.
 
 -o json prints the plan (schema "fsnap.gc-plan/v1", command "delete").`,
 		flags: func(fs *pflag.FlagSet) {
-			fs.StringVarP(&deleteFlags.output, "output", "o", "text", "output format: text or json")
 			fs.StringVar(&deleteFlags.root, "root", "", "the root whose snapshots' references are honoured (default: SNAPSHOT's parent folder)")
 			fs.StringArrayVar(&deleteFlags.also, "also", nil, "another root whose snapshots may use these files (repeatable)")
-			fs.BoolVar(&deleteFlags.yes, "yes", false, "delete (without it: print the plan only)")
+			actFlag(fs, &deleteFlags.apply, "delete (without it: print the plan only)", "yes")
 			fs.BoolVar(&deleteFlags.force, "force", false, "allow deleting the newest checkpoint of a job that is writing")
 			fs.DurationVar(&deleteFlags.minAge, "min-age", gc.DefaultMinAge, "a job that wrote within this time is running")
 			fs.StringVar(&deleteFlags.log, "log", "", "append every deletion to FILE as JSON lines")
 		},
-		run: runDelete,
+		nargs:  1,
+		output: &deleteFlags.output,
+		run:    runDelete,
 	})
 }
 
 func runDelete(ctx context.Context, e *env, args []string) error {
-	if len(args) != 1 {
-		return usagef("want exactly one SNAPSHOT, got %d arguments", len(args))
-	}
-	if err := checkOutput(deleteFlags.output); err != nil {
-		return err
-	}
 	sr, err := store.OpenSnapshot(ctx, args[0])
 	if err != nil {
 		return err
@@ -75,17 +67,17 @@ func runDelete(ctx context.Context, e *env, args []string) error {
 	defer sr.Close()
 	rootRef := deleteFlags.root
 	if rootRef == "" {
-		rootRef = parentRef(args[0], sr)
+		rootRef = gc.DeleteRoot(args[0], sr)
 	}
 	root, also, err := openRoots(ctx, rootRef, deleteFlags.also)
 	if err != nil {
 		return err
 	}
 	defer closeAll(root, also)
-	if root.Scheme != sr.Scheme || root.Name != sr.Name || !strings.HasPrefix(sr.Prefix, root.Prefix) || sr.Prefix == root.Prefix {
+	name, ok := gc.NameUnder(root, sr)
+	if !ok {
 		return usagef("%s is not under the root %s", sr.Display, root.Display)
 	}
-	name := strings.TrimSuffix(strings.TrimPrefix(sr.Prefix, root.Prefix), "/")
 	opt := gc.Options{Also: also, MinAge: deleteFlags.minAge, Force: deleteFlags.force}
 	if deleteFlags.minAge == 0 {
 		opt.MinAge = -1
@@ -94,18 +86,14 @@ func runDelete(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(also) == 0 && strings.HasPrefix(path.Base(name), "savepoint-") {
-		plan.Warnings = append(plan.Warnings, "jobs restored from this savepoint in LEGACY mode outside "+root.Display+
-			" may still use its files: pass their checkpoint roots with --also")
-	}
-	if !deleteFlags.yes {
+	if !deleteFlags.apply {
 		if deleteFlags.output == "json" {
 			return writeJSON(e.stdout, plan)
 		}
 		if err := writePlanText(e.stdout, plan); err != nil {
 			return err
 		}
-		_, err := fmt.Fprintf(e.stdout, "\nDry run: nothing deleted (run again with --yes).\n")
+		_, err := fmt.Fprintf(e.stdout, "\nDry run: nothing deleted (run again with --apply).\n")
 		return err
 	}
 	if deleteFlags.output != "json" {
@@ -115,43 +103,4 @@ func runDelete(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintln(e.stdout)
 	}
 	return applyPlan(ctx, e, root, plan, opt, deleteFlags.output, deleteFlags.log, 0)
-}
-
-// parentRef names the default root of a snapshot, in the form the user
-// gave (a path, or a URL with its connection parameters): the checkpoint
-// root when the snapshot is a chk-N in a folder named like a job id (32 hex
-// digits), so that other jobs restored from it are seen; else the folder
-// holding it.
-func parentRef(ref string, sr *store.SnapshotRef) string {
-	dir := strings.TrimSuffix(sr.Prefix, "/")
-	parent := path.Dir(dir)
-	if strings.HasPrefix(path.Base(dir), "chk-") && isJobID(path.Base(parent)) {
-		parent = path.Dir(parent)
-	}
-	if parent == "." {
-		parent = ""
-	}
-	if sr.Scheme == "file" {
-		return "/" + parent
-	}
-	u, err := url.Parse(ref)
-	if err != nil {
-		return ref // Open reports it
-	}
-	u.Path = "/" + parent
-	u.RawPath = ""
-	return u.String()
-}
-
-// isJobID reports whether s looks like a Flink job id: 32 hex digits.
-func isJobID(s string) bool {
-	if len(s) != 32 {
-		return false
-	}
-	for _, c := range s {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }

@@ -63,7 +63,7 @@ func pick(t *testing.T, h *fixtures.History) fixtures.HistorySnapshot {
 	return fixtures.HistorySnapshot{}
 }
 
-// deleteRoundTrip deletes snapshot s under root (dry run, then --yes),
+// deleteRoundTrip deletes snapshot s under root (dry run, then --apply),
 // checks that exactly what only it uses goes, and returns every output.
 func deleteRoundTrip(t *testing.T, root string, h *fixtures.History, s fixtures.HistorySnapshot, extra ...string) []string {
 	t.Helper()
@@ -91,23 +91,17 @@ func deleteRoundTrip(t *testing.T, root string, h *fixtures.History, s fixtures.
 	if after := existing(t, root); !slices.Equal(before, after) {
 		t.Fatal("the dry run deleted something")
 	}
-	code, out, errs = fsnap(t, append(append([]string{"delete", "--yes", "--min-age", "1h"}, extra...), snap)...)
+	code, out, errs = fsnap(t, append(append([]string{"delete", "--apply", "--min-age", "1h"}, extra...), snap)...)
 	if code != 0 {
-		t.Fatalf("--yes: exit %d: %s", code, errs)
+		t.Fatalf("--apply: exit %d: %s", code, errs)
 	}
 	outputs = append(outputs, out, errs)
 	if first := strings.Index(out, "\ndeleted  "); first < 0 || !strings.HasPrefix(out[first+1:], "deleted  "+p.Delete[0].Location+" ") {
 		t.Errorf("_metadata not deleted first:\n%s", out)
 	}
 	after := existing(t, root)
-	var gone []string
-	for _, k := range before {
-		if _, ok := slices.BinarySearch(after, k); !ok {
-			gone = append(gone, k)
-		}
-	}
-	if !slices.Equal(gone, want) {
-		t.Errorf("deleted\n%q\nwant\n%q", gone, want)
+	if deleted := gone(before, after); !slices.Equal(deleted, want) {
+		t.Errorf("deleted\n%q\nwant\n%q", deleted, want)
 	}
 	return outputs
 }
@@ -122,7 +116,7 @@ func TestDeleteGCS(t *testing.T)   { deleteServer(t, testservers.GCS) }
 func TestDeleteAzure(t *testing.T) { deleteServer(t, testservers.Azure) }
 
 // deleteServer deletes a checkpoint on a test server: the dry run
-// deletes nothing, --yes exactly what only it uses, the plan has no
+// deletes nothing, --apply exactly what only it uses, the plan has no
 // warning (every path of the history maps to the root), no output shows
 // the server's secret.
 func deleteServer(t *testing.T, k testservers.Kind) {

@@ -7,14 +7,12 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/fsnap/fsnap/catalog"
 	"github.com/fsnap/fsnap/gc"
-	"github.com/fsnap/fsnap/inspect"
-	"github.com/fsnap/fsnap/internal/store"
+	"github.com/fsnap/fsnap/store"
 )
 
 var depsFlags struct {
@@ -43,11 +41,13 @@ Output: a table (the first --show orphans and external paths), -o json
 snapshots, the shared folders they use, dependencies between snapshots in
 red).`,
 		flags: func(fs *pflag.FlagSet) {
-			fs.StringVarP(&depsFlags.output, "output", "o", "text", "output format: text, json or dot")
 			fs.StringArrayVar(&depsFlags.also, "also", nil, "another root whose snapshots may use ROOT's files (repeatable)")
 			fs.IntVar(&depsFlags.show, "show", 20, "orphans and external paths listed in the table")
 		},
-		run: runDeps,
+		nargs:   1,
+		output:  &depsFlags.output,
+		outputs: []string{"text", "json", "dot"},
+		run:     runDeps,
 	})
 }
 
@@ -77,14 +77,6 @@ func closeAll(root *store.Location, also []*store.Location) {
 }
 
 func runDeps(ctx context.Context, e *env, args []string) error {
-	if len(args) != 1 {
-		return usagef("want exactly one ROOT, got %d arguments", len(args))
-	}
-	switch depsFlags.output {
-	case "text", "json", "dot":
-	default:
-		return usagef("unknown output format %q (want text, json or dot)", depsFlags.output)
-	}
 	root, also, err := openRoots(ctx, args[0], depsFlags.also)
 	if err != nil {
 		return err
@@ -94,7 +86,7 @@ func runDeps(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	r := depsReport(g, also)
+	r := catalog.NewDeps(g, also)
 	switch depsFlags.output {
 	case "json":
 		return writeJSON(e.stdout, r)
@@ -104,148 +96,7 @@ func runDeps(ctx context.Context, e *env, args []string) error {
 	return writeDepsText(e.stdout, r, depsFlags.show)
 }
 
-// The fsnap.deps/v1 document. Snapshot, file and external users are
-// indices into snapshots.
-type depsDoc struct {
-	Schema    string         `json:"schema"`
-	Root      string         `json:"root"`
-	Also      []string       `json:"also"`
-	Snapshots []depsSnapshot `json:"snapshots"`
-	Files     []depsFile     `json:"files"`
-	Orphans   []depsOrphan   `json:"orphans"`
-	External  []depsExternal `json:"external"`
-	Unmanaged []string       `json:"unmanaged"`
-	// UnmanagedMore counts unmanaged names beyond the first 1,000.
-	UnmanagedMore int        `json:"unmanaged_more"`
-	Totals        depsTotals `json:"totals"`
-	// Unreliable is set when some _metadata is unreadable: orphans and
-	// owned bytes are then unknown (empty and zero).
-	Unreliable bool `json:"unreliable"`
-}
-
-type depsSnapshot struct {
-	ID              int       `json:"id"`
-	Name            string    `json:"name"`
-	Location        string    `json:"location"`
-	InRoot          bool      `json:"in_root"`
-	Type            string    `json:"type"`
-	Kind            string    `json:"kind,omitempty"`
-	CheckpointID    int64     `json:"checkpoint_id"`
-	Time            time.Time `json:"time"`
-	Files           int       `json:"files"`
-	ReferencedBytes int64     `json:"referenced_bytes"`
-	SharedBytes     int64     `json:"shared_bytes"`
-	OwnedBytes      int64     `json:"owned_bytes"`
-	OwnedObjects    int       `json:"owned_objects"`
-	DependsOn       []int     `json:"depends_on"`
-	External        int       `json:"external"`
-	Missing         int       `json:"missing"`
-	Error           string    `json:"error,omitempty"`
-}
-
-type depsFile struct {
-	Key      string `json:"key"`
-	Location string `json:"location"`
-	Folder   string `json:"folder,omitempty"` // the managed folder, relative to the root
-	Size     int64  `json:"size"`
-	Stored   bool   `json:"stored"`
-	Managed  bool   `json:"managed"` // in a listed folder: stored is certain
-	Users    []int  `json:"users"`
-}
-
-type depsOrphan struct {
-	Key      string    `json:"key"`
-	Location string    `json:"location"`
-	Folder   string    `json:"folder"`
-	Size     int64     `json:"size"`
-	Modified time.Time `json:"modified"`
-}
-
-type depsExternal struct {
-	Path   string `json:"path"`
-	Size   int64  `json:"size"`
-	Reason string `json:"reason"`
-	Users  []int  `json:"users"`
-}
-
-type depsTotals struct {
-	Snapshots       int   `json:"snapshots"`
-	Files           int   `json:"files"` // referenced files under the root
-	ReferencedBytes int64 `json:"referenced_bytes"`
-	SharedFiles     int   `json:"shared_files"` // referenced by two snapshots or more
-	SharedBytes     int64 `json:"shared_bytes"`
-	Orphans         int   `json:"orphans"`
-	OrphanBytes     int64 `json:"orphan_bytes"`
-	External        int   `json:"external"`
-	Missing         int   `json:"missing"`
-	Unreadable      int   `json:"unreadable"`
-}
-
-func depsReport(g *catalog.Graph, also []*store.Location) *depsDoc {
-	d := &depsDoc{Schema: "fsnap.deps/v1", Root: g.Root.Root.Display, Also: []string{}, Unmanaged: g.Root.Unmanaged,
-		UnmanagedMore: g.Root.UnmanagedMore,
-		Files:         []depsFile{}, Orphans: []depsOrphan{}, External: []depsExternal{}, Unreliable: len(g.Unreadable) > 0}
-	if d.Unmanaged == nil {
-		d.Unmanaged = []string{}
-	}
-	for _, l := range also {
-		d.Also = append(d.Also, l.Display)
-	}
-	for i, n := range g.Nodes {
-		s := depsSnapshot{ID: i, Name: n.Name, Location: n.Catalog.Root.NameOf(strings.TrimSuffix(n.Folder.Dir, "/")),
-			InRoot: n.InRoot, Type: string(n.Folder.Kind), Kind: string(n.Kind), CheckpointID: n.CheckpointID,
-			Time: n.Folder.MetadataTime.UTC(), Files: len(n.Files), ReferencedBytes: n.ReferencedBytes,
-			SharedBytes: n.SharedBytes, OwnedBytes: n.OwnedBytes, OwnedObjects: n.OwnedObjects,
-			DependsOn: ints(n.DependsOn), External: len(n.External), Missing: n.Missing}
-		if n.Err != nil {
-			s.Error = n.Err.Error()
-			d.Totals.Unreadable++
-		}
-		d.Snapshots = append(d.Snapshots, s)
-		d.Totals.Missing += n.Missing
-	}
-	d.Totals.Snapshots = len(g.Nodes)
-	for i := range g.Files {
-		f := &g.Files[i]
-		if f.Refs == 0 {
-			continue
-		}
-		df := depsFile{Key: f.Key, Location: g.Location(f.Key), Size: f.Size, Stored: f.Stored, Managed: f.Managed,
-			Users: ints(g.Users(int32(i)))}
-		if f.Folder != nil {
-			df.Folder = f.Folder.Name
-		}
-		d.Files = append(d.Files, df)
-		d.Totals.Files++
-		d.Totals.ReferencedBytes += f.Size
-		if f.Refs > 1 {
-			d.Totals.SharedFiles++
-			d.Totals.SharedBytes += f.Size
-		}
-	}
-	for _, fi := range g.Orphans() {
-		f := &g.Files[fi]
-		d.Orphans = append(d.Orphans, depsOrphan{Key: f.Key, Location: g.Location(f.Key), Folder: f.Folder.Name,
-			Size: f.Size, Modified: time.Unix(0, f.ModTime).UTC()})
-		d.Totals.Orphans++
-		d.Totals.OrphanBytes += f.Size
-	}
-	for _, x := range g.External {
-		d.External = append(d.External, depsExternal{Path: x.Path, Size: x.Size, Reason: x.Reason, Users: ints(x.Users)})
-	}
-	d.Totals.External = len(g.External)
-	return d
-}
-
-func ints(xs []int32) []int {
-	out := make([]int, len(xs))
-	for i, x := range xs {
-		out[i] = int(x)
-	}
-	return out
-}
-
-func writeDepsText(w io.Writer, d *depsDoc, show int) error {
+func writeDepsText(w io.Writer, d *catalog.Deps, show int) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SNAPSHOT\tKIND\tID\tFILES\tREFERENCED\tSHARED\tOWNS (FREED BY DELETE)\tDEPENDS ON\tNOTES")
 	for _, s := range d.Snapshots {
@@ -272,21 +123,21 @@ func writeDepsText(w io.Writer, d *depsDoc, show int) error {
 		}
 		owns := "-"
 		if s.InRoot && !d.Unreliable {
-			owns = fmt.Sprintf("%s in %d objects", inspect.Bytes(s.OwnedBytes), s.OwnedObjects)
+			owns = fmt.Sprintf("%s in %d objects", sizeText(s.OwnedBytes), s.OwnedObjects)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\n", s.Name, kind, s.CheckpointID, s.Files,
-			inspect.Bytes(s.ReferencedBytes), inspect.Bytes(s.SharedBytes), owns, orDash(strings.Join(deps, ", ")), strings.Join(notes, "; "))
+			sizeText(s.ReferencedBytes), sizeText(s.SharedBytes), owns, orDash(strings.Join(deps, ", ")), strings.Join(notes, "; "))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	t := d.Totals
 	fmt.Fprintf(w, "\n%d snapshots reference %d files under the root (%s); %d files (%s) are shared by two or more.\n",
-		t.Snapshots, t.Files, inspect.Bytes(t.ReferencedBytes), t.SharedFiles, inspect.Bytes(t.SharedBytes))
+		t.Snapshots, t.Files, sizeText(t.ReferencedBytes), t.SharedFiles, sizeText(t.SharedBytes))
 	if d.Unreliable {
 		fmt.Fprintf(w, "%d snapshots are UNREADABLE: orphans and owned bytes are unknown.\n", t.Unreadable)
 	} else {
-		fmt.Fprintf(w, "%d orphan objects (%s) are referenced by nothing (fsnap gc decides which to delete).\n", t.Orphans, inspect.Bytes(t.OrphanBytes))
+		fmt.Fprintf(w, "%d orphan objects (%s) are referenced by nothing (fsnap gc decides which to delete).\n", t.Orphans, sizeText(t.OrphanBytes))
 	}
 	if t.Missing > 0 {
 		fmt.Fprintf(w, "%d references point to files that do not exist.\n", t.Missing)
@@ -305,7 +156,7 @@ func writeDepsText(w io.Writer, d *depsDoc, show int) error {
 				fmt.Fprintf(tw, "… and %d more (-o json lists all)\n", len(d.Orphans)-show)
 				break
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", o.Location, inspect.Bytes(o.Size), o.Modified.Local().Format("2006-01-02 15:04:05"))
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", o.Location, sizeText(o.Size), o.Modified.Local().Format("2006-01-02 15:04:05"))
 		}
 		tw.Flush()
 	}
@@ -317,7 +168,7 @@ func writeDepsText(w io.Writer, d *depsDoc, show int) error {
 				fmt.Fprintf(tw, "… and %d more (-o json lists all)\n", len(d.External)-show)
 				break
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d users\n", x.Path, inspect.Bytes(x.Size), x.Reason, len(x.Users))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d users\n", x.Path, sizeText(x.Size), x.Reason, len(x.Users))
 		}
 		tw.Flush()
 	}
@@ -340,7 +191,7 @@ func limitList(xs []string, n int) string {
 
 // writeDot draws snapshots, the folders they read files from (shared,
 // task-owned, other snapshots' folders) and external stores.
-func writeDot(w io.Writer, g *catalog.Graph, d *depsDoc) error {
+func writeDot(w io.Writer, g *catalog.Graph, d *catalog.Deps) error {
 	q := func(s string) string { return fmt.Sprintf("%q", s) }
 	fmt.Fprintln(w, "digraph fsnap {")
 	fmt.Fprintln(w, "  rankdir=LR;")
@@ -351,7 +202,7 @@ func writeDot(w io.Writer, g *catalog.Graph, d *depsDoc) error {
 		if kind == "" {
 			kind = s.Type
 		}
-		label := fmt.Sprintf("%s\n%s\nowns %s", s.Name, kind, inspect.Bytes(s.OwnedBytes))
+		label := fmt.Sprintf("%s\n%s\nowns %s", s.Name, kind, sizeText(s.OwnedBytes))
 		style := ""
 		switch {
 		case s.Error != "":
@@ -409,7 +260,7 @@ func writeDot(w io.Writer, g *catalog.Graph, d *depsDoc) error {
 				fmt.Fprintf(w, "  f%d [label=%s, shape=folder];\n", id, q(name+"/"))
 			}
 			e := toFolder[name]
-			fmt.Fprintf(w, "  s%d -> f%d [label=%s];\n", ni, id, q(fmt.Sprintf("%d files, %s", e.files, inspect.Bytes(e.bytes))))
+			fmt.Fprintf(w, "  s%d -> f%d [label=%s];\n", ni, id, q(fmt.Sprintf("%d files, %s", e.files, sizeText(e.bytes))))
 		}
 		var ids []int
 		for id := range toNode {
@@ -418,7 +269,7 @@ func writeDot(w io.Writer, g *catalog.Graph, d *depsDoc) error {
 		slices.Sort(ids)
 		for _, id := range ids {
 			e := toNode[id]
-			fmt.Fprintf(w, "  s%d -> s%d [label=%s, color=red, penwidth=2];\n", ni, id, q(fmt.Sprintf("uses %d files, %s", e.files, inspect.Bytes(e.bytes))))
+			fmt.Fprintf(w, "  s%d -> s%d [label=%s, color=red, penwidth=2];\n", ni, id, q(fmt.Sprintf("uses %d files, %s", e.files, sizeText(e.bytes))))
 		}
 	}
 	if len(d.External) > 0 {
@@ -442,7 +293,7 @@ func writeDot(w io.Writer, g *catalog.Graph, d *depsDoc) error {
 	}
 	if d.Totals.Orphans > 0 {
 		fmt.Fprintf(w, "  orphans [label=%s, shape=octagon, color=gray];\n",
-			q(fmt.Sprintf("%d orphans, %s", d.Totals.Orphans, inspect.Bytes(d.Totals.OrphanBytes))))
+			q(fmt.Sprintf("%d orphans, %s", d.Totals.Orphans, sizeText(d.Totals.OrphanBytes))))
 	}
 	_, err := fmt.Fprintln(w, "}")
 	return err

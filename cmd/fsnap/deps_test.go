@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,19 +9,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fsnap/fsnap/catalog"
 	"github.com/fsnap/fsnap/fixtures"
 )
 
-func decodeDeps(t *testing.T, s string) depsDoc {
-	t.Helper()
-	var d depsDoc
-	if err := json.Unmarshal([]byte(s), &d); err != nil {
-		t.Fatalf("%v in %q", err, s)
-	}
-	if d.Schema != "fsnap.deps/v1" {
-		t.Fatalf("schema %q", d.Schema)
-	}
-	return d
+func decodeDeps(t *testing.T, s string) catalog.Deps {
+	return *decodeDoc[catalog.Deps](t, s, "fsnap.deps/v1")
 }
 
 // legacyHistory finds a busy history in which a checkpoint of root 0 uses

@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/fsnap/fsnap/fixtures"
-	"github.com/fsnap/fsnap/internal/store"
+	"github.com/fsnap/fsnap/store"
 )
 
 var fixtureFlags struct {
@@ -53,14 +53,12 @@ changelog-checkpoint. Versions 2 to 7 (_metadata format version).`,
 			fs.Int64Var(&fixtureFlags.realMiB, "real-state", 0, "write a canonical savepoint with about this many MiB of real keyed state")
 			fs.BoolVar(&fixtureFlags.snappy, "snappy", false, "with --real-state: Snappy-compress the key groups")
 		},
-		run: runFixture,
+		nargs: 1,
+		run:   runFixture,
 	})
 }
 
 func runFixture(ctx context.Context, e *env, args []string) error {
-	if len(args) != 1 {
-		return usagef("want exactly one ROOT, got %d arguments", len(args))
-	}
 	l, err := store.Open(ctx, args[0])
 	if err != nil {
 		return err

@@ -13,8 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/fsnap/fsnap/gc"
-	"github.com/fsnap/fsnap/inspect"
-	"github.com/fsnap/fsnap/internal/store"
+	"github.com/fsnap/fsnap/store"
 )
 
 var gcFlags struct {
@@ -56,25 +55,20 @@ than N objects would go. Nothing outside ROOT is deleted, even when a
 _metadata points there (reported as external), nor anything under ROOT
 outside those folders. An unreadable _metadata stops gc (exit 3).`,
 		flags: func(fs *pflag.FlagSet) {
-			fs.StringVarP(&gcFlags.output, "output", "o", "text", "output format: text or json")
 			fs.StringArrayVar(&gcFlags.also, "also", nil, "another root whose snapshots may use ROOT's files (repeatable)")
 			fs.DurationVar(&gcFlags.minAge, "min-age", gc.DefaultMinAge, "keep objects younger than this")
 			fs.StringVar(&gcFlags.plan, "plan", "", "write the plan to FILE (dry run), or apply the plan in FILE (--apply)")
-			fs.BoolVar(&gcFlags.apply, "apply", false, "delete (after re-checking every planned object)")
+			actFlag(fs, &gcFlags.apply, "delete (after re-checking every planned object)")
 			fs.IntVar(&gcFlags.maxDelete, "max-delete", 0, "refuse to delete more than N objects (0: no limit)")
 			fs.StringVar(&gcFlags.log, "log", "", "append every deletion to FILE as JSON lines")
 		},
-		run: runGC,
+		nargs:  1,
+		output: &gcFlags.output,
+		run:    runGC,
 	})
 }
 
 func runGC(ctx context.Context, e *env, args []string) error {
-	if len(args) != 1 {
-		return usagef("want exactly one ROOT, got %d arguments", len(args))
-	}
-	if err := checkOutput(gcFlags.output); err != nil {
-		return err
-	}
 	if gcFlags.minAge < 0 || gcFlags.maxDelete < 0 {
 		return usagef("--min-age and --max-delete must not be negative")
 	}
@@ -145,31 +139,18 @@ func applyPlan(ctx context.Context, e *env, root *store.Location, plan *gc.Plan,
 			return
 		}
 		what := ev.Action + " "
-		fmt.Fprintf(e.stdout, "%-9s%s  %s  %s%s\n", what, ev.Location, inspect.Bytes(ev.Size), ev.Reason, errSuffix(ev.Error))
+		fmt.Fprintf(e.stdout, "%-9s%s  %s  %s%s\n", what, ev.Location, sizeText(ev.Size), ev.Reason, errSuffix(ev.Error))
 	}}
 	res, err := gc.Apply(ctx, root, plan, aopt)
 	if logErr != nil && err == nil {
 		err = fmt.Errorf("writing the log %s: %w", logFile, logErr)
 	}
 	if output == "json" {
-		doc := struct {
-			Schema string     `json:"schema"`
-			Plan   *gc.Plan   `json:"plan"`
-			Events []gc.Event `json:"events"`
-			Result *gc.Result `json:"result"`
-			Error  string     `json:"error,omitempty"`
-		}{Schema: "fsnap.gc-result/v1", Plan: plan, Events: events, Result: res}
-		if doc.Events == nil {
-			doc.Events = []gc.Event{}
-		}
-		if err != nil {
-			doc.Error = err.Error()
-		}
-		if werr := writeJSON(e.stdout, doc); werr != nil {
+		if werr := writeJSON(e.stdout, gc.NewApplied(plan, events, res, err)); werr != nil {
 			return werr
 		}
 	} else if res != nil {
-		fmt.Fprintf(e.stdout, "\n%d objects deleted (%s), %d skipped, %d failed.\n", res.Deleted, inspect.Bytes(res.DeletedBytes), res.Skipped, res.Failed)
+		fmt.Fprintf(e.stdout, "\n%d objects deleted (%s), %d skipped, %d failed.\n", res.Deleted, sizeText(res.DeletedBytes), res.Skipped, res.Failed)
 	}
 	if errors.Is(err, gc.ErrTooMany) {
 		return &exitError{code: exitFindings, err: err}
@@ -185,18 +166,16 @@ func errSuffix(s string) string {
 }
 
 func readPlan(file string) (*gc.Plan, error) {
-	b, err := os.ReadFile(file)
+	f, err := os.Open(file)
 	if err != nil {
 		return nil, err
 	}
-	var p gc.Plan
-	if err := json.Unmarshal(b, &p); err != nil {
-		return nil, fmt.Errorf("%s: not a plan: %w", file, err)
+	defer f.Close()
+	p, err := gc.ReadPlan(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
 	}
-	if p.Schema != gc.Schema {
-		return nil, fmt.Errorf("%s: schema %q, want %s", file, p.Schema, gc.Schema)
-	}
-	return &p, nil
+	return p, nil
 }
 
 func writePlanFile(file string, p *gc.Plan) error {
@@ -227,7 +206,7 @@ func writePlanText(w io.Writer, p *gc.Plan) error {
 		fmt.Fprintln(tw, "LOCATION\tSIZE\tAGE\tREASON\tDETAIL")
 		for _, o := range objs {
 			age := time.Duration(o.AgeSeconds * float64(time.Second))
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", o.Location, inspect.Bytes(o.Size), ageText(age), o.Reason, o.Detail)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", o.Location, sizeText(o.Size), ageText(age), o.Reason, o.Detail)
 		}
 		tw.Flush()
 	}
@@ -241,13 +220,13 @@ func writePlanText(w io.Writer, p *gc.Plan) error {
 				fmt.Fprintf(tw, "… and %d more (-o json lists all)\n", len(p.External)-20)
 				break
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\tused by %s\n", x.Path, inspect.Bytes(x.Size), x.Reason, limitList(x.Users, 3))
+			fmt.Fprintf(tw, "%s\t%s\t%s\tused by %s\n", x.Path, sizeText(x.Size), x.Reason, limitList(x.Users, 3))
 		}
 		tw.Flush()
 	}
 	t := p.Totals
 	_, err := fmt.Fprintf(w, "\n%d objects to delete (%s); %d kept (%s); %d external references kept.\n",
-		t.DeleteObjects, inspect.Bytes(t.DeleteBytes), t.KeepObjects, inspect.Bytes(t.KeepBytes), t.External)
+		t.DeleteObjects, sizeText(t.DeleteBytes), t.KeepObjects, sizeText(t.KeepBytes), t.External)
 	return err
 }
 

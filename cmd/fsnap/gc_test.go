@@ -13,8 +13,8 @@ import (
 	"github.com/fsnap/fsnap/fixtures"
 	"github.com/fsnap/fsnap/format"
 	"github.com/fsnap/fsnap/gc"
-	"github.com/fsnap/fsnap/internal/store"
 	"github.com/fsnap/fsnap/internal/testservers"
+	"github.com/fsnap/fsnap/store"
 )
 
 // busy is a history with every case: shared SSTs, subsumption, leaks,
@@ -130,15 +130,7 @@ func rootPrefix(t *testing.T, ref string) string {
 }
 
 func decodePlan(t *testing.T, s string) *gc.Plan {
-	t.Helper()
-	var p gc.Plan
-	if err := json.Unmarshal([]byte(s), &p); err != nil {
-		t.Fatalf("%v in %q", err, s)
-	}
-	if p.Schema != "fsnap.gc-plan/v1" {
-		t.Fatalf("schema %q", p.Schema)
-	}
-	return &p
+	return decodeDoc[gc.Plan](t, s, "fsnap.gc-plan/v1")
 }
 
 // TestGCDryRunByDefault: gc without --apply, with and without --plan,
@@ -196,14 +188,8 @@ func TestGCApplyPlanFile(t *testing.T) {
 	}
 	want := orphansByTruth(h, true)
 	after := existing(t, dir)
-	var gone []string
-	for _, k := range before {
-		if _, ok := slices.BinarySearch(after, k); !ok {
-			gone = append(gone, k)
-		}
-	}
-	if !slices.Equal(gone, want) {
-		t.Errorf("deleted\n%q\nwant\n%q", gone, want)
+	if deleted := gone(before, after); !slices.Equal(deleted, want) {
+		t.Errorf("deleted\n%q\nwant\n%q", deleted, want)
 	}
 	for _, k := range referenced(h) {
 		if _, ok := slices.BinarySearch(before, k); !ok {

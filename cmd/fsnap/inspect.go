@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/fsnap/fsnap/inspect"
-	"github.com/fsnap/fsnap/snapshot"
+	"github.com/fsnap/fsnap/snapshot/source"
 )
 
 var inspectFlags struct {
@@ -47,7 +47,6 @@ native state (incremental checkpoints, native savepoints) is listed from its
 meta handle; --rocksdb opens each instance (a scratch copy under --tmp) and
 reports entries, bytes and key groups per column family and the SST files.`,
 		flags: func(fs *pflag.FlagSet) {
-			fs.StringVarP(&inspectFlags.output, "output", "o", "text", "output format: text or json")
 			fs.BoolVar(&inspectFlags.files, "files", false, "list every file with scope and users")
 			fs.BoolVar(&inspectFlags.states, "states", false, "walk every state stream: entries and bytes per state and key group, and skew")
 			fs.BoolVar(&inspectFlags.metadataOnly, "metadata-only", false, "read only _metadata, not the state files' headers")
@@ -55,28 +54,22 @@ reports entries, bytes and key groups per column family and the SST files.`,
 			fs.BoolVar(&inspectFlags.rocksdb, "rocksdb", false, "open every RocksDB instance (a scratch copy under --tmp): entries, bytes and key groups per column family, SST files")
 			fs.StringVar(&inspectFlags.tmp, "tmp", os.TempDir(), "directory for --rocksdb scratch copies")
 		},
-		run: runInspect,
+		nargs:  1,
+		output: &inspectFlags.output,
+		run:    runInspect,
 	})
 }
 
 func runInspect(ctx context.Context, e *env, args []string) error {
-	if len(args) != 1 {
-		return usagef("want exactly one SNAPSHOT, got %d arguments", len(args))
-	}
-	if err := checkOutput(inspectFlags.output); err != nil {
-		return err
-	}
-	s, ref, err := snapshot.Load(ctx, args[0])
+	s, src, err := source.Load(ctx, args[0])
 	if err != nil {
 		return err
 	}
-	defer ref.Close()
+	defer src.Close()
 	opt := inspect.Options{Files: inspectFlags.files}
 	if inspectFlags.states && inspectFlags.metadataOnly {
 		return usagef("--states reads the state files; --metadata-only does not")
 	}
-	src := snapshot.NewSource(ref)
-	defer src.Close()
 	if !inspectFlags.metadataOnly {
 		opt.States = inspect.ReadStates(ctx, s, src, inspect.StatesOptions{Walk: inspectFlags.states, Parallel: inspectFlags.parallel})
 	}
@@ -89,17 +82,10 @@ func runInspect(ctx context.Context, e *env, args []string) error {
 	if inspectFlags.output == "json" {
 		return writeJSON(e.stdout, r)
 	}
-	if err := inspect.WriteText(e.stdout, r); err != nil || r.RocksDB == nil {
+	if err := writeInspectText(e.stdout, r); err != nil || r.RocksDB == nil {
 		return err
 	}
-	return inspect.WriteRocksDBText(e.stdout, r.RocksDB)
-}
-
-func checkOutput(o string) error {
-	if o != "text" && o != "json" {
-		return usagef("unknown output format %q (want text or json)", o)
-	}
-	return nil
+	return writeRocksDBText(e.stdout, r.RocksDB)
 }
 
 func writeJSON(w io.Writer, v any) error {

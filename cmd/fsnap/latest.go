@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/spf13/pflag"
 
 	"github.com/fsnap/fsnap/catalog"
-	"github.com/fsnap/fsnap/internal/store"
+	"github.com/fsnap/fsnap/store"
 )
 
 var latestFlags struct {
@@ -33,21 +33,16 @@ Exits 1, printing nothing on stdout, when there is none.
 
 -o json prints the chosen snapshot as an entry of fsnap.ls/v1.`,
 		flags: func(fs *pflag.FlagSet) {
-			fs.StringVarP(&latestFlags.output, "output", "o", "text", "output format: text (the location) or json")
 			fs.StringVar(&latestFlags.typ, "type", "any", "checkpoint, savepoint or any")
 			fs.StringVar(&latestFlags.job, "job", "", "only snapshots in this folder under ROOT (the job id, or the savepoint folder)")
 		},
-		run: runLatest,
+		nargs:  1,
+		output: &latestFlags.output,
+		run:    runLatest,
 	})
 }
 
 func runLatest(ctx context.Context, e *env, args []string) error {
-	if len(args) != 1 {
-		return usagef("want exactly one ROOT, got %d arguments", len(args))
-	}
-	if err := checkOutput(latestFlags.output); err != nil {
-		return err
-	}
 	switch latestFlags.typ {
 	case "any", "checkpoint", "savepoint":
 	default:
@@ -62,22 +57,21 @@ func runLatest(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	snaps := slices.DeleteFunc(newestFirst(c.Snapshots()), func(f *catalog.Folder) bool {
-		return !f.Complete || (latestFlags.typ != "any" && string(f.Kind) != latestFlags.typ) ||
-			(latestFlags.job != "" && f.Job != latestFlags.job)
-	})
-	for _, f := range snaps {
-		info := catalog.ReadInfo(ctx, root, []*catalog.Folder{f}, 1)[0]
-		if info.Err != nil {
-			fmt.Fprintf(e.stderr, "fsnap latest: skipping %s: %v\n", f.Name, info.Err)
-			continue
-		}
-		s := lsEntry(root, f, info, true)
-		if latestFlags.output == "json" {
-			return writeJSON(e.stdout, s)
-		}
-		_, err := fmt.Fprintln(e.stdout, s.Location)
+	typ := catalog.FolderKind(latestFlags.typ)
+	if typ == "any" {
+		typ = ""
+	}
+	s, err := catalog.Latest(ctx, root, c, catalog.LatestOptions{Type: typ, Job: latestFlags.job,
+		Skipped: func(name string, err error) { fmt.Fprintf(e.stderr, "fsnap latest: skipping %s: %v\n", name, err) }})
+	if errors.Is(err, catalog.ErrNoSnapshot) {
+		return &exitError{code: exitFindings, err: err}
+	}
+	if err != nil {
 		return err
 	}
-	return &exitError{code: exitFindings, err: fmt.Errorf("no complete snapshot under %s", root.Display)}
+	if latestFlags.output == "json" {
+		return writeJSON(e.stdout, s)
+	}
+	_, err = fmt.Fprintln(e.stdout, s.Location)
+	return err
 }

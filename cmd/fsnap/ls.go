@@ -1,20 +1,15 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"io"
-	"slices"
-	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/fsnap/fsnap/catalog"
-	"github.com/fsnap/fsnap/inspect"
-	"github.com/fsnap/fsnap/internal/store"
+	"github.com/fsnap/fsnap/store"
 )
 
 var lsFlags struct {
@@ -45,50 +40,17 @@ Reading the kind costs one read of each listed _metadata (of the newest
 
 -o json prints a stable document (schema "fsnap.ls/v1").`,
 		flags: func(fs *pflag.FlagSet) {
-			fs.StringVarP(&lsFlags.output, "output", "o", "text", "output format: text or json")
 			fs.IntVar(&lsFlags.limit, "limit", 0, "list only the newest N snapshots (0: all)")
 			fs.BoolVar(&lsFlags.complete, "complete", false, "list complete snapshots only")
 			fs.BoolVar(&lsFlags.noMetadata, "no-metadata", false, "do not read _metadata (no kind; savepoints get no id)")
 		},
-		run: runLs,
+		nargs:  1,
+		output: &lsFlags.output,
+		run:    runLs,
 	})
 }
 
-// lsSnapshot is one snapshot of fsnap.ls/v1 (and of fsnap latest -o json).
-type lsSnapshot struct {
-	Name          string    `json:"name"`
-	Location      string    `json:"location"`
-	Job           string    `json:"job"`
-	Type          string    `json:"type"` // checkpoint or savepoint (from the folder name)
-	Kind          string    `json:"kind,omitempty"`
-	CheckpointID  *int64    `json:"checkpoint_id,omitempty"`
-	Complete      bool      `json:"complete"`
-	Time          time.Time `json:"time"`
-	MetadataBytes int64     `json:"metadata_bytes"`
-	Bytes         int64     `json:"bytes"`
-	Objects       int       `json:"objects"`
-	Error         string    `json:"error,omitempty"`
-}
-
-type lsReport struct {
-	Schema    string       `json:"schema"`
-	Root      string       `json:"root"`
-	Count     int          `json:"count"`     // snapshots listed
-	Total     int          `json:"total"`     // snapshots found
-	Truncated bool         `json:"truncated"` // --limit left some out
-	Snapshots []lsSnapshot `json:"snapshots"`
-	Unmanaged []string     `json:"unmanaged"`
-	// UnmanagedMore counts unmanaged names beyond the first 1,000.
-	UnmanagedMore int `json:"unmanaged_more"`
-}
-
 func runLs(ctx context.Context, e *env, args []string) error {
-	if len(args) != 1 {
-		return usagef("want exactly one ROOT, got %d arguments", len(args))
-	}
-	if err := checkOutput(lsFlags.output); err != nil {
-		return err
-	}
 	if lsFlags.limit < 0 {
 		return usagef("--limit must not be negative")
 	}
@@ -101,64 +63,14 @@ func runLs(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	snaps := newestFirst(c.Snapshots())
-	if lsFlags.complete {
-		snaps = slices.DeleteFunc(snaps, func(f *catalog.Folder) bool { return !f.Complete })
-	}
-	r := lsReport{Schema: "fsnap.ls/v1", Root: root.Display, Total: len(snaps), Unmanaged: c.Unmanaged, UnmanagedMore: c.UnmanagedMore}
-	if r.Unmanaged == nil {
-		r.Unmanaged = []string{}
-	}
-	if lsFlags.limit > 0 && len(snaps) > lsFlags.limit {
-		snaps, r.Truncated = snaps[:lsFlags.limit], true
-	}
-	var infos []catalog.Info
-	if !lsFlags.noMetadata {
-		infos = catalog.ReadInfo(ctx, root, snaps, 8)
-	}
-	r.Snapshots = make([]lsSnapshot, len(snaps))
-	for i, f := range snaps {
-		var info catalog.Info
-		if infos != nil {
-			info = infos[i]
-		}
-		r.Snapshots[i] = lsEntry(root, f, info, infos != nil)
-	}
-	r.Count = len(r.Snapshots)
+	r := catalog.List(ctx, root, c, catalog.ListOptions{Limit: lsFlags.limit, Complete: lsFlags.complete, NoMetadata: lsFlags.noMetadata})
 	if lsFlags.output == "json" {
 		return writeJSON(e.stdout, r)
 	}
 	return writeLsText(e.stdout, r)
 }
 
-// newestFirst sorts snapshot folders by time, newest first; ties by
-// checkpoint id, then name.
-func newestFirst(fs []*catalog.Folder) []*catalog.Folder {
-	slices.SortStableFunc(fs, func(a, b *catalog.Folder) int {
-		return cmp.Or(b.Time().Compare(a.Time()), cmp.Compare(b.CheckpointID, a.CheckpointID), strings.Compare(a.Name, b.Name))
-	})
-	return fs
-}
-
-func lsEntry(root *store.Location, f *catalog.Folder, info catalog.Info, read bool) lsSnapshot {
-	s := lsSnapshot{Name: f.Name, Location: root.NameOf(strings.TrimSuffix(f.Dir, "/")), Job: f.Job,
-		Type: string(f.Kind), Complete: f.Complete, Time: f.Time().UTC(), MetadataBytes: f.MetadataSize,
-		Bytes: f.Bytes, Objects: f.Objects}
-	id := f.CheckpointID
-	if read && f.Complete {
-		if info.Err != nil {
-			s.Error = info.Err.Error()
-		} else {
-			s.Kind, id = string(info.Kind), info.CheckpointID
-		}
-	}
-	if id >= 0 {
-		s.CheckpointID = &id
-	}
-	return s
-}
-
-func writeLsText(w io.Writer, r lsReport) error {
+func writeLsText(w io.Writer, r *catalog.Listing) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tKIND\tID\tTIME\tSIZE\tOBJECTS\tSTATUS")
 	complete := 0
@@ -180,7 +92,7 @@ func writeLsText(w io.Writer, r lsReport) error {
 			complete++
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", s.Name, kind, id,
-			s.Time.Local().Format("2006-01-02 15:04:05"), inspect.Bytes(s.Bytes), s.Objects, status)
+			s.Time.Local().Format("2006-01-02 15:04:05"), sizeText(s.Bytes), s.Objects, status)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

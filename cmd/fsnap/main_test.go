@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -18,6 +19,36 @@ func fsnap(t *testing.T, args ...string) (int, string, string) {
 	var out, errb bytes.Buffer
 	code := run(context.Background(), args, &env{stdout: &out, stderr: &errb})
 	return code, out.String(), errb.String()
+}
+
+// decodeDoc decodes the JSON document s, which must name schema.
+func decodeDoc[T any](t *testing.T, s, schema string) *T {
+	t.Helper()
+	var head struct {
+		Schema string `json:"schema"`
+	}
+	var v T
+	if err := json.Unmarshal([]byte(s), &head); err != nil {
+		t.Fatalf("%v in %q", err, s)
+	}
+	if head.Schema != schema {
+		t.Fatalf("schema %q, want %s", head.Schema, schema)
+	}
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatalf("%v in %q", err, s)
+	}
+	return &v
+}
+
+// gone lists the keys of before that are not in after (both sorted).
+func gone(before, after []string) []string {
+	var out []string
+	for _, k := range before {
+		if _, ok := slices.BinarySearch(after, k); !ok {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 func TestExitCodes(t *testing.T) {
@@ -37,12 +68,48 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"inspect", bad}, exitInput, "_metadata offset 8 (0x8): truncated"},
 		{[]string{"inspect", filepath.Join(bad, "missing")}, exitInput, "no such snapshot"},
 		{[]string{"--version"}, exitOK, "fsnap "},
-		{[]string{"help", "inspect"}, exitOK, "Exit codes:"},
+		{[]string{"verify"}, exitUsage, "usage: fsnap verify"},
+		{[]string{"verify", "--fail-on", "fatal", bad}, exitUsage, "unknown severity"},
+		{[]string{"verify", "--require", "fast", bad}, exitUsage, "the only requirement is relocatable"},
+		{[]string{"verify", "--deep", "--quick", bad}, exitUsage, "exclude each other"},
+		{[]string{"verify", "-o", "yaml", bad}, exitUsage, "unknown output format"},
+		{[]string{"verify", bad}, exitInput, "_metadata offset 8 (0x8): truncated"},
+		{[]string{"verify", filepath.Join(bad, "missing")}, exitInput, "no such snapshot"},
+		{[]string{"help", "verify"}, exitOK, "fsnap.verify/v1"},
+		{[]string{"help", "inspect"}, exitOK, "Exit codes: see 'fsnap help'"},
+		{[]string{"help"}, exitOK, "130  interrupted"},
+		{[]string{"help", "migrate", "relocate"}, exitOK, "Usage: fsnap migrate relocate"},
+		{[]string{"migrate", "relocate", "--help"}, exitOK, "Usage: fsnap migrate relocate"},
+		{[]string{"help", "migrate"}, exitOK, "to-canonical"},
+		{[]string{"migrate"}, exitUsage, "want a subcommand: relocate, to-canonical"},
+		{[]string{"migrate", "relocat"}, exitUsage, `did you mean "relocate"?`},
+		{[]string{"inspcet"}, exitUsage, `did you mean "inspect"?`},
+		{[]string{"help", "gcc"}, exitUsage, `did you mean "gc"?`},
+		{[]string{"inspect", "ftp://host/x"}, exitUsage, "unsupported scheme"},
+		{[]string{"migrate", "relocate", "--from-list", filepath.Join(bad, "nosuch")}, exitUsage, "--from-list"},
 	} {
 		code, out, errs := fsnap(t, tc.args...)
 		if code != tc.code || !strings.Contains(out+errs, tc.want) {
 			t.Errorf("fsnap %v: exit %d, want %d; output %q does not contain %q", tc.args, code, tc.code, out+errs, tc.want)
 		}
+	}
+}
+
+// TestInterrupted: a command stopped by Ctrl-C (its context cancelled)
+// exits 130 and says that running it again resumes.
+func TestInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errb bytes.Buffer
+	src := filepath.Join(t.TempDir(), "src")
+	if code := run(context.Background(), []string{"fixture", src}, &env{stdout: &out, stderr: &errb}); code != exitOK {
+		t.Fatalf("fixture: exit %d: %s", code, errb.String())
+	}
+	snap := strings.TrimSpace(out.String())
+	errb.Reset()
+	code := run(ctx, []string{"migrate", "relocate", snap, filepath.Join(t.TempDir(), "dst")}, &env{stdout: &out, stderr: &errb})
+	if code != exitInterrupted || !strings.Contains(errb.String(), "running the same command again resumes") {
+		t.Errorf("exit %d, stderr %q; want %d and a line saying a re-run resumes", code, errb.String(), exitInterrupted)
 	}
 }
 

@@ -2,100 +2,33 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
-	"sync"
-	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/pflag"
-	"golang.org/x/term"
 
-	"github.com/fsnap/fsnap/inspect"
-	"github.com/fsnap/fsnap/internal/store"
-	"github.com/fsnap/fsnap/internal/transfer"
 	"github.com/fsnap/fsnap/migrate"
+	"github.com/fsnap/fsnap/store"
 )
-
-// subcommand is one `fsnap migrate` subcommand. Each lives in its own file
-// and registers itself with registerMigrate.
-type subcommand struct {
-	name  string
-	args  string
-	short string
-	long  string
-	flags func(fs *pflag.FlagSet)
-	run   func(ctx context.Context, e *env, args []string) error
-}
-
-var migrateSubcommands = map[string]*subcommand{}
-
-func registerMigrate(s *subcommand) { migrateSubcommands[s.name] = s }
 
 func init() {
 	register(&command{
 		name:  "migrate",
 		args:  "SUBCOMMAND [flags] ARGS",
 		short: "relocate snapshots between stores, convert them",
-		long:  migrateLong(),
-		// Flags belong to the subcommands: stop parsing at the first
-		// argument, the subcommand's name.
-		flags: func(fs *pflag.FlagSet) { fs.SetInterspersed(false) },
-		run:   runMigrate,
 	})
-	registerMigrate(&subcommand{
-		name:  "relocate",
-		args:  "[flags] SRC DST | --root SRCROOT DSTROOT | --from-list FILE",
-		short: "copy snapshots to another place or store so that they restore from there",
-		long:  relocateLong,
-		flags: relocateFlagSet,
-		run:   runRelocate,
+	registerSub("migrate", &command{
+		name:   "relocate",
+		args:   "[flags] SRC DST | --root SRCROOT DSTROOT | --from-list FILE",
+		short:  "copy snapshots to another place or store so that they restore from there",
+		long:   relocateLong,
+		flags:  relocateFlagSet,
+		output: &relocateFlags.output,
+		run:    runRelocate,
 	})
-}
-
-func migrateLong() string {
-	return `Subcommands (run 'fsnap migrate SUBCOMMAND --help' for each one's flags):
-  relocate      copy snapshots to another place or store so that they restore from there
-  to-canonical  convert a native savepoint or checkpoint into a canonical savepoint`
-}
-
-func runMigrate(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 {
-		return usagef("want a subcommand: %s", strings.Join(migrateNames(), ", "))
-	}
-	sc, ok := migrateSubcommands[args[0]]
-	if !ok {
-		return usagef("unknown subcommand %q (want %s)", args[0], strings.Join(migrateNames(), ", "))
-	}
-	fs := pflag.NewFlagSet("migrate "+sc.name, pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.SortFlags = false
-	help := fs.BoolP("help", "h", false, "show this help")
-	sc.flags(fs)
-	if err := fs.Parse(args[1:]); err != nil {
-		return usagef("%s: %v\nusage: fsnap migrate %s %s", sc.name, err, sc.name, sc.args)
-	}
-	if *help {
-		fmt.Fprintf(e.stdout, "Usage: fsnap migrate %s %s\n\n%s\n\n%s\n", sc.name, sc.args, sc.short, strings.TrimSpace(sc.long))
-		fs.SortFlags = false
-		fmt.Fprintf(e.stdout, "\nFlags:\n%s\n%s", fs.FlagUsages(), exitCodesHelp)
-		return nil
-	}
-	return sc.run(ctx, e, fs.Args())
-}
-
-func migrateNames() []string {
-	var out []string
-	for n := range migrateSubcommands {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
 }
 
 const relocateLong = `Copies each snapshot SRC into the directory DST (any store URL) and writes
@@ -159,7 +92,6 @@ func relocateFlagSet(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.root, "root", false, "arguments are SRCROOT DSTROOT: relocate every snapshot under SRCROOT")
 	fs.StringVar(&f.shard, "shard", "", "i/n: relocate only shard i (0-based) of n")
 	fs.IntVar(&f.parallel, "parallel", 4, "snapshots relocated at once")
-	fs.StringVarP(&f.output, "output", "o", "text", "output format: text or json")
 	fs.StringVar(&f.progress, "progress", "auto", "progress on stderr: auto (bar on a terminal, else plain), bar, plain, json or none")
 	fs.BoolVar(&f.noServerSide, "no-server-side", false, "stream every file through fsnap even within one store")
 	fs.BoolVar(&f.noSync, "no-sync", false, "do not fsync local destination files before writing _metadata")
@@ -167,13 +99,9 @@ func relocateFlagSet(fs *pflag.FlagSet) {
 
 func runRelocate(ctx context.Context, e *env, args []string) error {
 	f := &relocateFlags
-	if err := checkOutput(f.output); err != nil {
+	mode, err := progressMode(f.progress, e.stderr, "bar", "plain", "json", "none")
+	if err != nil {
 		return err
-	}
-	switch f.progress {
-	case "auto", "bar", "plain", "json", "none":
-	default:
-		return usagef("unknown --progress %q (want auto, bar, plain, json or none)", f.progress)
 	}
 	if f.transfers < 1 || f.parallel < 1 {
 		return usagef("--transfers and --parallel must be at least 1")
@@ -197,10 +125,14 @@ func runRelocate(ctx context.Context, e *env, args []string) error {
 		}
 		pairs = migrate.ShardPairs(pairs, i, n)
 	}
-	eng := transfer.New(transfer.Options{Transfers: f.transfers, NoServerSide: f.noServerSide, SyncLocal: !f.noSync})
-	prog := startProgress(e.stderr, f.progress, eng, len(pairs), f.dryRun)
+	if f.dryRun {
+		mode = "none"
+	}
+	prog := &progress{mode: mode, w: e.stderr, what: "relocate", snapshots: len(pairs)}
+	t := migrate.Transfers{Parallel: f.transfers, NoServerSide: f.noServerSide, NoSync: f.noSync}
+	prog.attach(&t)
 	opts := migrate.BulkOptions{
-		RelocateOptions: migrate.RelocateOptions{Maps: maps, Engine: eng, NoSync: f.noSync},
+		RelocateOptions: migrate.RelocateOptions{Maps: maps, Transfers: t},
 		Parallel:        f.parallel, DryRun: f.dryRun,
 		OnReport: func(r *migrate.RelocateReport) {
 			prog.snapshotDone(r)
@@ -211,7 +143,6 @@ func runRelocate(ctx context.Context, e *env, args []string) error {
 	}
 	sum := migrate.RelocateAll(ctx, pairs, opts)
 	sum.Shard = f.shard
-	prog.stop()
 	if f.output == "json" {
 		if err := writeJSON(e.stdout, sum); err != nil {
 			return err
@@ -219,7 +150,7 @@ func runRelocate(ctx context.Context, e *env, args []string) error {
 	} else if f.root || f.fromList != "" || f.dryRun {
 		t := sum.Totals
 		fmt.Fprintf(e.stdout, "total: %d snapshots: %d relocated, %d already relocated, %d planned, %d failed; %d files, %s (%s copied) in %.1fs\n",
-			t.Snapshots, t.Relocated, t.AlreadyRelocated, t.Planned, t.Failed, t.Files, inspect.Bytes(t.Bytes), inspect.Bytes(t.BytesCopied), t.Seconds)
+			t.Snapshots, t.Relocated, t.AlreadyRelocated, t.Planned, t.Failed, t.Files, sizeText(t.Bytes), sizeText(t.BytesCopied), t.Seconds)
 	}
 	if sum.Totals.Failed > 0 {
 		var msg error
@@ -247,14 +178,14 @@ func relocatePairs(ctx context.Context, args []string) ([]migrate.RelocatePair, 
 		if f.fromList != "-" {
 			fh, err := os.Open(f.fromList)
 			if err != nil {
-				return nil, err
+				return nil, usagef("--from-list: %v", err)
 			}
 			defer fh.Close()
 			r = fh
 		}
 		pairs, err := migrate.ReadPairs(r)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", f.fromList, err)
+			return nil, usagef("--from-list %s: %v", f.fromList, err)
 		}
 		return pairs, nil
 	case len(args) != 2:
@@ -282,136 +213,19 @@ func writeRelocateText(w io.Writer, r *migrate.RelocateReport) {
 		fmt.Fprintf(w, "FAILED     %s -> %s\n  %s\n", r.Src, r.Dst, strings.ReplaceAll(r.Error, "\n", "\n  "))
 		return
 	case migrate.Planned:
-		fmt.Fprintf(w, "plan       %s -> %s: %d files, %s, %d handles rewritten\n", r.Src, r.Dst, r.Files, inspect.Bytes(r.Bytes), r.Rewritten)
+		fmt.Fprintf(w, "plan       %s -> %s: %d files, %s, %d handles rewritten\n", r.Src, r.Dst, r.Files, sizeText(r.Bytes), r.Rewritten)
 		for _, p := range r.Plan {
 			what := string(p.Change)
 			if p.Range {
 				what += fmt.Sprintf(" (bytes %d-%d)", p.Offset, p.Offset+p.Bytes)
 			}
-			fmt.Fprintf(w, "  %10s  %s -> %s  %s\n", inspect.Bytes(p.Bytes), p.From, p.To, what)
+			fmt.Fprintf(w, "  %10s  %s -> %s  %s\n", sizeText(p.Bytes), p.From, p.To, what)
 		}
 	default:
 		fmt.Fprintf(w, "%-10s %s -> %s: %d files, %s (copied %d, server-side %d, already there %d), %d handles rewritten, %.1fs\n",
-			r.Status, r.Src, r.Dst, r.Files, inspect.Bytes(r.Bytes), r.Copied, r.ServerSide, r.Present, r.Rewritten, r.Seconds)
+			r.Status, r.Src, r.Dst, r.Files, sizeText(r.Bytes), r.Copied, r.ServerSide, r.Present, r.Rewritten, r.Seconds)
 	}
 	for _, wn := range r.Warnings {
 		fmt.Fprintf(w, "  warning: %s\n", wn)
 	}
-}
-
-// progress renders the engine's counters on stderr.
-type progress struct {
-	mode      string // bar, plain, json, none
-	w         io.Writer
-	eng       *transfer.Engine
-	start     time.Time
-	snapshots int
-	mu        sync.Mutex
-	done      int
-	failed    int
-	bar       *progressbar.ProgressBar
-	quit      chan struct{}
-	stopped   chan struct{}
-}
-
-func startProgress(w io.Writer, mode string, eng *transfer.Engine, snapshots int, dryRun bool) *progress {
-	if mode == "auto" {
-		mode = "plain"
-		if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-			mode = "bar"
-		}
-	}
-	if dryRun {
-		mode = "none"
-	}
-	p := &progress{mode: mode, w: w, eng: eng, start: time.Now(), snapshots: snapshots,
-		quit: make(chan struct{}), stopped: make(chan struct{})}
-	if mode == "none" {
-		close(p.stopped)
-		return p
-	}
-	every := 5 * time.Second
-	if mode == "bar" {
-		every = 150 * time.Millisecond
-		p.bar = progressbar.NewOptions64(-1, progressbar.OptionSetWriter(w), progressbar.OptionShowBytes(true),
-			progressbar.OptionSetWidth(30), progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true), progressbar.OptionUseIECUnits(true),
-			progressbar.OptionSetDescription("relocate"))
-	}
-	go func() {
-		defer close(p.stopped)
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-p.quit:
-				p.render(true)
-				return
-			case <-t.C:
-				p.render(false)
-			}
-		}
-	}()
-	return p
-}
-
-func (p *progress) render(final bool) {
-	s := &p.eng.Stats
-	done, total := s.BytesDone.Load(), s.BytesTotal.Load()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	secs := time.Since(p.start).Seconds()
-	rate := float64(done-s.BytesSkipped.Load()) / max(secs, 1e-3)
-	switch p.mode {
-	case "bar":
-		if total > 0 && p.bar.GetMax64() != total {
-			p.bar.ChangeMax64(total)
-		}
-		p.bar.Describe(fmt.Sprintf("snapshots %d/%d, files %d/%d", p.done, p.snapshots, s.FilesDone.Load(), s.FilesTotal.Load()))
-		p.bar.Set64(done)
-		if final {
-			p.bar.Finish()
-			fmt.Fprintln(p.w)
-		}
-	case "plain":
-		if final && secs < 2 {
-			return // a quick run: its result lines say it all
-		}
-		fmt.Fprintf(p.w, "progress: %s / %s, files %d/%d (%d already there, %d server-side, %d failed), snapshots %d/%d, %s/s\n",
-			inspect.Bytes(done), inspect.Bytes(total), s.FilesDone.Load(), s.FilesTotal.Load(), s.FilesSkipped.Load(),
-			s.FilesServerSide.Load(), s.FilesFailed.Load(), p.done, p.snapshots, inspect.Bytes(int64(rate)))
-	case "json":
-		b, _ := json.Marshal(map[string]any{"type": "progress", "bytes_done": done, "bytes_total": total,
-			"files_done": s.FilesDone.Load(), "files_total": s.FilesTotal.Load(), "files_present": s.FilesSkipped.Load(),
-			"files_server_side": s.FilesServerSide.Load(), "files_failed": s.FilesFailed.Load(),
-			"snapshots_done": p.done, "snapshots_failed": p.failed, "snapshots_total": p.snapshots,
-			"seconds": secs, "bytes_per_second": int64(rate), "final": final})
-		fmt.Fprintf(p.w, "%s\n", b)
-	}
-}
-
-func (p *progress) snapshotDone(r *migrate.RelocateReport) {
-	p.mu.Lock()
-	p.done++
-	if r.Status == migrate.FailedStatus {
-		p.failed++
-	}
-	p.mu.Unlock()
-}
-
-// pause runs fn (which prints to stdout) without a half-drawn bar line.
-func (p *progress) pause(fn func()) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.bar != nil {
-		p.bar.Clear()
-	}
-	fn()
-}
-
-func (p *progress) stop() {
-	if p.mode != "none" {
-		close(p.quit)
-	}
-	<-p.stopped
 }

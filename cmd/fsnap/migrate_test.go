@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/fsnap/fsnap/internal/corpus"
+	"github.com/fsnap/fsnap/internal/rocks"
+	"github.com/fsnap/fsnap/migrate"
 )
 
 // inspectJSONWithoutPaths is `fsnap inspect -o json --files` of ref with
@@ -138,7 +140,7 @@ func TestMigrateRelocateErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"migrate"}, "want a subcommand"},
-		{[]string{"migrate", "nosuch"}, "unknown subcommand"},
+		{[]string{"migrate", "nosuch"}, `unknown command "migrate nosuch"`},
 		{[]string{"migrate", "relocate", src}, "want SRC DST"},
 		{[]string{"migrate", "relocate", "--map", "x", src, dst}, "OLDPREFIX=NEWPREFIX"},
 		{[]string{"migrate", "relocate", "--shard", "2/2", src, dst}, "shard"},
@@ -153,5 +155,68 @@ func TestMigrateRelocateErrors(t *testing.T) {
 	code, out, _ = fsnap(t, "migrate", "relocate", "--help")
 	if code != exitOK || !strings.Contains(out, "--from-list") {
 		t.Errorf("help: %d %s", code, out)
+	}
+}
+
+func TestToCanonicalCommand(t *testing.T) {
+	src := corpus.Find(t, "new-stateful-udf-migration-itcase-flink2.3-hashmap-checkpoint").Dir
+	dst := filepath.Join(t.TempDir(), "sp")
+	code, out, errs := fsnap(t, "migrate", "to-canonical", "--progress", "none", src, dst)
+	if code != exitOK || !strings.Contains(out, "canonical savepoint "+dst) || !strings.Contains(out, "14 heap streams re-encoded") {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	code, out, _ = fsnap(t, "verify", "--deep", "--require", "relocatable", dst)
+	if code != exitOK {
+		t.Errorf("verify --deep of the result: exit %d\n%s", code, out)
+	}
+	code, out, _ = fsnap(t, "inspect", "-o", "json", dst)
+	if code != exitOK || !strings.Contains(out, `"format_type": "CANONICAL"`) {
+		t.Errorf("inspect of the result: exit %d\n%s", code, out)
+	}
+
+	// Into the same place again: refused, nothing touched.
+	code, _, errs = fsnap(t, "migrate", "to-canonical", "--progress", "none", src, dst)
+	if code != exitInput || !strings.Contains(errs, "destination is not empty") {
+		t.Errorf("second run: exit %d, %s", code, errs)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"migrate", "to-canonical", src}, exitUsage, "want SRC DST"},
+		{[]string{"migrate", "to-canonical", "--compression", "zstd", src, dst}, exitUsage, "unknown compression"},
+		{[]string{"migrate", "to-canonical", "--progress", "fancy", src, dst}, exitUsage, "unknown --progress"},
+		{[]string{"migrate", "to-canonical", "--help"}, exitOK, "--compression"},
+		{[]string{"migrate"}, exitUsage, "to-canonical"},
+	} {
+		code, out, errs := fsnap(t, tc.args...)
+		if code != tc.code || !strings.Contains(out+errs, tc.want) {
+			t.Errorf("fsnap %v: exit %d, want %d; output does not contain %q:\n%s%s", tc.args, code, tc.code, tc.want, out, errs)
+		}
+	}
+}
+
+func TestToCanonicalCommandJSON(t *testing.T) {
+	if !rocks.Available {
+		t.Skip(rocks.ErrUnavailable)
+	}
+	src := corpus.Find(t, "new-stateful-udf-migration-itcase-flink2.3-rocksdb-savepoint-native").Dir
+	dst := filepath.Join(t.TempDir(), "sp")
+	tmp := t.TempDir()
+	code, out, errs := fsnap(t, "migrate", "to-canonical", "-o", "json", "--progress", "plain", "--tmp", tmp, "--parallel", "3", "--compression", "snappy", src, dst)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s", code, errs)
+	}
+	var r migrate.CanonicalDocument
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Schema != "fsnap.to-canonical/v1" || r.FromRocksDB != 14 || r.Entries != 32 || r.SourceKind != "native-savepoint" || r.FilesWritten != 17 {
+		t.Errorf("%+v", r)
+	}
+	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+		t.Errorf("scratch left behind: %d entries", len(ents))
 	}
 }

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/fsnap/fsnap/fixtures"
-	"github.com/fsnap/fsnap/internal/store"
 	"github.com/fsnap/fsnap/internal/testservers"
+	"github.com/fsnap/fsnap/store"
 )
 
 // serverHistory writes a history (no recent objects: a server's times

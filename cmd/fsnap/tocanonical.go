@@ -2,31 +2,26 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"runtime"
-	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/pflag"
-	"golang.org/x/term"
 
-	"github.com/fsnap/fsnap/inspect"
 	"github.com/fsnap/fsnap/migrate"
 )
 
 func init() {
-	registerMigrate(&subcommand{
-		name:  "to-canonical",
-		args:  "[flags] SRC DST",
-		short: "convert a native savepoint or checkpoint (RocksDB or heap) into a canonical savepoint",
-		long:  toCanonicalLong,
-		flags: toCanonicalFlagSet,
-		run:   runToCanonical,
+	registerSub("migrate", &command{
+		name:   "to-canonical",
+		args:   "[flags] SRC DST",
+		short:  "convert a native savepoint or checkpoint (RocksDB or heap) into a canonical savepoint",
+		long:   toCanonicalLong,
+		flags:  toCanonicalFlagSet,
+		nargs:  2,
+		output: &toCanonicalFlags.output,
+		run:    runToCanonical,
 	})
 }
 
@@ -76,35 +71,11 @@ func toCanonicalFlagSet(fs *pflag.FlagSet) {
 	fs.StringVar(&f.tmp, "tmp", os.TempDir(), "directory for scratch copies of RocksDB instances")
 	fs.IntVar(&f.parallel, "parallel", runtime.NumCPU(), "subtasks converted at once")
 	fs.StringVar(&f.compression, "compression", "keep", "key-group block compression: keep (as the source), snappy or none")
-	fs.StringVarP(&f.output, "output", "o", "text", "output format: text or json")
 	fs.StringVar(&f.progress, "progress", "auto", "progress on stderr: auto (bar on a terminal, else plain), bar, plain or none")
-}
-
-// toCanonicalResult is the -o json document.
-type toCanonicalResult struct {
-	Schema       string  `json:"schema"`
-	Source       string  `json:"source"`
-	Destination  string  `json:"destination"`
-	SourceKind   string  `json:"source_kind"`
-	FromRocksDB  int     `json:"from_rocksdb"`
-	FromHeap     int     `json:"from_heap"`
-	FromUnified  int     `json:"from_unified"`
-	Entries      int64   `json:"entries"`
-	OutsideRange int64   `json:"outside_range"`
-	FilesWritten int     `json:"files_written"`
-	BytesWritten int64   `json:"bytes_written"`
-	BytesRead    int64   `json:"bytes_read"`
-	Seconds      float64 `json:"seconds"`
 }
 
 func runToCanonical(ctx context.Context, e *env, args []string) error {
 	f := toCanonicalFlags
-	if len(args) != 2 {
-		return usagef("to-canonical: want SRC and DST, got %d arguments", len(args))
-	}
-	if err := checkOutput(f.output); err != nil {
-		return err
-	}
 	comp, err := migrate.ParseCompression(f.compression)
 	if err != nil {
 		return usagef("--compression: %v", err)
@@ -112,40 +83,22 @@ func runToCanonical(ctx context.Context, e *env, args []string) error {
 	if f.parallel < 1 {
 		return usagef("--parallel must be at least 1")
 	}
-	mode := f.progress
-	switch mode {
-	case "auto":
-		mode = "plain"
-		if w, ok := e.stderr.(*os.File); ok && term.IsTerminal(int(w.Fd())) {
-			mode = "bar"
-		}
-	case "bar", "plain", "none":
-	default:
-		return usagef("unknown --progress %q (want auto, bar, plain or none)", f.progress)
-	}
-	opts := migrate.CanonicalOptions{Tmp: f.tmp, Parallel: f.parallel, Compression: comp}
-	var prog *canonicalProgress
-	if mode != "none" {
-		prog = &canonicalProgress{w: e.stderr, bar: mode == "bar", start: time.Now()}
-		opts.Progress = prog
-	}
-	res, err := migrate.ToCanonical(ctx, args[0], args[1], opts)
-	prog.finish()
+	mode, err := progressMode(f.progress, e.stderr, "bar", "plain", "none")
 	if err != nil {
 		return err
 	}
-	out := toCanonicalResult{Schema: "fsnap.to-canonical/v1", Source: res.Source, Destination: res.Destination,
-		SourceKind: string(res.SourceKind), FromRocksDB: res.FromRocksDB, FromHeap: res.FromHeap, FromUnified: res.FromUnified,
-		Entries: res.Entries, OutsideRange: res.OutsideRange, FilesWritten: res.FilesWritten,
-		BytesWritten: res.BytesWritten, BytesRead: res.BytesRead, Seconds: res.Elapsed.Seconds()}
+	opts := migrate.CanonicalOptions{Tmp: f.tmp, Parallel: f.parallel, Compression: comp}
+	(&progress{mode: mode, w: e.stderr, what: "to-canonical"}).attach(&opts.Transfers)
+	res, err := migrate.ToCanonical(ctx, args[0], args[1], opts)
+	if err != nil {
+		return err
+	}
 	if f.output == "json" {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return writeJSON(e.stdout, res.Document())
 	}
 	rate := ""
 	if s := res.Elapsed.Seconds(); s > 0 {
-		rate = fmt.Sprintf(", %s/s", inspect.Bytes(int64(float64(res.BytesRead)/s)))
+		rate = fmt.Sprintf(", %s/s", sizeText(int64(float64(res.BytesRead)/s)))
 	}
 	fmt.Fprintf(e.stdout, "canonical savepoint %s\n  from %s (%s)\n", res.Destination, res.Source, res.SourceKind)
 	fmt.Fprintf(e.stdout, "  keyed state: %d RocksDB instances, %d heap streams re-encoded, %d unified streams copied; %d entries\n",
@@ -153,69 +106,7 @@ func runToCanonical(ctx context.Context, e *env, args []string) error {
 	if res.OutsideRange > 0 {
 		fmt.Fprintf(e.stdout, "  %d RocksDB entries outside their subtask's key groups were left out (Flink drops them on restore)\n", res.OutsideRange)
 	}
-	fmt.Fprintf(e.stdout, "  wrote %d files, %s, in %s (read %s%s)\n", res.FilesWritten, inspect.Bytes(res.BytesWritten),
-		res.Elapsed.Round(time.Millisecond), inspect.Bytes(res.BytesRead), rate)
+	fmt.Fprintf(e.stdout, "  wrote %d files, %s, in %s (read %s%s)\n", res.FilesWritten, sizeText(res.BytesWritten),
+		res.Elapsed.Round(time.Millisecond), sizeText(res.BytesRead), rate)
 	return nil
-}
-
-// canonicalProgress renders a conversion's progress on stderr: a bar on a
-// terminal, else a line every few seconds.
-type canonicalProgress struct {
-	w     io.Writer
-	bar   bool
-	start time.Time
-
-	mu    sync.Mutex
-	pb    *progressbar.ProgressBar
-	total int64
-	done  atomic.Int64
-	last  time.Time
-}
-
-func (p *canonicalProgress) Start(total int64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.total = total
-	if p.bar {
-		p.pb = progressbar.NewOptions64(total, progressbar.OptionSetWriter(p.w), progressbar.OptionShowBytes(true),
-			progressbar.OptionSetWidth(30), progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionSetPredictTime(true), progressbar.OptionUseIECUnits(true),
-			progressbar.OptionSetDescription("to-canonical"))
-	}
-	p.last = time.Now()
-}
-
-func (p *canonicalProgress) Add(n int64) {
-	d := p.done.Add(n)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.pb != nil {
-		p.pb.Add64(n)
-		return
-	}
-	if time.Since(p.last) >= 5*time.Second {
-		p.last = time.Now()
-		p.line(d)
-	}
-}
-
-func (p *canonicalProgress) line(d int64) {
-	pct := 100.0
-	if p.total > 0 {
-		pct = 100 * float64(d) / float64(p.total)
-	}
-	rate := float64(d) / max(time.Since(p.start).Seconds(), 1e-3)
-	fmt.Fprintf(p.w, "progress: %s / %s (%.0f%%), %s/s\n", inspect.Bytes(d), inspect.Bytes(p.total), pct, inspect.Bytes(int64(rate)))
-}
-
-func (p *canonicalProgress) finish() {
-	if p == nil {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.pb != nil {
-		p.pb.Finish()
-		fmt.Fprintln(p.w)
-	}
 }

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/fsnap/fsnap/snapshot"
+	"github.com/fsnap/fsnap/snapshot/source"
 	"github.com/fsnap/fsnap/verify"
 )
 
@@ -53,25 +53,20 @@ before moving a snapshot. -o json prints a stable document (schema
 Exit codes: 0 no finding at or above --fail-on; 1 such findings; 2 usage;
 3 _metadata unreadable or corrupt, or the store failed while checking.`,
 		flags: func(fs *pflag.FlagSet) {
-			fs.StringVarP(&verifyFlags.output, "output", "o", "text", "output format: text or json")
 			fs.BoolVar(&verifyFlags.deep, "deep", false, "read every state stream to its end")
 			fs.BoolVar(&verifyFlags.quick, "quick", false, "check _metadata and file presence and size only")
 			fs.StringVar(&verifyFlags.failOn, "fail-on", "error", "lowest severity that fails: error, warning or info")
 			fs.StringSliceVar(&verifyFlags.require, "require", nil, "make a property mandatory: relocatable")
 			fs.IntVar(&verifyFlags.concurrency, "concurrency", 16, "parallel store requests")
 		},
-		run: runVerify,
+		nargs:  1,
+		output: &verifyFlags.output,
+		run:    runVerify,
 	})
 }
 
 func runVerify(ctx context.Context, e *env, args []string) error {
 	f := verifyFlags
-	if len(args) != 1 {
-		return usagef("want exactly one SNAPSHOT, got %d arguments", len(args))
-	}
-	if err := checkOutput(f.output); err != nil {
-		return err
-	}
 	threshold, err := verify.ParseSeverity(f.failOn)
 	if err != nil {
 		return usagef("--fail-on: %v", err)
@@ -96,19 +91,19 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 			return usagef("--require %q: the only requirement is relocatable", r)
 		}
 	}
-	s, ref, err := snapshot.Load(ctx, args[0])
+	s, src, err := source.Load(ctx, args[0])
 	if err != nil {
 		return err
 	}
-	defer ref.Close()
-	r, err := verify.Check(ctx, s, ref, opts)
+	defer src.Close()
+	r, err := verify.Check(ctx, s, src, opts)
 	if err != nil {
 		return err
 	}
 	if f.output == "json" {
 		err = writeJSON(e.stdout, r)
 	} else {
-		err = verify.WriteText(e.stdout, r)
+		err = writeVerifyText(e.stdout, r)
 	}
 	if err != nil {
 		return err

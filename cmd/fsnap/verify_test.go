@@ -10,6 +10,7 @@ import (
 
 	"github.com/fsnap/fsnap/fixtures"
 	"github.com/fsnap/fsnap/internal/corpus"
+	"github.com/fsnap/fsnap/internal/rocks"
 )
 
 // verifyDoc is the part of the fsnap.verify/v1 document the tests read.
@@ -51,22 +52,6 @@ func verifyJSON(t *testing.T, wantExit int, args ...string) verifyDoc {
 	return d
 }
 
-func copyCorpusSnapshot(t *testing.T, name string) string {
-	t.Helper()
-	src := corpus.Find(t, name).Dir
-	dst := filepath.Join(t.TempDir(), name)
-	os.MkdirAll(dst, 0o755)
-	ents, _ := os.ReadDir(src)
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(src, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644)
-	}
-	return dst
-}
-
 func TestVerifyCorpusClean(t *testing.T) {
 	e := corpus.Find(t, "new-stateful-udf-migration-itcase-flink1.19-rocksdb-savepoint")
 	code, out, errs := fsnap(t, "verify", "--deep", e.Dir)
@@ -83,7 +68,7 @@ func TestVerifyCorpusClean(t *testing.T) {
 }
 
 func TestVerifyMissingFile(t *testing.T) {
-	dir := copyCorpusSnapshot(t, "new-stateful-broadcast-udf-migration-itcase-flink2.3-rocksdb-savepoint")
+	dir := corpus.Copy(t, "new-stateful-broadcast-udf-migration-itcase-flink2.3-rocksdb-savepoint")
 	ents, _ := os.ReadDir(dir)
 	var victim string
 	for _, e := range ents {
@@ -123,27 +108,20 @@ func TestVerifyRequireRelocatable(t *testing.T) {
 	verifyJSON(t, exitFindings, "--quick", "--fail-on", "warning", dir)
 }
 
-func TestVerifyExitCodes(t *testing.T) {
-	bad := filepath.Join(t.TempDir(), "snap")
-	os.MkdirAll(bad, 0o755)
-	os.WriteFile(filepath.Join(bad, "_metadata"), []byte("\x49\x60\x67\x2d\x00\x00\x00\x06\x00\x00"), 0o644)
-	for _, tc := range []struct {
-		args []string
-		code int
-		want string
-	}{
-		{[]string{"verify"}, exitUsage, "usage: fsnap verify"},
-		{[]string{"verify", "--fail-on", "fatal", bad}, exitUsage, "unknown severity"},
-		{[]string{"verify", "--require", "fast", bad}, exitUsage, "the only requirement is relocatable"},
-		{[]string{"verify", "--deep", "--quick", bad}, exitUsage, "exclude each other"},
-		{[]string{"verify", "-o", "yaml", bad}, exitUsage, "unknown output format"},
-		{[]string{"verify", bad}, exitInput, "_metadata offset 8 (0x8): truncated"},
-		{[]string{"verify", filepath.Join(bad, "missing")}, exitInput, "no such snapshot"},
-		{[]string{"help", "verify"}, exitOK, "fsnap.verify/v1"},
-	} {
-		code, out, errs := fsnap(t, tc.args...)
-		if code != tc.code || !strings.Contains(out+errs, tc.want) {
-			t.Errorf("fsnap %v: exit %d, want %d; output %q does not contain %q", tc.args, code, tc.code, out+errs, tc.want)
+// TestInspectRocksDBText: inspect --rocksdb renders the instances, column
+// families and SSTs of a native RocksDB savepoint.
+func TestInspectRocksDBText(t *testing.T) {
+	if !rocks.Available {
+		t.Skip(rocks.ErrUnavailable)
+	}
+	dir := corpus.Find(t, "new-stateful-udf-migration-itcase-flink2.3-rocksdb-savepoint-native").Dir
+	code, out, errs := fsnap(t, "inspect", "--rocksdb", dir)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, s := range []string{"14 instances", "COLUMN FAMILY", "_timer_state/processing_timer", "000014.sst"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("text lacks %q:\n%s", s, out)
 		}
 	}
 }

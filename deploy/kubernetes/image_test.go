@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fsnap/fsnap/internal/store"
 	"github.com/fsnap/fsnap/internal/testservers"
+	"github.com/fsnap/fsnap/store"
 )
 
 // dockerRun runs the image of $FSNAP_IMAGE with args (host network, the

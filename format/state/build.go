@@ -5,17 +5,19 @@ package state
 
 // Snapshot classes of common serializers.
 const (
-	LongSnapshotClass          = pBase + "LongSerializer$LongSerializerSnapshot"
-	IntSnapshotClass           = pBase + "IntSerializer$IntSerializerSnapshot"
-	StringSnapshotClass        = pBase + "StringSerializer$StringSerializerSnapshot"
-	BooleanSnapshotClass       = pBase + "BooleanSerializer$BooleanSerializerSnapshot"
-	DoubleSnapshotClass        = pBase + "DoubleSerializer$DoubleSerializerSnapshot"
-	BytesSnapshotClass         = pArray + "BytePrimitiveArraySerializer$BytePrimitiveArraySerializerSnapshot"
-	VoidNamespaceSnapshotClass = pState + "VoidNamespaceSerializer$VoidNamespaceSerializerSnapshot"
-	TupleSnapshotClass         = pRuntime + "TupleSerializerSnapshot"
-	ListSnapshotClass          = pBase + "ListSerializerSnapshot"
-	MapSnapshotClass           = pBase + "MapSerializerSnapshot"
-	TimerSnapshotClass         = "org.apache.flink.streaming.api.operators.TimerSerializerSnapshot"
+	LongSnapshotClass           = pBase + "LongSerializer$LongSerializerSnapshot"
+	IntSnapshotClass            = pBase + "IntSerializer$IntSerializerSnapshot"
+	StringSnapshotClass         = pBase + "StringSerializer$StringSerializerSnapshot"
+	BooleanSnapshotClass        = pBase + "BooleanSerializer$BooleanSerializerSnapshot"
+	DoubleSnapshotClass         = pBase + "DoubleSerializer$DoubleSerializerSnapshot"
+	BytesSnapshotClass          = pArray + "BytePrimitiveArraySerializer$BytePrimitiveArraySerializerSnapshot"
+	VoidNamespaceSnapshotClass  = pState + "VoidNamespaceSerializer$VoidNamespaceSerializerSnapshot"
+	TupleSnapshotClass          = pRuntime + "TupleSerializerSnapshot"
+	ListSnapshotClass           = pBase + "ListSerializerSnapshot"
+	MapSnapshotClass            = pBase + "MapSerializerSnapshot"
+	TimerSnapshotClass          = "org.apache.flink.streaming.api.operators.TimerSerializerSnapshot"
+	KryoSnapshotClass           = pKryo + "KryoSerializerSnapshot"
+	ScalaCaseClassSnapshotClass = pScala + "ScalaCaseClassSerializerSnapshot"
 )
 
 // SimpleSnapshot is the snapshot of a parameterless serializer
@@ -81,4 +83,27 @@ func TimerStateMeta(name string, element *Snapshot) StateMeta {
 // NewKeyedHeader builds a version 6 header.
 func NewKeyedHeader(compressed bool, key *Snapshot, states ...StateMeta) *KeyedHeader {
 	return &KeyedHeader{Version: KeyedVersion, Compressed: compressed, KeySerializer: key, States: states}
+}
+
+// IsList reports whether s is a serializer snapshot of Flink's list
+// serializers as keyed LIST state uses them (ListSerializer, its 1.3 – 1.7
+// config, ArrayListSerializer): i32 size, then the elements, no null mask.
+func IsList(s *Snapshot) bool {
+	if s == nil || len(s.Nested()) != 1 {
+		return false
+	}
+	if p, _ := s.Param("hasNullMask"); p.Int != 0 {
+		return false
+	}
+	switch s.Class {
+	case ListSnapshotClass, pBase + "CollectionSerializerConfigSnapshot", pState + "ArrayListSerializerSnapshot":
+		return true
+	}
+	return false
+}
+
+// IsMap reports whether s is a MapSerializer snapshot (or its 1.3 – 1.7
+// config): keyed MAP state's value serializer.
+func IsMap(s *Snapshot) bool {
+	return s != nil && len(s.Nested()) == 2 && (s.Class == MapSnapshotClass || s.Class == pBase+"MapSerializerConfigSnapshot")
 }

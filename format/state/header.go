@@ -85,9 +85,6 @@ type StateMeta struct {
 	Serializers []NamedSnapshot // in file order
 	Offset      int64           // where the meta info starts
 
-	// legacy holds meta-info format 5 (Flink 1.6) serializers as read, so
-	// they are written back unchanged.
-	legacy []Part
 }
 
 // Option returns the value of an option, or "".
@@ -140,7 +137,9 @@ type KeyedHeader struct {
 	// Raw is the exact header bytes as read (aliases the input).
 	Raw []byte
 
-	legacyKey []Part // version 5: the key serializer block as read
+	// legacy holds versions 1 – 5 (Flink 1.2 – 1.6) after the version
+	// field, as read, so that Append writes them back unchanged.
+	legacy []Part
 }
 
 // PrefixBytes is the key-group prefix width for a max parallelism.
@@ -151,10 +150,14 @@ func PrefixBytes(maxParallelism int32) int {
 	return 1
 }
 
-// Keyed header versions.
+// Keyed header versions. Versions 1 – 5 store serializers as Java objects
+// (with config snapshots from version 3 on); see legacy.go.
 const (
-	KeyedVersionFlink16 = 5 // Flink 1.6
-	KeyedVersion        = 6 // Flink 1.7 – 2.x
+	KeyedVersionFlink12 = 2 // Flink 1.2 (version 1: its first releases)
+	KeyedVersionFlink13 = 3 // Flink 1.3
+	KeyedVersionFlink14 = 4 // Flink 1.4 – 1.5: adds the compression flag
+	KeyedVersionFlink16 = 5 // Flink 1.6: generic state meta infos
+	KeyedVersion        = 6 // Flink 1.7 – 2.x: serializer snapshots only
 )
 
 // ReadKeyedHeader decodes a KeyedBackendSerializationProxy at the start of b
@@ -169,37 +172,20 @@ func ReadKeyedHeader(b []byte, base int64) (*KeyedHeader, error) {
 	if d.Failed() {
 		return nil, convertErr(r)
 	}
-	switch h.Version {
-	case KeyedVersion, KeyedVersionFlink16:
-	case 1, 2, 3, 4:
-		return nil, &VersionError{Header: "KeyedBackendSerializationProxy", Version: h.Version,
-			Detail: "written by Flink 1.2 – 1.5 (serializers stored as Java objects); restore with Flink ≤ 1.8 and take a new savepoint"}
+	switch {
+	case h.Version == KeyedVersion:
+		h.Compressed = readFlag(d, "compression flag")
+		h.KeySerializer = r.topLevel("key serializer")
+		n := r.stateCount(new([]Part))
+		for i := 0; i < n && !d.Failed(); i++ {
+			h.States = append(h.States, StateMeta{})
+			r.stateMeta(&h.States[len(h.States)-1])
+		}
+	case h.Version >= 1 && h.Version < KeyedVersion:
+		r.readLegacyKeyed(h)
 	default:
 		return nil, &VersionError{Header: "KeyedBackendSerializationProxy", Version: h.Version,
-			Detail: "not a known version (5 and 6 are read); is this a keyed state stream?"}
-	}
-	h.Compressed = readFlag(d, "compression flag")
-	if h.Version == KeyedVersion {
-		h.KeySerializer = r.topLevel("key serializer")
-	} else {
-		r.resilienceBlock(&h.legacyKey, "keySerializer")
-		h.KeySerializer = firstConfig(h.legacyKey)
-	}
-	if d.Failed() {
-		return h, convertErr(r)
-	}
-	at := d.Offset()
-	n := int(d.I16("state count"))
-	if !d.Failed() && (n < 0 || n > d.Remaining()/8) {
-		d.FailAt(at, "state count %d exceeds what %d remaining bytes can hold", n, d.Remaining())
-	}
-	metaFormat := 6
-	if h.Version == KeyedVersionFlink16 {
-		metaFormat = 5
-	}
-	for i := 0; i < n && !d.Failed(); i++ {
-		h.States = append(h.States, StateMeta{})
-		r.stateMeta(&h.States[len(h.States)-1], metaFormat)
+			Detail: "not a known version (1 to 6 are read); is this a keyed state stream?"}
 	}
 	if d.Failed() {
 		return h, convertErr(r)
@@ -218,32 +204,6 @@ func readFlag(d *binio.Decoder, what string) bool {
 	return v == 1
 }
 
-func firstConfig(ps []Part) *Snapshot {
-	for _, p := range ps {
-		if p.Kind == PartFramed {
-			if s := firstConfig(p.Sub); s != nil {
-				return s
-			}
-		}
-		if p.Kind == PartTopLevel {
-			return p.Snap
-		}
-	}
-	return nil
-}
-
-func allConfigs(ps []Part, out []*Snapshot) []*Snapshot {
-	for _, p := range ps {
-		switch p.Kind {
-		case PartFramed:
-			out = allConfigs(p.Sub, out)
-		case PartTopLevel:
-			out = append(out, p.Snap)
-		}
-	}
-	return out
-}
-
 func convertErr(r *snapReader) error {
 	err := r.d.Err()
 	if err == nil {
@@ -259,9 +219,9 @@ func convertErr(r *snapReader) error {
 	return err
 }
 
-// stateMeta reads StateMetaInfoSnapshotReadersWriters format 5, 6 or 7 (7
-// is 6 on the wire).
-func (r *snapReader) stateMeta(m *StateMeta, format int) {
+// stateMeta reads StateMetaInfoSnapshotReadersWriters format 6 or 7 (7 is
+// 6 on the wire).
+func (r *snapReader) stateMeta(m *StateMeta) {
 	d := r.d
 	m.Offset = d.Offset()
 	m.Name = d.UTF("state name")
@@ -278,28 +238,6 @@ func (r *snapReader) stateMeta(m *StateMeta, format int) {
 		m.Options = append(m.Options, Option{k, v})
 	}
 	ns := d.Count("serializer count", 2)
-	if format == 5 {
-		keys := make([]string, 0, max(ns, 0))
-		for i := 0; i < ns && !d.Failed(); i++ {
-			keys = append(keys, d.UTF("serializer key"))
-		}
-		if d.Failed() {
-			return
-		}
-		r.resilienceBlock(&m.legacy, "serializers")
-		cfgs := allConfigs(m.legacy, nil)
-		for i, k := range keys {
-			var s *Snapshot
-			if i < len(cfgs) {
-				s = cfgs[i]
-			}
-			m.Serializers = append(m.Serializers, NamedSnapshot{Key: k, Snapshot: s})
-		}
-		if !d.Failed() && len(cfgs) != len(keys) {
-			d.FailAt(m.Offset, "state %q: %d serializer keys but %d serializers", m.Name, len(keys), len(cfgs))
-		}
-		return
-	}
 	for i := 0; i < ns && !d.Failed(); i++ {
 		k := d.UTF("serializer key")
 		m.Serializers = append(m.Serializers, NamedSnapshot{Key: k})
@@ -311,29 +249,42 @@ func (r *snapReader) stateMeta(m *StateMeta, format int) {
 func (h *KeyedHeader) Append(dst []byte) ([]byte, error) {
 	e := binio.NewEncoder(dst)
 	e.I32(h.Version)
-	e.Bool(h.Compressed)
-	switch h.Version {
-	case KeyedVersion:
+	switch {
+	case h.Version == KeyedVersion:
+		e.Bool(h.Compressed)
 		if h.KeySerializer == nil {
 			return dst, fmt.Errorf("keyed header: no key serializer")
 		}
 		encodeTop(e, h.KeySerializer)
-	case KeyedVersionFlink16:
-		encodeParts(e, h.legacyKey)
+	case h.Version >= 1 && h.Version < KeyedVersion && h.legacy != nil:
+		// Written back as read, but for the compression flag (version 4+).
+		ps := h.legacy
+		if h.Compressed && h.Version < KeyedVersionFlink14 {
+			return dst, fmt.Errorf("keyed header version %d has no compression flag", h.Version)
+		}
+		if h.Version >= KeyedVersionFlink14 && len(ps) > 0 && ps[0].Kind == PartBool {
+			ps = append([]Part{ps[0]}, ps[1:]...)
+			ps[0].Int = 0
+			if h.Compressed {
+				ps[0].Int = 1
+			}
+		}
+		encodeParts(e, ps)
+		return e.Bytes(), e.Err()
 	default:
-		return dst, &VersionError{Header: "KeyedBackendSerializationProxy", Version: h.Version, Detail: "cannot be written (5 and 6 are)"}
+		return dst, &VersionError{Header: "KeyedBackendSerializationProxy", Version: h.Version, Detail: "cannot be written (6 is; versions 1 – 5 only as read)"}
 	}
 	if len(h.States) > 0x7FFF {
 		return dst, fmt.Errorf("keyed header: %d states exceed a Java short", len(h.States))
 	}
 	e.I16(int16(len(h.States)))
 	for i := range h.States {
-		encodeMeta(e, &h.States[i], h.Version == KeyedVersionFlink16)
+		encodeMeta(e, &h.States[i])
 	}
 	return e.Bytes(), e.Err()
 }
 
-func encodeMeta(e *binio.Encoder, m *StateMeta, legacy bool) {
+func encodeMeta(e *binio.Encoder, m *StateMeta) {
 	e.UTF(m.Name, "state name")
 	e.I32(int32(m.Type))
 	e.Len32(len(m.Options), "options")
@@ -342,13 +293,6 @@ func encodeMeta(e *binio.Encoder, m *StateMeta, legacy bool) {
 		e.UTF(o.Value, "option value")
 	}
 	e.Len32(len(m.Serializers), "serializers")
-	if legacy {
-		for _, s := range m.Serializers {
-			e.UTF(s.Key, "serializer key")
-		}
-		encodeParts(e, m.legacy)
-		return
-	}
 	for _, s := range m.Serializers {
 		e.UTF(s.Key, "serializer key")
 		if s.Snapshot == nil {
@@ -367,10 +311,16 @@ type OperatorHeader struct {
 	OperatorStates  []StateMeta
 	BroadcastStates []StateMeta
 	Raw             []byte
+
+	legacy []Part // versions 1 – 4 after the version field, as read
 }
 
-// Operator header versions.
+// Operator header versions. Versions 1 – 4 store serializers as Java
+// objects; see legacy.go.
 const (
+	OperatorVersionFlink13 = 2 // Flink 1.3 – 1.4 (version 1: Flink 1.2)
+	OperatorVersionFlink15 = 3 // Flink 1.5: adds broadcast state
+	OperatorVersionFlink16 = 4 // Flink 1.6: generic state meta infos
 	OperatorVersionFlink17 = 5 // Flink 1.7 – 1.17
 	OperatorVersion        = 6 // Flink 1.18 – 2.x: adds the compression flag
 )
@@ -385,28 +335,23 @@ func ReadOperatorHeader(b []byte, base int64) (*OperatorHeader, error) {
 	if d.Failed() {
 		return nil, convertErr(r)
 	}
-	switch h.Version {
-	case OperatorVersion, OperatorVersionFlink17:
-	case 1, 2, 3, 4:
-		return nil, &VersionError{Header: "OperatorBackendSerializationProxy", Version: h.Version,
-			Detail: "written by Flink 1.2 – 1.6 (serializers stored as Java objects); restore with Flink ≤ 1.8 and take a new savepoint"}
+	switch {
+	case h.Version == OperatorVersion || h.Version == OperatorVersionFlink17:
+		if h.Version >= OperatorVersion {
+			h.Compressed = readFlag(d, "compression flag")
+		}
+		for _, list := range []*[]StateMeta{&h.OperatorStates, &h.BroadcastStates} {
+			n := r.stateCount(new([]Part))
+			for i := 0; i < n && !d.Failed(); i++ {
+				*list = append(*list, StateMeta{})
+				r.stateMeta(&(*list)[len(*list)-1])
+			}
+		}
+	case h.Version >= 1 && h.Version < OperatorVersionFlink17:
+		r.readLegacyOperator(h)
 	default:
 		return nil, &VersionError{Header: "OperatorBackendSerializationProxy", Version: h.Version,
-			Detail: "not a known version (5 and 6 are read); is this an operator state stream?"}
-	}
-	if h.Version >= OperatorVersion {
-		h.Compressed = readFlag(d, "compression flag")
-	}
-	for _, list := range []*[]StateMeta{&h.OperatorStates, &h.BroadcastStates} {
-		at := d.Offset()
-		n := int(d.I16("state count"))
-		if !d.Failed() && (n < 0 || n > d.Remaining()/8) {
-			d.FailAt(at, "state count %d exceeds what %d remaining bytes can hold", n, d.Remaining())
-		}
-		for i := 0; i < n && !d.Failed(); i++ {
-			*list = append(*list, StateMeta{})
-			r.stateMeta(&(*list)[len(*list)-1], 6)
-		}
+			Detail: "not a known version (1 to 6 are read); is this an operator state stream?"}
 	}
 	if d.Failed() {
 		return h, convertErr(r)
@@ -442,7 +387,11 @@ func (h *OperatorHeader) Append(dst []byte) ([]byte, error) {
 			return dst, fmt.Errorf("operator header version 5 has no compression flag")
 		}
 	default:
-		return dst, &VersionError{Header: "OperatorBackendSerializationProxy", Version: h.Version, Detail: "cannot be written (5 and 6 are)"}
+		if h.Version >= 1 && h.Version < OperatorVersionFlink17 && h.legacy != nil {
+			encodeParts(e, h.legacy) // written back as read
+			return e.Bytes(), e.Err()
+		}
+		return dst, &VersionError{Header: "OperatorBackendSerializationProxy", Version: h.Version, Detail: "cannot be written (5 and 6 are; versions 1 – 4 only as read)"}
 	}
 	for _, list := range [][]StateMeta{h.OperatorStates, h.BroadcastStates} {
 		if len(list) > 0x7FFF {
@@ -450,7 +399,7 @@ func (h *OperatorHeader) Append(dst []byte) ([]byte, error) {
 		}
 		e.I16(int16(len(list)))
 		for i := range list {
-			encodeMeta(e, &list[i], false)
+			encodeMeta(e, &list[i])
 		}
 	}
 	return e.Bytes(), e.Err()

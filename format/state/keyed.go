@@ -109,8 +109,8 @@ func OpenKeyed(r io.ReaderAt, size int64, groups KeyGroups, opts KeyedOptions) (
 			first = o
 		}
 	}
-	hb := make([]byte, first)
-	if _, err := r.ReadAt(hb, 0); err != nil && !(err == io.EOF && first == size) {
+	hb, err := readPrefix(r, first)
+	if err != nil {
 		return nil, s.errf(-1, "reading header: %w", err)
 	}
 	h, err := ReadKeyedHeader(hb, 0)
@@ -131,6 +131,27 @@ func OpenKeyed(r io.ReaderAt, size int64, groups KeyGroups, opts KeyedOptions) (
 		return nil, err
 	}
 	return s, nil
+}
+
+// readPrefix reads the first n bytes of r in chunks, so that a size that
+// _metadata declares but the file does not back costs no more memory than
+// the file holds.
+func readPrefix(r io.ReaderAt, n int64) ([]byte, error) {
+	const chunk = 1 << 20
+	var b []byte
+	for int64(len(b)) < n {
+		k := min(n-int64(len(b)), chunk)
+		b = append(b, make([]byte, k)...)
+		at := len(b) - int(k)
+		got, err := r.ReadAt(b[at:], int64(at))
+		if int64(got) < k {
+			if err == nil || err == io.EOF {
+				err = fmt.Errorf("the stream ends at offset %d, before the %d bytes its key-group offsets imply: %w", at+got, n, io.ErrUnexpectedEOF)
+			}
+			return nil, err
+		}
+	}
+	return b, nil
 }
 
 func (s *KeyedStream) errf(kg int32, format string, args ...any) error {

@@ -84,6 +84,9 @@ func LayoutOf(s *Snapshot) (*ValueLayout, error) {
 	if s == nil {
 		return nil, &NoLayoutError{Class: "<missing>"}
 	}
+	if s.Opaque {
+		return nil, &NoLayoutError{Class: s.Class}
+	}
 	switch s.Class {
 	case pBase + "LongSerializer$LongSerializerSnapshot", pBase + "DoubleSerializer$DoubleSerializerSnapshot":
 		return fixed(s, 8, 8), nil
@@ -132,7 +135,8 @@ func LayoutOf(s *Snapshot) (*ValueLayout, error) {
 		return nestedLayout(s, 0)
 	case pRuntime + "TupleSerializerSnapshot":
 		return sequenceLayout(s, s.Nested())
-	case "org.apache.flink.streaming.api.operators.TimerSerializerSnapshot":
+	case "org.apache.flink.streaming.api.operators.TimerSerializerSnapshot",
+		"org.apache.flink.streaming.api.operators.TimerSerializer$TimerSerializerConfigSnapshot":
 		n := s.Nested()
 		if len(n) != 2 {
 			return nil, fmt.Errorf("%s: %d nested serializers, want 2", s.Class, len(n))
@@ -147,7 +151,44 @@ func LayoutOf(s *Snapshot) (*ValueLayout, error) {
 		}
 		l := seq(s, []*ValueLayout{fixed(nil, 8, 8), k, ns})
 		return l, nil
-	case pBase + "ListSerializerSnapshot":
+	case ScalaCaseClassSnapshotClass, pScala + "Tuple2CaseClassSerializerSnapshot":
+		return sequenceLayout(s, s.Nested())
+	case pScala + "ScalaEnumSerializerSnapshot":
+		return fixed(s, 4, 4), nil // the value's id as an int
+	case pScala + "UnitSerializer$UnitSerializerSnapshot":
+		return fixed(s, 1, 1), nil
+	case pScala + "ScalaOptionSerializerSnapshot":
+		el, err := nestedLayout(s, 0)
+		if err != nil {
+			return nil, err
+		}
+		return flagged(s, nil, el), nil // true: Some(elem)
+	case pScala + "ScalaTrySerializerSnapshot":
+		n := s.Nested()
+		if len(n) != 2 {
+			return nil, fmt.Errorf("%s: %d nested serializers, want 2", s.Class, len(n))
+		}
+		ok, err := LayoutOf(n[0])
+		if err != nil {
+			return nil, err
+		}
+		failure, err := LayoutOf(n[1])
+		if err != nil {
+			return nil, err
+		}
+		return flagged(s, failure, ok), nil // true: Success(value)
+	case pScala + "TraversableSerializerSnapshot", pBase + "GenericArraySerializerSnapshot":
+		// i32 n, then per element a non-null flag and the element if set.
+		el, err := nestedLayout(s, 0)
+		if err != nil {
+			return nil, err
+		}
+		elem := flagged(nil, nil, el)
+		return variable(s, func(b []byte) (int, error) { return countedMeasure(b, elem.Measure) }), nil
+	case pBase + "ListSerializerSnapshot", pBase + "CollectionSerializerConfigSnapshot", pState + "ArrayListSerializerSnapshot":
+		if p, _ := s.Param("hasNullMask"); p.Int != 0 {
+			return nil, &NoLayoutError{Class: s.Class + " with a null mask"}
+		}
 		el, err := nestedLayout(s, 0)
 		if err != nil {
 			return nil, err
@@ -155,7 +196,7 @@ func LayoutOf(s *Snapshot) (*ValueLayout, error) {
 		return variable(s, func(b []byte) (int, error) {
 			return countedMeasure(b, func(b []byte) (int, error) { return el.Measure(b) })
 		}), nil
-	case pBase + "MapSerializerSnapshot":
+	case pBase + "MapSerializerSnapshot", pBase + "MapSerializerConfigSnapshot":
 		n := s.Nested()
 		if len(n) != 2 {
 			return nil, fmt.Errorf("%s: %d nested serializers, want 2", s.Class, len(n))
@@ -198,7 +239,8 @@ func LayoutOf(s *Snapshot) (*ValueLayout, error) {
 		return &out, nil
 	case pRuntime + "TupleSerializerConfigSnapshot":
 		return sequenceLayout(s, s.Nested())
-	case pRuntime + "JavaEitherSerializerSnapshot", pRuntime + "EitherSerializerSnapshot", pRuntime + "EitherSerializerConfigSnapshot":
+	case pRuntime + "JavaEitherSerializerSnapshot", pRuntime + "EitherSerializerSnapshot", pRuntime + "EitherSerializerConfigSnapshot",
+		pScala + "ScalaEitherSerializerSnapshot":
 		n := s.Nested()
 		if len(n) != 2 {
 			return nil, fmt.Errorf("%s: %d nested serializers, want 2", s.Class, len(n))
@@ -211,20 +253,10 @@ func LayoutOf(s *Snapshot) (*ValueLayout, error) {
 		if err != nil {
 			return nil, err
 		}
-		return variable(s, func(b []byte) (int, error) {
-			if len(b) < 1 {
-				return 0, errTruncated
-			}
-			side := r
-			if b[0] != 0 {
-				side = l
-			}
-			j, err := side.Measure(b[1:])
-			return 1 + j, err
-		}), nil
+		return flagged(s, r, l), nil // true: Left
 	case "org.apache.flink.runtime.state.ttl.TtlStateFactory$TtlSerializerSnapshot":
 		return sequenceLayout(s, s.Nested())
-	case pRuntime + "PojoSerializerSnapshot":
+	case pRuntime + "PojoSerializerSnapshot", pRuntime + "PojoSerializer$PojoSerializerConfigSnapshot":
 		return pojoLayout(s)
 	case "org.apache.flink.formats.avro.typeutils.AvroSerializerSnapshot",
 		"org.apache.flink.formats.avro.typeutils.AvroSerializer$AvroSchemaSerializerConfigSnapshot":
@@ -244,6 +276,25 @@ func LayoutOf(s *Snapshot) (*ValueLayout, error) {
 		return fixed(s, -1, 8), nil
 	}
 	return nil, &NoLayoutError{Class: s.Class}
+}
+
+// flagged measures a boolean byte followed by what ifFalse or ifTrue
+// measures (nil: nothing follows).
+func flagged(s *Snapshot, ifFalse, ifTrue *ValueLayout) *ValueLayout {
+	return variable(s, func(b []byte) (int, error) {
+		if len(b) < 1 {
+			return 0, errTruncated
+		}
+		side := ifFalse
+		if b[0] != 0 {
+			side = ifTrue
+		}
+		if side == nil {
+			return 1, nil
+		}
+		j, err := side.Measure(b[1:])
+		return 1 + j, err
+	})
 }
 
 // countedMeasure measures an i32 count followed by that many elements.

@@ -47,8 +47,8 @@ func OpenOperator(r io.ReaderAt, size int64, states []format.NamedOperatorState,
 			first = min(first, o)
 		}
 	}
-	hb := make([]byte, first)
-	if _, err := r.ReadAt(hb, 0); err != nil && !(err == io.EOF && first == size) {
+	hb, err := readPrefix(r, first)
+	if err != nil {
 		return nil, s.errf("reading header: %w", err)
 	}
 	h, err := ReadOperatorHeader(hb, 0)

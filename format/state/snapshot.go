@@ -25,6 +25,20 @@ type Snapshot struct {
 
 	Offset int64 // file offset of the first byte (proxy version or class name)
 	Len    int   // bytes the snapshot occupied when read
+
+	// Opaque marks a snapshot whose payload was not decoded: a class fsnap
+	// does not know, delimited by the framing around it (its bytes are the
+	// one PartBytes part), or a Derived serializer fsnap does not map.
+	Opaque bool
+	// Derived is the Java class of the serializer this snapshot was built
+	// from, for headers of Flink ≤ 1.6 that store serializers as Java
+	// objects; such snapshots were never written as such and are not
+	// encoded (the header keeps the original bytes).
+	Derived string
+
+	// picked are the nested serializers of a legacy composite config
+	// snapshot (its block with resilience), as legacyEntry.pick chose them.
+	picked []*Snapshot
 }
 
 // PartKind is the wire form of a Part.
@@ -41,6 +55,7 @@ const (
 	PartNested                          // a nested versioned snapshot, in Snap
 	PartTopLevel                        // a top-level snapshot (with proxy version), in Snap
 	PartFramed                          // i32 length then Sub
+	PartInt16                           // i16, in Int
 )
 
 // Part is one field of a snapshot payload.
@@ -67,6 +82,9 @@ const (
 // tuple or row, element of a list, key and value of a map, …), looking into
 // framed groups.
 func (s *Snapshot) Nested() []*Snapshot {
+	if s.picked != nil {
+		return s.picked
+	}
 	var out []*Snapshot
 	var walk func([]Part)
 	walk = func(ps []Part) {
@@ -114,7 +132,14 @@ func (s *Snapshot) Str(name string) string {
 
 // ShortClass is the snapshot class without package and without the
 // "Snapshot" nesting: "LongSerializer", "TupleSerializer", "TimerSerializer".
-func (s *Snapshot) ShortClass() string { return ShortClass(s.Class) }
+// Flink ≤ 1.6's config of a parameterless serializer shows the serializer
+// it names.
+func (s *Snapshot) ShortClass() string {
+	if id := s.Str("serializationFormatIdentifier"); id != "" {
+		return id[strings.LastIndexByte(id, '.')+1:]
+	}
+	return ShortClass(s.Class)
+}
 
 // ShortClass shortens a snapshot class name for display.
 func ShortClass(class string) string {
@@ -425,6 +450,8 @@ func encodeParts(e *binio.Encoder, ps []Part) {
 			e.I32(int32(p.Int))
 		case PartInt64:
 			e.I64(p.Int)
+		case PartInt16:
+			e.I16(int16(p.Int))
 		case PartBool:
 			e.U8(uint8(p.Int))
 		case PartUTF:

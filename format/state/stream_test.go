@@ -71,7 +71,7 @@ func TestCorpusKeyedStreams(t *testing.T) {
 		}
 	}
 	t.Logf("%d keyed streams walked (%v), %d entries", streams, layouts, entries)
-	if streams != 1221 || entries < 2200 || unsplit > 0 {
+	if streams != 1254 || entries < 2200 || unsplit > 0 {
 		t.Errorf("walked %d streams, %d entries, %d unsplit", streams, entries, unsplit)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fsnap/fsnap/format"
 	"github.com/fsnap/fsnap/format/state"
 )
 
@@ -43,7 +44,7 @@ func TestUnknownClassStops(t *testing.T) {
 }
 
 func TestHeaderVersions(t *testing.T) {
-	for v, want := range map[int32]string{3: "Flink 1.2", 7: "not a known version", -1: "not a known version"} {
+	for v, want := range map[int32]string{0: "not a known version", 7: "not a known version", -1: "not a known version"} {
 		b := binary.BigEndian.AppendUint32(nil, uint32(v))
 		_, err := state.ReadKeyedHeader(append(b, 0, 0, 0, 0), 0)
 		if !errors.Is(err, state.ErrUnsupportedVersion) || !strings.Contains(err.Error(), want) {
@@ -105,5 +106,22 @@ func TestInferredComposite(t *testing.T) {
 	}
 	if state.IsKnownClass(c.Class) || !got.Compressed {
 		t.Error("inferred class reported as known, or flag lost")
+	}
+}
+
+// TestDeclaredSizeNotAllocated: key-group offsets (or a stream size) that
+// _metadata declares but the file does not back fail with an error, without
+// allocating the declared size (a 1 TiB offset once panicked in makeslice).
+func TestDeclaredSizeNotAllocated(t *testing.T) {
+	data := []byte{0, 0, 0, 6, 0} // a header cut short
+	const huge = 1 << 40
+	_, err := state.OpenKeyed(bytes.NewReader(data), huge, state.KeyGroups{Offsets: []int64{huge - 1}},
+		state.KeyedOptions{Name: "cut", MaxParallelism: 128})
+	if err == nil || !strings.Contains(err.Error(), "the stream ends at offset 5") {
+		t.Errorf("keyed: %v", err)
+	}
+	_, err = state.OpenOperator(bytes.NewReader(data), huge, []format.NamedOperatorState{{Name: "s", Offsets: []int64{huge - 1}}}, "cut")
+	if err == nil || !strings.Contains(err.Error(), "the stream ends at offset 5") {
+		t.Errorf("operator: %v", err)
 	}
 }

@@ -35,15 +35,27 @@ func format(b *strings.Builder, v any, depth int) {
 		b.WriteString("raw:0x" + hex.EncodeToString(x))
 	case Void:
 		b.WriteString("VoidNamespace")
-	case Tuple:
-		b.WriteByte('(')
-		for i, e := range x {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			format(b, e, depth+1)
+	case CaseClass:
+		b.WriteString(x.Class[strings.LastIndexAny(x.Class, ".$")+1:])
+		seqIn(b, "(", ")", x.Fields, depth)
+	case Option:
+		if !x.Some {
+			b.WriteString("None")
+			break
 		}
-		b.WriteByte(')')
+		wrapped(b, "Some(", x.Value, depth)
+	case Try:
+		wrapped(b, choose(x.Failure, "Failure(", "Success("), x.Value, depth)
+	case Enum:
+		if x.Name != "" {
+			b.WriteString(x.Name)
+		} else {
+			fmt.Fprintf(b, "#%d", x.ID)
+		}
+	case Kryo:
+		b.WriteString("kryo:0x" + hex.EncodeToString(x.Bytes))
+	case Tuple:
+		seqIn(b, "(", ")", x, depth)
 	case List:
 		seq(b, []any(x), depth)
 	case []any:
@@ -70,13 +82,7 @@ func format(b *strings.Builder, v any, depth int) {
 		format(b, x.Namespace, depth+1)
 		b.WriteByte(')')
 	case Either:
-		if x.Left {
-			b.WriteString("Left(")
-		} else {
-			b.WriteString("Right(")
-		}
-		format(b, x.Value, depth+1)
-		b.WriteByte(')')
+		wrapped(b, choose(x.Left, "Left(", "Right("), x.Value, depth)
 	case TTL:
 		fmt.Fprintf(b, "ttl(%d, ", x.LastAccess)
 		format(b, x.Value, depth+1)
@@ -125,13 +131,28 @@ func format(b *strings.Builder, v any, depth int) {
 	}
 }
 
-func seq(b *strings.Builder, x []any, depth int) {
-	b.WriteByte('[')
+func wrapped(b *strings.Builder, open string, v any, depth int) {
+	b.WriteString(open)
+	format(b, v, depth+1)
+	b.WriteByte(')')
+}
+
+func choose(c bool, yes, no string) string {
+	if c {
+		return yes
+	}
+	return no
+}
+
+func seq(b *strings.Builder, x []any, depth int) { seqIn(b, "[", "]", x, depth) }
+
+func seqIn(b *strings.Builder, open, close string, x []any, depth int) {
+	b.WriteString(open)
 	for i, e := range x {
 		if i > 0 {
 			b.WriteString(", ")
 		}
 		format(b, e, depth+1)
 	}
-	b.WriteByte(']')
+	b.WriteString(close)
 }

@@ -157,6 +157,42 @@ func (j Java) String() string { return javaser.Describe(j.Value) }
 // the serializer's bytes.
 type Raw []byte
 
+// CaseClass is a Scala case class or tuple: its class and its fields in
+// declaration order (the snapshot does not store field names).
+type CaseClass struct {
+	Class  string
+	Fields []any
+}
+
+// Option is a Scala Option: Some(Value) or None.
+type Option struct {
+	Some  bool
+	Value any
+}
+
+// Try is a Scala Try: Success(Value) or Failure(Value, the throwable).
+type Try struct {
+	Failure bool
+	Value   any
+}
+
+// Enum is a constant of a Java enum (EnumSerializer) or a Scala
+// Enumeration value: its name where the snapshot lists it, and the
+// ordinal or id stored.
+type Enum struct {
+	Name string
+	ID   int32
+}
+
+// Kryo is a value Flink serialized with Kryo (KryoSerializer): Kryo's
+// format depends on the job's classes and registrations, so the bytes are
+// kept as they are. It is decoded only where its extent is known: a whole
+// state value, or the last field of one.
+type Kryo struct {
+	Class string // the type the serializer was created for
+	Bytes []byte
+}
+
 // Decoder decodes the values of one serializer.
 type Decoder interface {
 	// Decode decodes the value at the start of b and returns it with the
@@ -191,6 +227,7 @@ const (
 	pArray = "org.apache.flink.api.common.typeutils.base.array."
 	pRT    = "org.apache.flink.api.java.typeutils.runtime."
 	pTable = "org.apache.flink.table.runtime.typeutils."
+	pScala = "org.apache.flink.api.scala.typeutils."
 )
 
 // For returns the decoder for values written by the serializer s describes.
@@ -240,14 +277,60 @@ func For(s *state.Snapshot) (Decoder, error) {
 		return tupleDecoder(s)
 	case "org.apache.flink.streaming.api.operators.TimerSerializerSnapshot":
 		return timerDecoder(s)
-	case pBase + "ListSerializerSnapshot":
-		return listDecoder(s)
-	case pBase + "MapSerializerSnapshot":
+	case pBase + "ListSerializerSnapshot", pBase + "CollectionSerializerConfigSnapshot",
+		"org.apache.flink.runtime.state.ArrayListSerializerSnapshot":
+		if p, _ := s.Param("hasNullMask"); p.Int != 0 {
+			return nil, &UnsupportedError{Class: s.Class + " with a null mask"}
+		}
+		return listDecoder(s, false)
+	case pBase + "MapSerializerSnapshot", pBase + "MapSerializerConfigSnapshot":
 		return mapDecoder(s)
 	case pRT + "JavaEitherSerializerSnapshot", pRT + "EitherSerializerSnapshot", pRT + "EitherSerializerConfigSnapshot":
 		return eitherDecoder(s)
-	case pRT + "PojoSerializerSnapshot":
+	case pRT + "PojoSerializerSnapshot", pRT + "PojoSerializer$PojoSerializerConfigSnapshot":
 		return pojoDecoder(s)
+	case "org.apache.flink.api.java.typeutils.runtime.kryo.KryoSerializerSnapshot":
+		class := s.Str("typeClass")
+		return DecodeFunc(func(b []byte) (any, int, error) { return Kryo{Class: class, Bytes: b}, len(b), nil }), nil
+	case pBase + "EnumSerializer$EnumSerializerSnapshot", pScala + "ScalaEnumSerializerSnapshot":
+		names := enumNames(s)
+		return fixed(4, func(b []byte) any {
+			id := int32(binary.BigEndian.Uint32(b))
+			return Enum{Name: names[id], ID: id}
+		}), nil
+	case pScala + "ScalaCaseClassSerializerSnapshot", pScala + "Tuple2CaseClassSerializerSnapshot":
+		t, err := tupleDecoder(s)
+		if err != nil {
+			return nil, err
+		}
+		class := s.Str("caseClass")
+		return DecodeFunc(func(b []byte) (any, int, error) {
+			v, n, err := t.Decode(b)
+			if err != nil {
+				return nil, 0, err
+			}
+			return CaseClass{Class: class, Fields: v.(Tuple)}, n, nil
+		}), nil
+	case pScala + "ScalaOptionSerializerSnapshot":
+		ds, err := nestedDecoders(s, 1)
+		if err != nil {
+			return nil, err
+		}
+		return flagged(nil, ds[0], func(some bool, v any) any { return Option{Some: some, Value: v} }), nil
+	case pScala + "ScalaEitherSerializerSnapshot":
+		ds, err := nestedDecoders(s, 2)
+		if err != nil {
+			return nil, err
+		}
+		return flagged(ds[1], ds[0], func(left bool, v any) any { return Either{Left: left, Value: v} }), nil
+	case pScala + "ScalaTrySerializerSnapshot":
+		ds, err := nestedDecoders(s, 2)
+		if err != nil {
+			return nil, err
+		}
+		return flagged(ds[1], ds[0], func(success bool, v any) any { return Try{Failure: !success, Value: v} }), nil
+	case pScala + "TraversableSerializerSnapshot", pBase + "GenericArraySerializerSnapshot":
+		return listDecoder(s, true)
 	case "org.apache.flink.runtime.state.ttl.TtlStateFactory$TtlSerializerSnapshot":
 		ds, err := nestedDecoders(s, 2)
 		if err != nil {
@@ -364,11 +447,15 @@ func count(b []byte, what string) (int, error) {
 }
 
 // listDecoder decodes ListSerializer bytes (heap layout and nested lists):
-// i32 size, elements.
-func listDecoder(s *state.Snapshot) (Decoder, error) {
+// i32 size, elements; with nullFlags (Scala collections, Java arrays) each
+// element is behind a non-null flag.
+func listDecoder(s *state.Snapshot, nullFlags bool) (Decoder, error) {
 	ds, err := nestedDecoders(s, 1)
 	if err != nil {
 		return nil, err
+	}
+	if nullFlags {
+		ds[0] = flagged(nil, ds[0], func(_ bool, v any) any { return v })
 	}
 	return DecodeFunc(func(b []byte) (any, int, error) {
 		n, err := count(b, "list")
@@ -429,6 +516,52 @@ func mapDecoder(s *state.Snapshot) (Decoder, error) {
 	}), nil
 }
 
+// flagged decodes a boolean byte, then what ifFalse or ifTrue decodes (nil:
+// nothing follows), and wraps the two with wrap.
+func flagged(ifFalse, ifTrue Decoder, wrap func(flag bool, v any) any) Decoder {
+	return DecodeFunc(func(b []byte) (any, int, error) {
+		if len(b) < 1 {
+			return nil, 0, short("flag", 1, 0)
+		}
+		flag := b[0] != 0
+		d := ifFalse
+		if flag {
+			d = ifTrue
+		}
+		if d == nil {
+			return wrap(flag, nil), 1, nil
+		}
+		v, n, err := d.Decode(b[1:])
+		if err != nil {
+			return nil, 0, err
+		}
+		return wrap(flag, v), 1 + n, nil
+	})
+}
+
+// enumNames maps the ordinals or ids an enum snapshot lists to names.
+func enumNames(s *state.Snapshot) map[int32]string {
+	names := map[int32]string{}
+	var ids []int32
+	var strs []string
+	for _, p := range s.Parts {
+		switch p.Name {
+		case "constant", "valueName":
+			strs = append(strs, p.Str)
+		case "valueId":
+			ids = append(ids, int32(p.Int))
+		}
+	}
+	for i, n := range strs {
+		id := int32(i)
+		if i < len(ids) {
+			id = ids[i]
+		}
+		names[id] = n
+	}
+	return names
+}
+
 func eitherDecoder(s *state.Snapshot) (Decoder, error) {
 	ds, err := nestedDecoders(s, 2)
 	if err != nil {
@@ -457,7 +590,7 @@ func pojoDecoder(s *state.Snapshot) (Decoder, error) {
 		nf = int(p.Int)
 	}
 	var names []string
-	for _, p := range pojoFieldNames(s) {
+	for _, p := range PojoFieldNames(s) {
 		names = append(names, p)
 	}
 	nested := s.Nested()
@@ -507,13 +640,18 @@ func pojoDecoder(s *state.Snapshot) (Decoder, error) {
 	}), nil
 }
 
-// pojoFieldNames lists the field names of a POJO snapshot, in order.
-func pojoFieldNames(s *state.Snapshot) []string {
+// PojoFieldNames are a POJO snapshot's field names in serialization order.
+func PojoFieldNames(s *state.Snapshot) []string {
 	var out []string
-	for _, p := range s.Parts {
-		if p.Name == "fieldName" {
-			out = append(out, p.Str)
+	var walk func([]state.Part)
+	walk = func(ps []state.Part) {
+		for _, p := range ps {
+			if p.Name == "fieldName" {
+				out = append(out, p.Str)
+			}
+			walk(p.Sub) // legacy configs keep names in a framed block
 		}
 	}
+	walk(s.Parts)
 	return out
 }

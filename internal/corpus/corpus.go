@@ -95,3 +95,28 @@ func Find(tb testing.TB, name string) Entry {
 	tb.Fatalf("corpus has no snapshot %q", name)
 	return Entry{}
 }
+
+// Copy copies the snapshot directory of the named entry into a temporary
+// directory (the corpus itself is never modified) and returns the copy.
+func Copy(tb testing.TB, name string) string {
+	tb.Helper()
+	src := Find(tb, name).Dir
+	dst := filepath.Join(tb.TempDir(), name)
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644)
+		}
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return dst
+}

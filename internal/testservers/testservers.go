@@ -39,6 +39,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fsnap/fsnap/store"
 )
 
 // Kind names a server by the store URL scheme it serves.
@@ -500,4 +502,15 @@ func FlinkPath(k Kind, b, p string) string {
 		return "wasbs://" + b + "@" + AzureAccount + ".blob.core.windows.net/" + p
 	}
 	return string(k) + "://" + b + "/" + p
+}
+
+// Open opens a store location for a test and closes it when the test ends.
+func Open(tb testing.TB, ref string) *store.Location {
+	tb.Helper()
+	l, err := store.Open(context.Background(), ref)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { l.Close() })
+	return l
 }

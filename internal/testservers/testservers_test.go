@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fsnap/fsnap/internal/store"
 	"github.com/fsnap/fsnap/internal/testservers"
+	"github.com/fsnap/fsnap/store"
 )
 
 func TestSharedServers(t *testing.T) {

@@ -19,7 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"gocloud.dev/blob"
 
-	"github.com/fsnap/fsnap/internal/store"
+	"github.com/fsnap/fsnap/store"
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -199,7 +199,7 @@ func (e *Engine) stream(ctx context.Context, f *File) Result {
 		return Result{Err: ioErr(f, f.Dst.Loc.Wrap(f.Dst.Key, err))}
 	}
 	if e.opts.SyncLocal && f.Dst.Loc.Scheme == "file" {
-		if err := syncFile(f.Dst.Name()); err != nil {
+		if err := SyncPath(f.Dst.Name()); err != nil {
 			return Result{Err: ioErr(f, err)}
 		}
 	}
@@ -470,8 +470,8 @@ func (e *Engine) readHash(ctx context.Context, o Object, off, length int64, with
 	}
 }
 
-// syncFile makes a local file's data durable.
-func syncFile(path string) error {
+// SyncPath makes a local file or directory durable (fsync).
+func SyncPath(path string) error {
 	fh, err := os.Open(path)
 	if err != nil {
 		return err

@@ -24,7 +24,7 @@ import (
 	"github.com/aws/smithy-go"
 	"gocloud.dev/blob"
 
-	"github.com/fsnap/fsnap/internal/store"
+	"github.com/fsnap/fsnap/store"
 )
 
 // S3 copies use the SDK client directly where gocloud would hide the

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fsnap/fsnap/internal/store"
 	"github.com/fsnap/fsnap/internal/testservers"
+	"github.com/fsnap/fsnap/store"
 )
 
 // TestCopyToS3 copies to a real S3 server (MinIO): small objects go up in
@@ -21,9 +21,9 @@ import (
 func TestCopyToS3(t *testing.T) {
 	ctx := context.Background()
 	srcDir := t.TempDir()
-	src := open(t, srcDir)
-	mem := open(t, "mem://transfer-to-s3")
-	dst := open(t, testservers.Shared(t, testservers.S3).NewBucket(t))
+	src := testservers.Open(t, srcDir)
+	mem := testservers.Open(t, "mem://transfer-to-s3")
+	dst := testservers.Open(t, testservers.Shared(t, testservers.S3).NewBucket(t))
 	small, large := randBytes(300_000, 1), randBytes(17<<20+123, 2)
 	os.WriteFile(filepath.Join(srcDir, "small"), small, 0o644)
 	os.WriteFile(filepath.Join(srcDir, "large"), large, 0o644)
@@ -104,7 +104,7 @@ func TestCopyToS3(t *testing.T) {
 func TestCopyS3ServerSide(t *testing.T) {
 	ctx := context.Background()
 	srv := testservers.Shared(t, testservers.S3)
-	a, b := open(t, srv.NewBucket(t)), open(t, srv.NewBucket(t))
+	a, b := testservers.Open(t, srv.NewBucket(t)), testservers.Open(t, srv.NewBucket(t))
 	data := randBytes(70_000, 5)
 	put(t, a, "sp/x", data)
 	e := New(Options{})
@@ -136,8 +136,8 @@ func TestCopyS3Encrypted(t *testing.T) {
 	ctx := context.Background()
 	srv := testservers.Shared(t, testservers.S3)
 	kms := "&ssetype=aws:kms&kmskeyid=" + testservers.MinIOKMSKey
-	enc, plain, encDst := open(t, srv.NewBucket(t)+kms), open(t, srv.NewBucket(t)), open(t, srv.NewBucket(t)+kms)
-	local := open(t, t.TempDir())
+	enc, plain, encDst := testservers.Open(t, srv.NewBucket(t)+kms), testservers.Open(t, srv.NewBucket(t)), testservers.Open(t, srv.NewBucket(t)+kms)
+	local := testservers.Open(t, t.TempDir())
 	data := randBytes(50_000, 6)
 	put(t, enc, "sp/x", data)
 	put(t, plain, "sp/x", data)

@@ -9,18 +9,9 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/fsnap/fsnap/internal/store"
+	"github.com/fsnap/fsnap/internal/testservers"
+	"github.com/fsnap/fsnap/store"
 )
-
-func open(t testing.TB, ref string) *store.Location {
-	t.Helper()
-	l, err := store.Open(context.Background(), ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	return l
-}
 
 func put(t testing.TB, l *store.Location, key string, b []byte) {
 	t.Helper()
@@ -41,7 +32,7 @@ func randBytes(n int, seed uint64) []byte {
 func TestCopyLocalAndResume(t *testing.T) {
 	ctx := context.Background()
 	srcDir, dstDir := t.TempDir(), t.TempDir()
-	src, dst := open(t, srcDir), open(t, dstDir)
+	src, dst := testservers.Open(t, srcDir), testservers.Open(t, dstDir)
 	var files []File
 	for i := range 20 {
 		b := randBytes(i*70_000+1, uint64(i))
@@ -85,7 +76,7 @@ func TestCopyLocalAndResume(t *testing.T) {
 
 func TestCopyRangeMissingAndSize(t *testing.T) {
 	ctx := context.Background()
-	src, dst := open(t, "mem://transfer-range-src"), open(t, "mem://transfer-range-dst")
+	src, dst := testservers.Open(t, "mem://transfer-range-src"), testservers.Open(t, "mem://transfer-range-dst")
 	b := randBytes(100_000, 7)
 	put(t, src, "merged", b)
 	put(t, src, "short", b[:10])
@@ -117,7 +108,7 @@ func TestCopyRangeMissingAndSize(t *testing.T) {
 
 func TestCopySharedOnce(t *testing.T) {
 	ctx := context.Background()
-	src, dst := open(t, "mem://transfer-shared-src"), open(t, "mem://transfer-shared-dst")
+	src, dst := testservers.Open(t, "mem://transfer-shared-src"), testservers.Open(t, "mem://transfer-shared-dst")
 	put(t, src, "sst", randBytes(5000, 3))
 	e := New(Options{NoServerSide: true})
 	f := File{Src: Object{src, "sst"}, Dst: Object{dst, "shared/sst"}, Length: -1, Size: 5000, Shared: true}
@@ -138,7 +129,7 @@ func TestCopySharedOnce(t *testing.T) {
 
 func TestCopyServerSideMem(t *testing.T) {
 	ctx := context.Background()
-	l := open(t, "mem://transfer-same")
+	l := testservers.Open(t, "mem://transfer-same")
 	put(t, l, "a/x", randBytes(3000, 4))
 	r := New(Options{}).Copy(ctx, []File{{Src: Object{l, "a/x"}, Dst: Object{l, "b/x"}, Length: -1, Size: 3000}})[0]
 	if r.Err != nil || r.Outcome != ServerSide || len(r.Checked) < 2 || r.Checked[1] != "md5" {
@@ -150,7 +141,7 @@ func TestCopyServerSideMem(t *testing.T) {
 // another (hash, write, fsync off, check).
 func BenchmarkCopyLocal(b *testing.B) {
 	srcDir := b.TempDir()
-	src := open(b, srcDir)
+	src := testservers.Open(b, srcDir)
 	const n, size = 64, 1 << 20
 	data := randBytes(size, 5)
 	for i := range n {
@@ -161,7 +152,7 @@ func BenchmarkCopyLocal(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		dstDir := b.TempDir()
-		dst := open(b, dstDir)
+		dst := testservers.Open(b, dstDir)
 		var files []File
 		for i := range n {
 			files = append(files, File{Src: Object{src, src.Prefix + fmt.Sprint(i)}, Dst: Object{dst, dst.Prefix + fmt.Sprint(i)}, Length: -1, Size: size})
@@ -178,7 +169,7 @@ func BenchmarkCopyLocal(b *testing.B) {
 // BenchmarkCopyMem streams between two in-memory buckets: the engine's own
 // cost (hashing both MD5 and CRC32C, since memory buckets give MD5).
 func BenchmarkCopyMem(b *testing.B) {
-	src := open(b, "mem://bench-copy-src")
+	src := testservers.Open(b, "mem://bench-copy-src")
 	const n, size = 64, 1 << 20
 	data := randBytes(size, 6)
 	for i := range n {
@@ -189,7 +180,7 @@ func BenchmarkCopyMem(b *testing.B) {
 	round := 0
 	for b.Loop() {
 		round++
-		dst := open(b, fmt.Sprintf("mem://bench-copy-dst-%d", round))
+		dst := testservers.Open(b, fmt.Sprintf("mem://bench-copy-dst-%d", round))
 		var files []File
 		for i := range n {
 			files = append(files, File{Src: Object{src, fmt.Sprint(i)}, Dst: Object{dst, fmt.Sprint(i)}, Length: -1, Size: size})

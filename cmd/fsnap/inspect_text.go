@@ -1,0 +1,233 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/fsnap/fsnap/inspect"
+)
+
+// writeInspectText renders an inspect report for people.
+func writeInspectText(w io.Writer, r *inspect.Report) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	kind := r.Kind.Kind
+	switch {
+	case r.Kind.Source == "properties" && r.Kind.FormatType != "":
+		kind += fmt.Sprintf("  (from properties: %q, %s)", r.Kind.TypeName, r.Kind.FormatType)
+	case r.Kind.Source == "properties":
+		kind += fmt.Sprintf("  (from properties: %q, sharing %s)", r.Kind.TypeName, r.Kind.SharingFilesStrategy)
+	default:
+		kind += "  (inferred"
+		if len(r.Kind.Alternatives) > 0 {
+			kind += "; could also be " + strings.Join(r.Kind.Alternatives, ", ")
+		}
+		kind += ")"
+	}
+	t := r.Totals
+	fmt.Fprintf(tw, "snapshot\t%s\n", r.Snapshot)
+	fmt.Fprintf(tw, "kind\t%s\n", kind)
+	fmt.Fprintf(tw, "metadata\tversion %d, %s, checkpoint id %d\n", r.Metadata.Version, sizeText(r.Metadata.Bytes), r.CheckpointID)
+	fmt.Fprintf(tw, "flink\t%s  (%s)\n", r.Flink.Range, strings.Join(r.Flink.Evidence, "; "))
+	fmt.Fprintf(tw, "state\t%s in %d files, %s inline in %d streams\n", sizeText(t.FileBytes), t.Files, sizeText(t.InlineBytes), t.InlineStreams)
+	fmt.Fprintf(tw, "operators\t%d, %d subtasks with state\n", t.Operators, t.Subtasks)
+	for _, ms := range r.MasterStates {
+		fmt.Fprintf(tw, "master state\t%s (version %d, %s)\n", ms.Name, ms.Version, sizeText(int64(ms.Bytes)))
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "OPERATOR\tID\tP/MAXP\tKEYED\tRAW KEYED\tOPERATOR\tRAW OP\tCHANNEL\tFILES")
+	for _, op := range r.Operators {
+		name := op.UID
+		if name == "" {
+			name = op.Name
+		}
+		if name == "" {
+			name = "-"
+		}
+		par := fmt.Sprintf("%d/%d", op.Parallelism, op.MaxParallelism)
+		if op.FullyFinished {
+			par += " finished"
+		} else if op.FinishedSubtasks > 0 {
+			par += fmt.Sprintf(" (%d finished)", op.FinishedSubtasks)
+		}
+		b := op.Bytes
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", name, op.ID, par,
+			sizeText(b.ManagedKeyed), sizeText(b.RawKeyed), sizeText(b.ManagedOperator), sizeText(b.RawOperator), sizeText(b.Channel), op.Files)
+	}
+	writeStates(tw, r)
+	if r.Files != nil {
+		fmt.Fprintln(tw)
+		fmt.Fprintln(tw, "FILE\tSCOPE\tBYTES\tUSED BY")
+		for _, f := range r.Files {
+			name := f.Path
+			switch {
+			case f.InlineName != "":
+				name = "inline:" + f.InlineName
+			case f.Unsafe != "":
+				name = fmt.Sprintf("%q (UNSAFE: %s)", f.Relative, f.Unsafe)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", name, f.Scope, f.Bytes, usersText(f.Users))
+		}
+	}
+	return tw.Flush()
+}
+
+func usersText(us []inspect.User) string {
+	parts := make([]string, 0, len(us))
+	for _, u := range us {
+		who := u.UID
+		if who == "" {
+			who = u.Operator[:8]
+		}
+		s := fmt.Sprintf("%s/%d %s", who, u.Subtask, u.Slot)
+		if u.Subtask < 0 {
+			s = fmt.Sprintf("%s %s", who, u.Slot)
+		}
+		if u.Role != "state" {
+			s += " " + u.Role
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// sizeText formats a byte count for people: 0 B, 999 B, 1.5 KiB, 12 MiB.
+// It is the CLI's one byte formatter.
+func sizeText(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	v := float64(n) / float64(div)
+	if v < 10 {
+		return fmt.Sprintf("%.1f %ciB", v, "KMGTPE"[exp])
+	}
+	return fmt.Sprintf("%.0f %ciB", v, "KMGTPE"[exp])
+}
+
+func writeStates(tw *tabwriter.Writer, r *inspect.Report) {
+	any, walked := false, false
+	for _, op := range r.Operators {
+		any = any || len(op.States) > 0 || len(op.Notes) > 0
+		for _, st := range op.States {
+			walked = walked || st.Bytes != nil
+		}
+	}
+	if !any {
+		return
+	}
+	fmt.Fprintln(tw)
+	if walked {
+		fmt.Fprintln(tw, "OPERATOR\tSTATE\tTYPE\tSLOT\tSERIALIZERS\tENTRIES\tBYTES")
+	} else {
+		fmt.Fprintln(tw, "OPERATOR\tSTATE\tTYPE\tSLOT\tSERIALIZERS")
+	}
+	for _, op := range r.Operators {
+		name := operatorName(op)
+		for _, st := range op.States {
+			ser := make([]string, 0, len(st.Serializers))
+			for _, s := range st.Serializers {
+				ser = append(ser, shortTree(s))
+			}
+			line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s", name, st.Name, st.Type, st.Slot, strings.Join(ser, " "))
+			if walked {
+				if st.Bytes != nil {
+					line += fmt.Sprintf("\t%d\t%s", *st.Entries, sizeText(*st.Bytes))
+				} else {
+					line += "\t-\t-"
+				}
+			}
+			fmt.Fprintln(tw, line)
+		}
+	}
+	for _, op := range r.Operators {
+		if sk := op.Skew; sk != nil {
+			fmt.Fprintf(tw, "skew %s\tsubtask %d holds %s, %.1f× the median subtask; key group %d holds %s, %.1f× the median key group\n",
+				operatorName(op), sk.LargestSubtask, sizeText(sk.LargestSubtaskBytes), sk.SubtaskRatio,
+				sk.LargestKeyGroup, sizeText(sk.LargestKeyGroupBytes), sk.KeyGroupRatio)
+		}
+		for _, n := range op.Notes {
+			fmt.Fprintf(tw, "note %s\t%s\n", operatorName(op), n)
+		}
+	}
+}
+
+// shortTree renders a serializer as Short<Nested, …>.
+func shortTree(s inspect.SerializerInfo) string {
+	out := s.Short
+	if len(s.Nested) > 0 {
+		parts := make([]string, len(s.Nested))
+		for i, n := range s.Nested {
+			parts[i] = shortTree(n)
+		}
+		out += "<" + strings.Join(parts, ",") + ">"
+	}
+	return out
+}
+
+func operatorName(op inspect.OperatorInfo) string {
+	switch {
+	case op.UID != "":
+		return op.UID
+	case op.Name != "":
+		return op.Name
+	}
+	return op.ID[:8]
+}
+
+// writeRocksDBText renders the inspect.RocksDB part of the report for people.
+func writeRocksDBText(w io.Writer, r *inspect.RocksDBReport) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "\nrocksdb\t%d instances, %d files (%s), %d SSTs (%s), %d entries\n",
+		len(r.Instances), r.Files, sizeText(r.FileBytes), r.SSTs, sizeText(r.SSTBytes), r.Entries)
+	for _, in := range r.Instances {
+		who := in.UID
+		if who == "" {
+			who = in.Name
+		}
+		if who != "" {
+			who += " "
+		}
+		comp := ""
+		if in.Compressed {
+			comp = ", snapshot compression on"
+		}
+		fmt.Fprintf(tw, "\n%s%s subtask %d: key groups %s, %d files (%s)%s\n", who, in.Operator, in.Subtask, in.KeyGroups, in.Files, sizeText(in.FileBytes), comp)
+		if in.Error != "" {
+			fmt.Fprintf(tw, "  ERROR: %s\n", in.Error)
+		}
+		if len(in.ColumnFamilies) > 0 {
+			fmt.Fprintln(tw, "  COLUMN FAMILY\tID\tKIND\tENTRIES\tKEY BYTES\tVALUE BYTES\tKEY GROUPS\tSSTS\tSST BYTES\tSST ENTRIES")
+			for _, cf := range in.ColumnFamilies {
+				id, kind := "-", "-"
+				if cf.StateID >= 0 {
+					id, kind = fmt.Sprint(cf.StateID), cf.Kind
+				}
+				kgs := "-"
+				if cf.FirstKeyGroup >= 0 {
+					kgs = fmt.Sprintf("%d-%d (%d)", cf.FirstKeyGroup, cf.LastKeyGroup, cf.KeyGroupsPresent)
+				}
+				if cf.OutsideRange > 0 {
+					kgs += fmt.Sprintf(", %d entries outside the range", cf.OutsideRange)
+				}
+				fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\t%s\t%s\t%d\t%s\t%d\n", cf.Name, id, kind, cf.Entries,
+					sizeText(cf.KeyBytes), sizeText(cf.ValueBytes), kgs, cf.SSTs, sizeText(cf.SSTBytes), cf.SSTEntries)
+			}
+		}
+		tw.Flush() // align each table on its own
+		if len(in.SSTs) > 0 {
+			fmt.Fprintln(tw, "  SST\tLEVEL\tCOLUMN FAMILY\tBYTES\tENTRIES\tDELETIONS\tKEY GROUPS\tFILE")
+			for _, s := range in.SSTs {
+				fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%d\t%d\t%d-%d\t%s\n", s.LocalName, s.Level, s.ColumnFamily, sizeText(s.Bytes),
+					s.Entries, s.Deletions, s.SmallestKeyGroup, s.LargestKeyGroup, s.File)
+			}
+		}
+	}
+	return tw.Flush()
+}

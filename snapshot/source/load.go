@@ -1,0 +1,30 @@
+package source
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/fsnap/fsnap/snapshot"
+	"github.com/fsnap/fsnap/store"
+)
+
+// Load opens a snapshot by reference (a directory, its _metadata, a path or
+// any store URL) and parses its metadata. The returned Source reads the
+// snapshot's files; the caller closes it when done.
+func Load(ctx context.Context, ref string) (*snapshot.Snapshot, *Source, error) {
+	sr, err := store.OpenSnapshot(ctx, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := sr.ReadAll(ctx, sr.MetadataKey, snapshot.MaxMetadataSize)
+	if err != nil {
+		sr.Close()
+		return nil, nil, err
+	}
+	s, err := snapshot.Parse(sr.NameOf(sr.Prefix), b)
+	if err != nil {
+		sr.Close()
+		return nil, nil, fmt.Errorf("%s: %w", sr.NameOf(sr.MetadataKey), err)
+	}
+	return s, New(sr), nil
+}
