@@ -330,6 +330,10 @@ const locationsHelp = `Snapshots and roots are named by a local path or a URL:
   /path/to/savepoint-abc123-0123456789ab   file:///path/...   (a directory or its _metadata)
   s3://bucket/prefix?endpoint=http://host:9000&use_path_style=true&region=R
   gs://bucket/prefix     azblob://container/prefix     mem://name/prefix
+  or as Flink writes them: s3a:// s3p:// s3n://, wasbs://container@account.blob.core.windows.net/...,
+  abfss://container@account.dfs.core.windows.net/... (hdfs://, oss://, ... are refused, exit 2)
+Credentials: each cloud's standard chain (AWS_*, GOOGLE_APPLICATION_CREDENTIALS, AZURE_*);
+AWS_ENDPOINT_URL points s3:// at an S3-compatible store.
 `
 
 func writeCommandHelp(w io.Writer, c *command) {
