@@ -543,6 +543,52 @@ func (g *Graph) Frees(n *Node) []Freed {
 	return out
 }
 
+// FreesAll is what deleting the snapshots ns together frees, within their
+// own folders only: each one's _metadata first, then the stored files in
+// their folders that no other snapshot references, then the other objects
+// of their folders that nothing references. Files elsewhere (shared/,
+// taskowned/) are left to gc, with its age guard. Nil when some snapshot
+// is unreadable or ns holds a node of another root.
+func (g *Graph) FreesAll(ns []*Node) []Freed {
+	if len(g.Unreadable) > 0 {
+		return nil
+	}
+	gone := map[*Node]bool{}
+	dirs := map[string]bool{}
+	var out []Freed
+	for _, n := range ns {
+		if !n.InRoot {
+			return nil
+		}
+		gone[n] = true
+		dirs[n.Folder.Dir] = true
+		f := n.Folder
+		out = append(out, Freed{Key: f.MetadataKey(), Size: f.MetadataSize, ModTime: f.MetadataTime.UnixNano(), Why: FreedMetadata})
+	}
+	for _, n := range ns {
+		f := n.Folder
+		for _, e := range f.Entries {
+			key := f.Dir + e.Name
+			if e.Name == store.MetadataName {
+				continue
+			}
+			fi, ok := g.byKey[key]
+			if !ok || g.Files[fi].Refs == 0 {
+				out = append(out, Freed{Key: key, Size: e.Size, ModTime: e.ModTime, Why: FreedUnreferenced})
+				continue
+			}
+			only := true
+			for _, u := range g.Users(fi) {
+				only = only && gone[g.Nodes[u]]
+			}
+			if only && int(g.Files[fi].Refs) == len(g.Users(fi)) {
+				out = append(out, Freed{Key: key, Size: e.Size, ModTime: e.ModTime, Why: FreedOnlyUser})
+			}
+		}
+	}
+	return out
+}
+
 // Orphans returns the stored objects in managed folders that no snapshot
 // references (complete snapshots' _metadata excluded), in key order. Nil
 // when some snapshot is unreadable.
