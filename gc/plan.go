@@ -174,7 +174,7 @@ func analyseOnce(ctx context.Context, root *store.Location, opt Options) (*catal
 	}
 	var also []*catalog.Catalog
 	for _, l := range opt.Also {
-		ac, err := catalog.Scan(ctx, l, catalog.Options{Parallel: opt.Parallel})
+		ac, err := catalog.Scan(ctx, l, catalog.Options{Parallel: opt.Parallel, MayBeMissing: true})
 		if err != nil {
 			return nil, err
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -83,6 +84,9 @@ func runDelete(ctx context.Context, e *env, args []string) error {
 		opt.MinAge = -1
 	}
 	plan, err := gc.PlanDelete(ctx, root, name, opt)
+	if errors.Is(err, gc.ErrActiveJob) {
+		return &exitError{code: exitFindings, err: err} // a refusal, not bad input
+	}
 	if err != nil {
 		return err
 	}

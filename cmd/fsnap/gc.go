@@ -89,6 +89,11 @@ func runGC(ctx context.Context, e *env, args []string) error {
 		if plan.Command != "gc" {
 			return usagef("%s is a plan of fsnap %s, not gc", gcFlags.plan, plan.Command)
 		}
+		// The plan's own minimum age governs its re-check, not the flag's default.
+		opt.MinAge = time.Duration(plan.MinAgeSeconds * float64(time.Second))
+		if opt.MinAge == 0 {
+			opt.MinAge = -1
+		}
 	} else {
 		if plan, err = gc.PlanGC(ctx, root, opt); err != nil {
 			return err

@@ -596,7 +596,7 @@ func TestDeleteGuards(t *testing.T) {
 	}
 	snap := filepath.Join(dir, newest.Dir)
 	code, _, errs := fsnap(t, "delete", snap)
-	if code != exitInput || !strings.Contains(errs, "newest complete checkpoint of a job that is writing") {
+	if code != exitFindings || !strings.Contains(errs, "newest complete checkpoint of a job that is writing") {
 		t.Errorf("active job: exit %d, %s", code, errs)
 	}
 	if code, _, errs := fsnap(t, "delete", "--force", snap); code != 0 {
@@ -661,5 +661,29 @@ func TestDeleteScope(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "job", "chk-3")); err == nil {
 		t.Error("the emptied snapshot folder was kept")
+	}
+}
+
+// TestApplyPlanKeepsItsMinAge: a plan made with --min-age 0 applies with
+// that minimum age, not the flag's default of an hour (it used to skip
+// every object as too young, exit 0).
+func TestApplyPlanKeepsItsMinAge(t *testing.T) {
+	dir, _ := localHistory(t, fixtures.HistorySpec{Seed: 9, Version: 6, Jobs: 1, Rounds: 8, Retain: 2, LeakRate: 0.5, Recent: 2})
+	plan := filepath.Join(t.TempDir(), "p.json")
+	if code, _, errs := fsnap(t, "gc", "--min-age", "0", "--plan", plan, dir); code != exitOK {
+		t.Fatalf("plan: %d %s", code, errs)
+	}
+	b, _ := os.ReadFile(plan)
+	var p struct{ Delete []struct{ Key string } }
+	if err := json.Unmarshal(b, &p); err != nil || len(p.Delete) == 0 {
+		t.Fatalf("plan with %d deletions (%v)", len(p.Delete), err)
+	}
+	code, out, errs := fsnap(t, "gc", "--apply", "--plan", plan, "-o", "json", dir)
+	var res struct {
+		Result struct{ Deleted, Skipped int }
+	}
+	json.Unmarshal([]byte(out), &res)
+	if code != exitOK || res.Result.Deleted != len(p.Delete) || res.Result.Skipped != 0 {
+		t.Errorf("apply: exit %d, %+v of %d planned: %s", code, res.Result, len(p.Delete), errs)
 	}
 }

@@ -98,6 +98,9 @@ func writeLsText(w io.Writer, r *catalog.Listing) error {
 		more = fmt.Sprintf(" (newest %d of %d)", r.Count, r.Total)
 	}
 	_, err := fmt.Fprintf(w, "\n%d snapshots%s under %s: %d complete, %d incomplete\n", r.Count, more, r.Root, complete, r.Count-complete)
+	if err == nil && r.Count == 0 {
+		_, err = fmt.Fprintf(w, "Nothing found: fsnap looks for chk-N and savepoint-* folders in %s and one folder below it (job folders); a snapshot of another name is given to inspect or verify itself, and fsnap inventory takes a folder of them.\n", r.Root)
+	}
 	return err
 }
 
