@@ -57,7 +57,7 @@ func Check(ctx context.Context, snap *snapshot.Snapshot, src *snapsrc.Source, op
 		opts.Concurrency = 16
 	}
 	c := &checker{ctx: ctx, snap: snap, src: src, ref: src.Ref, opts: opts,
-		files: map[*snapshot.File]*fileInfo{}, byPath: map[string]*snapshot.File{}}
+		files: map[*snapshot.File]*fileInfo{}}
 	m := snap.Metadata
 	r := &Report{Schema: Schema, Snapshot: snap.Dir, Kind: string(snap.Kind.Kind),
 		MetadataVersion: m.Version, Level: opts.Level.String()}
@@ -100,8 +100,7 @@ type checker struct {
 	findings []Finding
 	report   *Report
 
-	files  map[*snapshot.File]*fileInfo
-	byPath map[string]*snapshot.File
+	files map[*snapshot.File]*fileInfo
 
 	// badKeyed marks key-group handles whose offsets are wrong: their
 	// streams are not read (the finding is already made).
