@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/fsnap/fsnap/fixtures"
+	"github.com/fsnap/fsnap/internal/testservers"
 	"github.com/fsnap/fsnap/store"
 )
 
@@ -55,5 +56,37 @@ func TestPruneCommand(t *testing.T) {
 	}
 	if code, _, _ := fsnap(t, "prune", url); code != exitUsage {
 		t.Errorf("no policy: exit %d", code)
+	}
+}
+
+// TestFixtureHistory: fsnap fixture --history writes a root the root
+// commands work on, on a store URL whose parameters the printed line keeps.
+func TestFixtureHistory(t *testing.T) {
+	srv := testservers.Shared(t, testservers.S3)
+	url := srv.NewBucket(t)
+	base, query, _ := strings.Cut(url, "?")
+	root := strings.TrimSuffix(base, "/") + "/ckpt?" + query
+	code, out, errs := fsnap(t, "fixture", "--history", "8", root)
+	if code != exitOK || strings.TrimSpace(out) != root {
+		t.Fatalf("fixture: %d %q %s", code, out, errs)
+	}
+	code, out, _ = fsnap(t, "ls", "-o", "json", root)
+	var d struct{ Snapshots []struct{ Complete bool } }
+	json.Unmarshal([]byte(out), &d)
+	complete := 0
+	for _, s := range d.Snapshots {
+		if s.Complete {
+			complete++
+		}
+	}
+	if code != exitOK || complete < 4 {
+		t.Errorf("ls: exit %d, %d complete of %d", code, complete, len(d.Snapshots))
+	}
+	if code, _, errs := fsnap(t, "prune", "--keep-last", "1", root); code != exitOK {
+		t.Errorf("prune: %d %s", code, errs)
+	}
+	code, out, errs = fsnap(t, "fixture", root)
+	if code != exitOK || !strings.HasSuffix(strings.TrimSpace(out), "?"+query) {
+		t.Errorf("fixture on a URL prints %q (%s)", out, errs)
 	}
 }
