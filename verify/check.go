@@ -35,6 +35,12 @@ type Options struct {
 	Level Level
 	// RequireRelocatable raises every not-relocatable-* finding to an error.
 	RequireRelocatable bool
+	// SelfContainedIn, when set, is a root that must hold every file the
+	// snapshot uses (a relocated checkpoint root, whose incremental
+	// checkpoints are never relocatable one by one): files under it are
+	// fine wherever they are, any other absolute path is a
+	// file-outside-root error.
+	SelfContainedIn *store.Location
 	// Concurrency bounds the parallel store requests (Stat, reads); zero
 	// means 16. Deep walks of local files use at most GOMAXPROCS workers,
 	// since they are bound by the CPU.

@@ -92,6 +92,13 @@ func (c *checker) locate(fi *fileInfo) {
 // where, and what relocation does about it.
 func (c *checker) relocatability(fi *fileInfo) {
 	f := fi.f
+	if root := c.opts.SelfContainedIn; root != nil {
+		if key, ok := root.KeyOf(fi.fp); ok && strings.HasPrefix(key, root.Prefix) {
+			return // under the root it must be in
+		}
+		c.add(FileOutsideRoot, firstUse(f, fi.name), fmt.Sprintf("used by %d %s, it lies outside %s, which must hold every file", len(f.Users), plural(len(f.Users), "handle"), root.Display), withUsers(f))
+		return
+	}
 	n := len(f.Users)
 	users := "1 handle"
 	if n != 1 {

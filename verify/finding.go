@@ -78,6 +78,7 @@ const (
 
 	// Path safety.
 	UnsafeRelativePath Code = "unsafe-relative-path"
+	FileOutsideRoot    Code = "file-outside-root"
 	UnsafeAbsolutePath Code = "unsafe-absolute-path"
 
 	// Key groups.
@@ -124,7 +125,7 @@ var codeSeverity = map[Code]Severity{
 	FileMissing: Error, FileTruncated: Error, FileSizeDiffers: Error, FileNotChecked: Warning, StoreError: Error,
 	NotRelocatableAbsolute: Warning, NotRelocatableEntropy: Warning, NotRelocatableShared: Warning,
 	NotRelocatableTaskOwned: Warning, NotRelocatableChangelog: Warning, NotRelocatableFileMerging: Warning,
-	UnsafeRelativePath: Error, UnsafeAbsolutePath: Error,
+	UnsafeRelativePath: Error, UnsafeAbsolutePath: Error, FileOutsideRoot: Error,
 	KeyGroupsGap: Error, KeyGroupsOverlap: Error, KeyGroupsOutOfRange: Error, KeyedSubtaskNoState: Info,
 	KeyGroupOffsetOutside: Error, KeyGroupOffsetsOrder: Error, KeyGroupOffsetInHeader: Error, KeyGroupExtent: Error,
 	OperatorOffsetOutside: Error,
