@@ -230,6 +230,10 @@ func exitCode(ctx context.Context, e *env, c *command, err error) int {
 		// One line naming what was looked for, not the SDK's error chain.
 		fmt.Fprintf(e.stderr, "fsnap %s: %v\n", c.name, ce)
 		return exitInput
+	case errors.Is(err, store.ErrLink):
+		// A refusal: fsnap does not follow or delete links below a root.
+		fmt.Fprintf(e.stderr, "fsnap %s: %v\n", c.path(), err)
+		return exitFindings
 	case errors.As(err, &xe):
 		if xe.err != nil {
 			fmt.Fprintf(e.stderr, "fsnap %s: %v\n", c.path(), xe.err)
