@@ -188,7 +188,8 @@ func Relocate(ctx context.Context, src, dst string, opts RelocateOptions) (*Relo
 }
 
 func failedRelocateReport(src, dst string, p *RelocatePlan, err error, start time.Time) *RelocateReport {
-	r := &RelocateReport{Src: src, Dst: dst, Status: FailedStatus, Error: err.Error(), Seconds: time.Since(start).Seconds()}
+	r := &RelocateReport{Src: store.RedactURL(src), Dst: store.RedactURL(dst), Status: FailedStatus,
+		Error: store.Redact(err.Error(), src, dst), Seconds: time.Since(start).Seconds()}
 	if p != nil {
 		r.Src, r.Dst, r.Files, r.Bytes = p.Src, p.Dst, len(p.Files), p.Bytes
 		r.Problems, r.Warnings = p.Problems, p.Warnings

@@ -159,6 +159,9 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, e *env) int {
+	// Every URL in output and errors goes through one redactor, which also
+	// removes the secrets of the URLs given as arguments.
+	e = &env{stdout: store.RedactingWriter(e.stdout, args...), stderr: store.RedactingWriter(e.stderr, args...)}
 	if len(args) == 0 {
 		writeTopHelp(e.stderr)
 		return exitUsage
