@@ -38,6 +38,10 @@ type RelocateOptions struct {
 	Maps []PrefixMap
 	// Transfers tune the copies.
 	Transfers Transfers
+	// Allow are folders outside the source snapshot's checkpoint root
+	// whose files it may reference (and relocation copy); paths elsewhere
+	// are refused (store.ErrOutside).
+	Allow []store.Scope
 
 	engine *transfer.Engine // RelocateAll's, shared by its snapshots
 }
@@ -243,6 +247,8 @@ func PlanRelocation(ctx context.Context, src, dst string, opts RelocateOptions) 
 	b := &relocPlanner{ctx: ctx, p: p, sr: sr, dl: dl, byID: map[string]int{}, names: map[string]string{},
 		used: map[string]bool{format.MetadataFileName: true}}
 	p.srcPaths, p.dstPaths = store.NewResolver(sr.Location, true), store.NewResolver(dl, true)
+	p.srcPaths.Confine(sr.RootScopes()...)
+	p.srcPaths.Confine(opts.Allow...)
 	if err := b.walk(m); err != nil {
 		return fail(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -104,4 +105,36 @@ func resolveSnapshot(ctx context.Context, l *Location) (*SnapshotRef, error) {
 		return nil, l.Wrap(l.Prefix, fmt.Errorf("no such snapshot: nothing is stored there"))
 	}
 	return nil, l.Wrap(l.Prefix, fmt.Errorf("not a snapshot: no %s (an incomplete or failed checkpoint, or not a snapshot directory)", MetadataName))
+}
+
+// RootScopes are the folders a snapshot may reference files in, by
+// default: its checkpoint root (ROOT of ROOT/<job>/chk-N, whose jobs share
+// files when restored from each other) or, for other snapshots, the folder
+// holding it (a savepoint target). A local snapshot folder that is a link
+// gives both the link's and the target's.
+func (s *SnapshotRef) RootScopes() []Scope {
+	var out []Scope
+	for _, dir := range []string{s.Named, s.Prefix} {
+		if dir == "" {
+			continue
+		}
+		d := strings.TrimSuffix(dir, "/")
+		up := 1
+		if strings.HasPrefix(path.Base(d), "chk-") {
+			up = 2
+		}
+		for range up {
+			d = path.Dir(d)
+			if d == "." {
+				d = ""
+			}
+		}
+		if d != "" {
+			d += "/"
+		}
+		if sc := s.ScopeOf(d); !slices.Contains(out, sc) {
+			out = append(out, sc)
+		}
+	}
+	return out
 }

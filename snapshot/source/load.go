@@ -10,8 +10,9 @@ import (
 
 // Load opens a snapshot by reference (a directory, its _metadata, a path or
 // any store URL) and parses its metadata. The returned Source reads the
-// snapshot's files; the caller closes it when done.
-func Load(ctx context.Context, ref string) (*snapshot.Snapshot, *Source, error) {
+// snapshot's files (absolute paths inside its checkpoint root and the
+// allowed folders only, see New); the caller closes it when done.
+func Load(ctx context.Context, ref string, allow ...store.Scope) (*snapshot.Snapshot, *Source, error) {
 	sr, err := store.OpenSnapshot(ctx, ref)
 	if err != nil {
 		return nil, nil, err
@@ -26,5 +27,5 @@ func Load(ctx context.Context, ref string) (*snapshot.Snapshot, *Source, error) 
 		sr.Close()
 		return nil, nil, fmt.Errorf("%s: %w", sr.NameOf(sr.MetadataKey), err)
 	}
-	return s, New(sr), nil
+	return s, New(sr, allow...), nil
 }
