@@ -226,6 +226,9 @@ func (c *checker) presence() error {
 	for _, fi := range list {
 		c.report.Checked.Files++
 		c.report.Checked.FileBytes += fi.f.Size
+		if fi.readable {
+			c.report.Checked.FilesPresent++
+		}
 	}
 	c.mu.Unlock()
 	return err
