@@ -460,11 +460,30 @@ func (p *RelocatePlan) Apply(ctx context.Context) (*RelocateReport, error) {
 	if err := p.writeMetadata(ctx); err != nil {
 		return finish(err)
 	}
+	// A killed earlier run may have left temporary files beside them.
+	if err := p.removeTemps(); err != nil {
+		return finish(err)
+	}
 	r.Status = Relocated
 	if p.Done && r.Copied+r.ServerSide == 0 {
 		r.Status = AlreadyRelocated
 	}
 	return finish(nil)
+}
+
+// removeTemps removes the temporary files a killed run left beside the
+// destination files and _metadata (local destinations only).
+func (p *RelocatePlan) removeTemps() error {
+	byLoc := map[*store.Location][]string{p.dst: {p.dstMetaKey}}
+	for _, f := range p.xfer {
+		byLoc[f.Dst.Loc] = append(byLoc[f.Dst.Loc], f.Dst.Key)
+	}
+	for l, keys := range byLoc {
+		if err := l.RemoveTemps(keys); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // stillNeeded, for a destination whose _metadata is already the planned

@@ -479,3 +479,46 @@ func TestRelocateMap(t *testing.T) {
 		t.Errorf("prefix matched inside a path element: %s", got)
 	}
 }
+
+// TestRelocateResumeLeavesNoTemps (issue 20, item 10): a run killed
+// mid-copy leaves fileblob's "<name>.<hex>.tmp" files at the destination;
+// the resumed run that completes removes them (and nothing else).
+func TestRelocateResumeLeavesNoTemps(t *testing.T) {
+	ctx := context.Background()
+	_, src, _ := relocGen(t, fixtures.Spec{Kind: fixtures.IncrementalCheckpoint, Seed: 15})
+	dst := filepath.Join(t.TempDir(), "chk")
+	p, err := PlanRelocation(ctx, src, dst, RelocateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What a killed run leaves: some files copied, others half-written.
+	eng := transfer.New(transfer.Options{})
+	for _, res := range eng.Copy(ctx, p.xfer[:1]) {
+		if res.Err != nil {
+			t.Fatal(res.Err)
+		}
+	}
+	os.MkdirAll(dst, 0o755)
+	var temps []string
+	for _, f := range p.xfer[1:3] {
+		tmp := "/" + f.Dst.Key + ".187e2f3a9c0b1d2e.tmp"
+		os.WriteFile(tmp, []byte("half"), 0o644)
+		temps = append(temps, tmp)
+	}
+	temps = append(temps, filepath.Join(dst, "_metadata.187e2f3a9c0b1d2f.tmp"))
+	os.WriteFile(temps[len(temps)-1], []byte("half"), 0o644)
+	mine := filepath.Join(dst, "notes.1.tmp") // not a temporary file of ours
+	os.WriteFile(mine, []byte("x"), 0o644)
+	p.Close()
+	if _, err := Relocate(ctx, src, dst, RelocateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tmp := range temps {
+		if _, err := os.Stat(tmp); !os.IsNotExist(err) {
+			t.Errorf("%s left after the completed run", tmp)
+		}
+	}
+	if _, err := os.Stat(mine); err != nil {
+		t.Errorf("a file not ours removed: %v", err)
+	}
+}
