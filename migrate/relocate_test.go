@@ -384,22 +384,32 @@ func TestRelocateSizeMismatch(t *testing.T) {
 	}
 }
 
-func TestRelocateResumeAndConflicts(t *testing.T) {
+// relocInterrupted plans relocating an incremental checkpoint to a new
+// directory and copies the first n files of the plan only, as an
+// interrupted run does (no _metadata). The caller closes the plan.
+func relocInterrupted(t *testing.T, n func(files int) int) (src, dst string, p *RelocatePlan) {
+	t.Helper()
 	ctx := context.Background()
-	_, src, _ := relocGen(t, fixtures.Spec{Kind: fixtures.IncrementalCheckpoint, Seed: 15})
-	dst := filepath.Join(t.TempDir(), "chk")
+	_, src, _ = relocGen(t, fixtures.Spec{Kind: fixtures.IncrementalCheckpoint, Seed: 15})
+	dst = filepath.Join(t.TempDir(), "chk")
 	p, err := PlanRelocation(ctx, src, dst, RelocateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// An interrupted run: copy some of the files, no _metadata.
 	eng := transfer.New(transfer.Options{})
-	half := p.xfer[:len(p.xfer)/2]
-	for _, res := range eng.Copy(ctx, half) {
+	for _, res := range eng.Copy(ctx, p.xfer[:n(len(p.xfer))]) {
 		if res.Err != nil {
 			t.Fatal(res.Err)
 		}
 	}
+	return src, dst, p
+}
+
+func TestRelocateResumeAndConflicts(t *testing.T) {
+	ctx := context.Background()
+	// An interrupted run: copy some of the files, no _metadata.
+	src, dst, p := relocInterrupted(t, func(n int) int { return n / 2 })
+	half := p.xfer[:len(p.xfer)/2]
 	p.Close()
 	r, err := Relocate(ctx, src, dst, RelocateOptions{})
 	if err != nil {
@@ -485,19 +495,8 @@ func TestRelocateMap(t *testing.T) {
 // the resumed run that completes removes them (and nothing else).
 func TestRelocateResumeLeavesNoTemps(t *testing.T) {
 	ctx := context.Background()
-	_, src, _ := relocGen(t, fixtures.Spec{Kind: fixtures.IncrementalCheckpoint, Seed: 15})
-	dst := filepath.Join(t.TempDir(), "chk")
-	p, err := PlanRelocation(ctx, src, dst, RelocateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// What a killed run leaves: some files copied, others half-written.
-	eng := transfer.New(transfer.Options{})
-	for _, res := range eng.Copy(ctx, p.xfer[:1]) {
-		if res.Err != nil {
-			t.Fatal(res.Err)
-		}
-	}
+	src, dst, p := relocInterrupted(t, func(int) int { return 1 })
 	os.MkdirAll(dst, 0o755)
 	var temps []string
 	for _, f := range p.xfer[1:3] {
