@@ -108,6 +108,16 @@ func listed(root *store.Location, f *Folder, info Info, read bool) Listed {
 	return s
 }
 
+// LatestDoc is fsnap latest's JSON document: the chosen snapshot's
+// listing fields, under the listing schema.
+type LatestDoc struct {
+	Schema string `json:"schema"`
+	Listed
+}
+
+// NewLatestDoc makes the document of Latest's choice.
+func NewLatestDoc(s *Listed) *LatestDoc { return &LatestDoc{Schema: ListSchema, Listed: *s} }
+
 // LatestOptions narrow the choice of Latest.
 type LatestOptions struct {
 	Type FolderKind // Checkpoint, Savepoint, or "" for any

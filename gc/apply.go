@@ -81,6 +81,9 @@ func Apply(ctx context.Context, root *store.Location, plan *Plan, opt ApplyOptio
 	if err != nil {
 		return nil, fmt.Errorf("re-check: %w", err)
 	}
+	if len(fresh.Refused) > 0 && !opt.Force {
+		return nil, fmt.Errorf("%w; nothing deleted:\n  %s", ErrRefused, strings.Join(fresh.Refused, "\n  "))
+	}
 	now := func() time.Time { return time.Now().UTC() }
 	res := &Result{}
 	ok := make(map[string]Object, len(fresh.Delete))

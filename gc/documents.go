@@ -50,11 +50,21 @@ func ReadPlan(r io.Reader) (*Plan, error) {
 
 // NameUnder is the snapshot's folder relative to root, and whether it is
 // under root at all.
+// The snapshot's folder is taken as the user named it (sr.Named): a local
+// folder that is a symbolic link stays where the link is.
 func NameUnder(root *store.Location, sr *store.SnapshotRef) (string, bool) {
-	if root.Scheme != sr.Scheme || root.Name != sr.Name || !strings.HasPrefix(sr.Prefix, root.Prefix) || sr.Prefix == root.Prefix {
+	dir := named(sr)
+	if root.Scheme != sr.Scheme || root.Name != sr.Name || !strings.HasPrefix(dir, root.Prefix) || dir == root.Prefix {
 		return "", false
 	}
-	return strings.TrimSuffix(strings.TrimPrefix(sr.Prefix, root.Prefix), "/"), true
+	return strings.TrimSuffix(strings.TrimPrefix(dir, root.Prefix), "/"), true
+}
+
+func named(sr *store.SnapshotRef) string {
+	if sr.Named != "" {
+		return sr.Named
+	}
+	return sr.Prefix
 }
 
 // DeleteRoot names the default root for deleting the snapshot sr, found
@@ -62,9 +72,10 @@ func NameUnder(root *store.Location, sr *store.SnapshotRef) (string, bool) {
 // gave (a path, or a URL with its connection parameters): the checkpoint
 // root when the snapshot is a chk-N in a folder named like a job id (32 hex
 // digits), so that other jobs restored from it are seen; else the folder
-// holding it.
+// holding it. A local snapshot folder that is a symbolic link is taken
+// where the link is, never where it points.
 func DeleteRoot(ref string, sr *store.SnapshotRef) string {
-	dir := strings.TrimSuffix(sr.Prefix, "/")
+	dir := strings.TrimSuffix(named(sr), "/")
 	parent := path.Dir(dir)
 	if strings.HasPrefix(path.Base(dir), "chk-") && isJobID(path.Base(parent)) {
 		parent = path.Dir(parent)

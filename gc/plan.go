@@ -84,7 +84,11 @@ type Plan struct {
 	// External lists references to files outside the root: never deleted.
 	External []ExternalRef `json:"external"`
 	Warnings []string      `json:"warnings,omitempty"`
-	Totals   Totals        `json:"totals"`
+	// Refused says why applying the plan is refused unless forced: the
+	// root does not look like checkpoint storage (no complete snapshot,
+	// files not named as Flink names them).
+	Refused []string `json:"refused,omitempty"`
+	Totals  Totals   `json:"totals"`
 }
 
 // Object is one object of a plan.
@@ -125,7 +129,7 @@ type Options struct {
 	// Now is the time ages are measured from (default: time.Now()).
 	Now time.Time
 	// Force lets delete remove the newest checkpoint of a job that is
-	// writing.
+	// writing, and gc apply a plan it would refuse (Plan.Refused).
 	Force bool
 	// Parallel bounds concurrent listings and reads (0: defaults).
 	Parallel int
@@ -293,8 +297,75 @@ func planGC(g *catalog.Graph, root *store.Location, opt Options) (*Plan, error) 
 		ext = append(ext, int32(i))
 	}
 	p.external(g, ext)
+	p.Refused = refusals(g, p.Delete)
 	p.total()
 	return p, nil
+}
+
+// ErrRefused refuses applying a gc plan for a root that does not look like
+// checkpoint storage; Options.Force overrides it.
+var ErrRefused = errors.New("refused: this does not look like a checkpoint root")
+
+// refusals says why deleting these objects is not safe to do unasked: the
+// root holds no complete snapshot (so everything looks orphaned: a wrong
+// folder, or a root whose snapshots are elsewhere), or a file is not named
+// as Flink names the files it writes (a UUID, _metadata).
+func refusals(g *catalog.Graph, del []Object) []string {
+	if len(del) == 0 {
+		return nil
+	}
+	var out []string
+	n := 0
+	for _, nd := range g.Nodes {
+		if nd.InRoot {
+			n++
+		}
+	}
+	if n == 0 {
+		out = append(out, fmt.Sprintf("no complete snapshot (chk-N or savepoint-* folder with a _metadata) under %s: "+
+			"every file would look orphaned; name the checkpoint root of a job, or pass --force", g.Root.Root.Display))
+	}
+	var odd []string
+	for _, o := range del {
+		if !flinkName(path.Base(o.Key)) {
+			odd = append(odd, o.Location)
+		}
+	}
+	if len(odd) > 0 {
+		more := ""
+		if len(odd) > 3 {
+			more = fmt.Sprintf(" and %d more", len(odd)-3)
+			odd = odd[:3]
+		}
+		out = append(out, fmt.Sprintf("%s%s: not named as Flink names its files (a UUID, or _metadata); pass --force to delete them anyway",
+			strings.Join(odd, ", "), more))
+	}
+	return out
+}
+
+// flinkName reports whether a file name is one Flink gives the files of
+// checkpoint storage: _metadata, or a random UUID (state files, SSTs,
+// segments), possibly with a suffix.
+func flinkName(name string) bool {
+	if name == store.MetadataName {
+		return true
+	}
+	if len(name) < 36 {
+		return false
+	}
+	for i, c := range name[:36] {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func roundAge(d time.Duration) string {

@@ -36,6 +36,9 @@ type CanonicalOptions struct {
 	// says (default), or Snappy / none for every keyed stream (unified
 	// streams whose compression differs are then re-encoded).
 	Compression Compression
+	// Allow are folders outside the source's checkpoint root whose files
+	// it may reference (see source.New).
+	Allow []store.Scope
 }
 
 // Compression selects the compression of converted keyed streams.
@@ -143,7 +146,7 @@ func ToCanonical(ctx context.Context, src, dst string, opts CanonicalOptions) (r
 	if opts.Tmp == "" {
 		opts.Tmp = os.TempDir()
 	}
-	snap, ref, err := source.Load(ctx, src)
+	snap, ref, err := source.Load(ctx, src, opts.Allow...)
 	if err != nil {
 		return nil, err
 	}

@@ -39,6 +39,10 @@ type RelocateOptions struct {
 	Maps []PrefixMap
 	// Transfers tune the copies.
 	Transfers Transfers
+	// Allow are folders outside the source snapshot's checkpoint root
+	// whose files it may reference (and relocation copy); paths elsewhere
+	// are refused (store.ErrOutside).
+	Allow []store.Scope
 
 	engine *transfer.Engine // RelocateAll's, shared by its snapshots
 }
@@ -189,7 +193,8 @@ func Relocate(ctx context.Context, src, dst string, opts RelocateOptions) (*Relo
 }
 
 func failedRelocateReport(src, dst string, p *RelocatePlan, err error, start time.Time) *RelocateReport {
-	r := &RelocateReport{Src: src, Dst: dst, Status: FailedStatus, Error: err.Error(), Seconds: time.Since(start).Seconds()}
+	r := &RelocateReport{Src: store.RedactURL(src), Dst: store.RedactURL(dst), Status: FailedStatus,
+		Error: store.Redact(err.Error(), src, dst), Seconds: time.Since(start).Seconds()}
 	if p != nil {
 		r.Src, r.Dst, r.Files, r.Bytes = p.Src, p.Dst, len(p.Files), p.Bytes
 		r.Problems, r.Warnings = p.Problems, p.Warnings
@@ -236,6 +241,8 @@ func PlanRelocation(ctx context.Context, src, dst string, opts RelocateOptions) 
 	b := &relocPlanner{ctx: ctx, p: p, sr: sr, dl: dl, byID: map[string]int{}, names: map[string]string{},
 		used: map[string]bool{format.MetadataFileName: true}}
 	p.srcPaths, p.dstPaths = store.NewResolver(sr.Location, true), store.NewResolver(dl, true)
+	p.srcPaths.Confine(sr.RootScopes()...)
+	p.srcPaths.Confine(opts.Allow...)
 	if err := b.walk(m); err != nil {
 		return fail(err)
 	}
@@ -447,11 +454,30 @@ func (p *RelocatePlan) Apply(ctx context.Context) (*RelocateReport, error) {
 	if err := p.writeMetadata(ctx); err != nil {
 		return finish(err)
 	}
+	// A killed earlier run may have left temporary files beside them.
+	if err := p.removeTemps(); err != nil {
+		return finish(err)
+	}
 	r.Status = Relocated
 	if p.Done && r.Copied+r.ServerSide == 0 {
 		r.Status = AlreadyRelocated
 	}
 	return finish(nil)
+}
+
+// removeTemps removes the temporary files a killed run left beside the
+// destination files and _metadata (local destinations only).
+func (p *RelocatePlan) removeTemps() error {
+	byLoc := map[*store.Location][]string{p.dst: {p.dstMetaKey}}
+	for _, f := range p.xfer {
+		byLoc[f.Dst.Loc] = append(byLoc[f.Dst.Loc], f.Dst.Key)
+	}
+	for l, keys := range byLoc {
+		if err := l.RemoveTemps(keys); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // stillNeeded, for a destination whose _metadata is already the planned

@@ -402,22 +402,32 @@ func TestRelocateSizeMismatch(t *testing.T) {
 	}
 }
 
-func TestRelocateResumeAndConflicts(t *testing.T) {
+// relocInterrupted plans relocating an incremental checkpoint to a new
+// directory and copies the first n files of the plan only, as an
+// interrupted run does (no _metadata). The caller closes the plan.
+func relocInterrupted(t *testing.T, n func(files int) int) (src, dst string, p *RelocatePlan) {
+	t.Helper()
 	ctx := context.Background()
-	_, src, _ := relocGen(t, fixtures.Spec{Kind: fixtures.IncrementalCheckpoint, Seed: 15})
-	dst := filepath.Join(t.TempDir(), "chk")
+	_, src, _ = relocGen(t, fixtures.Spec{Kind: fixtures.IncrementalCheckpoint, Seed: 15})
+	dst = filepath.Join(t.TempDir(), "chk")
 	p, err := PlanRelocation(ctx, src, dst, RelocateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// An interrupted run: copy some of the files, no _metadata.
 	eng := transfer.New(transfer.Options{})
-	half := p.xfer[:len(p.xfer)/2]
-	for _, res := range eng.Copy(ctx, half) {
+	for _, res := range eng.Copy(ctx, p.xfer[:n(len(p.xfer))]) {
 		if res.Err != nil {
 			t.Fatal(res.Err)
 		}
 	}
+	return src, dst, p
+}
+
+func TestRelocateResumeAndConflicts(t *testing.T) {
+	ctx := context.Background()
+	// An interrupted run: copy some of the files, no _metadata.
+	src, dst, p := relocInterrupted(t, func(n int) int { return n / 2 })
+	half := p.xfer[:len(p.xfer)/2]
 	p.Close()
 	r, err := Relocate(ctx, src, dst, RelocateOptions{})
 	if err != nil {
@@ -642,5 +652,37 @@ func TestJoinRef(t *testing.T) {
 		if got := must(joinRef(c[0], c[1])); got != c[2] {
 			t.Errorf("joinRef(%q, %q) = %q, want %q", c[0], c[1], got, c[2])
 		}
+	}
+}
+
+// TestRelocateResumeLeavesNoTemps (issue 20, item 10): a run killed
+// mid-copy leaves fileblob's "<name>.<hex>.tmp" files at the destination;
+// the resumed run that completes removes them (and nothing else).
+func TestRelocateResumeLeavesNoTemps(t *testing.T) {
+	ctx := context.Background()
+	// What a killed run leaves: some files copied, others half-written.
+	src, dst, p := relocInterrupted(t, func(int) int { return 1 })
+	os.MkdirAll(dst, 0o755)
+	var temps []string
+	for _, f := range p.xfer[1:3] {
+		tmp := "/" + f.Dst.Key + ".187e2f3a9c0b1d2e.tmp"
+		os.WriteFile(tmp, []byte("half"), 0o644)
+		temps = append(temps, tmp)
+	}
+	temps = append(temps, filepath.Join(dst, "_metadata.187e2f3a9c0b1d2f.tmp"))
+	os.WriteFile(temps[len(temps)-1], []byte("half"), 0o644)
+	mine := filepath.Join(dst, "notes.1.tmp") // not a temporary file of ours
+	os.WriteFile(mine, []byte("x"), 0o644)
+	p.Close()
+	if _, err := Relocate(ctx, src, dst, RelocateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tmp := range temps {
+		if _, err := os.Stat(tmp); !os.IsNotExist(err) {
+			t.Errorf("%s left after the completed run", tmp)
+		}
+	}
+	if _, err := os.Stat(mine); err != nil {
+		t.Errorf("a file not ours removed: %v", err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -64,6 +65,7 @@ func openS3Quiet(ctx context.Context, u *url.URL) (*blob.Bucket, error) {
 		return nil, err
 	}
 	cfg.Logger = logging.Nop{}
+	cfg.HTTPClient = httpClient()
 	if cfg.Region == "" {
 		if q.Get("endpoint") == "" && os.Getenv("AWS_ENDPOINT_URL") == "" && os.Getenv("AWS_ENDPOINT_URL_S3") == "" {
 			return nil, fmt.Errorf("no AWS region: set AWS_REGION (or a profile's region) or add ?region=… to the URL")
@@ -187,19 +189,38 @@ func openAzure(ctx context.Context, u *url.URL) (*blob.Bucket, error) {
 	o := &azureblob.URLOpener{
 		ServiceURLOptions: *azureblob.NewDefaultServiceURLOptions(),
 		MakeClient: func(svc azureblob.ServiceURL, c azureblob.ContainerName) (*container.Client, error) {
-			if os.Getenv("AZURE_STORAGE_KEY") != "" || os.Getenv("AZURE_STORAGE_SAS_TOKEN") != "" ||
-				os.Getenv("AZURE_STORAGE_CONNECTION_STRING") != "" || os.Getenv("AZURE_STORAGEBLOB_CONNECTIONSTRING") != "" {
-				return azureblob.NewDefaultClient(svc, c)
+			containerURL, err := url.JoinPath(string(svc), string(c))
+			if err != nil {
+				return nil, err
+			}
+			// As azureblob.NewDefaultClient chooses, with fsnap's transport
+			// (timeouts) and a bound on each try.
+			opts := &container.ClientOptions{ClientOptions: azcore.ClientOptions{
+				Transport: httpClient(),
+				Retry:     policy.RetryOptions{MaxRetries: 3, TryTimeout: azureTryTimeout},
+			}}
+			account, key := os.Getenv("AZURE_STORAGE_ACCOUNT"), os.Getenv("AZURE_STORAGE_KEY")
+			cs := os.Getenv("AZURE_STORAGE_CONNECTION_STRING")
+			if cs == "" {
+				cs = os.Getenv("AZURE_STORAGEBLOB_CONNECTIONSTRING")
+			}
+			switch {
+			case account != "" && key != "":
+				kc, err := azblob.NewSharedKeyCredential(account, key)
+				if err != nil {
+					return nil, fmt.Errorf("AZURE_STORAGE_KEY: %v", err)
+				}
+				return container.NewClientWithSharedKeyCredential(containerURL, kc, opts)
+			case os.Getenv("AZURE_STORAGE_SAS_TOKEN") != "":
+				return container.NewClientWithNoCredential(containerURL, opts) // the service URL carries the token
+			case cs != "":
+				return container.NewClientFromConnectionString(cs, string(c), opts)
 			}
 			cred, err := azidentity.NewDefaultAzureCredential(nil)
 			if err != nil {
 				return nil, &CredentialsError{err: err, msg: fmt.Sprintf("azblob://%s: no Azure credentials (%s)", c, lastCause(err))}
 			}
-			containerURL, err := url.JoinPath(string(svc), string(c))
-			if err != nil {
-				return nil, err
-			}
-			return container.NewClient(containerURL, &explainedAzureCredential{bucket: "azblob://" + string(c), c: cred}, nil)
+			return container.NewClient(containerURL, &explainedAzureCredential{bucket: "azblob://" + string(c), c: cred}, opts)
 		},
 	}
 	return o.OpenBucketURL(ctx, u)

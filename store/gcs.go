@@ -27,7 +27,7 @@ func openGCS(ctx context.Context, u *url.URL) (*blob.Bucket, error) {
 	var client *gcp.HTTPClient
 	if anon || q.Get("access_id") == "-" ||
 		os.Getenv("STORAGE_EMULATOR_HOST") != "" || os.Getenv("STORAGE_EMULATOR_HOST_GRPC") != "" {
-		client = gcp.NewAnonymousHTTPClient(gcp.DefaultTransport())
+		client = gcp.NewAnonymousHTTPClient(httpTransport())
 	} else {
 		var err error
 		if client, err = gcsClient(ctx); err != nil {
@@ -55,7 +55,7 @@ func gcsClient(ctx context.Context) (*gcp.HTTPClient, error) {
 				"the GCE/GKE metadata server (Workload Identity)); add ?anonymous=true for a public bucket"}
 			return
 		}
-		gcsHTTP, gcsErrVal = gcp.NewHTTPClient(gcp.DefaultTransport(), gcp.CredentialsTokenSource(creds))
+		gcsHTTP, gcsErrVal = gcp.NewHTTPClient(httpTransport(), gcp.CredentialsTokenSource(creds))
 	})
 	return gcsHTTP, gcsErrVal
 }

@@ -3,9 +3,11 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -17,8 +19,15 @@ import (
 // in path order rather than key order, so that with names like "x-1" next
 // to a directory "x" its pages skip or repeat objects. The walk yields keys
 // in true key order, once, with fileblob's other rules: only files are
-// objects, ".attrs" sidecars are hidden, links are not followed, empty
-// directories yield nothing, unreadable ones are errors (not skipped).
+// objects, ".attrs" sidecars are hidden, empty directories yield nothing,
+// unreadable ones are errors (not skipped).
+//
+// A symbolic link below the listed directory is an error (ErrLink), never
+// an object: a link to a folder would hide a snapshot (and gc would delete
+// the files it uses), a link to a file would be deleted as if it were one,
+// and following links would reach files outside the root the user named.
+// The listed directory itself, and the directories above it, may be links:
+// Open resolves them.
 //
 // mem:// (memblob) also re-sorts every key per page; List uses big pages
 // there.
@@ -48,11 +57,15 @@ type localWalker struct {
 type dirent struct {
 	name string
 	dir  bool
+	link bool
 }
 
 // fail yields err and stops the walk.
 func (w *localWalker) fail(err error) bool {
-	w.yield(Object{}, w.wrap(err))
+	if !errors.Is(err, ErrLink) { // it names its path
+		err = w.wrap(err)
+	}
+	w.yield(Object{}, err)
 	return false
 }
 
@@ -84,6 +97,9 @@ func (w *localWalker) walk(dirKey string, top bool) bool {
 		}
 		if w.n++; w.n%1024 == 0 && w.ctx.Err() != nil {
 			return w.fail(w.ctx.Err())
+		}
+		if e.link {
+			return w.fail(linkError("/" + key))
 		}
 		switch {
 		case collapse:
@@ -128,7 +144,7 @@ func readDirSorted(path string) ([]dirent, error) {
 	for {
 		batch, err := f.ReadDir(4096)
 		for _, d := range batch {
-			out = append(out, dirent{name: d.Name(), dir: d.IsDir()})
+			out = append(out, dirent{name: d.Name(), dir: d.IsDir(), link: d.Type()&fs.ModeSymlink != 0})
 		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
@@ -161,6 +177,9 @@ func hasFile(path string) (bool, error) {
 		return false, err
 	}
 	for _, e := range ents {
+		if e.Type()&fs.ModeSymlink != 0 {
+			return false, linkError(filepath.Join(path, e.Name()))
+		}
 		if !e.IsDir() && !strings.HasSuffix(e.Name(), ".attrs") {
 			return true, nil
 		}
@@ -201,3 +220,24 @@ func (l *Location) listLocalPage(ctx context.Context, prefix, delimiter, token s
 	}
 	return page, page[len(page)-1].Key, nil
 }
+
+// ErrLink refuses a symbolic link below a directory fsnap lists.
+var ErrLink = errors.New("a symbolic link below the root")
+
+// linkError names the link at p and its target.
+func linkError(p string) error {
+	target, err := os.Readlink(p)
+	if err != nil {
+		target = "?"
+	}
+	return &linkErr{path: p, target: target}
+}
+
+type linkErr struct{ path, target string }
+
+func (e *linkErr) Error() string {
+	return fmt.Sprintf("%s is a symbolic link (to %s): fsnap does not follow or delete links below a root, "+
+		"so it cannot tell what is stored there; replace the link by what it points to, or name its target as a root of its own", e.path, e.target)
+}
+
+func (e *linkErr) Unwrap() error { return ErrLink }

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"os"
+	"path"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/storage"
@@ -180,4 +183,62 @@ func (l *Location) WriteObject(ctx context.Context, rel string, write func(io.Wr
 		return l.Wrap(key, err)
 	}
 	return l.Wrap(key, w.Close())
+}
+
+// RemoveTemps removes, on the local file system, the temporary files a
+// killed writer left beside the objects at keys: fileblob writes
+// "<name>.<hex time>.tmp" next to the target and renames it when done, so a
+// process killed mid-write leaves one. Only names of that form for these
+// keys are removed; elsewhere (object stores write atomically) it does
+// nothing.
+func (l *Location) RemoveTemps(keys []string) error {
+	if l.Scheme != "file" {
+		return nil
+	}
+	dirs := map[string][]string{} // directory -> base names
+	for _, k := range keys {
+		dir, base := path.Split("/" + k)
+		dirs[dir] = append(dirs[dir], base)
+	}
+	var first error
+	for dir, bases := range dirs {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			n := e.Name()
+			if e.IsDir() || !strings.HasSuffix(n, ".tmp") {
+				continue
+			}
+			for _, b := range bases {
+				if isTempOf(n, b) {
+					if err := os.Remove(dir + n); err != nil && !os.IsNotExist(err) && first == nil {
+						first = l.Wrap(strings.TrimPrefix(dir+n, "/"), err)
+					}
+					break
+				}
+			}
+		}
+	}
+	return first
+}
+
+// isTempOf reports whether name is fileblob's temporary name for base:
+// base + "." + hex digits + ".tmp".
+func isTempOf(name, base string) bool {
+	rest, ok := strings.CutPrefix(name, base+".")
+	if !ok {
+		return false
+	}
+	hex, ok := strings.CutSuffix(rest, ".tmp")
+	if !ok || hex == "" {
+		return false
+	}
+	for _, c := range hex {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }

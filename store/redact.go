@@ -1,6 +1,7 @@
 package store
 
 import (
+	"io"
 	"net/url"
 	"os"
 	"strings"
@@ -14,6 +15,10 @@ const Redacted = "REDACTED"
 // parameters that merely look alike (kmskeyid) are redacted too.
 func secretParam(name string) bool {
 	n := strings.ToLower(name)
+	switch n {
+	case "max-keys", "key-marker", "keyprefix": // S3 listing parameters in drivers' messages
+		return false
+	}
 	for _, s := range []string{"sig", "secret", "passw", "pwd", "token", "key", "credential", "auth", "sas"} {
 		if strings.Contains(n, s) {
 			return true
@@ -56,11 +61,17 @@ func RedactURL(raw string) string {
 		}
 		changed := false
 		for k, vs := range q {
-			if secretParam(k) {
-				for i := range vs {
-					vs[i] = Redacted
+			for i, v := range vs {
+				switch {
+				case secretParam(k):
+					vs[i], changed = Redacted, true
+				case strings.Contains(v, "://"):
+					// A URL inside a parameter (endpoint=http://user:pass@host)
+					// has its own secrets.
+					if r := RedactURL(v); r != v {
+						vs[i], changed = r, true
+					}
 				}
-				changed = true
 			}
 		}
 		if changed {
@@ -84,11 +95,112 @@ func urlSecrets(raw string) []string {
 		}
 	}
 	for k, vs := range u.Query() {
-		if secretParam(k) {
-			out = append(out, vs...)
+		for _, v := range vs {
+			switch {
+			case secretParam(k):
+				out = append(out, v)
+			case strings.Contains(v, "://"):
+				out = append(out, urlSecrets(v)...)
+			}
 		}
 	}
 	return out
+}
+
+// Redact removes from msg the secrets of the given location references
+// (URL passwords, secret query values, those of URLs nested in query
+// values, each in its escaped forms) and of the well-known credential
+// environment variables, and redacts every URL it finds in msg. Use it on
+// any message that may repeat what the user typed.
+func Redact(msg string, refs ...string) string {
+	var secrets []string
+	for _, r := range refs {
+		secrets = append(secrets, urlSecrets(r)...)
+	}
+	return scrub(msg, secrets)
+}
+
+// RedactingWriter returns a writer that passes everything written through
+// Redact with the given references (a command's arguments) before writing
+// it to w: the one filter of a program's output and errors. Each Write is
+// redacted on its own; callers write whole lines or documents.
+func RedactingWriter(w io.Writer, refs ...string) io.Writer {
+	var secrets []string
+	for _, r := range refs {
+		secrets = append(secrets, urlSecrets(r)...)
+	}
+	return &redactingWriter{w: w, secrets: secrets}
+}
+
+type redactingWriter struct {
+	w       io.Writer
+	secrets []string
+}
+
+// Unwrap returns the writer written to (to tell a terminal).
+func (r *redactingWriter) Unwrap() io.Writer { return r.w }
+
+func (r *redactingWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(r.w, scrub(string(p), r.secrets)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// redactURLs passes every whitespace-separated word of s that holds a URL
+// with user info or a query through RedactURL.
+func redactURLs(s string) string {
+	if !strings.Contains(s, "://") {
+		return s
+	}
+	var b strings.Builder
+	word := func(w string) string {
+		i := strings.Index(w, "://")
+		if i < 0 || !(strings.Contains(w, "@") || strings.Contains(w, "?")) {
+			return w
+		}
+		// The URL starts at its scheme: letters back from "://".
+		j := i
+		for j > 0 && isSchemeChar(w[j-1]) {
+			j--
+		}
+		end := len(w)
+		if k := strings.IndexAny(w[i:], `"'`); k >= 0 { // the end of a quoted URL
+			end = i + k
+		}
+		for end > i && strings.ContainsRune(`,;:.)]}`, rune(w[end-1])) {
+			end--
+		}
+		u := w[j:end]
+		const amp = `\u0026` // JSON's escape of "&"
+		esc := strings.Contains(u, amp)
+		u = RedactURL(strings.ReplaceAll(u, amp, "&"))
+		if esc {
+			u = strings.ReplaceAll(u, "&", amp)
+		}
+		return w[:j] + u + w[end:]
+	}
+	start := -1
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == ' ' || s[i] == '\n' || s[i] == '\t' {
+			if start >= 0 {
+				b.WriteString(word(s[start:i]))
+				start = -1
+			}
+			if i < len(s) {
+				b.WriteByte(s[i])
+			}
+			continue
+		}
+		if start < 0 {
+			start = i
+		}
+	}
+	return b.String()
+}
+
+func isSchemeChar(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '+' || c == '-' || c == '.'
 }
 
 // scrub replaces each secret (and its URL-escaped forms) in s, as well as
@@ -120,7 +232,7 @@ func scrub(s string, secrets []string) string {
 			s = strings.ReplaceAll(s, form, Redacted)
 		}
 	}
-	return s
+	return redactURLs(s)
 }
 
 // redactedError carries a message with secrets removed. Unwrap keeps

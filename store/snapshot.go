@@ -3,7 +3,10 @@ package store
 import (
 	"context"
 	"fmt"
+	"os"
 	"path"
+	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -15,6 +18,13 @@ const MetadataName = "_metadata"
 type SnapshotRef struct {
 	*Location
 	MetadataKey string
+	// Named is the key prefix of the snapshot directory as the user named
+	// it: the same as Prefix, except for a local directory that is itself
+	// a symbolic link, where Prefix is the link's target and Named the
+	// link (the directories above it resolved). Commands that act on the
+	// folder holding a snapshot (delete) use Named, so that a link never
+	// moves them to the folder of its target.
+	Named string
 }
 
 // OpenSnapshot resolves a snapshot reference, as Flink does for a restore
@@ -31,7 +41,34 @@ func OpenSnapshot(ctx context.Context, ref string) (*SnapshotRef, error) {
 		l.Close()
 		return nil, err
 	}
+	s.Named = s.Prefix
+	if l.Scheme == "file" {
+		if named, ok := namedDir(ref); ok {
+			s.Named = named
+		}
+	}
 	return s, nil
+}
+
+// namedDir is the key prefix of the local snapshot directory ref names
+// (the directory, or the metadata file in it), with the directories above
+// it resolved but not the directory itself.
+func namedDir(ref string) (string, bool) {
+	p, err := localPath(ref)
+	if err != nil {
+		return "", false
+	}
+	if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
+		p = filepath.Dir(p)
+	}
+	parent, base := filepath.Split(p)
+	if base == "" {
+		return "", false
+	}
+	if r, err := filepath.EvalSymlinks(parent); err == nil {
+		parent = r
+	}
+	return strings.TrimPrefix(filepath.Join(parent, base), "/") + "/", true
 }
 
 func resolveSnapshot(ctx context.Context, l *Location) (*SnapshotRef, error) {
@@ -76,4 +113,36 @@ func (l *Location) SnapshotAt(dir string) *SnapshotRef {
 	sub := &Location{Bucket: l.Bucket, Prefix: dir, Display: l.NameOf(dir), Scheme: l.Scheme, Name: l.Name,
 		query: l.query, secrets: l.secrets, shared: true}
 	return &SnapshotRef{Location: sub, MetadataKey: dir + MetadataName}
+}
+
+// RootScopes are the folders a snapshot may reference files in, by
+// default: its checkpoint root (ROOT of ROOT/<job>/chk-N, whose jobs share
+// files when restored from each other) or, for other snapshots, the folder
+// holding it (a savepoint target). A local snapshot folder that is a link
+// gives both the link's and the target's.
+func (s *SnapshotRef) RootScopes() []Scope {
+	var out []Scope
+	for _, dir := range []string{s.Named, s.Prefix} {
+		if dir == "" {
+			continue
+		}
+		d := strings.TrimSuffix(dir, "/")
+		up := 1
+		if strings.HasPrefix(path.Base(d), "chk-") {
+			up = 2
+		}
+		for range up {
+			d = path.Dir(d)
+			if d == "." {
+				d = ""
+			}
+		}
+		if d != "" {
+			d += "/"
+		}
+		if sc := s.ScopeOf(d); !slices.Contains(out, sc) {
+			out = append(out, sc)
+		}
+	}
+	return out
 }

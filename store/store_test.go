@@ -482,3 +482,33 @@ func TestDisplay(t *testing.T) {
 		t.Errorf("Display %q, want %q", l.Display, u)
 	}
 }
+
+// TestRedactNested (issue 20, item 6): the password of an endpoint URL
+// inside a location's query, and every URL in a message, are redacted by
+// the one redactor; a URL at the end of "URL: message" keeps its colon.
+func TestRedactNested(t *testing.T) {
+	ref := "s3://bkt/ckpt?endpoint=http://minio:EndpointPw42@127.0.0.1:1&region=r"
+	if got := store.RedactURL(ref); strings.Contains(got, "EndpointPw42") || !strings.Contains(got, "REDACTED") {
+		t.Errorf("RedactURL = %q", got)
+	}
+	_, err := store.Open(context.Background(), ref+"&bogus=1")
+	if err == nil || strings.Contains(err.Error(), "EndpointPw42") || !strings.Contains(err.Error(), `: unknown query parameter "bogus"`) {
+		t.Errorf("Open: %v", err)
+	}
+	msg := `Get "http://u:pw1234@h:9/b?max-keys=1000&X-Amz-Signature=abcdef": refused; dst wasbs://c@a.blob.core.windows.net/p?sig=zzzz9999.`
+	got := store.Redact(msg)
+	for _, s := range []string{"pw1234", "abcdef", "zzzz9999"} {
+		if strings.Contains(got, s) {
+			t.Errorf("Redact shows %s: %s", s, got)
+		}
+	}
+	if !strings.Contains(got, "max-keys=1000") || !strings.Contains(got, `": refused; dst`) || !strings.HasSuffix(got, ".") {
+		t.Errorf("Redact garbled the message: %s", got)
+	}
+	var b strings.Builder
+	w := store.RedactingWriter(&b, "s3://b/p?session_token=SessTok42x")
+	fmt.Fprintf(w, `{"dst": "s3://b/p?a=1\u0026session_token=SessTok42x"}`)
+	if strings.Contains(b.String(), "SessTok42x") {
+		t.Errorf("writer: %s", b.String())
+	}
+}

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"strings"
@@ -81,6 +82,10 @@ func (c *checker) paths() {
 // bucket, or another bucket of the same store.
 func (c *checker) locate(fi *fileInfo) {
 	loc, key, err := c.src.Resolve(c.ctx, fi.fp)
+	if errors.Is(err, store.ErrOutside) {
+		c.add(UnsafeAbsolutePath, firstUse(fi.f, fi.name), err.Error(), withUsers(fi.f))
+		return
+	}
 	if err != nil {
 		c.add(FileNotChecked, firstUse(fi.f, fi.name), fmt.Sprintf("presence and size not checked: %v", err), withUsers(fi.f))
 		return
@@ -210,6 +215,9 @@ func (c *checker) presence() error {
 	for _, fi := range list {
 		c.report.Checked.Files++
 		c.report.Checked.FileBytes += fi.f.Size
+		if fi.readable {
+			c.report.Checked.FilesPresent++
+		}
 	}
 	c.mu.Unlock()
 	return err

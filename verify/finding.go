@@ -206,6 +206,9 @@ type Checked struct {
 	Handles   int   `json:"handles"`    // stream handles (files and inline streams) reached from _metadata
 	Files     int   `json:"files"`      // distinct files whose presence and size were checked
 	FileBytes int64 `json:"file_bytes"` // their recorded sizes
+	// FilesPresent counts the files found with their recorded sizes; the
+	// others have a finding (missing, truncated, other size, store error).
+	FilesPresent int `json:"files_present"`
 	// Streams whose headers were decoded (keyed, operator, RocksDB meta).
 	Headers int `json:"headers"`
 	// Deep walks: streams read to their end, bytes and entries read.

@@ -24,6 +24,7 @@ var gcFlags struct {
 	apply     bool
 	maxDelete int
 	log       string
+	force     bool
 }
 
 func init() {
@@ -53,7 +54,13 @@ by default): the SSTs a running checkpoint uploads are referenced only once
 it completes. --max-delete N refuses to delete anything (exit 1) when more
 than N objects would go. Nothing outside ROOT is deleted, even when a
 _metadata points there (reported as external), nor anything under ROOT
-outside those folders. An unreadable _metadata stops gc (exit 3).`,
+outside those folders. An unreadable _metadata stops gc (exit 3).
+
+A root that does not look like checkpoint storage is refused (exit 1,
+naming why) unless --force: one with no complete snapshot (everything would
+look orphaned), or files to delete not named as Flink names them (a UUID,
+_metadata). A symbolic link below ROOT stops gc (exit 1): fsnap never
+follows or deletes links there.`,
 		flags: func(fs *pflag.FlagSet) {
 			fs.StringArrayVar(&gcFlags.also, "also", nil, "another root whose snapshots may use ROOT's files (repeatable)")
 			fs.DurationVar(&gcFlags.minAge, "min-age", gc.DefaultMinAge, "keep objects younger than this")
@@ -61,6 +68,7 @@ outside those folders. An unreadable _metadata stops gc (exit 3).`,
 			actFlag(fs, &gcFlags.apply, "delete (after re-checking every planned object)")
 			fs.IntVar(&gcFlags.maxDelete, "max-delete", 0, "refuse to delete more than N objects (0: no limit)")
 			fs.StringVar(&gcFlags.log, "log", "", "append every deletion to FILE as JSON lines")
+			fs.BoolVar(&gcFlags.force, "force", false, "apply even where ROOT does not look like checkpoint storage (see above)")
 		},
 		nargs:  1,
 		output: &gcFlags.output,
@@ -77,7 +85,7 @@ func runGC(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer closeAll(root, also)
-	opt := gc.Options{Also: also, MinAge: gcFlags.minAge}
+	opt := gc.Options{Also: also, MinAge: gcFlags.minAge, Force: gcFlags.force}
 	if gcFlags.minAge == 0 {
 		opt.MinAge = -1 // none
 	}
@@ -162,7 +170,7 @@ func applyPlan(ctx context.Context, e *env, root *store.Location, plan *gc.Plan,
 	} else if res != nil {
 		fmt.Fprintf(e.stdout, "\n%d objects deleted (%s), %d skipped, %d failed.\n", res.Deleted, sizeText(res.DeletedBytes), res.Skipped, res.Failed)
 	}
-	if errors.Is(err, gc.ErrTooMany) {
+	if errors.Is(err, gc.ErrTooMany) || errors.Is(err, gc.ErrRefused) {
 		return &exitError{code: exitFindings, err: err}
 	}
 	return err
@@ -206,6 +214,9 @@ func writePlanText(w io.Writer, p *gc.Plan) error {
 		what, time.Duration(p.MinAgeSeconds*float64(time.Second)), p.Snapshots)
 	for _, warn := range p.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", warn)
+	}
+	for _, r := range p.Refused {
+		fmt.Fprintf(w, "REFUSED unless --force: %s\n", r)
 	}
 	section := func(title string, objs []gc.Object) {
 		if len(objs) == 0 {

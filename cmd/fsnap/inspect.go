@@ -20,6 +20,7 @@ var inspectFlags struct {
 	parallel     int
 	rocksdb      bool
 	tmp          string
+	allow        []string
 }
 
 func init() {
@@ -53,6 +54,7 @@ reports entries, bytes and key groups per column family and the SST files.`,
 			fs.IntVar(&inspectFlags.parallel, "parallel", 16, "state files read at once")
 			fs.BoolVar(&inspectFlags.rocksdb, "rocksdb", false, "open every RocksDB instance (a scratch copy under --tmp): entries, bytes and key groups per column family, SST files")
 			fs.StringVar(&inspectFlags.tmp, "tmp", os.TempDir(), "directory for --rocksdb scratch copies")
+			allowPathFlag(fs, &inspectFlags.allow)
 		},
 		nargs:  1,
 		output: &inspectFlags.output,
@@ -61,7 +63,11 @@ reports entries, bytes and key groups per column family and the SST files.`,
 }
 
 func runInspect(ctx context.Context, e *env, args []string) error {
-	s, src, err := source.Load(ctx, args[0])
+	allow, err := allowScopes(ctx, inspectFlags.allow)
+	if err != nil {
+		return err
+	}
+	s, src, err := source.Load(ctx, args[0], allow...)
 	if err != nil {
 		return err
 	}

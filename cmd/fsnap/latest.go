@@ -65,7 +65,7 @@ func runLatest(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if latestFlags.output == "json" {
-		return writeJSON(e.stdout, s)
+		return writeJSON(e.stdout, catalog.NewLatestDoc(s))
 	}
 	_, err = fmt.Fprintln(e.stdout, s.Location)
 	return err

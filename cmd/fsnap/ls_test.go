@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -177,11 +176,12 @@ func TestLatest(t *testing.T) {
 			t.Errorf("latest %v: exit %d, %q, want %q", args, code, out, chk2)
 		}
 	}
+	// The document names its schema (issue 20, item 12).
 	code, out, _ = fsnap(t, "latest", "-o", "json", "--type", "checkpoint", root)
-	var s catalog.Listed
-	if err := json.Unmarshal([]byte(out), &s); err != nil || code != 0 {
-		t.Fatalf("json: %v %q", err, out)
+	if code != 0 {
+		t.Fatalf("json: exit %d", code)
 	}
+	s := decodeDoc[catalog.Listed](t, out, catalog.ListSchema)
 	if s.Name != latestJob+"/chk-2" || s.Kind != "incremental-checkpoint" || *s.CheckpointID != 2 || !s.Complete {
 		t.Errorf("json entry %+v", s)
 	}

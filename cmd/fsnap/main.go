@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -65,6 +66,12 @@ type env struct {
 }
 
 var commands = map[string]*command{}
+
+// globalFlags are every command's: bounds on the whole run and on each
+// store request.
+var globalFlags struct {
+	timeout, requestTimeout time.Duration
+}
 
 func register(c *command) { commands[c.name] = c }
 
@@ -159,6 +166,9 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, e *env) int {
+	// Every URL in output and errors goes through one redactor, which also
+	// removes the secrets of the URLs given as arguments.
+	e = &env{stdout: store.RedactingWriter(e.stdout, args...), stderr: store.RedactingWriter(e.stderr, args...)}
 	if len(args) == 0 {
 		writeTopHelp(e.stderr)
 		return exitUsage
@@ -198,6 +208,16 @@ func run(ctx context.Context, args []string, e *env) int {
 	if err := c.checkArgs(fs.Args()); err != nil {
 		return exitCode(ctx, e, c, err)
 	}
+	if globalFlags.timeout < 0 || globalFlags.requestTimeout < 0 {
+		return exitCode(ctx, e, c, usagef("--timeout and --request-timeout must not be negative"))
+	}
+	store.SetTimeouts(store.Timeouts{Connect: min(globalFlags.requestTimeout, store.DefaultTimeouts.Connect),
+		FirstByte: globalFlags.requestTimeout, Idle: globalFlags.requestTimeout})
+	if globalFlags.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, globalFlags.timeout)
+		defer cancel()
+	}
 	if c.run == nil {
 		fmt.Fprintf(e.stderr, "fsnap %s: want a subcommand: %s\n", c.path(), strings.Join(sortedNames(c.subs), ", "))
 		return exitUsage
@@ -213,6 +233,9 @@ func exitCode(ctx context.Context, e *env, c *command, err error) int {
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		fmt.Fprintf(e.stderr, "fsnap %s: gave up after %s (--timeout): %v\n", c.path(), globalFlags.timeout, err)
+		return exitInput
 	case errors.Is(ctx.Err(), context.Canceled):
 		fmt.Fprintf(e.stderr, "fsnap %s: interrupted; nothing is left half-written, and running the same command again resumes\n", c.path())
 		return exitInterrupted
@@ -230,6 +253,10 @@ func exitCode(ctx context.Context, e *env, c *command, err error) int {
 		// One line naming what was looked for, not the SDK's error chain.
 		fmt.Fprintf(e.stderr, "fsnap %s: %v\n", c.name, ce)
 		return exitInput
+	case errors.Is(err, store.ErrLink):
+		// A refusal: fsnap does not follow or delete links below a root.
+		fmt.Fprintf(e.stderr, "fsnap %s: %v\n", c.path(), err)
+		return exitFindings
 	case errors.As(err, &xe):
 		if xe.err != nil {
 			fmt.Fprintf(e.stderr, "fsnap %s: %v\n", c.path(), xe.err)
@@ -286,6 +313,11 @@ func newFlagSet(c *command) *pflag.FlagSet {
 	}
 	if c.output != nil {
 		fs.StringVarP(c.output, "output", "o", c.formats()[0], "output format: "+joinOr(c.formats()))
+	}
+	if c.run != nil {
+		fs.DurationVar(&globalFlags.timeout, "timeout", 0, "give up after this long, exit 3 (0: no limit)")
+		fs.DurationVar(&globalFlags.requestTimeout, "request-timeout", store.DefaultTimeouts.FirstByte,
+			"a store request with no answer or no progress for this long fails (and is retried with backoff)")
 	}
 	if c.subs != nil {
 		fs.SetInterspersed(false) // flags after the subcommand's name are its own

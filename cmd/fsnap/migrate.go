@@ -81,6 +81,7 @@ var relocateFlags struct {
 	progress     string
 	noServerSide bool
 	noSync       bool
+	allow        []string
 }
 
 func relocateFlagSet(fs *pflag.FlagSet) {
@@ -95,6 +96,7 @@ func relocateFlagSet(fs *pflag.FlagSet) {
 	fs.StringVar(&f.progress, "progress", "auto", "progress on stderr: auto (bar on a terminal, else plain), bar, plain, json or none")
 	fs.BoolVar(&f.noServerSide, "no-server-side", false, "stream every file through fsnap even within one store")
 	fs.BoolVar(&f.noSync, "no-sync", false, "do not fsync local destination files before writing _metadata")
+	allowPathFlag(fs, &f.allow)
 }
 
 func runRelocate(ctx context.Context, e *env, args []string) error {
@@ -114,6 +116,10 @@ func runRelocate(ctx context.Context, e *env, args []string) error {
 		}
 		maps = append(maps, m)
 	}
+	allow, err := allowScopes(ctx, f.allow)
+	if err != nil {
+		return err
+	}
 	pairs, err := relocatePairs(ctx, args)
 	if err != nil {
 		return err
@@ -132,7 +138,7 @@ func runRelocate(ctx context.Context, e *env, args []string) error {
 	t := migrate.Transfers{Parallel: f.transfers, NoServerSide: f.noServerSide, NoSync: f.noSync}
 	prog.attach(&t)
 	opts := migrate.BulkOptions{
-		RelocateOptions: migrate.RelocateOptions{Maps: maps, Transfers: t},
+		RelocateOptions: migrate.RelocateOptions{Maps: maps, Transfers: t, Allow: allow},
 		Parallel:        f.parallel, DryRun: f.dryRun,
 		OnReport: func(r *migrate.RelocateReport) {
 			prog.snapshotDone(r)

@@ -32,6 +32,9 @@ type progress struct {
 // progressModes checks a --progress value against the modes a command offers.
 func progressMode(mode string, w io.Writer, modes ...string) (string, error) {
 	if mode == "auto" {
+		if u, ok := w.(interface{ Unwrap() io.Writer }); ok {
+			w = u.Unwrap()
+		}
 		if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 			return "bar", nil
 		}

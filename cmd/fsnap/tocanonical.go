@@ -64,6 +64,7 @@ var toCanonicalFlags struct {
 	compression string
 	output      string
 	progress    string
+	allow       []string
 }
 
 func toCanonicalFlagSet(fs *pflag.FlagSet) {
@@ -72,6 +73,7 @@ func toCanonicalFlagSet(fs *pflag.FlagSet) {
 	fs.IntVar(&f.parallel, "parallel", runtime.NumCPU(), "subtasks converted at once")
 	fs.StringVar(&f.compression, "compression", "keep", "key-group block compression: keep (as the source), snappy or none")
 	fs.StringVar(&f.progress, "progress", "auto", "progress on stderr: auto (bar on a terminal, else plain), bar, plain or none")
+	allowPathFlag(fs, &f.allow)
 }
 
 func runToCanonical(ctx context.Context, e *env, args []string) error {
@@ -87,7 +89,11 @@ func runToCanonical(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts := migrate.CanonicalOptions{Tmp: f.tmp, Parallel: f.parallel, Compression: comp}
+	allow, err := allowScopes(ctx, f.allow)
+	if err != nil {
+		return err
+	}
+	opts := migrate.CanonicalOptions{Tmp: f.tmp, Parallel: f.parallel, Compression: comp, Allow: allow}
 	(&progress{mode: mode, w: e.stderr, what: "to-canonical"}).attach(&opts.Transfers)
 	res, err := migrate.ToCanonical(ctx, args[0], args[1], opts)
 	if err != nil {

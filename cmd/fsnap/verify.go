@@ -19,6 +19,7 @@ var verifyFlags struct {
 	failOn      string
 	require     []string
 	concurrency int
+	allow       []string
 }
 
 func init() {
@@ -59,6 +60,7 @@ Exit codes: 0 no finding at or above --fail-on; 1 such findings; 2 usage;
 			fs.StringVar(&verifyFlags.failOn, "fail-on", "error", "lowest severity that fails: error, warning or info")
 			fs.StringSliceVar(&verifyFlags.require, "require", nil, "make a property mandatory: relocatable, or self-contained=ROOT (every file it uses lies under ROOT)")
 			fs.IntVar(&verifyFlags.concurrency, "concurrency", 16, "parallel store requests")
+			allowPathFlag(fs, &verifyFlags.allow)
 		},
 		nargs:  1,
 		output: &verifyFlags.output,
@@ -99,7 +101,11 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 			return usagef("--require %q: want relocatable or self-contained=ROOT", r)
 		}
 	}
-	s, src, err := source.Load(ctx, args[0])
+	allow, err := allowScopes(ctx, f.allow)
+	if err != nil {
+		return err
+	}
+	s, src, err := source.Load(ctx, args[0], allow...)
 	if err != nil {
 		return err
 	}

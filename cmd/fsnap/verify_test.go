@@ -152,3 +152,27 @@ func TestVerifySelfContainedRoot(t *testing.T) {
 		t.Errorf("self-contained in its own folder: exit %d\n%s", code, out)
 	}
 }
+
+// TestVerifySummaryCountsMissing (issue 20, item 12): with a file missing,
+// the summary does not say that every file is present with its size.
+func TestVerifySummaryCountsMissing(t *testing.T) {
+	code, out, errs := fsnap(t, "fixture", "--kind", "canonical-savepoint", t.TempDir())
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	snap := strings.TrimSpace(out)
+	ents, _ := os.ReadDir(snap)
+	for _, e := range ents {
+		if e.Name() != "_metadata" {
+			os.Remove(filepath.Join(snap, e.Name()))
+			break
+		}
+	}
+	code, out, _ = fsnap(t, "verify", snap)
+	if code != exitFindings || !strings.Contains(out, "file-missing") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	if !strings.Contains(out, "present with their sizes, 1 NOT (see below)") {
+		t.Errorf("summary:\n%s", out)
+	}
+}

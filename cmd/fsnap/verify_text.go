@@ -19,7 +19,14 @@ func writeVerifyText(w io.Writer, r *verify.Report) error {
 	ch := r.Checked
 	fmt.Fprintf(&b, "snapshot     %s\n", r.Snapshot)
 	fmt.Fprintf(&b, "kind         %s, _metadata version %d\n", r.Kind, r.MetadataVersion)
-	fmt.Fprintf(&b, "checked      %d operators, %d handles, %d files (%s) present with their sizes", ch.Operators, ch.Handles, ch.Files, sizeText(ch.FileBytes))
+	fmt.Fprintf(&b, "checked      %d operators, %d handles, %d files (%s)", ch.Operators, ch.Handles, ch.Files, sizeText(ch.FileBytes))
+	switch bad := ch.Files - ch.FilesPresent; {
+	case ch.Files == 0:
+	case bad == 0:
+		b.WriteString(" present with their sizes")
+	default:
+		fmt.Fprintf(&b, ": %d present with their sizes, %d NOT (see below)", ch.FilesPresent, bad)
+	}
 	if r.Level != verify.LevelFiles.String() {
 		fmt.Fprintf(&b, ", %d stream headers", ch.Headers)
 	}

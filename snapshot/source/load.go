@@ -10,18 +10,19 @@ import (
 
 // Load opens a snapshot by reference (a directory, its _metadata, a path or
 // any store URL) and parses its metadata. The returned Source reads the
-// snapshot's files; the caller closes it when done.
-func Load(ctx context.Context, ref string) (*snapshot.Snapshot, *Source, error) {
+// snapshot's files (absolute paths inside its checkpoint root and the
+// allowed folders only, see New); the caller closes it when done.
+func Load(ctx context.Context, ref string, allow ...store.Scope) (*snapshot.Snapshot, *Source, error) {
 	sr, err := store.OpenSnapshot(ctx, ref)
 	if err != nil {
 		return nil, nil, err
 	}
-	return LoadRef(ctx, sr)
+	return LoadRef(ctx, sr, allow...)
 }
 
 // LoadRef parses the metadata of a snapshot already located (see
 // store.Location.SnapshotAt).
-func LoadRef(ctx context.Context, sr *store.SnapshotRef) (*snapshot.Snapshot, *Source, error) {
+func LoadRef(ctx context.Context, sr *store.SnapshotRef, allow ...store.Scope) (*snapshot.Snapshot, *Source, error) {
 	b, err := sr.ReadAll(ctx, sr.MetadataKey, snapshot.MaxMetadataSize)
 	if err != nil {
 		sr.Close()
@@ -32,5 +33,5 @@ func LoadRef(ctx context.Context, sr *store.SnapshotRef) (*snapshot.Snapshot, *S
 		sr.Close()
 		return nil, nil, fmt.Errorf("%s: %w", sr.NameOf(sr.MetadataKey), err)
 	}
-	return s, New(sr), nil
+	return s, New(sr, allow...), nil
 }

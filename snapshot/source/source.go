@@ -21,9 +21,16 @@ type Source struct {
 	resolver *store.Resolver
 }
 
-// New reads the handles of the snapshot at ref; the Source owns ref.
-func New(ref *store.SnapshotRef) *Source {
-	return &Source{Ref: ref, resolver: store.NewResolver(ref.Location, false)}
+// New reads the handles of the snapshot at ref; the Source owns ref. It
+// reads absolute paths only inside the snapshot's checkpoint root
+// (SnapshotRef.RootScopes) and the folders allow names: a _metadata from
+// elsewhere naming file:/etc/shadow gets an error (store.ErrOutside), and
+// nothing is read.
+func New(ref *store.SnapshotRef, allow ...store.Scope) *Source {
+	r := store.NewResolver(ref.Location, false)
+	r.Confine(ref.RootScopes()...)
+	r.Confine(allow...)
+	return &Source{Ref: ref, resolver: r}
 }
 
 // Close closes the snapshot's location and the sibling locations opened
