@@ -295,34 +295,17 @@ func writeSnapshot(root string, s catalog.DepsSnapshot, r *inspect.Report, rerr 
 	if r == nil {
 		return nil
 	}
-	for _, op := range r.Operators {
-		b := op.Bytes
-		if err := w.Operators.Write([]any{root, s.Name, op.ID, nonEmpty(op.UID), nonEmpty(op.Name), int64(op.Parallelism), int64(op.MaxParallelism),
-			int64(op.SubtasksWithState), b.ManagedKeyed, b.RawKeyed, b.ManagedOperator, b.RawOperator, b.Channel, b.Coordinator, b.Total}); err != nil {
-			return err
-		}
-		st.Operators++
-		if w.States == nil {
-			continue
-		}
-		for _, sti := range op.States {
-			var short, classes []string
-			for _, si := range sti.Serializers {
-				short = append(short, serializerTree(si))
-				classes = append(classes, serializerClasses(si)...)
-			}
-			row := []any{root, s.Name, op.ID, nonEmpty(op.UID), sti.Name, sti.Type, sti.Slot, strings.Join(short, " "),
-				strings.Join(classes, ","), int64(sti.Subtasks), nil, nil}
-			if sti.Entries != nil {
-				row[10], row[11] = *sti.Entries, *sti.Bytes
-			}
-			if err := w.States.Write(row); err != nil {
-				return err
-			}
-			st.States++
-		}
+	if err := WriteOperators(w.Operators, root, s.Name, r); err != nil {
+		return err
 	}
-	return nil
+	st.Operators += len(r.Operators)
+	if w.States == nil {
+		return nil
+	}
+	for _, op := range r.Operators {
+		st.States += len(op.States)
+	}
+	return WriteStates(w.States, root, s.Name, r)
 }
 
 func nonEmpty(s string) any {

@@ -12,7 +12,9 @@ import (
 
 	"github.com/fsnap/fsnap/catalog"
 	"github.com/fsnap/fsnap/gc"
+	"github.com/fsnap/fsnap/inventory"
 	"github.com/fsnap/fsnap/store"
+	"github.com/fsnap/fsnap/table"
 )
 
 var depsFlags struct {
@@ -39,14 +41,16 @@ mode from a savepoint under ROOT, another job's root) and reports:
 Output: a table (the first --show orphans and external paths), -o json
 (schema "fsnap.deps/v1", every file with its users) or -o dot (Graphviz:
 snapshots, the shared folders they use, dependencies between snapshots in
-red).`,
+red). -o csv, jsonl, parquet or arrows print the files table of fsnap
+inventory: one row per referenced file with its users, then the orphans
+(shared_by 0).`,
 		flags: func(fs *pflag.FlagSet) {
 			fs.StringArrayVar(&depsFlags.also, "also", nil, "another root whose snapshots may use ROOT's files (repeatable)")
 			fs.IntVar(&depsFlags.show, "show", 20, "orphans and external paths listed in the table")
 		},
 		nargs:   1,
 		output:  &depsFlags.output,
-		outputs: []string{"text", "json", "dot"},
+		outputs: append([]string{"text", "json", "dot"}, tableFormats...),
 		run:     runDeps,
 	})
 }
@@ -92,6 +96,9 @@ func runDeps(ctx context.Context, e *env, args []string) error {
 		return writeJSON(e.stdout, r)
 	case "dot":
 		return writeDot(e.stdout, g, r)
+	}
+	if isTable(depsFlags.output) {
+		return writeTable(e, depsFlags.output, inventory.FileColumns, func(w table.Writer) error { return inventory.WriteDepsFiles(w, r) })
 	}
 	return writeDepsText(e.stdout, r, depsFlags.show)
 }

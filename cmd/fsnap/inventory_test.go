@@ -139,3 +139,72 @@ func TestInventoryMatchesDeps(t *testing.T) {
 		t.Errorf("%d snapshot rows, deps lists %d", n, len(deps.Snapshots))
 	}
 }
+
+// TestCommandTables: ls, deps and inspect print inventory's tables with
+// -o parquet, which DuckDB reads with the rows of their JSON documents.
+func TestCommandTables(t *testing.T) {
+	dir, _ := localHistory(t, fixtures.HistorySpec{Seed: 11, Version: 6, Jobs: 2, Rounds: 6, Retain: 2})
+	pq := func(args ...string) string {
+		t.Helper()
+		code, out, errs := fsnap(t, append(args, "-o", "parquet")...)
+		if code != exitOK {
+			t.Fatalf("%v: exit %d: %s", args, code, errs)
+		}
+		f := filepath.Join(t.TempDir(), "t.parquet")
+		if err := os.WriteFile(f, []byte(out), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	doc := func(v any, args ...string) {
+		t.Helper()
+		code, out, errs := fsnap(t, append(args, "-o", "json")...)
+		if code != exitOK {
+			t.Fatalf("%v: exit %d: %s", args, code, errs)
+		}
+		if err := json.Unmarshal([]byte(out), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	var ls struct{ Snapshots []struct{ Complete bool } }
+	doc(&ls, "ls", dir)
+	complete := 0
+	for _, s := range ls.Snapshots {
+		if s.Complete {
+			complete++
+		}
+	}
+	got := testservers.DuckDB(t, fmt.Sprintf(`select count(*) as n, count(*) filter (where complete) as c from '%s'`, pq("ls", dir)))
+	if fmt.Sprint(got) != fmt.Sprintf("[map[c:%d n:%d]]", complete, len(ls.Snapshots)) || complete == 0 {
+		t.Errorf("ls: DuckDB %v, json %d snapshots (%d complete)", got, len(ls.Snapshots), complete)
+	}
+
+	var deps struct {
+		Files   []struct{ Users []int }
+		Orphans []struct{ Location string }
+	}
+	doc(&deps, "deps", dir)
+	users := 0
+	for _, f := range deps.Files {
+		users += len(f.Users)
+	}
+	got = testservers.DuckDB(t, fmt.Sprintf(`select count(*) filter (where shared_by > 0) as files, count(*) filter (where shared_by = 0) as orphans,
+		sum(shared_by) as users from '%s'`, pq("deps", dir)))
+	if fmt.Sprint(got) != fmt.Sprintf("[map[files:%d orphans:%d users:%d]]", len(deps.Files), len(deps.Orphans), users) || len(deps.Orphans) == 0 {
+		t.Errorf("deps: DuckDB %v, json %d files (%d users), %d orphans", got, len(deps.Files), users, len(deps.Orphans))
+	}
+
+	// The operator-state family: source, three mappers of 4 entries each (776+772+772 bytes), sink.
+	snap := filepath.Join(corpus.Root(), "flink", "operatorstate__nonKeyed-flink2.3")
+	corpus.Require(t)
+	got = testservers.DuckDB(t, fmt.Sprintf(`select string_agg(uid || '=' || entries, ',' order by uid) as s from '%s' where entries > 0`,
+		pq("inspect", "--states", "--table", "states", snap)))
+	if fmt.Sprint(got) != "[map[s:first=4,second=4,third=4]]" {
+		t.Errorf("inspect states: DuckDB %v", got)
+	}
+	got = testservers.DuckDB(t, fmt.Sprintf(`select count(*) as n, sum(managed_operator_bytes) as b from '%s'`, pq("inspect", snap)))
+	if fmt.Sprint(got) != "[map[b:2320 n:5]]" {
+		t.Errorf("inspect operators: DuckDB %v", got)
+	}
+}

@@ -9,7 +9,9 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/fsnap/fsnap/catalog"
+	"github.com/fsnap/fsnap/inventory"
 	"github.com/fsnap/fsnap/store"
+	"github.com/fsnap/fsnap/table"
 )
 
 var lsFlags struct {
@@ -38,15 +40,17 @@ parallel; memory grows with the number of snapshot folders, not of objects.
 Reading the kind costs one read of each listed _metadata (of the newest
 --limit ones only, with --limit); --no-metadata lists from the listing alone.
 
--o json prints a stable document (schema "fsnap.ls/v1").`,
+-o json prints a stable document (schema "fsnap.ls/v1"); -o csv, jsonl,
+parquet or arrows one row per snapshot (the columns of its fields).`,
 		flags: func(fs *pflag.FlagSet) {
 			fs.IntVar(&lsFlags.limit, "limit", 0, "list only the newest N snapshots (0: all)")
 			fs.BoolVar(&lsFlags.complete, "complete", false, "list complete snapshots only")
 			fs.BoolVar(&lsFlags.noMetadata, "no-metadata", false, "do not read _metadata (no kind; savepoints get no id)")
 		},
-		nargs:  1,
-		output: &lsFlags.output,
-		run:    runLs,
+		nargs:   1,
+		output:  &lsFlags.output,
+		outputs: append([]string{"text", "json"}, tableFormats...),
+		run:     runLs,
 	})
 }
 
@@ -62,6 +66,9 @@ func runLs(ctx context.Context, e *env, args []string) error {
 	r := catalog.List(ctx, root, c, catalog.ListOptions{Limit: lsFlags.limit, Complete: lsFlags.complete, NoMetadata: lsFlags.noMetadata})
 	if lsFlags.output == "json" {
 		return writeJSON(e.stdout, r)
+	}
+	if isTable(lsFlags.output) {
+		return writeTable(e, lsFlags.output, inventory.ListingColumns, func(w table.Writer) error { return inventory.WriteListing(w, r) })
 	}
 	return writeLsText(e.stdout, r)
 }
