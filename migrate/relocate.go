@@ -161,6 +161,8 @@ type RelocateReport struct {
 	Seconds       float64        `json:"seconds"`
 	// Plan lists the files of a dry run.
 	Plan []PlanFile `json:"plan,omitempty"`
+
+	files []PlanFile // what the totals of a bulk run count once each
 }
 
 // RelocateError is a failed relocation; its report lists the problems.
@@ -197,7 +199,7 @@ func failedRelocateReport(src, dst string, p *RelocatePlan, err error, start tim
 		Error: store.Redact(err.Error(), src, dst), Seconds: time.Since(start).Seconds()}
 	if p != nil {
 		r.Src, r.Dst, r.Files, r.Bytes = p.Src, p.Dst, len(p.Files), p.Bytes
-		r.Problems, r.Warnings = p.Problems, p.Warnings
+		r.Problems, r.Warnings, r.files = p.Problems, p.Warnings, p.Files
 	}
 	return r
 }
@@ -403,7 +405,7 @@ func (p *RelocatePlan) Close() {
 func (p *RelocatePlan) Apply(ctx context.Context) (*RelocateReport, error) {
 	start := time.Now()
 	r := &RelocateReport{Src: p.Src, Dst: p.Dst, Files: len(p.Files), Bytes: p.Bytes, Rewritten: p.Rewritten,
-		SelfContained: p.SelfContained, Warnings: p.Warnings, Problems: p.Problems}
+		SelfContained: p.SelfContained, Warnings: p.Warnings, Problems: p.Problems, files: p.Files}
 	finish := func(err error) (*RelocateReport, error) {
 		r.Seconds = time.Since(start).Seconds()
 		if err != nil {
