@@ -354,7 +354,9 @@ func (p *RelocatePlan) checkResult() error {
 			outside++
 		}
 	}
-	if outside > 0 {
+	if outside > 0 && len(p.opts.Maps) > 0 {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("the result references %d file(s) by absolute path, as mapped (not relocatable alone: check the new root with verify --require self-contained=ROOT)", outside))
+	} else if outside > 0 {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("the result references %d file(s) by absolute path (not self-contained)", outside))
 	}
 	return nil

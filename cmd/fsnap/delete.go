@@ -47,6 +47,7 @@ The newest complete checkpoint of a job that wrote anything within
 
 -o json prints the plan (schema "fsnap.gc-plan/v1", command "delete").`,
 		flags: func(fs *pflag.FlagSet) {
+			verboseFlag(fs)
 			fs.StringVar(&deleteFlags.root, "root", "", "the root whose snapshots' references are honoured (default: SNAPSHOT's parent folder)")
 			fs.StringArrayVar(&deleteFlags.also, "also", nil, "another root whose snapshots may use these files (repeatable)")
 			actFlag(fs, &deleteFlags.apply, "delete (without it: print the plan only)", "yes")
@@ -94,7 +95,7 @@ func runDelete(ctx context.Context, e *env, args []string) error {
 		return writeDryRun(e.stdout, plan, deleteFlags.output, "run again with --apply")
 	}
 	if deleteFlags.output != "json" {
-		if err := writePlanText(e.stdout, plan); err != nil {
+		if err := writePlanText(e.stdout, plan, planVerbose); err != nil {
 			return err
 		}
 		fmt.Fprintln(e.stdout)

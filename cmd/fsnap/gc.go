@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -62,6 +63,7 @@ look orphaned), or files to delete not named as Flink names them (a UUID,
 _metadata). A symbolic link below ROOT stops gc (exit 1): fsnap never
 follows or deletes links there.`,
 		flags: func(fs *pflag.FlagSet) {
+			verboseFlag(fs)
 			fs.StringArrayVar(&gcFlags.also, "also", nil, "another root whose snapshots may use ROOT's files (repeatable)")
 			fs.DurationVar(&gcFlags.minAge, "min-age", gc.DefaultMinAge, "keep objects younger than this")
 			fs.StringVar(&gcFlags.plan, "plan", "", "write the plan to FILE (dry run), or apply the plan in FILE (--apply)")
@@ -127,7 +129,7 @@ func writeDryRun(w io.Writer, plan *gc.Plan, output, how string) error {
 	if output == "json" {
 		return writeJSON(w, plan)
 	}
-	if err := writePlanText(w, plan); err != nil {
+	if err := writePlanText(w, plan, planVerbose); err != nil {
 		return err
 	}
 	_, err := fmt.Fprintf(w, "\nDry run: nothing deleted (%s).\n", how)
@@ -156,8 +158,9 @@ func applyPlan(ctx context.Context, e *env, root *store.Location, plan *gc.Plan,
 			events = append(events, ev)
 			return
 		}
-		what := ev.Action + " "
-		fmt.Fprintf(e.stdout, "%-9s%s  %s  %s%s\n", what, ev.Location, sizeText(ev.Size), ev.Reason, errSuffix(ev.Error))
+		if planVerbose || ev.Error != "" || ev.Action != "deleted" { // skips and failures always
+			fmt.Fprintf(e.stdout, "%-9s%s  %s  %s%s\n", ev.Action+" ", ev.Location, sizeText(ev.Size), ev.Reason, errSuffix(ev.Error))
+		}
 	}}
 	res, err := gc.Apply(ctx, root, plan, aopt)
 	if logErr != nil && err == nil {
@@ -204,8 +207,18 @@ func writePlanFile(file string, p *gc.Plan) error {
 	return os.WriteFile(file, append(b, '\n'), 0o644)
 }
 
-// writePlanText prints a plan for people.
-func writePlanText(w io.Writer, p *gc.Plan) error {
+// planVerbose (-v on gc, delete and prune) lists every object of a plan
+// and every deletion; by default a plan is summarised per folder and
+// reason, and only skipped and failed deletions are printed.
+var planVerbose bool
+
+func verboseFlag(fs *pflag.FlagSet) {
+	fs.BoolVarP(&planVerbose, "verbose", "v", false, "list every object (default: a summary per folder and reason, or per kind of change)")
+}
+
+// writePlanText prints a plan for people: every object when verbose, else
+// one row per folder and reason.
+func writePlanText(w io.Writer, p *gc.Plan, verbose bool) error {
 	what := "gc plan for " + p.Root
 	if p.Command == "delete" {
 		what = "delete plan for " + p.Snapshot + " under " + p.Root
@@ -224,10 +237,17 @@ func writePlanText(w io.Writer, p *gc.Plan) error {
 		}
 		fmt.Fprintf(w, "\n%s\n", title)
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "LOCATION\tSIZE\tAGE\tREASON\tDETAIL")
-		for _, o := range objs {
-			age := time.Duration(o.AgeSeconds * float64(time.Second))
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", o.Location, sizeText(o.Size), ageText(age), o.Reason, o.Detail)
+		if verbose {
+			fmt.Fprintln(tw, "LOCATION\tSIZE\tAGE\tREASON\tDETAIL")
+			for _, o := range objs {
+				age := time.Duration(o.AgeSeconds * float64(time.Second))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", o.Location, sizeText(o.Size), ageText(age), o.Reason, o.Detail)
+			}
+		} else {
+			fmt.Fprintln(tw, "FOLDER\tOBJECTS\tSIZE\tYOUNGEST\tREASON")
+			for _, g := range groupObjects(objs) {
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", g.folder, g.objects, sizeText(g.bytes), ageText(g.youngest), g.reason)
+			}
 		}
 		tw.Flush()
 	}
@@ -241,6 +261,33 @@ func writePlanText(w io.Writer, p *gc.Plan) error {
 	_, err := fmt.Fprintf(w, "\n%d objects to delete (%s); %d kept (%s); %d external references kept.\n",
 		t.DeleteObjects, sizeText(t.DeleteBytes), t.KeepObjects, sizeText(t.KeepBytes), t.External)
 	return err
+}
+
+type objectGroup struct {
+	folder, reason string
+	objects        int
+	bytes          int64
+	youngest       time.Duration
+}
+
+// groupObjects sums objects per folder and reason, in plan order.
+func groupObjects(objs []gc.Object) []*objectGroup {
+	var out []*objectGroup
+	at := map[[2]string]*objectGroup{}
+	for _, o := range objs {
+		folder := o.Location[:strings.LastIndex(o.Location, "/")+1]
+		k := [2]string{folder, o.Reason}
+		g := at[k]
+		if g == nil {
+			g = &objectGroup{folder: folder, reason: o.Reason, youngest: time.Duration(o.AgeSeconds * float64(time.Second))}
+			at[k] = g
+			out = append(out, g)
+		}
+		g.objects++
+		g.bytes += o.Size
+		g.youngest = min(g.youngest, time.Duration(o.AgeSeconds*float64(time.Second)))
+	}
+	return out
 }
 
 func ageText(d time.Duration) string {

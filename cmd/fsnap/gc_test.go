@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -182,7 +184,7 @@ func TestGCApplyPlanFile(t *testing.T) {
 		t.Fatal(errs)
 	}
 	before := existing(t, dir)
-	code, out, errs := fsnap(t, "gc", "--apply", "--plan", planFile, "--log", logFile, dir)
+	code, out, errs := fsnap(t, "gc", "-v", "--apply", "--plan", planFile, "--log", logFile, dir)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
@@ -474,7 +476,7 @@ func deleteRoundTrip(t *testing.T, root string, h *fixtures.History, s fixtures.
 	if after := existing(t, root); !slices.Equal(before, after) {
 		t.Fatal("the dry run deleted something")
 	}
-	code, out, errs = fsnap(t, append(append([]string{"delete", "--apply", "--min-age", "1h"}, extra...), snap)...)
+	code, out, errs = fsnap(t, append(append([]string{"delete", "-v", "--apply", "--min-age", "1h"}, extra...), snap)...)
 	if code != 0 {
 		t.Fatalf("--apply: exit %d: %s", code, errs)
 	}
@@ -685,5 +687,52 @@ func TestApplyPlanKeepsItsMinAge(t *testing.T) {
 	json.Unmarshal([]byte(out), &res)
 	if code != exitOK || res.Result.Deleted != len(p.Delete) || res.Result.Skipped != 0 {
 		t.Errorf("apply: exit %d, %+v of %d planned: %s", code, res.Result, len(p.Delete), errs)
+	}
+}
+
+// TestPlanSummaries (issue 18 item 6): a gc plan is summarised per folder
+// and reason (the rows' objects sum to the plan's), -v lists every object;
+// an applied plan prints no line per deletion unless -v.
+func TestPlanSummaries(t *testing.T) {
+	dir, _ := localHistory(t, fixtures.HistorySpec{Seed: 8, Version: 6, Jobs: 2, Rounds: 12, Retain: 2, FailRate: 0.3, LeakRate: 0.3})
+	code, out, errs := fsnap(t, "gc", "--min-age", "0", "-o", "json", dir)
+	if code != exitOK {
+		t.Fatalf("gc: %d %s", code, errs)
+	}
+	plan := decodePlan(t, out)
+	if len(plan.Delete) < 10 {
+		t.Fatalf("only %d objects to delete generated", len(plan.Delete))
+	}
+	_, out, _ = fsnap(t, "gc", "--min-age", "0", dir)
+	sum, rows := 0, 0
+	inDelete := false
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		switch {
+		case line == "DELETE":
+			inDelete = true
+		case line == "":
+			inDelete = false
+		case inDelete && len(f) >= 4 && f[0] != "FOLDER":
+			n, err := strconv.Atoi(f[1])
+			if err != nil {
+				t.Fatalf("row %q", line)
+			}
+			sum += n
+			rows++
+		}
+	}
+	if sum != len(plan.Delete) || rows >= len(plan.Delete) {
+		t.Errorf("summary: %d rows of %d objects, the plan deletes %d\n%s", rows, sum, len(plan.Delete), out)
+	}
+	_, out, _ = fsnap(t, "gc", "-v", "--min-age", "0", dir)
+	for _, o := range plan.Delete {
+		if !strings.Contains(out, o.Location) {
+			t.Fatalf("-v does not list %s", o.Location)
+		}
+	}
+	code, out, errs = fsnap(t, "gc", "--apply", "--min-age", "0", dir)
+	if code != exitOK || strings.Count(out, "\n") > 3 || !strings.Contains(out, fmt.Sprintf("%d objects deleted", len(plan.Delete))) {
+		t.Errorf("apply: exit %d\n%s%s", code, out, errs)
 	}
 }

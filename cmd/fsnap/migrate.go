@@ -105,6 +105,30 @@ func relocateFlagSet(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.noSync, "no-sync", false, "do not fsync local destination files before writing _metadata")
 	fs.BoolVar(&f.selfContain, "self-contained", false, "with --root: copy every file into every snapshot instead of mapping the root as a whole")
 	allowPathFlag(fs, &f.allow)
+	verboseFlag(fs)
+}
+
+// writePlanChanges sums a dry run's files per handle change.
+func writePlanChanges(w io.Writer, files []migrate.PlanFile) {
+	type sum struct {
+		files int
+		bytes int64
+	}
+	var order []migrate.HandleChange
+	sums := map[migrate.HandleChange]*sum{}
+	for _, f := range files {
+		s := sums[f.Change]
+		if s == nil {
+			s = &sum{}
+			sums[f.Change] = s
+			order = append(order, f.Change)
+		}
+		s.files++
+		s.bytes += f.Bytes
+	}
+	for _, c := range order {
+		fmt.Fprintf(w, "  %6d files  %10s  %s\n", sums[c].files, sizeText(sums[c].bytes), c)
+	}
 }
 
 func runRelocate(ctx context.Context, e *env, args []string) error {
@@ -242,6 +266,10 @@ func writeRelocateText(w io.Writer, r *migrate.RelocateReport) {
 		return
 	case migrate.Planned:
 		fmt.Fprintf(w, "plan       %s -> %s: %d files, %s, %d handles rewritten\n", r.Src, r.Dst, r.Files, sizeText(r.Bytes), r.Rewritten)
+		if !planVerbose {
+			writePlanChanges(w, r.Plan)
+			break
+		}
 		for _, p := range r.Plan {
 			what := string(p.Change)
 			if p.Range {

@@ -46,6 +46,7 @@ snapshot uses is deleted. Like gc: a dry run by default, --plan FILE writes
 the plan, --apply deletes (re-checking the root first), --max-delete,
 --log. A prune without any --keep-… is refused.`,
 		flags: func(fs *pflag.FlagSet) {
+			verboseFlag(fs)
 			p := &pruneFlags.policy
 			fs.IntVar(&p.Last, "keep-last", 0, "keep the N newest snapshots")
 			fs.DurationVar(&p.Within, "keep-within", 0, "keep snapshots this close to the newest (e.g. 168h)")
@@ -108,6 +109,11 @@ func runPrune(ctx context.Context, e *env, args []string) error {
 		}
 		if err := writeDecisions(e.stdout, plan); err != nil {
 			return err
+		}
+		if planVerbose {
+			if err := writePlanText(e.stdout, plan, true); err != nil {
+				return err
+			}
 		}
 		how := "run again with --apply"
 		if f.plan != "" {
