@@ -76,6 +76,7 @@
 //	duplicate-subtask                  error     a subtask index stored twice
 //	operator-finished                  info      all subtasks had finished; restored as finished
 //	operator-partially-finished        info      some subtasks had finished and carry no state
+//	savepoint-channel-state            error     a savepoint carries in-flight channel state (only unaligned checkpoints do)
 //	-- state streams --
 //	header-unreadable                  error     a keyed or operator stream header (or RocksDB meta stream) does not decode
 //	operator-states-mismatch           error     the metadata names an operator state the stream header does not

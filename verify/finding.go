@@ -102,6 +102,7 @@ const (
 	SubtaskIndexOutOfRange Code = "subtask-index-out-of-range"
 	DuplicateSubtask       Code = "duplicate-subtask"
 	OperatorFinished       Code = "operator-finished"
+	SavepointChannelState  Code = "savepoint-channel-state"
 	OperatorPartlyFinished Code = "operator-partially-finished"
 
 	// State streams.
@@ -132,7 +133,7 @@ var codeSeverity = map[Code]Severity{
 	OperatorOffsetOutside: Error,
 	ParallelismExceedsMax: Error, ParallelismInvalid: Error, MaxParallelismInvalid: Error, DuplicateOperator: Error,
 	OperatorUIDMismatch: Warning, SubtaskIndexOutOfRange: Error, DuplicateSubtask: Error,
-	OperatorFinished: Info, OperatorPartlyFinished: Info,
+	OperatorFinished: Info, OperatorPartlyFinished: Info, SavepointChannelState: Error,
 	RocksDBFilesIncomplete: Error, RocksDBCurrentMismatch: Error, RocksDBSSTCorrupt: Error,
 	OperatorStatesMismatch: Error, HeaderUnreadable: Error, HeaderUnknownClass: Warning, HeaderUnsupported: Warning,
 	StreamCorrupt: Error, StreamNotWalkable: Warning, TimersUnsupported: Warning, SnappyChecksum: Error, SnappyCorrupt: Error,
