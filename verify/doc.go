@@ -93,6 +93,8 @@
 //	rocksdb-files-incomplete           error     a RocksDB native handle without CURRENT or MANIFEST
 //	rocksdb-current-mismatch           error     CURRENT names a MANIFEST that is not among the snapshot's files
 //	rocksdb-sst-corrupt                error     (deep) an SST file that does not end with a RocksDB table magic number
+//	rocksdb-instance-corrupt           error     (deep) RocksDB cannot open or read the instance (block checksums, MANIFEST, CURRENT, OPTIONS)
+//	rocksdb-not-opened                 warning   (deep) a build without RocksDB did not check the instances' blocks
 //
 // Inline handle names (ByteStreamStateHandle) are opaque: Flink sometimes
 // names inline streams by the file path they would have had (e.g.

@@ -120,6 +120,8 @@ const (
 	RocksDBFilesIncomplete Code = "rocksdb-files-incomplete"
 	RocksDBCurrentMismatch Code = "rocksdb-current-mismatch"
 	RocksDBSSTCorrupt      Code = "rocksdb-sst-corrupt"
+	RocksDBInstanceCorrupt Code = "rocksdb-instance-corrupt"
+	RocksDBNotOpened       Code = "rocksdb-not-opened"
 )
 
 // codeSeverity is every code's default severity.
@@ -135,6 +137,7 @@ var codeSeverity = map[Code]Severity{
 	OperatorUIDMismatch: Warning, SubtaskIndexOutOfRange: Error, DuplicateSubtask: Error,
 	OperatorFinished: Info, OperatorPartlyFinished: Info, SavepointChannelState: Error,
 	RocksDBFilesIncomplete: Error, RocksDBCurrentMismatch: Error, RocksDBSSTCorrupt: Error,
+	RocksDBInstanceCorrupt: Error, RocksDBNotOpened: Warning,
 	OperatorStatesMismatch: Error, HeaderUnreadable: Error, HeaderUnknownClass: Warning, HeaderUnsupported: Warning,
 	StreamCorrupt: Error, StreamNotWalkable: Warning, TimersUnsupported: Warning, SnappyChecksum: Error, SnappyCorrupt: Error,
 	RawKeyedTimersCorrupt: Error, StreamReadError: Error,
