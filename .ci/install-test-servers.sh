@@ -13,6 +13,7 @@ set -euo pipefail
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 FAKEGCS_VERSION=v1.56.1
 AZURITE_VERSION=3.37.0
+DUCKDB_NODE_VERSION=1.5.6-r.1 # @duckdb/node-api: the independent Parquet/Arrow reader of the dump tests
 
 TOOLS=${FSNAP_TOOLS:-$HOME/.cache/fsnap/tools}
 mkdir -p "$TOOLS"
@@ -53,12 +54,24 @@ azurite() {
 	log "azurite installed in $((SECONDS - start)) s"
 }
 
+duckdb() {
+	local pkg=$TOOLS/node_modules/@duckdb/node-api/package.json
+	if [[ -f $pkg ]] && grep -q "\"version\": \"$DUCKDB_NODE_VERSION\"" "$pkg"; then
+		log "@duckdb/node-api $DUCKDB_NODE_VERSION already installed"
+		return 0
+	fi
+	log "installing @duckdb/node-api $DUCKDB_NODE_VERSION (npm)"
+	[[ -f $TOOLS/package.json ]] || echo '{"private": true}' >"$TOOLS/package.json"
+	npm install --prefix "$TOOLS" --no-audit --no-fund --loglevel=error "@duckdb/node-api@$DUCKDB_NODE_VERSION"
+}
+
 # MinIO is by far the slowest (~6 min cold): build it while the others install.
 go_tool minio github.com/minio/minio "$MINIO_VERSION" &
 minio_pid=$!
 status=0
 go_tool fake-gcs-server github.com/fsouza/fake-gcs-server "$FAKEGCS_VERSION" || status=1
 azurite || status=1
+duckdb || status=1
 wait "$minio_pid" || status=1
 if ((status != 0)); then
 	log "FAILED"

@@ -57,21 +57,13 @@ func benchGraph(b *testing.B, root *store.Location, h *fixtures.History) {
 	h = nil
 	b.SetBytes(metaBytes)
 	b.ReportAllocs()
-	ctx := context.Background()
 	var peak, kept uint64
 	var files, refs int
 	for b.Loop() {
 		runtime.GC()
 		base := heapInUse()
 		stop := samplePeak(base, &peak)
-		c, err := catalog.Scan(ctx, root, catalog.Options{Areas: true, Keep: true})
-		if err != nil {
-			b.Fatal(err)
-		}
-		g, err := catalog.Build(ctx, c, nil, catalog.BuildOptions{})
-		if err != nil {
-			b.Fatal(err)
-		}
+		_, g := graphOf(b, root)
 		if len(g.Nodes) != 100 || len(g.Unreadable) != 0 {
 			b.Fatalf("%d snapshots, %d unreadable", len(g.Nodes), len(g.Unreadable))
 		}

@@ -19,6 +19,9 @@ package catalog
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -154,9 +157,15 @@ type Options struct {
 	// Keep keeps every object's name, size and time in Folder.Entries
 	// (about 80 bytes an object), for deps and gc.
 	Keep bool
+	// MayBeMissing lists a local root that does not exist as empty (the
+	// other roots of gc --also); else it is an ErrNoRoot.
+	MayBeMissing bool
 	// Parallel is how many folders are listed at once (default 8).
 	Parallel int
 }
+
+// ErrNoRoot is a root that does not exist.
+var ErrNoRoot = errors.New("nothing is there")
 
 // Scan lists the root. On mem:// it lists the root in one flat pass (the
 // in-memory store sorts every key for each listing call); elsewhere it
@@ -165,6 +174,16 @@ type Options struct {
 func Scan(ctx context.Context, root *store.Location, opt Options) (*Catalog, error) {
 	if opt.Parallel <= 0 {
 		opt.Parallel = 8
+	}
+	if root.Scheme == "file" && !opt.MayBeMissing {
+		// A root that does not exist is a mistake, not an empty root.
+		dir := root.NameOf(root.Prefix)
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			if err == nil {
+				err = fmt.Errorf("not a directory")
+			}
+			return nil, fmt.Errorf("no such root %s: %w", dir, ErrNoRoot)
+		}
 	}
 	s := &scan{c: &Catalog{Root: root, opt: opt}, opt: opt, folders: map[string]*Folder{}}
 	var err error

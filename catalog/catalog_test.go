@@ -2,8 +2,10 @@ package catalog_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -146,10 +148,26 @@ func TestScanLayouts(t *testing.T) {
 	}
 }
 
+// TestScanEmptyAndMissingRoot: an empty root lists nothing; a local root
+// that does not exist is ErrNoRoot (unless it may be missing, as gc's
+// --also roots).
 func TestScanEmptyAndMissingRoot(t *testing.T) {
 	for name, mk := range stores(t, false) {
 		t.Run(name, func(t *testing.T) {
-			c, err := catalog.Scan(context.Background(), testservers.Open(t, mk(t)), catalog.Options{Areas: true})
+			ref := mk(t)
+			if name == "file" {
+				_, err := catalog.Scan(context.Background(), testservers.Open(t, ref), catalog.Options{Areas: true})
+				if !errors.Is(err, catalog.ErrNoRoot) || !strings.Contains(err.Error(), ref) {
+					t.Errorf("missing root: %v", err)
+				}
+				if c, err := catalog.Scan(context.Background(), testservers.Open(t, ref), catalog.Options{MayBeMissing: true}); err != nil || len(c.Folders) != 0 {
+					t.Errorf("missing root that may be missing: %v", err)
+				}
+				if err := os.MkdirAll(ref, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c, err := catalog.Scan(context.Background(), testservers.Open(t, ref), catalog.Options{Areas: true})
 			if err != nil || len(c.Folders) != 0 || len(c.Unmanaged) != 0 {
 				t.Errorf("empty root: %v, %+v", err, c)
 			}

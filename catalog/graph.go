@@ -396,45 +396,41 @@ func (b *builder) external(path string, size int64, reason string) int32 {
 // sortFiles puts Files and External in key order and renumbers the
 // references.
 func (g *Graph) sortFiles() {
-	perm := make([]int32, len(g.Files))
+	var newIdx, enew []int32
+	g.Files, newIdx = sortIndexed(g.Files, func(a, b File) int { return strings.Compare(a.Key, b.Key) })
+	for i, f := range g.Files {
+		g.byKey[f.Key] = int32(i)
+	}
+	g.External, enew = sortIndexed(g.External, func(a, b External) int { return strings.Compare(a.Path, b.Path) })
+	for _, n := range g.Nodes {
+		n.Files = renumber(n.Files, newIdx)
+		n.External = renumber(n.External, enew)
+	}
+}
+
+// sortIndexed returns xs sorted and, for each old index, the new one.
+func sortIndexed[T any](xs []T, cmp func(a, b T) int) ([]T, []int32) {
+	perm := make([]int32, len(xs))
 	for i := range perm {
 		perm[i] = int32(i)
 	}
-	slices.SortFunc(perm, func(a, b int32) int { return strings.Compare(g.Files[a].Key, g.Files[b].Key) })
+	slices.SortFunc(perm, func(a, b int32) int { return cmp(xs[a], xs[b]) })
 	newIdx := make([]int32, len(perm))
-	files := make([]File, len(perm))
+	out := make([]T, len(perm))
 	for to, from := range perm {
 		newIdx[from] = int32(to)
-		files[to] = g.Files[from]
-		g.byKey[files[to].Key] = int32(to)
+		out[to] = xs[from]
 	}
-	g.Files = files
+	return out, newIdx
+}
 
-	eperm := make([]int32, len(g.External))
-	for i := range eperm {
-		eperm[i] = int32(i)
+// renumber maps references through newIdx, sorted and without repeats.
+func renumber(refs, newIdx []int32) []int32 {
+	for i, r := range refs {
+		refs[i] = newIdx[r]
 	}
-	slices.SortFunc(eperm, func(a, b int32) int { return strings.Compare(g.External[a].Path, g.External[b].Path) })
-	enew := make([]int32, len(eperm))
-	ext := make([]External, len(eperm))
-	for to, from := range eperm {
-		enew[from] = int32(to)
-		ext[to] = g.External[from]
-	}
-	g.External = ext
-
-	for _, n := range g.Nodes {
-		for i, f := range n.Files {
-			n.Files[i] = newIdx[f]
-		}
-		slices.Sort(n.Files)
-		n.Files = slices.Compact(n.Files)
-		for i, e := range n.External {
-			n.External[i] = enew[e]
-		}
-		slices.Sort(n.External)
-		n.External = slices.Compact(n.External)
-	}
+	slices.Sort(refs)
+	return slices.Compact(refs)
 }
 
 // analyse counts users and computes each node's bytes and dependencies.
@@ -543,6 +539,52 @@ func (g *Graph) Frees(n *Node) []Freed {
 			continue
 		}
 		out = append(out, Freed{Key: key, Size: e.Size, ModTime: e.ModTime, Why: FreedUnreferenced})
+	}
+	return out
+}
+
+// FreesAll is what deleting the snapshots ns together frees, within their
+// own folders only: each one's _metadata first, then the stored files in
+// their folders that no other snapshot references, then the other objects
+// of their folders that nothing references. Files elsewhere (shared/,
+// taskowned/) are left to gc, with its age guard. Nil when some snapshot
+// is unreadable or ns holds a node of another root.
+func (g *Graph) FreesAll(ns []*Node) []Freed {
+	if len(g.Unreadable) > 0 {
+		return nil
+	}
+	gone := map[*Node]bool{}
+	dirs := map[string]bool{}
+	var out []Freed
+	for _, n := range ns {
+		if !n.InRoot {
+			return nil
+		}
+		gone[n] = true
+		dirs[n.Folder.Dir] = true
+		f := n.Folder
+		out = append(out, Freed{Key: f.MetadataKey(), Size: f.MetadataSize, ModTime: f.MetadataTime.UnixNano(), Why: FreedMetadata})
+	}
+	for _, n := range ns {
+		f := n.Folder
+		for _, e := range f.Entries {
+			key := f.Dir + e.Name
+			if e.Name == store.MetadataName {
+				continue
+			}
+			fi, ok := g.byKey[key]
+			if !ok || g.Files[fi].Refs == 0 {
+				out = append(out, Freed{Key: key, Size: e.Size, ModTime: e.ModTime, Why: FreedUnreferenced})
+				continue
+			}
+			only := true
+			for _, u := range g.Users(fi) {
+				only = only && gone[g.Nodes[u]]
+			}
+			if only && int(g.Files[fi].Refs) == len(g.Users(fi)) {
+				out = append(out, Freed{Key: key, Size: e.Size, ModTime: e.ModTime, Why: FreedOnlyUser})
+			}
+		}
 	}
 	return out
 }

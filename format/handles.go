@@ -1,7 +1,5 @@
 package format
 
-import "fmt"
-
 // KeyedHandleType is the type byte of a keyed state handle in _metadata
 // (MetadataV2V3SerializerBase).
 type KeyedHandleType uint8
@@ -34,12 +32,7 @@ var keyedHandleNames = map[KeyedHandleType]string{
 	ChangelogHandleV2:            "CHANGELOG_V2",
 }
 
-func (t KeyedHandleType) String() string {
-	if s, ok := keyedHandleNames[t]; ok {
-		return s
-	}
-	return fmt.Sprintf("KeyedHandleType(%d)", uint8(t))
-}
+func (t KeyedHandleType) String() string { return enumName(t, keyedHandleNames, "KeyedHandleType") }
 
 // StreamHandleType is the type byte of a stream state handle.
 type StreamHandleType uint8
@@ -54,25 +47,17 @@ const (
 	EmptySegmentFile   StreamHandleType = 16 // EmptySegmentFileStateHandle: placeholder of file merging
 )
 
-func (t StreamHandleType) String() string {
-	switch t {
-	case StreamNull:
-		return "NULL"
-	case ByteStream:
-		return "BYTE_STREAM"
-	case FileStream:
-		return "FILE"
-	case LegacyKeyGroups:
-		return "KEY_GROUPS"
-	case RelativeFileStream:
-		return "RELATIVE_FILE"
-	case SegmentFile:
-		return "SEGMENT_FILE"
-	case EmptySegmentFile:
-		return "EMPTY_SEGMENT_FILE"
-	}
-	return fmt.Sprintf("StreamHandleType(%d)", uint8(t))
+var streamHandleNames = map[StreamHandleType]string{
+	StreamNull:         "NULL",
+	ByteStream:         "BYTE_STREAM",
+	FileStream:         "FILE",
+	LegacyKeyGroups:    "KEY_GROUPS",
+	RelativeFileStream: "RELATIVE_FILE",
+	SegmentFile:        "SEGMENT_FILE",
+	EmptySegmentFile:   "EMPTY_SEGMENT_FILE",
 }
+
+func (t StreamHandleType) String() string { return enumName(t, streamHandleNames, "StreamHandleType") }
 
 // StreamHandle is a handle to a stream of bytes: *ByteStreamHandle,
 // *FileHandle, *RelativeFileHandle, *SegmentFileHandle,
@@ -111,15 +96,9 @@ const (
 	SegmentShared    SegmentScope = 1
 )
 
-func (s SegmentScope) String() string {
-	switch s {
-	case SegmentExclusive:
-		return "EXCLUSIVE"
-	case SegmentShared:
-		return "SHARED"
-	}
-	return fmt.Sprintf("SegmentScope(%d)", int32(s))
-}
+var segmentScopeNames = map[SegmentScope]string{SegmentExclusive: "EXCLUSIVE", SegmentShared: "SHARED"}
+
+func (s SegmentScope) String() string { return enumName(s, segmentScopeNames, "SegmentScope") }
 
 // SegmentFileHandle is a range of a physical file that file merging (Flink
 // 1.20+) shares between logical state files.
@@ -261,16 +240,10 @@ const (
 	Broadcast       DistributionMode = 2
 )
 
+var distributionModeNames = map[DistributionMode]string{SplitDistribute: "SPLIT_DISTRIBUTE", Union: "UNION", Broadcast: "BROADCAST"}
+
 func (m DistributionMode) String() string {
-	switch m {
-	case SplitDistribute:
-		return "SPLIT_DISTRIBUTE"
-	case Union:
-		return "UNION"
-	case Broadcast:
-		return "BROADCAST"
-	}
-	return fmt.Sprintf("DistributionMode(%d)", uint8(m))
+	return enumName(m, distributionModeNames, "DistributionMode")
 }
 
 // OperatorStateHandle is a partitionable operator state handle (type 4, or
@@ -309,18 +282,10 @@ const (
 	MergedResultSubpartHandle ChannelHandleType = 4
 )
 
+var channelHandleNames = map[ChannelHandleType]string{InputChannelHandle: "INPUT_CHANNEL", ResultSubpartitionHandle: "RESULT_SUBPARTITION", MergedInputChannelHandle: "MERGED_INPUT_CHANNEL", MergedResultSubpartHandle: "MERGED_RESULT_SUBPARTITION"}
+
 func (t ChannelHandleType) String() string {
-	switch t {
-	case InputChannelHandle:
-		return "INPUT_CHANNEL"
-	case ResultSubpartitionHandle:
-		return "RESULT_SUBPARTITION"
-	case MergedInputChannelHandle:
-		return "MERGED_INPUT_CHANNEL"
-	case MergedResultSubpartHandle:
-		return "MERGED_RESULT_SUBPARTITION"
-	}
-	return fmt.Sprintf("ChannelHandleType(%d)", uint8(t))
+	return enumName(t, channelHandleNames, "ChannelHandleType")
 }
 
 // ChannelStateHandle is the in-flight data of unaligned checkpoints.

@@ -3,6 +3,7 @@ package format
 import (
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/fsnap/fsnap/format/internal/binio"
 )
@@ -227,18 +228,10 @@ func (w *writer) keyedHandle(h KeyedStateHandle) {
 	}
 	switch h := h.(type) {
 	case *KeyGroupsHandle:
-		switch h.Type {
-		case KeyGroupsHandleV1, SavepointKeyGroupsHandle, KeyGroupsHandleV2:
-		default:
-			e.Failf("key groups handle with type %v", h.Type)
-		}
-		e.U8(uint8(h.Type))
+		w.keyedType(h.Type, "key groups handle", KeyGroupsHandleV1, SavepointKeyGroupsHandle, KeyGroupsHandleV2)
 		w.keyGroupsBody(h)
 	case *IncrementalHandle:
-		if h.Type != IncrementalHandleV1 && h.Type != IncrementalHandleV2 {
-			e.Failf("incremental handle with type %v", h.Type)
-		}
-		e.U8(uint8(h.Type))
+		w.keyedType(h.Type, "incremental handle", IncrementalHandleV1, IncrementalHandleV2)
 		e.I64(h.CheckpointID)
 		e.UTF(h.BackendIdentifier, "backend identifier")
 		w.keyGroupRange(h.Range)
@@ -252,10 +245,7 @@ func (w *writer) keyedHandle(h KeyedStateHandle) {
 			e.UTF(h.HandleID, "state handle id")
 		}
 	case *ChangelogHandle:
-		if h.Type != ChangelogHandleV1 && h.Type != ChangelogHandleV2 {
-			e.Failf("changelog handle with type %v", h.Type)
-		}
-		e.U8(uint8(h.Type))
+		w.keyedType(h.Type, "changelog handle", ChangelogHandleV1, ChangelogHandleV2)
 		w.keyGroupRange(h.Range)
 		e.I64(h.CheckpointedSize)
 		w.keyedHandles(h.Materialized)
@@ -278,10 +268,7 @@ func (w *writer) keyedHandle(h KeyedStateHandle) {
 		}
 		e.UTF(h.HandleID, "state handle id")
 	case *ChangelogFileHandle:
-		if h.Type != ChangelogFileIncrementV1 && h.Type != ChangelogFileIncrementV2 {
-			e.Failf("changelog file handle with type %v", h.Type)
-		}
-		e.U8(uint8(h.Type))
+		w.keyedType(h.Type, "changelog file handle", ChangelogFileIncrementV1, ChangelogFileIncrementV2)
 		w.keyGroupRange(h.Range)
 		e.Len32(len(h.Handles), "changelog files")
 		for _, oh := range h.Handles {
@@ -297,6 +284,15 @@ func (w *writer) keyedHandle(h KeyedStateHandle) {
 	default:
 		e.Failf("unknown keyed state handle %T", h)
 	}
+}
+
+// keyedType writes a keyed handle's type byte, which must be one of those
+// its struct can hold.
+func (w *writer) keyedType(t KeyedHandleType, what string, allowed ...KeyedHandleType) {
+	if !slices.Contains(allowed, t) {
+		w.e.Failf("%s with type %v", what, t)
+	}
+	w.e.U8(uint8(t))
 }
 
 func (w *writer) keyGroupsBody(h *KeyGroupsHandle) {

@@ -62,7 +62,7 @@ func Apply(ctx context.Context, root *store.Location, plan *Plan, opt ApplyOptio
 		return nil, fmt.Errorf("not a plan of schema %s (got %q)", Schema, plan.Schema)
 	case plan.RootLocation != root.NameOf(root.Prefix):
 		return nil, fmt.Errorf("the plan is for root %s, not %s", plan.Root, root.Display)
-	case plan.Command != "gc" && plan.Command != "delete":
+	case plan.Command != "gc" && plan.Command != "delete" && plan.Command != "prune":
 		return nil, fmt.Errorf("unknown plan command %q", plan.Command)
 	}
 	g, err := Analyse(ctx, root, opt.Options)
@@ -70,9 +70,12 @@ func Apply(ctx context.Context, root *store.Location, plan *Plan, opt ApplyOptio
 		return nil, err
 	}
 	var fresh *Plan
-	if plan.Command == "gc" {
+	switch plan.Command {
+	case "gc":
 		fresh, err = planGC(g, root, opt.Options)
-	} else {
+	case "prune": // the same snapshots, against what the root holds now
+		fresh, err = planPrune(ctx, g, root, plan.Prune, opt.Options)
+	default:
 		fresh, err = planDelete(ctx, g, root, plan.Snapshot, opt.Options)
 	}
 	if err != nil {

@@ -60,14 +60,19 @@ const (
 // Plan is what gc or delete removes and what it keeps, and why.
 type Plan struct {
 	Schema  string `json:"schema"`
-	Command string `json:"command"` // "gc" or "delete"
+	Command string `json:"command"` // "gc", "delete" or "prune"
 	Root    string `json:"root"`    // as given, secrets redacted
 	// RootLocation is the root as scheme://bucket/prefix/ (or a path): what
 	// Apply compares with the root it is given.
-	RootLocation string    `json:"root_location"`
-	Also         []string  `json:"also,omitempty"`
-	Snapshot     string    `json:"snapshot,omitempty"` // delete: the snapshot folder, relative to the root
-	Created      time.Time `json:"created"`
+	RootLocation string   `json:"root_location"`
+	Also         []string `json:"also,omitempty"`
+	Snapshot     string   `json:"snapshot,omitempty"` // delete: the snapshot folder, relative to the root
+	// Prune lists the snapshot folders a prune removes; Policy and
+	// Decisions say why (prune only).
+	Prune     []string        `json:"prune,omitempty"`
+	Policy    string          `json:"policy,omitempty"`
+	Decisions []PruneDecision `json:"decisions,omitempty"`
+	Created   time.Time       `json:"created"`
 	// MinAgeSeconds is gc's minimum age.
 	MinAgeSeconds float64 `json:"min_age_seconds"`
 	// Snapshots counts the complete snapshots whose references were honoured.
@@ -173,7 +178,7 @@ func analyseOnce(ctx context.Context, root *store.Location, opt Options) (*catal
 	}
 	var also []*catalog.Catalog
 	for _, l := range opt.Also {
-		ac, err := catalog.Scan(ctx, l, catalog.Options{Parallel: opt.Parallel})
+		ac, err := catalog.Scan(ctx, l, catalog.Options{Parallel: opt.Parallel, MayBeMissing: true})
 		if err != nil {
 			return nil, err
 		}

@@ -22,17 +22,7 @@ func (c *converter) planStream(op *format.OperatorState, h *format.KeyGroupsHand
 	if h.Delegate != nil {
 		c.total += h.Delegate.StateSize()
 	}
-	var out format.KeyedStateHandle
-	c.add(&task{name: where,
-		run: func(ctx context.Context) error {
-			var err error
-			if out, err = c.convertStream(ctx, op, h); err != nil {
-				return fmt.Errorf("%s: %w", where, err)
-			}
-			return nil
-		},
-		apply: func() { set(out) },
-	})
+	c.addConversion(where, set, func(ctx context.Context) (format.KeyedStateHandle, error) { return c.convertStream(ctx, op, h) })
 	return nil
 }
 
@@ -172,17 +162,7 @@ func (c *converter) planRocksDB(op *format.OperatorState, h *format.IncrementalH
 			}
 		}
 	}
-	var out format.KeyedStateHandle
-	c.add(&task{name: where,
-		run: func(ctx context.Context) error {
-			var err error
-			if out, err = c.convertRocksDB(ctx, op, h); err != nil {
-				return fmt.Errorf("%s: %w", where, err)
-			}
-			return nil
-		},
-		apply: func() { set(out) },
-	})
+	c.addConversion(where, set, func(ctx context.Context) (format.KeyedStateHandle, error) { return c.convertRocksDB(ctx, op, h) })
 	return nil
 }
 
@@ -381,4 +361,20 @@ func (c *converter) download(ctx context.Context, o object, dst string) error {
 		return fmt.Errorf("%s: %d bytes, the metadata says %d", o.name(), n, o.Size)
 	}
 	return nil
+}
+
+// addConversion schedules a conversion whose result set receives once
+// every task succeeded.
+func (c *converter) addConversion(where string, set func(format.KeyedStateHandle), convert func(context.Context) (format.KeyedStateHandle, error)) {
+	var out format.KeyedStateHandle
+	c.add(&task{name: where,
+		run: func(ctx context.Context) error {
+			var err error
+			if out, err = convert(ctx); err != nil {
+				return fmt.Errorf("%s: %w", where, err)
+			}
+			return nil
+		},
+		apply: func() { set(out) },
+	})
 }

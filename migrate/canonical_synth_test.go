@@ -213,12 +213,7 @@ func TestHeapCorruptFailsCleanly(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "key group 2") || !strings.Contains(err.Error(), "src/state") {
 		t.Fatalf("err = %v, want one naming the file and key group 2", err)
 	}
-	if ents, _ := os.ReadDir(out); len(ents) != 0 {
-		t.Errorf("destination holds %d files after the failure", len(ents))
-	}
-	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
-		t.Errorf("scratch holds %d entries after the failure", len(ents))
-	}
+	assertNothingLeft(t, out, tmp)
 }
 
 // TestHeapUnknownSerializer: a state whose serializer fsnap does not know

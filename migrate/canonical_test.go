@@ -615,12 +615,7 @@ func TestCorruptSSTFailsCleanly(t *testing.T) {
 		t.Fatal("no error for a damaged SST")
 	}
 	t.Logf("error: %v", err)
-	if ents, _ := os.ReadDir(out); len(ents) != 0 {
-		t.Errorf("destination holds %d files after the failure", len(ents))
-	}
-	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
-		t.Errorf("scratch holds %d entries after the failure", len(ents))
-	}
+	assertNothingLeft(t, out, tmp)
 }
 
 // TestCancelled: a cancelled conversion stops, removes what it wrote and
@@ -639,12 +634,7 @@ func TestCancelled(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
-	if ents, _ := os.ReadDir(out); len(ents) != 0 {
-		t.Errorf("destination holds %d files", len(ents))
-	}
-	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
-		t.Errorf("scratch holds %d entries", len(ents))
-	}
+	assertNothingLeft(t, out, tmp)
 }
 
 // TestRemoteSource converts from an object store (mem://): heap streams
@@ -739,5 +729,17 @@ func TestToCanonicalChannelState(t *testing.T) {
 	r, err := verify.Check(ctx, s, sr, verify.Options{Level: verify.LevelHeaders})
 	if err != nil || r.CodeCounts()[verify.SavepointChannelState] != 0 || r.Counts.Error != 0 {
 		t.Errorf("verify: %v, %+v", err, r.Findings)
+	}
+}
+
+// assertNothingLeft checks that a failed conversion left nothing in its
+// destination and scratch directories.
+func assertNothingLeft(t *testing.T, out, tmp string) {
+	t.Helper()
+	if ents, _ := os.ReadDir(out); len(ents) != 0 {
+		t.Errorf("destination holds %d files after the failure", len(ents))
+	}
+	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+		t.Errorf("scratch holds %d entries after the failure", len(ents))
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/fsnap/fsnap/format"
 	"github.com/fsnap/fsnap/internal/transfer"
 	"github.com/fsnap/fsnap/snapshot"
+	"github.com/fsnap/fsnap/snapshot/source"
 	"github.com/fsnap/fsnap/store"
 )
 
@@ -115,7 +116,7 @@ type RelocatePlan struct {
 
 	opts       RelocateOptions
 	engine     *transfer.Engine
-	src        *store.SnapshotRef
+	src        *source.Source
 	dst        *store.Location
 	dstMetaKey string
 	srcPaths   *store.Resolver // absolute paths of the source snapshot
@@ -160,6 +161,8 @@ type RelocateReport struct {
 	Seconds       float64        `json:"seconds"`
 	// Plan lists the files of a dry run.
 	Plan []PlanFile `json:"plan,omitempty"`
+
+	files []PlanFile // what the totals of a bulk run count once each
 }
 
 // RelocateError is a failed relocation; its report lists the problems.
@@ -196,7 +199,7 @@ func failedRelocateReport(src, dst string, p *RelocatePlan, err error, start tim
 		Error: store.Redact(err.Error(), src, dst), Seconds: time.Since(start).Seconds()}
 	if p != nil {
 		r.Src, r.Dst, r.Files, r.Bytes = p.Src, p.Dst, len(p.Files), p.Bytes
-		r.Problems, r.Warnings = p.Problems, p.Warnings
+		r.Problems, r.Warnings, r.files = p.Problems, p.Warnings, p.Files
 	}
 	return r
 }
@@ -212,25 +215,18 @@ func PlanRelocation(ctx context.Context, src, dst string, opts RelocateOptions) 
 			return nil, fmt.Errorf("empty prefix map %q=%q", m.Old, m.New)
 		}
 	}
-	sr, err := store.OpenSnapshot(ctx, src)
+	snap, ss, err := source.Load(ctx, src)
 	if err != nil {
 		return nil, err
 	}
-	p := &RelocatePlan{opts: opts, src: sr, Src: strings.TrimSuffix(sr.NameOf(sr.Prefix), "/"), engine: opts.engine}
+	sr, m := ss.Ref, snap.Metadata // relocation rewrites the handles of this copy
+	p := &RelocatePlan{opts: opts, src: ss, Src: snap.Dir, engine: opts.engine}
 	if p.engine == nil {
 		p.engine = opts.Transfers.engine()
 	}
 	fail := func(err error) (*RelocatePlan, error) {
 		p.Close()
 		return nil, err
-	}
-	raw, err := sr.ReadAll(ctx, sr.MetadataKey, snapshot.MaxMetadataSize)
-	if err != nil {
-		return fail(err)
-	}
-	m, err := format.ParseMetadata(raw)
-	if err != nil {
-		return fail(fmt.Errorf("%s: %w", sr.NameOf(sr.MetadataKey), err))
 	}
 	p.Version = m.Version
 	dl, err := openDestDir(ctx, dst)
@@ -409,7 +405,7 @@ func (p *RelocatePlan) Close() {
 func (p *RelocatePlan) Apply(ctx context.Context) (*RelocateReport, error) {
 	start := time.Now()
 	r := &RelocateReport{Src: p.Src, Dst: p.Dst, Files: len(p.Files), Bytes: p.Bytes, Rewritten: p.Rewritten,
-		SelfContained: p.SelfContained, Warnings: p.Warnings, Problems: p.Problems}
+		SelfContained: p.SelfContained, Warnings: p.Warnings, Problems: p.Problems, files: p.Files}
 	finish := func(err error) (*RelocateReport, error) {
 		r.Seconds = time.Since(start).Seconds()
 		if err != nil {
@@ -518,6 +514,29 @@ func (p *RelocatePlan) writeMetadata(ctx context.Context) error {
 	return publishMetadata(ctx, p.dst, p.dstMetaKey, data, dsts, !p.opts.Transfers.NoSync)
 }
 
+// handleSlot is one place in _metadata that holds a stream handle, so that
+// relocation can read it and put a rewritten handle back.
+type handleSlot struct {
+	h *format.StreamHandle
+	// op is the operator state handle whose delegate this handleSlot is (nil
+	// otherwise): a file-merging handle must become a plain one when its
+	// segment delegate is rewritten.
+	op    *format.OperatorStateHandle
+	where string // for messages: operator, subtask and handleSlot
+}
+
+// handleSlots lists every stream handle slot of m in file order
+// (format's walk).
+func handleSlots(m *format.Metadata) []handleSlot {
+	var out []handleSlot
+	for n := range m.Walk() {
+		if n.Stream != nil {
+			out = append(out, handleSlot{h: n.Stream, op: n.Owner, where: n.Where(m)})
+		}
+	}
+	return out
+}
+
 // relocPlanner builds a plan while walking the handles.
 type relocPlanner struct {
 	ctx   context.Context
@@ -571,13 +590,9 @@ func (b *relocPlanner) handleSlot(s handleSlot) error {
 			h.RelativePath, Kept)
 	case *format.FileHandle:
 		if np, ok := b.mapped(h.Path); ok {
-			src, err := b.resolve(h.Path, false)
+			src, dst, err := b.resolveMapped(s, h.Path, np)
 			if err != nil {
-				return fmt.Errorf("%s: %w", s.where, err)
-			}
-			dst, err := b.resolve(np, true)
-			if err != nil {
-				return fmt.Errorf("%s: mapped path: %w", s.where, err)
+				return err
 			}
 			*s.h = &format.FileHandle{Path: np, Size: h.Size}
 			return b.add(s, transfer.File{Src: src, Dst: dst, Length: -1, Size: h.Size, Shared: true}, np, Mapped)
@@ -606,13 +621,9 @@ func (b *relocPlanner) handleSlot(s handleSlot) error {
 		return b.add(s, transfer.File{Src: src, Dst: dst, Length: -1, Size: h.Size}, name, AbsoluteToRelative)
 	case *format.SegmentFileHandle:
 		if np, ok := b.mapped(h.Path); ok {
-			src, err := b.resolve(h.Path, false)
+			src, dst, err := b.resolveMapped(s, h.Path, np)
 			if err != nil {
-				return fmt.Errorf("%s: %w", s.where, err)
-			}
-			dst, err := b.resolve(np, true)
-			if err != nil {
-				return fmt.Errorf("%s: mapped path: %w", s.where, err)
+				return err
 			}
 			nh := *h
 			nh.Path = np
@@ -679,6 +690,17 @@ func (b *relocPlanner) warn(w string) {
 		}
 	}
 	b.p.Warnings = append(b.p.Warnings, w)
+}
+
+// resolveMapped resolves a path and its mapped form.
+func (b *relocPlanner) resolveMapped(s handleSlot, p, np string) (src, dst transfer.Object, err error) {
+	if src, err = b.resolve(p, false); err != nil {
+		return src, dst, fmt.Errorf("%s: %w", s.where, err)
+	}
+	if dst, err = b.resolve(np, true); err != nil {
+		return src, dst, fmt.Errorf("%s: mapped path: %w", s.where, err)
+	}
+	return src, dst, nil
 }
 
 func (b *relocPlanner) mapped(p string) (string, bool) {

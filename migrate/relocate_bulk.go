@@ -184,18 +184,25 @@ type BulkSummary struct {
 
 // BulkTotals sums a run.
 type BulkTotals struct {
-	Snapshots        int     `json:"snapshots"`
-	Relocated        int     `json:"relocated"`
-	AlreadyRelocated int     `json:"already_relocated"`
-	Planned          int     `json:"planned"`
-	Failed           int     `json:"failed"`
-	Files            int     `json:"files"`
-	Copied           int     `json:"copied"`
-	ServerSide       int     `json:"server_side"`
-	Present          int     `json:"present"`
-	Bytes            int64   `json:"bytes"`
-	BytesCopied      int64   `json:"bytes_copied"`
-	Seconds          float64 `json:"seconds"`
+	Snapshots        int   `json:"snapshots"`
+	Relocated        int   `json:"relocated"`
+	AlreadyRelocated int   `json:"already_relocated"`
+	Planned          int   `json:"planned"`
+	Failed           int   `json:"failed"`
+	Files            int   `json:"files"`
+	Copied           int   `json:"copied"`
+	ServerSide       int   `json:"server_side"`
+	Present          int   `json:"present"`
+	Bytes            int64 `json:"bytes"`
+	// DistinctFiles and DistinctBytes count each destination object once:
+	// a shared file several snapshots use is one object (Files and Bytes
+	// count it per snapshot).
+	DistinctFiles int   `json:"distinct_files"`
+	DistinctBytes int64 `json:"distinct_bytes"`
+	// SourceBytes counts each source object once.
+	SourceBytes int64   `json:"source_bytes"`
+	BytesCopied int64   `json:"bytes_copied"`
+	Seconds     float64 `json:"seconds"`
 }
 
 // RelocateAll relocates every pair, Parallel at a time, and sums up. A
@@ -227,7 +234,19 @@ func RelocateAll(ctx context.Context, pairs []RelocatePair, opts BulkOptions) *B
 	}
 	wg.Wait()
 	t := &sum.Totals
+	seen, seenSrc := map[string]bool{}, map[string]bool{}
 	for _, r := range sum.Snapshots {
+		for _, f := range r.files {
+			if !seenSrc[f.From] {
+				seenSrc[f.From] = true
+				t.SourceBytes += f.Bytes
+			}
+			if !seen[f.To] {
+				seen[f.To] = true
+				t.DistinctFiles++
+				t.DistinctBytes += f.Bytes
+			}
+		}
 		t.Snapshots++
 		switch r.Status {
 		case Relocated:
@@ -265,7 +284,7 @@ func relocateOne(ctx context.Context, p RelocatePair, opts BulkOptions) *Relocat
 		return failedRelocateReport(p.Src, p.Dst, plan, err, start)
 	}
 	r := &RelocateReport{Src: plan.Src, Dst: plan.Dst, Status: Planned, Files: len(plan.Files), Bytes: plan.Bytes,
-		Rewritten: plan.Rewritten, SelfContained: plan.SelfContained, Warnings: plan.Warnings, Plan: plan.Files,
+		Rewritten: plan.Rewritten, SelfContained: plan.SelfContained, Warnings: plan.Warnings, Plan: plan.Files, files: plan.Files,
 		Seconds: time.Since(start).Seconds()}
 	if plan.Done {
 		r.Status = AlreadyRelocated

@@ -60,75 +60,44 @@ type handleCensus struct {
 	finished    int
 	incremental int
 	changelog   int
-	streamCodes map[format.StreamHandleType]int
 }
 
 func census(m *format.Metadata) handleCensus {
-	c := handleCensus{codes: map[format.KeyedHandleType]int{}, streamCodes: map[format.StreamHandleType]int{}}
-	var stream func(h format.StreamHandle)
-	stream = func(h format.StreamHandle) {
-		if h == nil {
-			return
+	c := handleCensus{codes: map[format.KeyedHandleType]int{}}
+	for n := range m.Walk() {
+		if n.Stream == nil {
+			c.codes[n.Keyed.KeyedType()]++
+			switch n.Keyed.(type) {
+			case *format.IncrementalHandle:
+				c.incremental++
+			case *format.ChangelogHandle, *format.ChangelogBytesHandle, *format.ChangelogFileHandle:
+				c.changelog++
+			}
+			continue
 		}
-		c.streamCodes[h.StreamType()]++
-		switch h := h.(type) {
+		if _, ok := n.Keyed.(*format.ChangelogFileHandle); ok || n.Slot == SlotLegacyOperator {
+			continue // changelog files and version 2 operator state say nothing of sharing
+		}
+		switch h := (*n.Stream).(type) {
 		case *format.FileHandle:
-			if scopeOfAbsolute(h.Path) == ScopeShared {
+			if n.RocksDBShared || scopeOfAbsolute(h.Path) == ScopeShared {
 				c.sharedFiles++
 			}
 		case *format.SegmentFileHandle:
 			if h.Scope == format.SegmentShared || scopeOfAbsolute(h.Path) == ScopeShared {
 				c.sharedFiles++
 			}
-		case *format.KeyGroupsHandle:
-			stream(h.Delegate)
-		}
-	}
-	var keyed func(h format.KeyedStateHandle)
-	keyed = func(h format.KeyedStateHandle) {
-		if h == nil {
-			return
-		}
-		c.codes[h.KeyedType()]++
-		switch h := h.(type) {
-		case *format.KeyGroupsHandle:
-			stream(h.Delegate)
-		case *format.IncrementalHandle:
-			c.incremental++
-			c.sharedFiles += len(h.SharedState)
-			stream(h.MetaStateHandle)
-			for _, f := range h.PrivateState {
-				stream(f.Handle)
+		default:
+			if n.RocksDBShared {
+				c.sharedFiles++
 			}
-		case *format.ChangelogHandle:
-			c.changelog++
-			for _, k := range h.Materialized {
-				keyed(k)
-			}
-			for _, k := range h.NonMaterialized {
-				keyed(k)
-			}
-		case *format.ChangelogBytesHandle, *format.ChangelogFileHandle:
-			c.changelog++
 		}
 	}
 	for i := range m.Operators {
-		op := &m.Operators[i]
-		stream(op.Coordinator)
-		for j := range op.Subtasks {
-			st := &op.Subtasks[j]
+		for _, st := range m.Operators[i].Subtasks {
 			if st.Finished {
 				c.finished++
-				continue
 			}
-			if st.ManagedOperatorState != nil {
-				stream(st.ManagedOperatorState.Delegate)
-			}
-			if st.RawOperatorState != nil {
-				stream(st.RawOperatorState.Delegate)
-			}
-			keyed(st.ManagedKeyedState)
-			keyed(st.RawKeyedState)
 			c.channel += len(st.InputChannels()) + len(st.ResultSubpartitions())
 		}
 	}

@@ -25,6 +25,22 @@ type Snapshot struct {
 	// Files lists every stream the handles use, one entry per distinct file
 	// (and one per inline stream), in the order first met.
 	Files []*File
+
+	byPath map[string]*File // Files by Path as the handles name them
+}
+
+// FileOf is the file a file-backed stream handle names; nil for inline
+// streams and other handles.
+func (s *Snapshot) FileOf(h format.StreamHandle) *File {
+	switch h := h.(type) {
+	case *format.RelativeFileHandle:
+		return s.byPath[s.Dir+"/"+h.RelativePath]
+	case *format.FileHandle:
+		return s.byPath[h.Path]
+	case *format.SegmentFileHandle:
+		return s.byPath[h.Path]
+	}
+	return nil
 }
 
 // Operator summarises one operator's state.
@@ -164,6 +180,7 @@ func FromMetadata(dir string, size int64, m *format.Metadata) *Snapshot {
 		}
 	}
 	b.countFiles(cur)
+	s.byPath = b.byPath
 	s.Kind = inferKind(m)
 	s.Flink = inferFlinkRange(m)
 	return s

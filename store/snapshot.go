@@ -107,6 +107,14 @@ func resolveSnapshot(ctx context.Context, l *Location) (*SnapshotRef, error) {
 	return nil, l.Wrap(l.Prefix, fmt.Errorf("not a snapshot: no %s (an incomplete or failed checkpoint, or not a snapshot directory)", MetadataName))
 }
 
+// SnapshotAt is the snapshot in directory dir (a key prefix ending in "/")
+// of an open location, sharing its bucket: closing it leaves l open.
+func (l *Location) SnapshotAt(dir string) *SnapshotRef {
+	sub := &Location{Bucket: l.Bucket, Prefix: dir, Display: l.NameOf(dir), Scheme: l.Scheme, Name: l.Name,
+		query: l.query, secrets: l.secrets, shared: true}
+	return &SnapshotRef{Location: sub, MetadataKey: dir + MetadataName}
+}
+
 // RootScopes are the folders a snapshot may reference files in, by
 // default: its checkpoint root (ROOT of ROOT/<job>/chk-N, whose jobs share
 // files when restored from each other) or, for other snapshots, the folder

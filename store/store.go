@@ -1,8 +1,9 @@
 // Package store opens the storage that Flink snapshots live in, by URL,
 // through gocloud.dev/blob, and adds the few things *blob.Bucket lacks:
 // directory-like locations inside a bucket, safe joining of untrusted names,
-// snapshot references, Flink path mapping, bounded reads, paged listing and
-// secret-free messages.
+// snapshot references, Flink path mapping, bounded reads, random access to
+// ranges of objects with a block cache (Location.OpenRange), paged listing
+// and secret-free messages.
 //
 // Accepted location URLs:
 //

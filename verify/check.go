@@ -2,7 +2,6 @@ package verify
 
 import (
 	"context"
-	"fmt"
 	"runtime"
 	"sync"
 
@@ -26,17 +25,9 @@ const (
 	LevelDeep
 )
 
-func (l Level) String() string {
-	switch l {
-	case LevelFiles:
-		return "files"
-	case LevelHeaders:
-		return "headers"
-	case LevelDeep:
-		return "deep"
-	}
-	return fmt.Sprintf("Level(%d)", int(l))
-}
+var levelNames = map[Level]string{LevelFiles: "files", LevelHeaders: "headers", LevelDeep: "deep"}
+
+func (l Level) String() string { return enumName(l, levelNames, "Level") }
 
 // Options tune Check.
 type Options struct {
@@ -44,6 +35,12 @@ type Options struct {
 	Level Level
 	// RequireRelocatable raises every not-relocatable-* finding to an error.
 	RequireRelocatable bool
+	// SelfContainedIn, when set, is a root that must hold every file the
+	// snapshot uses (a relocated checkpoint root, whose incremental
+	// checkpoints are never relocatable one by one): files under it are
+	// fine wherever they are, any other absolute path is a
+	// file-outside-root error.
+	SelfContainedIn *store.Location
 	// Concurrency bounds the parallel store requests (Stat, reads); zero
 	// means 16. Deep walks of local files use at most GOMAXPROCS workers,
 	// since they are bound by the CPU.
@@ -69,7 +66,7 @@ func Check(ctx context.Context, snap *snapshot.Snapshot, src *snapsrc.Source, op
 		opts.Concurrency = 16
 	}
 	c := &checker{ctx: ctx, snap: snap, src: src, ref: src.Ref, opts: opts,
-		files: map[*snapshot.File]*fileInfo{}, byPath: map[string]*snapshot.File{}}
+		files: map[*snapshot.File]*fileInfo{}}
 	m := snap.Metadata
 	r := &Report{Schema: Schema, Snapshot: snap.Dir, Kind: string(snap.Kind.Kind),
 		MetadataVersion: m.Version, Level: opts.Level.String()}
@@ -78,6 +75,7 @@ func Check(ctx context.Context, snap *snapshot.Snapshot, src *snapsrc.Source, op
 
 	c.consistency()
 	c.keyGroups()
+	c.offsets()
 	c.indexFiles()
 	c.paths()
 	if err := c.presence(); err != nil {
@@ -116,8 +114,7 @@ type checker struct {
 	findings []Finding
 	report   *Report
 
-	files  map[*snapshot.File]*fileInfo
-	byPath map[string]*snapshot.File
+	files map[*snapshot.File]*fileInfo
 
 	// badKeyed marks key-group handles whose offsets are wrong: their
 	// streams are not read (the finding is already made).

@@ -85,6 +85,7 @@
 //	snappy-checksum                    error     a Snappy chunk's CRC-32C does not match its data
 //	snappy-corrupt                     error     malformed Snappy framing (identifier, chunk type, chunk length)
 //	raw-keyed-timers-corrupt           error     (deep) legacy timers in raw keyed state do not decode or do not fill their block
+//	file-outside-root                  error     (--require self-contained=ROOT) a file the snapshot uses lies outside ROOT
 //	-- formats fsnap does not read (never errors: the bytes may well be valid) --
 //	unsupported-serializer             warning   a header names a serializer snapshot class fsnap cannot decode, outside any framing; the states before it are read
 //	unsupported-header-version         warning   a stream header version above those fsnap reads (1 to 6), perhaps a later Flink's; not checked further

@@ -24,15 +24,7 @@ type fileInfo struct {
 	actual   int64
 }
 
-// fileKey identifies a file of the model by how its handle names it.
-func fileKey(f *snapshot.File) string {
-	if f.Scope == snapshot.ScopeExclusive {
-		return "rel:" + f.Relative
-	}
-	return "abs:" + f.Path
-}
-
-// indexFiles maps the model's files and counts the handles.
+// indexFiles counts the handles.
 func (c *checker) indexFiles() {
 	for _, f := range c.snap.Files {
 		if f.Scope == snapshot.ScopeInline {
@@ -40,26 +32,16 @@ func (c *checker) indexFiles() {
 			continue
 		}
 		c.report.Checked.Handles += len(f.Users)
-		c.byPath[fileKey(f)] = f
 	}
 }
 
 // fileOf returns the model's file for a stream handle, nil for inline
 // streams.
 func (c *checker) fileOf(h format.StreamHandle) *fileInfo {
-	var f *snapshot.File
-	switch h := h.(type) {
-	case *format.RelativeFileHandle:
-		f = c.byPath["rel:"+h.RelativePath]
-	case *format.FileHandle:
-		f = c.byPath["abs:"+h.Path]
-	case *format.SegmentFileHandle:
-		f = c.byPath["abs:"+h.Path]
+	if f := c.snap.FileOf(h); f != nil {
+		return c.files[f]
 	}
-	if f == nil {
-		return nil
-	}
-	return c.files[f]
+	return nil
 }
 
 // paths resolves every file to a store key, refusing unsafe names, and
@@ -115,6 +97,13 @@ func (c *checker) locate(fi *fileInfo) {
 // where, and what relocation does about it.
 func (c *checker) relocatability(fi *fileInfo) {
 	f := fi.f
+	if root := c.opts.SelfContainedIn; root != nil {
+		if key, ok := root.KeyOf(fi.fp); ok && strings.HasPrefix(key, root.Prefix) {
+			return // under the root it must be in
+		}
+		c.add(FileOutsideRoot, firstUse(f, fi.name), fmt.Sprintf("used by %d %s, it lies outside %s, which must hold every file", len(f.Users), plural(len(f.Users), "handle"), root.Display), withUsers(f))
+		return
+	}
 	n := len(f.Users)
 	users := "1 handle"
 	if n != 1 {

@@ -20,29 +20,27 @@ const (
 	Error   Severity = 3 // a restore fails or loses state
 )
 
-func (s Severity) String() string {
-	switch s {
-	case Info:
-		return "info"
-	case Warning:
-		return "warning"
-	case Error:
-		return "error"
-	}
-	return fmt.Sprintf("Severity(%d)", int(s))
-}
+var severityNames = map[Severity]string{Info: "info", Warning: "warning", Error: "error"}
+
+func (s Severity) String() string { return enumName(s, severityNames, "Severity") }
 
 // ParseSeverity parses "error", "warning" or "info".
 func ParseSeverity(s string) (Severity, error) {
-	switch strings.ToLower(s) {
-	case "error":
-		return Error, nil
-	case "warning":
-		return Warning, nil
-	case "info":
-		return Info, nil
+	for v, name := range severityNames {
+		if strings.EqualFold(s, name) {
+			return v, nil
+		}
 	}
 	return 0, fmt.Errorf("unknown severity %q (want error, warning or info)", s)
+}
+
+// enumName is the name of an enum value from its table, or TYPE(n).
+func enumName[T ~int](v T, names map[T]string, typ string) string {
+	name, ok := names[v]
+	if !ok {
+		name = fmt.Sprintf("%s(%d)", typ, int(v))
+	}
+	return name
 }
 
 func (s Severity) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
@@ -80,6 +78,7 @@ const (
 
 	// Path safety.
 	UnsafeRelativePath Code = "unsafe-relative-path"
+	FileOutsideRoot    Code = "file-outside-root"
 	UnsafeAbsolutePath Code = "unsafe-absolute-path"
 
 	// Key groups.
@@ -129,7 +128,7 @@ var codeSeverity = map[Code]Severity{
 	FileMissing: Error, FileTruncated: Error, FileSizeDiffers: Error, FileNotChecked: Warning, StoreError: Error,
 	NotRelocatableAbsolute: Warning, NotRelocatableEntropy: Warning, NotRelocatableShared: Warning,
 	NotRelocatableTaskOwned: Warning, NotRelocatableChangelog: Warning, NotRelocatableFileMerging: Warning,
-	UnsafeRelativePath: Error, UnsafeAbsolutePath: Error,
+	UnsafeRelativePath: Error, UnsafeAbsolutePath: Error, FileOutsideRoot: Error,
 	KeyGroupsGap: Error, KeyGroupsOverlap: Error, KeyGroupsOutOfRange: Error, KeyedSubtaskNoState: Info,
 	KeyGroupOffsetOutside: Error, KeyGroupOffsetsOrder: Error, KeyGroupOffsetInHeader: Error, KeyGroupExtent: Error,
 	OperatorOffsetOutside: Error,

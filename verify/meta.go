@@ -106,7 +106,6 @@ func (c *checker) keyGroups() {
 				}
 				rs = append(rs, rng{st.Index, h.KeyGroups()})
 				present[st.Index] = true
-				c.keyedOffsets(place{op: i, sub: st.Index, slot: slot}, h, raw)
 			}
 			if len(rs) == 0 || op.MaxParallelism < 1 || op.MaxParallelism > maxKeyGroups {
 				continue
@@ -117,8 +116,7 @@ func (c *checker) keyGroups() {
 				owner[k] = -1
 			}
 			type pair struct{ a, b int32 }
-			overlaps := map[pair][2]int32{}
-			var pairs []pair
+			overlaps := newSpans[pair]()
 			for _, x := range rs {
 				r := x.r
 				lo, hi := int64(r.Start), int64(r.Start)+int64(r.Count)-1
@@ -130,21 +128,14 @@ func (c *checker) keyGroups() {
 				}
 				for kg := int32(lo); int64(kg) <= hi; kg++ {
 					if owner[kg] >= 0 {
-						pr := pair{owner[kg], x.sub}
-						span, ok := overlaps[pr]
-						if !ok {
-							pairs = append(pairs, pr)
-							span = [2]int32{kg, kg}
-						}
-						span[1] = kg
-						overlaps[pr] = span
+						overlaps.add(pair{owner[kg], x.sub}, kg, kg)
 						continue
 					}
 					owner[kg] = x.sub
 				}
 			}
-			for _, pr := range pairs {
-				span := overlaps[pr]
+			for _, pr := range overlaps.order {
+				span := overlaps.m[pr]
 				c.add(KeyGroupsOverlap, place{op: i, sub: pr.b, slot: slot},
 					fmt.Sprintf("subtasks %d and %d both hold %s of %s state; a restore would apply them twice", pr.a, pr.b, kgSpan(span[0], span[1]), slotWord(slot)),
 					atKeyGroup(span[0]))
@@ -154,8 +145,7 @@ func (c *checker) keyGroups() {
 			// such a subtask is expected; one owned by a subtask that has a
 			// handle is lost state.
 			par := op.Parallelism
-			absent := map[int32][2]int32{}
-			var absentOrder []int32
+			absent := newSpans[int32]()
 			for kg := int32(0); kg < maxP; kg++ {
 				if owner[kg] != -1 {
 					continue
@@ -183,39 +173,44 @@ func (c *checker) keyGroups() {
 							atKeyGroup(a))
 					case finished[idx]:
 					default:
-						span, ok := absent[idx]
-						if !ok {
-							absentOrder = append(absentOrder, idx)
-							span = [2]int32{a, b}
-						}
-						span[1] = b
-						absent[idx] = span
+						absent.add(idx, a, b)
 					}
 					a = b + 1
 				}
 				kg = end
 			}
 			if !raw {
-				for _, idx := range absentOrder {
-					span := absent[idx]
+				for _, idx := range absent.order {
+					span := absent.m[idx]
 					c.add(KeyedSubtaskNoState, place{op: i, sub: idx, slot: slot},
 						fmt.Sprintf("subtask %d stored no keyed state (Flink omits subtasks without state), so a restore has no state for %s", idx, kgSpan(span[0], span[1])))
 				}
-			}
-		}
-		for j := range op.Subtasks {
-			st := &op.Subtasks[j]
-			if h := st.ManagedOperatorState; h != nil {
-				c.operatorOffsets(place{op: i, sub: st.Index, slot: snapshot.SlotManagedOperator}, h, false)
-			}
-			if h := st.RawOperatorState; h != nil {
-				c.operatorOffsets(place{op: i, sub: st.Index, slot: snapshot.SlotRawOperator}, h, true)
 			}
 		}
 	}
 }
 
 // kgSpan names key groups a to b: "key group 5", "key groups 5-9".
+// spans keeps, per key, the range of key groups from the first seen to
+// the last, and the keys in the order first seen.
+type spans[K comparable] struct {
+	m     map[K][2]int32
+	order []K
+}
+
+func newSpans[K comparable]() *spans[K] { return &spans[K]{m: map[K][2]int32{}} }
+
+// add extends k's span to hi, or starts it at lo.
+func (s *spans[K]) add(k K, lo, hi int32) {
+	span, ok := s.m[k]
+	if !ok {
+		s.order = append(s.order, k)
+		span[0] = lo
+	}
+	span[1] = hi
+	s.m[k] = span
+}
+
 func kgSpan(a, b int32) string {
 	if a == b {
 		return fmt.Sprintf("key group %d", a)
@@ -230,21 +225,19 @@ func slotWord(s snapshot.Slot) string {
 	return "managed keyed"
 }
 
-// keyedOffsets checks the offsets of the key-group handles in h.
-func (c *checker) keyedOffsets(p place, h format.KeyedStateHandle, raw bool) {
-	switch h := h.(type) {
-	case *format.KeyGroupsHandle:
-		c.kgOffsets(p, h, raw)
-	case *format.ChangelogHandle:
-		for _, k := range h.Materialized {
-			if k != nil {
-				c.keyedOffsets(p, k, raw)
-			}
+// offsets checks the offsets of every key-group handle and operator state
+// handle against their streams.
+func (c *checker) offsets() {
+	m := c.snap.Metadata
+	for n := range m.Walk() {
+		if n.Subtask < 0 {
+			continue
 		}
-		for _, k := range h.NonMaterialized {
-			if k != nil {
-				c.keyedOffsets(p, k, raw)
-			}
+		p := place{op: n.Operator, sub: m.Operators[n.Operator].Subtasks[n.Subtask].Index, slot: n.Slot}
+		if kg, ok := n.Keyed.(*format.KeyGroupsHandle); ok && n.Stream == nil {
+			c.kgOffsets(p, kg, n.Slot == snapshot.SlotRawKeyed)
+		} else if n.Owner != nil {
+			c.operatorOffsets(p, n.Owner, n.Slot == snapshot.SlotRawOperator)
 		}
 	}
 }

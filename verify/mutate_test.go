@@ -37,7 +37,7 @@ func editMetadata(t *testing.T, dir string, edit func(m *format.Metadata)) {
 	}
 }
 
-func readMetadata(t *testing.T, dir string) *format.Metadata {
+func readMetadata(t testing.TB, dir string) *format.Metadata {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, format.MetadataFileName))
 	if err != nil {

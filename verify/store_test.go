@@ -32,11 +32,7 @@ func TestFixturesInMinIO(t *testing.T) {
 	ctx := context.Background()
 	srv := testservers.Shared(t, testservers.S3)
 	bucket := srv.NewBucket(t)
-	l, err := store.Open(ctx, bucket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := testservers.Open(t, bucket)
 	flinkRoot := "s3://" + l.Name
 	for _, kind := range []fixtures.Kind{fixtures.CanonicalSavepoint, fixtures.IncrementalCheckpoint, fixtures.ChangelogCheckpoint} {
 		s, err := fixtures.Generate(fixtures.Spec{Kind: kind, Version: 6, RootURI: flinkRoot, Seed: 7})
@@ -132,11 +128,7 @@ func TestStoreFailsMidCheck(t *testing.T) {
 	ctx := context.Background()
 	srv := testservers.Start(t, testservers.S3)
 	bucket := srv.NewBucket(t)
-	l, err := store.Open(ctx, bucket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := testservers.Open(t, bucket)
 	s, err := fixtures.Generate(fixtures.Spec{Kind: fixtures.CanonicalSavepoint, Version: 6, RootURI: "s3://" + l.Name, Operators: 1, Parallelism: 2})
 	if err != nil {
 		t.Fatal(err)

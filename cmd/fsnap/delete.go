@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -83,18 +84,14 @@ func runDelete(ctx context.Context, e *env, args []string) error {
 		opt.MinAge = -1
 	}
 	plan, err := gc.PlanDelete(ctx, root, name, opt)
+	if errors.Is(err, gc.ErrActiveJob) {
+		return &exitError{code: exitFindings, err: err} // a refusal, not bad input
+	}
 	if err != nil {
 		return err
 	}
 	if !deleteFlags.apply {
-		if deleteFlags.output == "json" {
-			return writeJSON(e.stdout, plan)
-		}
-		if err := writePlanText(e.stdout, plan); err != nil {
-			return err
-		}
-		_, err := fmt.Fprintf(e.stdout, "\nDry run: nothing deleted (run again with --apply).\n")
-		return err
+		return writeDryRun(e.stdout, plan, deleteFlags.output, "run again with --apply")
 	}
 	if deleteFlags.output != "json" {
 		if err := writePlanText(e.stdout, plan); err != nil {

@@ -12,7 +12,9 @@ import (
 
 	"github.com/fsnap/fsnap/catalog"
 	"github.com/fsnap/fsnap/gc"
+	"github.com/fsnap/fsnap/inventory"
 	"github.com/fsnap/fsnap/store"
+	"github.com/fsnap/fsnap/table"
 )
 
 var depsFlags struct {
@@ -39,14 +41,16 @@ mode from a savepoint under ROOT, another job's root) and reports:
 Output: a table (the first --show orphans and external paths), -o json
 (schema "fsnap.deps/v1", every file with its users) or -o dot (Graphviz:
 snapshots, the shared folders they use, dependencies between snapshots in
-red).`,
+red). -o csv, jsonl, parquet or arrows print the files table of fsnap
+inventory: one row per referenced file with its users, then the orphans
+(shared_by 0).`,
 		flags: func(fs *pflag.FlagSet) {
 			fs.StringArrayVar(&depsFlags.also, "also", nil, "another root whose snapshots may use ROOT's files (repeatable)")
 			fs.IntVar(&depsFlags.show, "show", 20, "orphans and external paths listed in the table")
 		},
 		nargs:   1,
 		output:  &depsFlags.output,
-		outputs: []string{"text", "json", "dot"},
+		outputs: append([]string{"text", "json", "dot"}, tableFormats...),
 		run:     runDeps,
 	})
 }
@@ -92,6 +96,9 @@ func runDeps(ctx context.Context, e *env, args []string) error {
 		return writeJSON(e.stdout, r)
 	case "dot":
 		return writeDot(e.stdout, g, r)
+	}
+	if isTable(depsFlags.output) {
+		return writeTable(e, depsFlags.output, inventory.FileColumns, func(w table.Writer) error { return inventory.WriteDepsFiles(w, r) })
 	}
 	return writeDepsText(e.stdout, r, depsFlags.show)
 }
@@ -148,30 +155,14 @@ func writeDepsText(w io.Writer, d *catalog.Deps, show int) error {
 	if len(d.Unmanaged) > 0 {
 		fmt.Fprintf(w, "Not checkpoint storage, left alone: %s\n", limitList(d.Unmanaged, show))
 	}
-	if len(d.Orphans) > 0 && show > 0 {
-		fmt.Fprintln(w, "\nORPHANS")
-		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		for i, o := range d.Orphans {
-			if i == show {
-				fmt.Fprintf(tw, "… and %d more (-o json lists all)\n", len(d.Orphans)-show)
-				break
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", o.Location, sizeText(o.Size), o.Modified.Local().Format("2006-01-02 15:04:05"))
-		}
-		tw.Flush()
-	}
-	if len(d.External) > 0 && show > 0 {
-		fmt.Fprintln(w, "\nEXTERNAL")
-		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		for i, x := range d.External {
-			if i == show {
-				fmt.Fprintf(tw, "… and %d more (-o json lists all)\n", len(d.External)-show)
-				break
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d users\n", x.Path, sizeText(x.Size), x.Reason, len(x.Users))
-		}
-		tw.Flush()
-	}
+	writeRows(w, "ORPHANS", len(d.Orphans), show, func(tw io.Writer, i int) {
+		o := d.Orphans[i]
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", o.Location, sizeText(o.Size), o.Modified.Local().Format("2006-01-02 15:04:05"))
+	})
+	writeRows(w, "EXTERNAL", len(d.External), show, func(tw io.Writer, i int) {
+		x := d.External[i]
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d users\n", x.Path, sizeText(x.Size), x.Reason, len(x.Users))
+	})
 	return nil
 }
 
@@ -180,6 +171,23 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// writeRows prints a titled table of the first show of n rows (none when
+// show is 0).
+func writeRows(w io.Writer, title string, n, show int, row func(tw io.Writer, i int)) {
+	if n == 0 || show <= 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n%s\n", title)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for i := range min(n, show) {
+		row(tw, i)
+	}
+	if n > show {
+		fmt.Fprintf(tw, "… and %d more (-o json lists all)\n", n-show)
+	}
+	tw.Flush()
 }
 
 func limitList(xs []string, n int) string {

@@ -16,6 +16,7 @@ var fixtureFlags struct {
 	kind    string
 	realMiB int64
 	snappy  bool
+	history int
 }
 
 func init() {
@@ -52,6 +53,7 @@ changelog-checkpoint. Versions 2 to 7 (_metadata format version).`,
 			fs.BoolVar(&s.FileMerging, "file-merging", false, "use file-merging segment handles for operator state")
 			fs.Int64Var(&fixtureFlags.realMiB, "real-state", 0, "write a canonical savepoint with about this many MiB of real keyed state")
 			fs.BoolVar(&fixtureFlags.snappy, "snappy", false, "with --real-state: Snappy-compress the key groups")
+			fs.IntVar(&fixtureFlags.history, "history", 0, "write a realistic checkpoint root instead: N rounds of checkpoints of two jobs sharing incremental files, failed and in-flight attempts, savepoints beside them")
 		},
 		nargs: 1,
 		run:   runFixture,
@@ -65,6 +67,24 @@ func runFixture(ctx context.Context, e *env, args []string) error {
 	}
 	defer l.Close()
 	spec := fixtureFlags.spec
+	if n := fixtureFlags.history; n > 0 {
+		root, err := l.FlinkPathOf(strings.TrimSuffix(l.Prefix, "/"))
+		if err != nil {
+			return err
+		}
+		h, err := fixtures.GenerateHistory(fixtures.HistorySpec{Seed: spec.Seed, Version: spec.Version, RootURI: strings.TrimSuffix(root, "/"),
+			Jobs: 2, Rounds: n, Retain: 3, Subtasks: 2, SSTs: 3, Churn: 0.4, FailRate: 0.1, LeakRate: 0.2, InFlight: true, Savepoints: 2})
+		if err != nil {
+			return usagef("%v", err)
+		}
+		for _, recent := range []bool{false, true} {
+			if err := h.Write(ctx, []fixtures.Writer{l}, recent); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintln(e.stdout, args[0]) // as given: a URL keeps its parameters (?endpoint=…)
+		return nil
+	}
 	if fixtureFlags.realMiB > 0 {
 		sp, err := fixtures.WriteKeyedSavepoint(ctx, l, fixtures.KeyedSpec{Version: spec.Version, Seed: spec.Seed,
 			Parallelism: spec.Parallelism, MaxParallelism: spec.MaxParallelism, Bytes: fixtureFlags.realMiB << 20,
@@ -72,7 +92,7 @@ func runFixture(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(e.stdout, l.NameOf(l.Prefix+sp.Dir))
+		fmt.Fprintln(e.stdout, under(args[0], l, sp.Dir))
 		return nil
 	}
 	spec.Kind = fixtures.Kind(fixtureFlags.kind)
@@ -89,6 +109,16 @@ func runFixture(ctx context.Context, e *env, args []string) error {
 	if err := s.Write(ctx, l); err != nil {
 		return err
 	}
-	fmt.Fprintln(e.stdout, l.NameOf(l.Prefix+s.Dir))
+	fmt.Fprintln(e.stdout, under(args[0], l, s.Dir))
 	return nil
+}
+
+// under names dir below the root the user gave: a URL keeps its query
+// (?endpoint=…), so the line printed can be passed to the next command.
+func under(ref string, l *store.Location, dir string) string {
+	base, query, ok := strings.Cut(ref, "?")
+	if !ok || !strings.Contains(base, "://") {
+		return l.NameOf(l.Prefix + dir)
+	}
+	return strings.TrimSuffix(base, "/") + "/" + strings.TrimSuffix(dir, "/") + "?" + query
 }

@@ -97,6 +97,11 @@ func runGC(ctx context.Context, e *env, args []string) error {
 		if plan.Command != "gc" {
 			return usagef("%s is a plan of fsnap %s, not gc", gcFlags.plan, plan.Command)
 		}
+		// The plan's own minimum age governs its re-check, not the flag's default.
+		opt.MinAge = time.Duration(plan.MinAgeSeconds * float64(time.Second))
+		if opt.MinAge == 0 {
+			opt.MinAge = -1
+		}
 	} else {
 		if plan, err = gc.PlanGC(ctx, root, opt); err != nil {
 			return err
@@ -108,20 +113,25 @@ func runGC(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	if !gcFlags.apply {
-		if gcFlags.output == "json" {
-			return writeJSON(e.stdout, plan)
-		}
-		if err := writePlanText(e.stdout, plan); err != nil {
-			return err
-		}
 		how := "run again with --apply"
 		if gcFlags.plan != "" {
 			how = fmt.Sprintf("plan written to %s; apply exactly it with --apply --plan %s", gcFlags.plan, gcFlags.plan)
 		}
-		_, err := fmt.Fprintf(e.stdout, "\nDry run: nothing deleted (%s).\n", how)
-		return err
+		return writeDryRun(e.stdout, plan, gcFlags.output, how)
 	}
 	return applyPlan(ctx, e, root, plan, opt, gcFlags.output, gcFlags.log, gcFlags.maxDelete)
+}
+
+// writeDryRun prints a plan that is not applied, and how to apply it.
+func writeDryRun(w io.Writer, plan *gc.Plan, output, how string) error {
+	if output == "json" {
+		return writeJSON(w, plan)
+	}
+	if err := writePlanText(w, plan); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "\nDry run: nothing deleted (%s).\n", how)
+	return err
 }
 
 // applyPlan applies a plan, logging each event, and reports the result.
@@ -223,18 +233,10 @@ func writePlanText(w io.Writer, p *gc.Plan) error {
 	}
 	section("DELETE", p.Delete)
 	section("KEEP", p.Keep)
-	if len(p.External) > 0 {
-		fmt.Fprintf(w, "\nEXTERNAL (referenced, outside the root: never deleted)\n")
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		for i, x := range p.External {
-			if i == 20 {
-				fmt.Fprintf(tw, "… and %d more (-o json lists all)\n", len(p.External)-20)
-				break
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\tused by %s\n", x.Path, sizeText(x.Size), x.Reason, limitList(x.Users, 3))
-		}
-		tw.Flush()
-	}
+	writeRows(w, "EXTERNAL (referenced, outside the root: never deleted)", len(p.External), 20, func(tw io.Writer, i int) {
+		x := p.External[i]
+		fmt.Fprintf(tw, "%s\t%s\t%s\tused by %s\n", x.Path, sizeText(x.Size), x.Reason, limitList(x.Users, 3))
+	})
 	t := p.Totals
 	_, err := fmt.Fprintf(w, "\n%d objects to delete (%s); %d kept (%s); %d external references kept.\n",
 		t.DeleteObjects, sizeText(t.DeleteBytes), t.KeepObjects, sizeText(t.KeepBytes), t.External)

@@ -10,7 +10,9 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/fsnap/fsnap/inspect"
+	"github.com/fsnap/fsnap/inventory"
 	"github.com/fsnap/fsnap/snapshot/source"
+	"github.com/fsnap/fsnap/table"
 )
 
 var inspectFlags struct {
@@ -22,6 +24,7 @@ var inspectFlags struct {
 	rocksdb      bool
 	tmp          string
 	allow        []string
+	table        string
 }
 
 func init() {
@@ -47,7 +50,11 @@ operator stream to count entries and bytes per state and key group and to
 show skew: the largest subtask and key group against the median. RocksDB
 native state (incremental checkpoints, native savepoints) is listed from its
 meta handle; --rocksdb opens each instance (a scratch copy under --tmp) and
-reports entries, bytes and key groups per column family and the SST files.`,
+reports entries, bytes and key groups per column family and the SST files.
+
+-o csv, jsonl, parquet or arrows print a table of fsnap inventory: one row
+per operator, or with --table states one per state (entries and bytes
+filled with --states).`,
 		flags: func(fs *pflag.FlagSet) {
 			fs.BoolVar(&inspectFlags.files, "files", false, "list every file with scope and users")
 			fs.BoolVar(&inspectFlags.states, "states", false, "walk every state stream: entries and bytes per state and key group, and skew")
@@ -55,11 +62,13 @@ reports entries, bytes and key groups per column family and the SST files.`,
 			fs.IntVar(&inspectFlags.parallel, "parallel", 16, "state files read at once")
 			fs.BoolVar(&inspectFlags.rocksdb, "rocksdb", false, "open every RocksDB instance (a scratch copy under --tmp): entries, bytes and key groups per column family, SST files")
 			fs.StringVar(&inspectFlags.tmp, "tmp", os.TempDir(), "directory for --rocksdb scratch copies")
+			fs.StringVar(&inspectFlags.table, "table", "operators", "with -o csv, jsonl, parquet or arrows: operators or states")
 			allowPathFlag(fs, &inspectFlags.allow)
 		},
-		nargs:  1,
-		output: &inspectFlags.output,
-		run:    runInspect,
+		nargs:   1,
+		output:  &inspectFlags.output,
+		outputs: append([]string{"text", "json"}, tableFormats...),
+		run:     runInspect,
 	})
 }
 
@@ -74,6 +83,9 @@ func runInspect(ctx context.Context, e *env, args []string) error {
 	}
 	defer src.Close()
 	opt := inspect.Options{Files: inspectFlags.files}
+	if inspectFlags.table != "operators" && inspectFlags.table != "states" {
+		return usagef("--table %q: want operators or states", inspectFlags.table)
+	}
 	if inspectFlags.states && inspectFlags.metadataOnly {
 		return usagef("--states reads the state files; --metadata-only does not")
 	}
@@ -91,6 +103,13 @@ func runInspect(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		return rocksDBFailed(r.RocksDB)
+	}
+	if isTable(inspectFlags.output) {
+		cols, write := inventory.OperatorColumns, inventory.WriteOperators
+		if inspectFlags.table == "states" {
+			cols, write = inventory.StateColumns, inventory.WriteStates
+		}
+		return writeTable(e, inspectFlags.output, cols, func(w table.Writer) error { return write(w, "", r.Snapshot, r) })
 	}
 	if err := writeInspectText(e.stdout, r); err != nil || r.RocksDB == nil {
 		return err

@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/fsnap/fsnap/catalog"
-	"github.com/fsnap/fsnap/store"
 )
 
 var latestFlags struct {
@@ -48,15 +47,11 @@ func runLatest(ctx context.Context, e *env, args []string) error {
 	default:
 		return usagef("--type must be checkpoint, savepoint or any, not %q", latestFlags.typ)
 	}
-	root, err := store.Open(ctx, args[0])
+	root, c, err := scanRoot(ctx, args[0])
 	if err != nil {
 		return err
 	}
 	defer root.Close()
-	c, err := catalog.Scan(ctx, root, catalog.Options{})
-	if err != nil {
-		return err
-	}
 	typ := catalog.FolderKind(latestFlags.typ)
 	if typ == "any" {
 		typ = ""

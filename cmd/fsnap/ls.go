@@ -9,7 +9,9 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/fsnap/fsnap/catalog"
+	"github.com/fsnap/fsnap/inventory"
 	"github.com/fsnap/fsnap/store"
+	"github.com/fsnap/fsnap/table"
 )
 
 var lsFlags struct {
@@ -38,15 +40,17 @@ parallel; memory grows with the number of snapshot folders, not of objects.
 Reading the kind costs one read of each listed _metadata (of the newest
 --limit ones only, with --limit); --no-metadata lists from the listing alone.
 
--o json prints a stable document (schema "fsnap.ls/v1").`,
+-o json prints a stable document (schema "fsnap.ls/v1"); -o csv, jsonl,
+parquet or arrows one row per snapshot (the columns of its fields).`,
 		flags: func(fs *pflag.FlagSet) {
 			fs.IntVar(&lsFlags.limit, "limit", 0, "list only the newest N snapshots (0: all)")
 			fs.BoolVar(&lsFlags.complete, "complete", false, "list complete snapshots only")
 			fs.BoolVar(&lsFlags.noMetadata, "no-metadata", false, "do not read _metadata (no kind; savepoints get no id)")
 		},
-		nargs:  1,
-		output: &lsFlags.output,
-		run:    runLs,
+		nargs:   1,
+		output:  &lsFlags.output,
+		outputs: append([]string{"text", "json"}, tableFormats...),
+		run:     runLs,
 	})
 }
 
@@ -54,18 +58,17 @@ func runLs(ctx context.Context, e *env, args []string) error {
 	if lsFlags.limit < 0 {
 		return usagef("--limit must not be negative")
 	}
-	root, err := store.Open(ctx, args[0])
+	root, c, err := scanRoot(ctx, args[0])
 	if err != nil {
 		return err
 	}
 	defer root.Close()
-	c, err := catalog.Scan(ctx, root, catalog.Options{})
-	if err != nil {
-		return err
-	}
 	r := catalog.List(ctx, root, c, catalog.ListOptions{Limit: lsFlags.limit, Complete: lsFlags.complete, NoMetadata: lsFlags.noMetadata})
 	if lsFlags.output == "json" {
 		return writeJSON(e.stdout, r)
+	}
+	if isTable(lsFlags.output) {
+		return writeTable(e, lsFlags.output, inventory.ListingColumns, func(w table.Writer) error { return inventory.WriteListing(w, r) })
 	}
 	return writeLsText(e.stdout, r)
 }
@@ -102,5 +105,23 @@ func writeLsText(w io.Writer, r *catalog.Listing) error {
 		more = fmt.Sprintf(" (newest %d of %d)", r.Count, r.Total)
 	}
 	_, err := fmt.Fprintf(w, "\n%d snapshots%s under %s: %d complete, %d incomplete\n", r.Count, more, r.Root, complete, r.Count-complete)
+	if err == nil && r.Count == 0 {
+		_, err = fmt.Fprintf(w, "Nothing found: fsnap looks for chk-N and savepoint-* folders in %s and one folder below it (job folders); a snapshot of another name is given to inspect or verify itself, and fsnap inventory takes a folder of them.\n", r.Root)
+	}
 	return err
+}
+
+// scanRoot opens the root ref and lists the snapshots under it; the caller
+// closes the root.
+func scanRoot(ctx context.Context, ref string) (*store.Location, *catalog.Catalog, error) {
+	root, err := store.Open(ctx, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := catalog.Scan(ctx, root, catalog.Options{})
+	if err != nil {
+		root.Close()
+		return nil, nil, err
+	}
+	return root, c, nil
 }

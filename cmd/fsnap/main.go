@@ -312,7 +312,7 @@ func newFlagSet(c *command) *pflag.FlagSet {
 		c.flags(fs)
 	}
 	if c.output != nil {
-		fs.StringVarP(c.output, "output", "o", "text", "output format: "+joinOr(c.formats()))
+		fs.StringVarP(c.output, "output", "o", c.formats()[0], "output format: "+joinOr(c.formats()))
 	}
 	if c.run != nil {
 		fs.DurationVar(&globalFlags.timeout, "timeout", 0, "give up after this long, exit 3 (0: no limit)")
@@ -362,6 +362,10 @@ const locationsHelp = `Snapshots and roots are named by a local path or a URL:
   /path/to/savepoint-abc123-0123456789ab   file:///path/...   (a directory or its _metadata)
   s3://bucket/prefix?endpoint=http://host:9000&use_path_style=true&region=R
   gs://bucket/prefix     azblob://container/prefix     mem://name/prefix
+  or as Flink writes them: s3a:// s3p:// s3n://, wasbs://container@account.blob.core.windows.net/...,
+  abfss://container@account.dfs.core.windows.net/... (hdfs://, oss://, ... are refused, exit 2)
+Credentials: each cloud's standard chain (AWS_*, GOOGLE_APPLICATION_CREDENTIALS, AZURE_*);
+AWS_ENDPOINT_URL points s3:// at an S3-compatible store.
 `
 
 func writeCommandHelp(w io.Writer, c *command) {

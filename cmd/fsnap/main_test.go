@@ -70,7 +70,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"--version"}, exitOK, "fsnap "},
 		{[]string{"verify"}, exitUsage, "usage: fsnap verify"},
 		{[]string{"verify", "--fail-on", "fatal", bad}, exitUsage, "unknown severity"},
-		{[]string{"verify", "--require", "fast", bad}, exitUsage, "the only requirement is relocatable"},
+		{[]string{"verify", "--require", "fast", bad}, exitUsage, "want relocatable or self-contained=ROOT"},
 		{[]string{"verify", "--deep", "--quick", bad}, exitUsage, "exclude each other"},
 		{[]string{"verify", "-o", "yaml", bad}, exitUsage, "unknown output format"},
 		{[]string{"verify", bad}, exitInput, "_metadata offset 8 (0x8): truncated"},

@@ -60,7 +60,13 @@ other content is reported, never overwritten.
 
 Bulk: --root SRCROOT DSTROOT relocates every snapshot found under SRCROOT
 (ROOT/<job>/chk-N, savepoint-*, ...) to the same relative path under
-DSTROOT; --from-list FILE reads one "SRC DST" pair per line. --shard i/n
+DSTROOT, as a whole: without --map, SRCROOT's absolute paths (in every
+spelling Flink writes: file:/, s3a://, wasbs://, ...) are mapped to DSTROOT,
+so the shared/ files incremental checkpoints share are copied once and stay
+shared (check the result with verify --require self-contained=DSTROOT).
+--self-contained instead copies every file into every snapshot (each
+checkpoint then has its own copy of the shared files; the totals say what
+that costs against the source, and --dry-run says it first); --from-list FILE reads one "SRC DST" pair per line. --shard i/n
 keeps the snapshots whose source hashes to i, so that n workers (e.g. a
 Kubernetes indexed Job with --shard $JOB_COMPLETION_INDEX/n) split a list
 without overlap. Each snapshot gets a status line (-o json: one summary
@@ -81,6 +87,7 @@ var relocateFlags struct {
 	progress     string
 	noServerSide bool
 	noSync       bool
+	selfContain  bool
 	allow        []string
 }
 
@@ -96,6 +103,7 @@ func relocateFlagSet(fs *pflag.FlagSet) {
 	fs.StringVar(&f.progress, "progress", "auto", "progress on stderr: auto (bar on a terminal, else plain), bar, plain, json or none")
 	fs.BoolVar(&f.noServerSide, "no-server-side", false, "stream every file through fsnap even within one store")
 	fs.BoolVar(&f.noSync, "no-sync", false, "do not fsync local destination files before writing _metadata")
+	fs.BoolVar(&f.selfContain, "self-contained", false, "with --root: copy every file into every snapshot instead of mapping the root as a whole")
 	allowPathFlag(fs, &f.allow)
 }
 
@@ -123,6 +131,16 @@ func runRelocate(ctx context.Context, e *env, args []string) error {
 	pairs, err := relocatePairs(ctx, args)
 	if err != nil {
 		return err
+	}
+	if f.selfContain && (!f.root || len(maps) > 0) {
+		return usagef("--self-contained goes with --root and without --map")
+	}
+	if f.root && len(maps) == 0 && !f.selfContain {
+		if maps, err = migrate.RootMaps(ctx, args[0], args[1]); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "relocating %s as a whole: its paths map to %s (shared files copied once, still shared); --self-contained copies them into every snapshot\n",
+			store.RedactURL(args[0]), store.RedactURL(args[1]))
 	}
 	if f.shard != "" {
 		i, n, err := migrate.ParseShard(f.shard)
@@ -155,8 +173,12 @@ func runRelocate(ctx context.Context, e *env, args []string) error {
 		}
 	} else if f.root || f.fromList != "" || f.dryRun {
 		t := sum.Totals
-		fmt.Fprintf(e.stdout, "total: %d snapshots: %d relocated, %d already relocated, %d planned, %d failed; %d files, %s (%s copied) in %.1fs\n",
-			t.Snapshots, t.Relocated, t.AlreadyRelocated, t.Planned, t.Failed, t.Files, sizeText(t.Bytes), sizeText(t.BytesCopied), t.Seconds)
+		fmt.Fprintf(e.stdout, "total: %d snapshots: %d relocated, %d already relocated, %d planned, %d failed; %d distinct files, %s (%s copied) in %.1fs\n",
+			t.Snapshots, t.Relocated, t.AlreadyRelocated, t.Planned, t.Failed, t.DistinctFiles, sizeText(t.DistinctBytes), sizeText(t.BytesCopied), t.Seconds)
+		if t.DistinctBytes > t.SourceBytes && t.SourceBytes > 0 {
+			fmt.Fprintf(e.stdout, "the destination holds %s for %s at the source (%.1f×): files several snapshots share are copied into each\n",
+				sizeText(t.DistinctBytes), sizeText(t.SourceBytes), float64(t.DistinctBytes)/float64(t.SourceBytes))
+		}
 	}
 	if sum.Totals.Failed > 0 {
 		var msg error

@@ -1,15 +1,21 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/fsnap/fsnap/fixtures"
 	"github.com/fsnap/fsnap/internal/corpus"
 	"github.com/fsnap/fsnap/internal/rocks"
+	"github.com/fsnap/fsnap/internal/testservers"
 	"github.com/fsnap/fsnap/migrate"
+	"github.com/fsnap/fsnap/store"
 )
 
 // inspectJSONWithoutPaths is `fsnap inspect -o json --files` of ref with
@@ -107,14 +113,24 @@ func TestMigrateRelocateRootAndShards(t *testing.T) {
 	if total != 2 {
 		t.Fatalf("the shards relocated %d snapshots, want 2", total)
 	}
-	for _, d := range []string{"chk-42"} {
-		if code, out, _ := fsnap(t, "verify", "--quick", "--require", "relocatable", filepath.Join(dstRoot, d)); code != exitOK {
-			t.Errorf("%s not relocatable:\n%s", d, out)
-		}
+	// The root moved as a whole: chk-42's shared files are in dstRoot/shared.
+	if code, out, _ := fsnap(t, "verify", "--quick", "--require", "self-contained="+dstRoot, filepath.Join(dstRoot, "chk-42")); code != exitOK {
+		t.Errorf("chk-42 not self-contained in its new root:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(dstRoot, "shared")); err != nil {
+		t.Errorf("no shared folder in the new root: %v", err)
+	}
+	// Asked for, each snapshot gets its own copies instead.
+	single := t.TempDir()
+	if code, out, errs := fsnap(t, "migrate", "relocate", "--root", "--self-contained", root, single); code != exitOK {
+		t.Fatalf("--self-contained: exit %d: %s%s", code, out, errs)
+	}
+	if code, out, _ := fsnap(t, "verify", "--quick", "--require", "relocatable", filepath.Join(single, "chk-42")); code != exitOK {
+		t.Errorf("chk-42 not relocatable after --self-contained:\n%s", out)
 	}
 	// A list file, re-run: everything is already there.
 	list := filepath.Join(t.TempDir(), "list")
-	os.WriteFile(list, []byte("# src dst\n"+filepath.Join(root, "chk-42")+" "+filepath.Join(dstRoot, "chk-42")+"\n"), 0o644)
+	os.WriteFile(list, []byte("# src dst\n"+filepath.Join(root, "chk-42")+" "+filepath.Join(single, "chk-42")+"\n"), 0o644)
 	code, out, errs := fsnap(t, "migrate", "relocate", "--from-list", list, "--progress", "json")
 	if code != exitOK || !strings.Contains(out, "already-relocated") || !strings.Contains(out, "total: 1 snapshots") {
 		t.Errorf("list re-run: exit %d\n%s\n%s", code, out, errs)
@@ -218,5 +234,127 @@ func TestToCanonicalCommandJSON(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
 		t.Errorf("scratch left behind: %d entries", len(ents))
+	}
+}
+
+// TestRelocateRootKeepsSharing (issue 18): a root of 20 retained
+// incremental checkpoints on MinIO moves as a whole to another bucket:
+// the destination holds the source's distinct bytes (within 1 %), each
+// shared file once, where --self-contained would hold many times more;
+// every snapshot is self-contained in the new root, and one shared file
+// removed there is named by verify.
+func TestRelocateRootKeepsSharing(t *testing.T) {
+	src, _ := serverHistory(t, testservers.S3, fixtures.HistorySpec{Seed: 21, Version: 6, Jobs: 1, Rounds: 20, Retain: 20,
+		Subtasks: 2, SSTs: 6, Churn: 0.2, FileBytes: 8192})
+	dst := testservers.Shared(t, testservers.S3).NewBucket(t)
+	u, _ := url.Parse(dst)
+	u.Path = "/moved"
+	dst = u.String()
+	referenced := func(root string) (files int, bytes int64) {
+		t.Helper()
+		code, out, errs := fsnap(t, "deps", "-o", "json", root)
+		if code != exitOK {
+			t.Fatalf("deps %s: exit %d: %s", root, code, errs)
+		}
+		var d struct {
+			Files []struct {
+				Location string
+				Size     int64
+			}
+		}
+		if err := json.Unmarshal([]byte(out), &d); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range d.Files {
+			if !strings.HasSuffix(f.Location, "/_metadata") {
+				files++
+				bytes += f.Size
+			}
+		}
+		return files, bytes
+	}
+	srcFiles, srcBytes := referenced(src)
+	type totals struct {
+		Relocated, Failed int
+		DistinctFiles     int   `json:"distinct_files"`
+		DistinctBytes     int64 `json:"distinct_bytes"`
+		SourceBytes       int64 `json:"source_bytes"`
+	}
+	relocate := func(args ...string) totals {
+		t.Helper()
+		code, out, errs := fsnap(t, append([]string{"migrate", "relocate", "--root", "-o", "json"}, args...)...)
+		if code != exitOK {
+			t.Fatalf("relocate %v: exit %d: %.2000s%s", args, code, out, errs)
+		}
+		var s struct{ Totals totals }
+		if err := json.Unmarshal([]byte(out), &s); err != nil {
+			t.Fatal(err)
+		}
+		return s.Totals
+	}
+	single := relocate("--dry-run", "--self-contained", src, dst)
+	got := relocate(src, dst)
+	if got.Relocated != 20 || got.Failed != 0 {
+		t.Fatalf("totals %+v", got)
+	}
+	dstFiles, dstBytes := referenced(dst)
+	if d := float64(dstBytes-srcBytes) / float64(srcBytes); d < -0.01 || d > 0.01 || dstFiles != srcFiles {
+		t.Errorf("destination %d files %d bytes, source %d files %d bytes", dstFiles, dstBytes, srcFiles, srcBytes)
+	}
+	if got.DistinctBytes != got.SourceBytes || got.DistinctFiles < srcFiles {
+		t.Errorf("totals count distinct objects: %+v", got)
+	}
+	if 2*single.DistinctBytes < 3*got.DistinctBytes {
+		t.Errorf("self-contained would hold %d bytes, the mapped root %d: no sharing kept?", single.DistinctBytes, got.DistinctBytes)
+	}
+	code, out, errs := fsnap(t, "ls", "-o", "json", "--complete", dst)
+	var ls struct{ Snapshots []struct{ Name, Location string } }
+	if json.Unmarshal([]byte(out), &ls); code != exitOK || len(ls.Snapshots) != 20 {
+		t.Fatalf("ls %s: exit %d, %d snapshots %s", dst, code, len(ls.Snapshots), errs)
+	}
+	at := func(name string) string { // ls prints locations without the URL's parameters
+		v := *u
+		v.Path += "/" + name
+		return v.String()
+	}
+	for _, s := range ls.Snapshots {
+		if code, out, errs := fsnap(t, "verify", "--quick", "--require", "self-contained="+dst, at(s.Name)); code != exitOK {
+			t.Fatalf("%s not self-contained in %s: exit %d\n%s%s", s.Location, dst, code, out, errs)
+		}
+	}
+	newest := at(ls.Snapshots[0].Name)
+	// One shared file gone: the newest checkpoint names it.
+	code, out, _ = fsnap(t, "verify", "--quick", "-o", "json", newest)
+	var v struct{ Findings []struct{ Code, File string } }
+	json.Unmarshal([]byte(out), &v)
+	var shared string
+	for _, f := range v.Findings {
+		if strings.Contains(f.File, "/shared/") {
+			shared = f.File
+			break
+		}
+	}
+	if shared == "" {
+		t.Fatalf("no shared file in %s's findings:\n%.2000s", newest, out)
+	}
+	l, err := store.Open(context.Background(), dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	p, err := store.ParseFlinkPath(shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, ok := l.KeyOf(p)
+	if !ok {
+		t.Fatalf("%s is not in %s", shared, dst)
+	}
+	if err := l.Bucket.Delete(context.Background(), key); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = fsnap(t, "verify", "--quick", "--require", "self-contained="+dst, newest)
+	if code != exitFindings || !strings.Contains(out, "file-missing") || !strings.Contains(out, path.Base(shared)) {
+		t.Errorf("a missing shared file: exit %d\n%s", code, out)
 	}
 }

@@ -65,10 +65,11 @@ func TestFixtureOnEveryServer(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("fixture: exit %d: %s", code, errs)
 			}
-			// It prints the snapshot without the URL's parameters.
-			su := *u
-			su.Path = "/" + strings.TrimPrefix(strings.TrimSpace(out), string(k)+"://"+u.Host+"/")
-			snap := su.String()
+			// It prints the snapshot's URL with the root's parameters: usable as is.
+			snap := strings.TrimSpace(out)
+			if !strings.HasPrefix(snap, string(k)+"://"+u.Host+"/ckpt/") || (u.RawQuery != "" && !strings.HasSuffix(snap, "?"+u.RawQuery)) {
+				t.Fatalf("fixture printed %q for root %s", snap, u)
+			}
 			if code, out, errs = fsnap(t, "inspect", "--files", "-o", "json", snap); code != 0 || !strings.Contains(out, testservers.FlinkPath(k, u.Host, "ckpt/")) {
 				t.Errorf("inspect: exit %d, no %s path in\n%.2000s%s", code, testservers.FlinkPath(k, u.Host, "ckpt/"), out, errs)
 			}

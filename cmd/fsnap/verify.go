@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/fsnap/fsnap/snapshot/source"
+	"github.com/fsnap/fsnap/store"
 	"github.com/fsnap/fsnap/verify"
 )
 
@@ -66,7 +67,7 @@ Exit codes: 0 no finding at or above --fail-on; 1 such findings; 2 usage;
 			fs.BoolVar(&verifyFlags.deep, "deep", false, "read every state stream to its end")
 			fs.BoolVar(&verifyFlags.quick, "quick", false, "check _metadata and file presence and size only")
 			fs.StringVar(&verifyFlags.failOn, "fail-on", "error", "lowest severity that fails: error, warning or info")
-			fs.StringSliceVar(&verifyFlags.require, "require", nil, "make a property mandatory: relocatable")
+			fs.StringSliceVar(&verifyFlags.require, "require", nil, "make a property mandatory: relocatable, or self-contained=ROOT (every file it uses lies under ROOT)")
 			fs.IntVar(&verifyFlags.concurrency, "concurrency", 16, "parallel store requests")
 			allowPathFlag(fs, &verifyFlags.allow)
 			fs.StringVar(&verifyFlags.tmp, "tmp", os.TempDir(), "directory for the scratch copies of RocksDB instances that --deep opens")
@@ -96,11 +97,18 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 		return usagef("--concurrency must be at least 1")
 	}
 	for _, r := range f.require {
-		switch strings.ToLower(r) {
-		case "relocatable":
+		switch root, isRoot := strings.CutPrefix(r, "self-contained="); {
+		case strings.ToLower(r) == "relocatable":
 			opts.RequireRelocatable = true
+		case isRoot && root != "":
+			l, err := store.Open(ctx, root)
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			opts.SelfContainedIn = l
 		default:
-			return usagef("--require %q: the only requirement is relocatable", r)
+			return usagef("--require %q: want relocatable or self-contained=ROOT", r)
 		}
 	}
 	allow, err := allowScopes(ctx, f.allow)

@@ -127,6 +127,33 @@ func TestInspectRocksDBText(t *testing.T) {
 	}
 }
 
+// TestVerifySelfContainedRoot: an incremental checkpoint of a root is never
+// relocatable alone, but is self-contained in its root; checked against a
+// narrower root it names the files outside.
+func TestVerifySelfContainedRoot(t *testing.T) {
+	dir, h := localHistory(t, fixtures.HistorySpec{Seed: 4, Version: 6, Flat: true, Rounds: 6, Retain: 2, SSTs: 3})
+	var chk string
+	for _, s := range h.Snapshots {
+		if s.Root == 0 && s.Kind == fixtures.IncrementalCheckpoint {
+			chk = filepath.Join(dir, s.Dir)
+		}
+	}
+	if chk == "" {
+		t.Fatal("no incremental checkpoint generated")
+	}
+	// --quick: the files (a generated history's state bytes are random).
+	if code, _, _ := fsnap(t, "verify", "--quick", "--require", "relocatable", chk); code != exitFindings {
+		t.Errorf("relocatable: exit %d, want %d (shared files)", code, exitFindings)
+	}
+	if code, out, errs := fsnap(t, "verify", "--quick", "--require", "self-contained="+dir, chk); code != exitOK {
+		t.Errorf("self-contained in its root: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, _ := fsnap(t, "verify", "--quick", "--require", "self-contained="+chk, "-o", "json", chk)
+	if code != exitFindings || !strings.Contains(out, `"file-outside-root"`) || !strings.Contains(out, "shared") {
+		t.Errorf("self-contained in its own folder: exit %d\n%s", code, out)
+	}
+}
+
 // TestVerifySummaryCountsMissing (issue 20, item 12): with a file missing,
 // the summary does not say that every file is present with its size.
 func TestVerifySummaryCountsMissing(t *testing.T) {

@@ -16,7 +16,7 @@ func versionLine() string {
 	if rocks.Available {
 		features = append([]string{"rocksdb"}, features...)
 	} else {
-		features = append(features, "no rocksdb: inspect --rocksdb and migrate to-canonical of native RocksDB snapshots need the build with RocksDB")
+		features = append(features, "no rocksdb: inspect --rocksdb, migrate to-canonical and dump of RocksDB native snapshots need the build with RocksDB")
 	}
 	return fmt.Sprintf("fsnap %s (%s %s/%s; %s)", version, runtime.Version(), runtime.GOOS, runtime.GOARCH, strings.Join(features, ", "))
 }

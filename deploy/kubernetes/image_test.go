@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fsnap/fsnap/store"
 	"github.com/fsnap/fsnap/internal/testservers"
+	"github.com/fsnap/fsnap/store"
 )
 
 // dockerRun runs the image of $FSNAP_IMAGE with args (host network, the
@@ -78,13 +78,14 @@ func TestImage(t *testing.T) {
 	s3 := testservers.Shared(t, testservers.S3)
 	bucket := bucketOf(t, s3.NewBucket(t))
 	env := s3Env(s3)
-	dst := "s3://" + bucket + "/relocated/rocks?use_path_style=true"
+	dst := "s3://" + bucket + "/relocated/chk-18?use_path_style=true"
 	must(env, append(mount, image, "migrate", "relocate", "--progress", "none", "/corpus/"+rocks, dst)...)
-	flinkForm := "s3a://" + bucket + "/relocated/rocks?use_path_style=true"
+	flinkForm := "s3a://" + bucket + "/relocated/chk-18?use_path_style=true"
 	must(env, image, "inspect", flinkForm)
 	must(env, image, "verify", "--require", "relocatable", flinkForm)
 
-	// gc: an orphan under the root is planned, then deleted with --apply.
+	// gc: an orphan in the root's shared/ folder (an SST of a failed
+	// upload) is planned, then deleted with --apply.
 	ctx := context.Background()
 	root := "s3://" + bucket + "/relocated?use_path_style=true"
 	l, err := store.Open(ctx, s3.URL(bucket))
@@ -92,7 +93,7 @@ func TestImage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	if err := l.WriteObject(ctx, "relocated/rocks/orphan-from-a-failed-upload", func(w io.Writer) error {
+	if err := l.WriteObject(ctx, "relocated/shared/orphan-from-a-failed-upload.sst", func(w io.Writer) error {
 		_, err := io.WriteString(w, "orphan")
 		return err
 	}); err != nil {
@@ -107,7 +108,7 @@ func TestImage(t *testing.T) {
 		t.Fatalf("gc plan: %v, %d objects to delete, want 1", err, plan.Totals.DeleteObjects)
 	}
 	must(env, image, "gc", "--apply", "--min-age", "0s", root)
-	if ok, err := l.Exists(ctx, "relocated/rocks/orphan-from-a-failed-upload"); err != nil || ok {
+	if ok, err := l.Exists(ctx, "relocated/shared/orphan-from-a-failed-upload.sst"); err != nil || ok {
 		t.Errorf("orphan still there after gc --apply (%v)", err)
 	}
 	must(env, image, "verify", "--require", "relocatable", flinkForm)

@@ -21,8 +21,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/fsnap/fsnap/fixtures"
-	"github.com/fsnap/fsnap/store"
 	"github.com/fsnap/fsnap/internal/testservers"
+	"github.com/fsnap/fsnap/store"
 )
 
 // fleetSize is the number of savepoints TestIndexedJobs relocates.

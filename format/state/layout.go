@@ -197,15 +197,7 @@ func LayoutOf(s *Snapshot) (*ValueLayout, error) {
 			return countedMeasure(b, func(b []byte) (int, error) { return el.Measure(b) })
 		}), nil
 	case pBase + "MapSerializerSnapshot", pBase + "MapSerializerConfigSnapshot":
-		n := s.Nested()
-		if len(n) != 2 {
-			return nil, fmt.Errorf("%s: %d nested serializers, want 2", s.Class, len(n))
-		}
-		k, err := LayoutOf(n[0])
-		if err != nil {
-			return nil, err
-		}
-		v, err := LayoutOf(n[1])
+		k, v, err := nestedPair(s)
 		if err != nil {
 			return nil, err
 		}
@@ -241,15 +233,7 @@ func LayoutOf(s *Snapshot) (*ValueLayout, error) {
 		return sequenceLayout(s, s.Nested())
 	case pRuntime + "JavaEitherSerializerSnapshot", pRuntime + "EitherSerializerSnapshot", pRuntime + "EitherSerializerConfigSnapshot",
 		pScala + "ScalaEitherSerializerSnapshot":
-		n := s.Nested()
-		if len(n) != 2 {
-			return nil, fmt.Errorf("%s: %d nested serializers, want 2", s.Class, len(n))
-		}
-		l, err := LayoutOf(n[0])
-		if err != nil {
-			return nil, err
-		}
-		r, err := LayoutOf(n[1])
+		l, r, err := nestedPair(s)
 		if err != nil {
 			return nil, err
 		}
@@ -439,4 +423,19 @@ func pojoLayout(s *Snapshot) (*ValueLayout, error) {
 		}
 		return i, nil
 	}), nil
+}
+
+// nestedPair is the layouts of a snapshot's two nested serializers (a
+// map's key and value, an Either's left and right).
+func nestedPair(s *Snapshot) (*ValueLayout, *ValueLayout, error) {
+	n := s.Nested()
+	if len(n) != 2 {
+		return nil, nil, fmt.Errorf("%s: %d nested serializers, want 2", s.Class, len(n))
+	}
+	a, err := LayoutOf(n[0])
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := LayoutOf(n[1])
+	return a, b, err
 }

@@ -37,7 +37,7 @@ func format(b *strings.Builder, v any, depth int) {
 		b.WriteString("VoidNamespace")
 	case CaseClass:
 		b.WriteString(x.Class[strings.LastIndexAny(x.Class, ".$")+1:])
-		seqIn(b, "(", ")", x.Fields, depth)
+		seqIn(b, '(', x.Fields, ')', depth)
 	case Option:
 		if !x.Some {
 			b.WriteString("None")
@@ -55,7 +55,7 @@ func format(b *strings.Builder, v any, depth int) {
 	case Kryo:
 		b.WriteString("kryo:0x" + hex.EncodeToString(x.Bytes))
 	case Tuple:
-		seqIn(b, "(", ")", x, depth)
+		seqIn(b, '(', []any(x), ')', depth)
 	case List:
 		seq(b, []any(x), depth)
 	case []any:
@@ -89,25 +89,9 @@ func format(b *strings.Builder, v any, depth int) {
 		b.WriteByte(')')
 	case Pojo:
 		b.WriteString(x.Class[strings.LastIndexByte(x.Class, '.')+1:])
-		b.WriteByte('{')
-		for i, f := range x.Fields {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(f.Name + ": ")
-			format(b, f.Value, depth+1)
-		}
-		b.WriteByte('}')
+		formatFields(b, len(x.Fields), func(i int) (string, any) { return x.Fields[i].Name, x.Fields[i].Value }, depth)
 	case avro.Record:
-		b.WriteByte('{')
-		for i, f := range x.Fields {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(f.Name + ": ")
-			format(b, f.Value, depth+1)
-		}
-		b.WriteByte('}')
+		formatFields(b, len(x.Fields), func(i int) (string, any) { return x.Fields[i].Name, x.Fields[i].Value }, depth)
 	case avro.Enum:
 		b.WriteString(x.Symbol)
 	case []avro.MapEntry:
@@ -144,15 +128,30 @@ func choose(c bool, yes, no string) string {
 	return no
 }
 
-func seq(b *strings.Builder, x []any, depth int) { seqIn(b, "[", "]", x, depth) }
+func seq(b *strings.Builder, x []any, depth int) { seqIn(b, '[', x, ']', depth) }
 
-func seqIn(b *strings.Builder, open, close string, x []any, depth int) {
-	b.WriteString(open)
+// seqIn writes the values of x, separated by commas, between open and close.
+func seqIn(b *strings.Builder, open byte, x []any, close byte, depth int) {
+	b.WriteByte(open)
 	for i, e := range x {
 		if i > 0 {
 			b.WriteString(", ")
 		}
 		format(b, e, depth+1)
 	}
-	b.WriteString(close)
+	b.WriteByte(close)
+}
+
+// formatFields writes {name: value, …} of n named fields.
+func formatFields(b *strings.Builder, n int, field func(i int) (string, any), depth int) {
+	b.WriteByte('{')
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		name, v := field(i)
+		b.WriteString(name + ": ")
+		format(b, v, depth+1)
+	}
+	b.WriteByte('}')
 }

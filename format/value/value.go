@@ -590,7 +590,7 @@ func pojoDecoder(s *state.Snapshot) (Decoder, error) {
 		nf = int(p.Int)
 	}
 	var names []string
-	for _, p := range pojoFieldNames(s) {
+	for _, p := range PojoFieldNames(s) {
 		names = append(names, p)
 	}
 	nested := s.Nested()
@@ -640,8 +640,8 @@ func pojoDecoder(s *state.Snapshot) (Decoder, error) {
 	}), nil
 }
 
-// pojoFieldNames lists the field names of a POJO snapshot, in order.
-func pojoFieldNames(s *state.Snapshot) []string {
+// PojoFieldNames are a POJO snapshot's field names in serialization order.
+func PojoFieldNames(s *state.Snapshot) []string {
 	var out []string
 	var walk func([]state.Part)
 	walk = func(ps []state.Part) {

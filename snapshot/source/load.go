@@ -17,6 +17,12 @@ func Load(ctx context.Context, ref string, allow ...store.Scope) (*snapshot.Snap
 	if err != nil {
 		return nil, nil, err
 	}
+	return LoadRef(ctx, sr, allow...)
+}
+
+// LoadRef parses the metadata of a snapshot already located (see
+// store.Location.SnapshotAt).
+func LoadRef(ctx context.Context, sr *store.SnapshotRef, allow ...store.Scope) (*snapshot.Snapshot, *Source, error) {
 	b, err := sr.ReadAll(ctx, sr.MetadataKey, snapshot.MaxMetadataSize)
 	if err != nil {
 		sr.Close()

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fsnap/fsnap/format"
+	"github.com/fsnap/fsnap/internal/corpus"
+	"github.com/fsnap/fsnap/internal/rocks"
+	"github.com/fsnap/fsnap/internal/testservers"
+)
+
+// TestDumpNativeRocksDB: a RocksDB native savepoint dumps (converted
+// without a JVM) to the same rows as Flink's canonical savepoint of the
+// same job and version, as DuckDB reads them.
+func TestDumpNativeRocksDB(t *testing.T) {
+	if !rocks.Available {
+		t.Skip(rocks.ErrUnavailable)
+	}
+	const base = "new-stateful-udf-migration-itcase-flink1.20-rocksdb-"
+	rows := map[string]string{}
+	for _, kind := range []string{"savepoint", "savepoint-native"} {
+		out := t.TempDir()
+		code, _, errs := fsnap(t, "dump", "-o", "parquet", "--out", out, "--tmp", t.TempDir(), corpus.Find(t, base+kind).Dir)
+		if code != exitOK {
+			t.Fatalf("%s: exit %d: %s", kind, code, errs)
+		}
+		if kind == "savepoint-native" && !strings.Contains(errs, "converting it to a canonical savepoint") {
+			t.Errorf("native dump did not say it converts: %s", errs)
+		}
+		var all []string
+		for _, uid := range []string{"CheckpointingKeyedStateFlatMap1", "CheckpointingTimelyStatefulOperator2"} {
+			f := filepath.Join(out, format.OperatorIDFromUID(uid).String(), "state-name.parquet")
+			for _, r := range testservers.DuckDB(t, fmt.Sprintf(`select key_group, key.f0 as k, value from '%s' order by k`, f)) {
+				all = append(all, fmt.Sprint(r))
+			}
+		}
+		rows[kind] = strings.Join(all, "\n")
+	}
+	if rows["savepoint"] != rows["savepoint-native"] || strings.Count(rows["savepoint"], "\n") != 7 {
+		t.Errorf("canonical:\n%s\nnative:\n%s", rows["savepoint"], rows["savepoint-native"])
+	}
+	if code, _, _ := fsnap(t, "dump", "-o", "parquet", corpus.Find(t, base+"savepoint").Dir); code != exitUsage {
+		t.Errorf("-o parquet without --out: exit %d", code)
+	}
+}
+
+// TestReportCommand: a snapshot's page and a root's page, to a file and to
+// a store URL.
+func TestReportCommand(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "r.html")
+	snap := corpus.Find(t, "new-stateful-udf-migration-itcase-flink1.20-hashmap-savepoint").Dir
+	code, _, errs := fsnap(t, "report", "--states", "--compat-to", "2.0", "--out", out, snap)
+	b, _ := os.ReadFile(out)
+	if code != exitOK || !strings.Contains(string(b), `id="treemap"`) || !strings.Contains(string(b), "Restore on Flink 2.0") {
+		t.Fatalf("snapshot report: exit %d %s (%d bytes)", code, errs, len(b))
+	}
+	root := t.TempDir()
+	if code, _, errs := fsnap(t, "fixture", "--kind", "incremental-checkpoint", root); code != exitOK {
+		t.Fatalf("fixture: %d %s", code, errs)
+	}
+	if code, _, errs := fsnap(t, "report", "--out", "mem://report-cli/page.html", root); code != exitOK {
+		t.Fatalf("root report: %d %s", code, errs)
+	}
+	if code, _, _ := fsnap(t, "report", snap); code != exitUsage {
+		t.Errorf("without --out: exit %d", code)
+	}
+}

@@ -1,0 +1,89 @@
+package inventory
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/fsnap/fsnap/catalog"
+	"github.com/fsnap/fsnap/inspect"
+	"github.com/fsnap/fsnap/table"
+)
+
+// ListingColumns are the columns of `fsnap ls` as a table.
+var ListingColumns = table.Columns(`root:s name:s location:s job:s type:s kind:s checkpoint_id:i complete:b time:t
+	metadata_bytes:i bytes:i objects:i error:s`)
+
+// WriteListing writes one row per listed snapshot.
+func WriteListing(w table.Writer, l *catalog.Listing) error {
+	for _, s := range l.Snapshots {
+		var id any
+		if s.CheckpointID != nil {
+			id = *s.CheckpointID
+		}
+		if err := w.Write([]any{l.Root, s.Name, s.Location, nonEmpty(s.Job), s.Type, nonEmpty(s.Kind), id, s.Complete, s.Time,
+			s.MetadataBytes, s.Bytes, int64(s.Objects), nonEmpty(s.Error)}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WriteDepsFiles writes the files table of a deps document: every
+// referenced file with its users, then the orphans (no users, shared_by 0).
+func WriteDepsFiles(w table.Writer, d *catalog.Deps) error {
+	names := make([]string, len(d.Snapshots))
+	for i, s := range d.Snapshots {
+		names[i] = s.Name
+	}
+	for _, f := range d.Files {
+		users := make([]string, len(f.Users))
+		for i, u := range f.Users {
+			users[i] = names[u]
+		}
+		sort.Strings(users)
+		if err := w.Write([]any{d.Root, f.Location, nonEmpty(f.Folder), f.Size, f.Stored, strings.Join(users, ","), int64(len(f.Users))}); err != nil {
+			return err
+		}
+	}
+	for _, o := range d.Orphans {
+		if err := w.Write([]any{d.Root, o.Location, nonEmpty(o.Folder), o.Size, true, nil, int64(0)}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WriteOperators writes one row per operator of an inspect report.
+func WriteOperators(w table.Writer, root, snapshot string, r *inspect.Report) error {
+	for _, op := range r.Operators {
+		b := op.Bytes
+		if err := w.Write([]any{nonEmpty(root), snapshot, op.ID, nonEmpty(op.UID), nonEmpty(op.Name), int64(op.Parallelism), int64(op.MaxParallelism),
+			int64(op.SubtasksWithState), b.ManagedKeyed, b.RawKeyed, b.ManagedOperator, b.RawOperator, b.Channel, b.Coordinator, b.Total}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WriteStates writes one row per state of an inspect report (entries and
+// bytes when the report walked the streams).
+func WriteStates(w table.Writer, root, snapshot string, r *inspect.Report) error {
+	for _, op := range r.Operators {
+		for _, sti := range op.States {
+			var short, classes []string
+			for _, si := range sti.Serializers {
+				short = append(short, serializerTree(si))
+				classes = append(classes, serializerClasses(si)...)
+			}
+			row := []any{nonEmpty(root), snapshot, op.ID, nonEmpty(op.UID), sti.Name, sti.Type, sti.Slot, strings.Join(short, " "),
+				strings.Join(classes, ","), int64(sti.Subtasks), nil, nil}
+			if sti.Entries != nil {
+				row[10], row[11] = *sti.Entries, *sti.Bytes
+			}
+			if err := w.Write(row); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

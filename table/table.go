@@ -1,0 +1,288 @@
+// Package table writes flat tables (columns of strings, integers, booleans
+// and times) as JSON lines, CSV, Parquet or Arrow IPC streams: the
+// inventory's tables and the tabular forms of other documents. Rows stream
+// through in bounded memory (Parquet row groups, Arrow batches).
+package table
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/ipc"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+	"github.com/apache/arrow/go/v15/parquet"
+	"github.com/apache/arrow/go/v15/parquet/compress"
+	"github.com/apache/arrow/go/v15/parquet/pqarrow"
+)
+
+// Type is a column's type.
+type Type int
+
+const (
+	String Type = iota
+	Int64
+	Bool
+	Time // UTC, microseconds
+)
+
+// Column is one column: its name and type. Every column is nullable.
+type Column struct {
+	Name string
+	Type Type
+}
+
+// Format is an output format.
+type Format string
+
+const (
+	JSONL   Format = "jsonl"
+	CSV     Format = "csv"
+	Parquet Format = "parquet"
+	Arrow   Format = "arrows"
+)
+
+// Formats lists them, for flags.
+var Formats = []string{string(JSONL), string(CSV), string(Parquet), string(Arrow)}
+
+// Writer writes rows of one table; values are string, int64 (or int,
+// int32), bool, time.Time or nil.
+type Writer interface {
+	Write(row []any) error
+	Close() error // flushes and closes the underlying writer
+}
+
+// batch is the rows a columnar writer buffers.
+const batch = 64 << 10
+
+// New writes a table of the given columns in format f to w, which Close
+// closes.
+func New(f Format, w io.WriteCloser, cols []Column) (Writer, error) {
+	switch f {
+	case JSONL:
+		return &jsonWriter{w: w, enc: json.NewEncoder(w), cols: cols}, nil
+	case CSV:
+		c := &csvWriter{w: w, c: csv.NewWriter(w), cols: cols}
+		names := make([]string, len(cols))
+		for i, col := range cols {
+			names[i] = col.Name
+		}
+		return c, c.c.Write(names)
+	case Parquet, Arrow:
+		return newColumnar(f, w, cols)
+	}
+	return nil, fmt.Errorf("unknown table format %q", f)
+}
+
+type jsonWriter struct {
+	w    io.WriteCloser
+	enc  *json.Encoder
+	cols []Column
+}
+
+func (j *jsonWriter) Write(row []any) error {
+	m := make(map[string]any, len(row))
+	for i, v := range row {
+		if v != nil {
+			if t, ok := v.(time.Time); ok {
+				v = t.UTC().Format(time.RFC3339Nano)
+			}
+			m[j.cols[i].Name] = v
+		}
+	}
+	return j.enc.Encode(m)
+}
+
+func (j *jsonWriter) Close() error { return j.w.Close() }
+
+type csvWriter struct {
+	w    io.WriteCloser
+	c    *csv.Writer
+	cols []Column
+}
+
+func (c *csvWriter) Write(row []any) error {
+	rec := make([]string, len(row))
+	for i, v := range row {
+		switch x := v.(type) {
+		case nil:
+		case string:
+			rec[i] = x
+		case time.Time:
+			rec[i] = x.UTC().Format(time.RFC3339Nano)
+		case bool:
+			rec[i] = strconv.FormatBool(x)
+		default:
+			rec[i] = fmt.Sprint(x)
+		}
+	}
+	return c.c.Write(rec)
+}
+
+func (c *csvWriter) Close() error {
+	c.c.Flush()
+	err := c.c.Error()
+	if cerr := c.w.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// columnar writes flat rows through a RecordWriter.
+type columnar struct{ rw *RecordWriter }
+
+func newColumnar(f Format, w io.WriteCloser, cols []Column) (*columnar, error) {
+	fields := make([]arrow.Field, len(cols))
+	for i, c := range cols {
+		var t arrow.DataType
+		switch c.Type {
+		case Int64:
+			t = arrow.PrimitiveTypes.Int64
+		case Bool:
+			t = arrow.FixedWidthTypes.Boolean
+		case Time:
+			t = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
+		default:
+			t = arrow.BinaryTypes.String
+		}
+		fields[i] = arrow.Field{Name: c.Name, Type: t, Nullable: true}
+	}
+	rw, err := NewRecordWriter(f, w, arrow.NewSchema(fields, nil))
+	if err != nil {
+		return nil, err
+	}
+	return &columnar{rw: rw}, nil
+}
+
+func (c *columnar) Write(row []any) error {
+	rb := c.rw.Builder()
+	for i, v := range row {
+		b := rb.Field(i)
+		if v == nil {
+			b.AppendNull()
+			continue
+		}
+		switch b := b.(type) {
+		case *array.Int64Builder:
+			switch x := v.(type) {
+			case int64:
+				b.Append(x)
+			case int:
+				b.Append(int64(x))
+			case int32:
+				b.Append(int64(x))
+			default:
+				return fmt.Errorf("column %d: %T is not an integer", i, v)
+			}
+		case *array.BooleanBuilder:
+			b.Append(v.(bool))
+		case *array.TimestampBuilder:
+			b.Append(arrow.Timestamp(v.(time.Time).UnixMicro()))
+		case *array.StringBuilder:
+			if s, ok := v.(string); ok {
+				b.Append(s)
+			} else {
+				b.Append(fmt.Sprint(v))
+			}
+		}
+	}
+	return c.rw.RowDone()
+}
+
+func (c *columnar) Close() error { return c.rw.Close() }
+
+// RecordWriter writes rows appended to its Arrow record builder as a
+// Parquet file (Snappy, no dictionary pages: values are mostly distinct)
+// or an Arrow IPC stream, a row group or record batch of 65,536 rows at a
+// time. Close writes the rest and the footer, then closes w.
+type RecordWriter struct {
+	w    io.WriteCloser
+	rb   *array.RecordBuilder
+	n    int
+	pq   *pqarrow.FileWriter
+	ipcw *ipc.Writer
+}
+
+// NewRecordWriter starts a file of the given schema in format f (Parquet
+// or Arrow) on w.
+func NewRecordWriter(f Format, w io.WriteCloser, schema *arrow.Schema) (*RecordWriter, error) {
+	r := &RecordWriter{w: w, rb: array.NewRecordBuilder(memory.DefaultAllocator, schema)}
+	switch f {
+	case Parquet:
+		props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Snappy),
+			parquet.WithDictionaryDefault(false), parquet.WithMaxRowGroupLength(batch))
+		var err error
+		if r.pq, err = pqarrow.NewFileWriter(schema, w, props, pqarrow.DefaultWriterProps()); err != nil {
+			w.Close()
+			return nil, err
+		}
+	case Arrow:
+		r.ipcw = ipc.NewWriter(w, ipc.WithSchema(schema))
+	default:
+		w.Close()
+		return nil, fmt.Errorf("%q is not a columnar format", f)
+	}
+	return r, nil
+}
+
+// Builder is where the next row's values are appended.
+func (r *RecordWriter) Builder() *array.RecordBuilder { return r.rb }
+
+// RowDone counts a row appended to Builder, writing a batch when full.
+func (r *RecordWriter) RowDone() error {
+	if r.n++; r.n >= batch {
+		return r.flush()
+	}
+	return nil
+}
+
+func (r *RecordWriter) flush() error {
+	if r.n == 0 {
+		return nil
+	}
+	r.n = 0
+	rec := r.rb.NewRecord()
+	defer rec.Release()
+	if r.pq != nil {
+		return r.pq.Write(rec)
+	}
+	return r.ipcw.Write(rec)
+}
+
+// Close writes what is buffered and the footer, and closes the file.
+func (r *RecordWriter) Close() error {
+	err := r.flush()
+	var cerr error
+	if r.pq != nil {
+		cerr = r.pq.Close() // closes w
+	} else {
+		cerr = r.ipcw.Close()
+		if e := r.w.Close(); cerr == nil {
+			cerr = e
+		}
+	}
+	r.rb.Release()
+	if err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Columns parses a column list written as "name:type …" with types s
+// (string), i (int64), b (bool) and t (time): the tables' schemas read as
+// one line each.
+func Columns(spec string) []Column {
+	var out []Column
+	for _, f := range strings.Fields(spec) {
+		name, typ, _ := strings.Cut(f, ":")
+		t := map[string]Type{"s": String, "i": Int64, "b": Bool, "t": Time}[typ]
+		out = append(out, Column{Name: name, Type: t})
+	}
+	return out
+}
