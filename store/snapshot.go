@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -104,8 +105,12 @@ func resolveSnapshot(ctx context.Context, l *Location) (*SnapshotRef, error) {
 	if len(page) == 0 {
 		return nil, l.Wrap(l.Prefix, fmt.Errorf("no such snapshot: nothing is stored there"))
 	}
-	return nil, l.Wrap(l.Prefix, fmt.Errorf("not a snapshot: no %s (an incomplete or failed checkpoint, or not a snapshot directory)", MetadataName))
+	return nil, l.Wrap(l.Prefix, ErrNoMetadata)
 }
+
+// ErrNoMetadata is OpenSnapshot's error for a folder that holds objects
+// but no _metadata: perhaps a checkpoint root, which verify takes whole.
+var ErrNoMetadata = errors.New("not a snapshot: no " + MetadataName + " (an incomplete or failed checkpoint, or not a snapshot directory)")
 
 // SnapshotAt is the snapshot in directory dir (a key prefix ending in "/")
 // of an open location, sharing its bucket: closing it leaves l open.

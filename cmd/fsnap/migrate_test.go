@@ -308,7 +308,9 @@ func TestRelocateRootKeepsSharing(t *testing.T) {
 		t.Errorf("self-contained would hold %d bytes, the mapped root %d: no sharing kept?", single.DistinctBytes, got.DistinctBytes)
 	}
 	code, out, errs := fsnap(t, "ls", "-o", "json", "--complete", dst)
-	var ls struct{ Snapshots []struct{ Name, Location string } }
+	var ls struct {
+		Snapshots []struct{ Name, Location string }
+	}
 	if json.Unmarshal([]byte(out), &ls); code != exitOK || len(ls.Snapshots) != 20 {
 		t.Fatalf("ls %s: exit %d, %d snapshots %s", dst, code, len(ls.Snapshots), errs)
 	}

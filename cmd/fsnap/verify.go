@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"sort"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/spf13/pflag"
 
@@ -27,9 +31,14 @@ var verifyFlags struct {
 func init() {
 	register(&command{
 		name:  "verify",
-		args:  "[flags] SNAPSHOT",
-		short: "check a snapshot's integrity and relocatability (a yes/no with reasons, for CI gates)",
+		args:  "[flags] SNAPSHOT|ROOT",
+		short: "check a snapshot's (or every snapshot of a root's) integrity and relocatability (a yes/no with reasons, for CI gates)",
 		long: `SNAPSHOT is a checkpoint or savepoint directory, its _metadata file, or a URL of either.
+ROOT, a folder without _metadata, is a checkpoint root: every complete
+snapshot fsnap ls finds there is checked, newest first, with one line each
+and a total (-o json: schema "fsnap.verify-root/v1", every report); there
+--require self-contained (no =ROOT) means self-contained in ROOT, the check
+a relocated root passes.
 
 Checks, each finding with a severity (error, warning, info), a stable code and
 the operator, subtask, file, key group and offset it concerns:
@@ -96,10 +105,13 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 	if f.concurrency < 1 {
 		return usagef("--concurrency must be at least 1")
 	}
+	selfContainedHere := false // bare: in the ROOT given (verify ROOT)
 	for _, r := range f.require {
 		switch root, isRoot := strings.CutPrefix(r, "self-contained="); {
 		case strings.ToLower(r) == "relocatable":
 			opts.RequireRelocatable = true
+		case r == "self-contained":
+			selfContainedHere = true
 		case isRoot && root != "":
 			l, err := store.Open(ctx, root)
 			if err != nil {
@@ -115,7 +127,18 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if selfContainedHere {
+		if opts.SelfContainedIn != nil {
+			return usagef("--require self-contained is given twice")
+		}
+		if _, err := store.OpenSnapshot(ctx, args[0]); !errors.Is(err, store.ErrNoMetadata) {
+			return usagef("--require self-contained without =ROOT goes with a ROOT argument (a snapshot: say self-contained=ROOT)")
+		}
+	}
 	s, src, err := source.Load(ctx, args[0], allow...)
+	if errors.Is(err, store.ErrNoMetadata) {
+		return verifyRoot(ctx, e, args[0], opts, threshold, selfContainedHere, allow)
+	}
 	if err != nil {
 		return err
 	}
@@ -139,4 +162,72 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 		return &exitError{code: exitFindings}
 	}
 	return nil
+}
+
+// verifyRoot checks every complete snapshot under a checkpoint root.
+func verifyRoot(ctx context.Context, e *env, ref string, opts verify.Options, threshold verify.Severity, selfContained bool, allow []store.Scope) error {
+	root, err := store.Open(ctx, ref)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	if selfContained {
+		opts.SelfContainedIn = root
+	}
+	r, err := verify.CheckRoot(ctx, root, opts, allow...)
+	if err != nil {
+		return err
+	}
+	if len(r.Snapshots) == 0 {
+		return &exitError{code: exitInput, err: fmt.Errorf("%s: no complete snapshot here or in its job folders (%d incomplete); not a snapshot either: no _metadata", root.Display, r.Incomplete)}
+	}
+	if verifyFlags.output == "json" {
+		err = writeJSON(e.stdout, r)
+	} else {
+		err = writeVerifyRootText(e.stdout, r, threshold)
+	}
+	if err != nil {
+		return err
+	}
+	failed := r.Totals.Unreadable > 0
+	for _, s := range r.Snapshots {
+		if s.Report != nil && s.Report.Has(verify.StoreError) {
+			return &exitError{code: exitInput, err: fmt.Errorf("the store failed while checking %s; the result is incomplete", s.Name)}
+		}
+		if s.Report != nil && s.Report.Fails(threshold) {
+			failed = true
+		}
+	}
+	if failed {
+		return &exitError{code: exitFindings}
+	}
+	return nil
+}
+
+func writeVerifyRootText(w io.Writer, r *verify.RootReport, threshold verify.Severity) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SNAPSHOT\tRESULT\tERRORS\tWARNINGS\tFILES\tFINDINGS")
+	for _, s := range r.Snapshots {
+		if s.Report == nil {
+			fmt.Fprintf(tw, "%s\tUNREADABLE\t-\t-\t-\t%s\n", s.Name, s.Error)
+			continue
+		}
+		rep, result := s.Report, "ok"
+		if rep.Fails(threshold) {
+			result = "FAIL"
+		}
+		var codes []string
+		for c, n := range rep.CodeCounts() {
+			codes = append(codes, fmt.Sprintf("%s×%d", c, n))
+		}
+		sort.Strings(codes)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\n", s.Name, result, rep.Counts.Error, rep.Counts.Warning, rep.Checked.Files, strings.Join(codes, " "))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	t := r.Totals
+	_, err := fmt.Fprintf(w, "\n%d snapshots under %s: %d clean, %d unreadable; %d errors, %d warnings, %d info (%d incomplete folders not checked)\n",
+		t.Snapshots, r.Root, t.Clean, t.Unreadable, t.Findings.Error, t.Findings.Warning, t.Findings.Info, r.Incomplete)
+	return err
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -207,5 +208,60 @@ func TestInspectRocksDBCorruptionExit3(t *testing.T) {
 	}
 	if code, out, _ := fsnap(t, "verify", "--deep", dir); code != exitFindings || !strings.Contains(out, "rocksdb-instance-corrupt") {
 		t.Errorf("verify --deep: exit %d:\n%s", code, out)
+	}
+}
+
+// TestVerifyRoot (issue 18): verify of a checkpoint root checks every
+// complete snapshot, one line each and a total; a shared file removed
+// fails the snapshots using it, named.
+func TestVerifyRoot(t *testing.T) {
+	dir, h := localHistory(t, fixtures.HistorySpec{Seed: 5, Version: 6, Jobs: 2, Rounds: 6, Retain: 3, Savepoints: 1})
+	code, out, _ := fsnap(t, "ls", "-o", "json", "--complete", dir)
+	var ls struct{ Snapshots []struct{ Name string } }
+	if err := json.Unmarshal([]byte(out), &ls); code != exitOK || err != nil || len(ls.Snapshots) < 4 {
+		t.Fatalf("ls: exit %d, %v, %d snapshots", code, err, len(ls.Snapshots))
+	}
+	code, out, errs := fsnap(t, "verify", "--quick", "--require", "self-contained", dir)
+	if code != exitOK || !strings.Contains(out, fmt.Sprintf("%d snapshots under %s: %d clean", len(ls.Snapshots), dir, len(ls.Snapshots))) {
+		t.Fatalf("root: exit %d\n%s%s", code, out, errs)
+	}
+	// A shared file the newest checkpoint of a job uses, removed.
+	var shared string
+	for id := range h.Referenced() {
+		if id.Root == 0 && strings.Contains(id.Key, "/shared/") {
+			shared = id.Key
+			break
+		}
+	}
+	if shared == "" {
+		t.Fatal("no referenced shared file generated")
+	}
+	if err := os.Remove(filepath.Join(dir, shared)); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = fsnap(t, "verify", "--quick", "-o", "json", dir)
+	var r struct {
+		Snapshots []struct {
+			Name   string
+			Report struct{ Findings []struct{ Code, File string } }
+		}
+		Totals struct{ Snapshots, Clean int }
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil || code != exitFindings || r.Totals.Snapshots != len(ls.Snapshots) {
+		t.Fatalf("exit %d, %v, totals %+v\n%.2000s", code, err, r.Totals, out)
+	}
+	named := 0
+	for _, s := range r.Snapshots {
+		for _, f := range s.Report.Findings {
+			if f.Code == "file-missing" && strings.HasSuffix(f.File, shared) {
+				named++
+			}
+		}
+	}
+	if named == 0 {
+		t.Errorf("no snapshot names the missing %s", shared)
+	}
+	if code, _, errs := fsnap(t, "verify", "--require", "self-contained", filepath.Join(dir, ls.Snapshots[0].Name)); code != exitUsage {
+		t.Errorf("bare self-contained on a snapshot: exit %d %s", code, errs)
 	}
 }
