@@ -161,6 +161,18 @@ func (st *SubtaskState) ResultSubpartitions() []ChannelStateHandle {
 	return st.Channels.ResultSubpartitions
 }
 
+// ChannelStateSize is the number of the subtask's channel state handles
+// (in-flight data of unaligned checkpoints) and their state sizes' sum.
+func (st *SubtaskState) ChannelStateSize() (handles int, bytes int64) {
+	for _, hs := range [][]ChannelStateHandle{st.InputChannels(), st.ResultSubpartitions()} {
+		for _, h := range hs {
+			handles++
+			bytes += h.StateSize
+		}
+	}
+	return handles, bytes
+}
+
 // LegacyOperatorState is version 2's non-partitionable operator state.
 func (st *SubtaskState) LegacyOperatorState() []StreamHandle {
 	if st.Legacy == nil {

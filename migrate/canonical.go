@@ -39,6 +39,36 @@ type CanonicalOptions struct {
 	// Allow are folders outside the source's checkpoint root whose files
 	// it may reference (see source.New).
 	Allow []store.Scope
+	// DropChannelState converts an unaligned checkpoint by leaving out its
+	// in-flight channel state (a savepoint holds none); without it such a
+	// source is refused (ErrChannelState).
+	DropChannelState bool
+}
+
+// ErrChannelState refuses converting a snapshot that carries in-flight
+// channel state (an unaligned checkpoint) into a savepoint.
+var ErrChannelState = errors.New("in-flight channel state, which a savepoint cannot hold")
+
+// channelState counts the subtasks with channel state and its bytes.
+func channelState(m *format.Metadata) (subtasks int, bytes int64) {
+	for _, op := range m.Operators {
+		for _, st := range op.Subtasks {
+			if n, b := st.ChannelStateSize(); n > 0 {
+				subtasks++
+				bytes += b
+			}
+		}
+	}
+	return subtasks, bytes
+}
+
+// dropChannelState removes every subtask's channel state.
+func dropChannelState(m *format.Metadata) {
+	for i := range m.Operators {
+		for j := range m.Operators[i].Subtasks {
+			m.Operators[i].Subtasks[j].Channels = nil
+		}
+	}
 }
 
 // Compression selects the compression of converted keyed streams.
@@ -79,6 +109,10 @@ type CanonicalResult struct {
 	// OutsideRange counts RocksDB entries whose key group lies outside the
 	// handle's range; Flink's restore drops them, so they are not written.
 	OutsideRange int64
+	// DroppedChannelSubtasks and DroppedChannelBytes are the in-flight
+	// channel state left out (CanonicalOptions.DropChannelState).
+	DroppedChannelSubtasks int
+	DroppedChannelBytes    int64
 
 	FilesWritten int   // files written into the destination, _metadata included
 	BytesWritten int64 // their bytes
@@ -95,19 +129,23 @@ const CanonicalSchema = "fsnap.to-canonical/v1"
 
 // CanonicalDocument is the fsnap.to-canonical/v1 document of a conversion.
 type CanonicalDocument struct {
-	Schema       string  `json:"schema"`
-	Source       string  `json:"source"`
-	Destination  string  `json:"destination"`
-	SourceKind   string  `json:"source_kind"`
-	FromRocksDB  int     `json:"from_rocksdb"`
-	FromHeap     int     `json:"from_heap"`
-	FromUnified  int     `json:"from_unified"`
-	Entries      int64   `json:"entries"`
-	OutsideRange int64   `json:"outside_range"`
-	FilesWritten int     `json:"files_written"`
-	BytesWritten int64   `json:"bytes_written"`
-	BytesRead    int64   `json:"bytes_read"`
-	Seconds      float64 `json:"seconds"`
+	Schema       string `json:"schema"`
+	Source       string `json:"source"`
+	Destination  string `json:"destination"`
+	SourceKind   string `json:"source_kind"`
+	FromRocksDB  int    `json:"from_rocksdb"`
+	FromHeap     int    `json:"from_heap"`
+	FromUnified  int    `json:"from_unified"`
+	Entries      int64  `json:"entries"`
+	OutsideRange int64  `json:"outside_range"`
+	// DroppedChannelBytes is the in-flight channel state left out
+	// (--drop-channel-state), in DroppedChannelSubtasks subtasks.
+	DroppedChannelSubtasks int     `json:"dropped_channel_subtasks"`
+	DroppedChannelBytes    int64   `json:"dropped_channel_bytes"`
+	FilesWritten           int     `json:"files_written"`
+	BytesWritten           int64   `json:"bytes_written"`
+	BytesRead              int64   `json:"bytes_read"`
+	Seconds                float64 `json:"seconds"`
 }
 
 // Document is the conversion's fsnap.to-canonical/v1 document.
@@ -115,6 +153,7 @@ func (res *CanonicalResult) Document() *CanonicalDocument {
 	return &CanonicalDocument{Schema: CanonicalSchema, Source: res.Source, Destination: res.Destination,
 		SourceKind: string(res.SourceKind), FromRocksDB: res.FromRocksDB, FromHeap: res.FromHeap, FromUnified: res.FromUnified,
 		Entries: res.Entries, OutsideRange: res.OutsideRange, FilesWritten: res.FilesWritten,
+		DroppedChannelSubtasks: res.DroppedChannelSubtasks, DroppedChannelBytes: res.DroppedChannelBytes,
 		BytesWritten: res.BytesWritten, BytesRead: res.BytesRead, Seconds: res.Elapsed.Seconds()}
 }
 
@@ -129,8 +168,10 @@ func (res *CanonicalResult) Document() *CanonicalDocument {
 //     the meta state handle's header bytes, key groups in order, states by
 //     id, keys in RocksDB order, Snappy when the header says so;
 //   - heap-layout key-group streams are re-encoded into the unified layout;
-//   - unified streams are copied; everything else (operator, raw keyed,
-//     channel and coordinator state, master states) is carried unchanged;
+//   - unified streams are copied; everything else (operator, raw keyed
+//     and coordinator state, master states) is carried unchanged;
+//   - in-flight channel state (unaligned checkpoints) is refused
+//     (ErrChannelState), or left out with DropChannelState and counted;
 //   - every handle of the result is inline or relative, so the savepoint can
 //     be moved; _metadata is written last, with properties saying
 //     CANONICAL savepoint (versions 4+).
@@ -151,6 +192,12 @@ func ToCanonical(ctx context.Context, src, dst string, opts CanonicalOptions) (r
 		return nil, err
 	}
 	defer ref.Close()
+	chSubtasks, chBytes := channelState(snap.Metadata)
+	if chSubtasks > 0 && !opts.DropChannelState {
+		return nil, fmt.Errorf("%s: %w: %d subtasks carry %d bytes of it (an unaligned checkpoint); "+
+			"convert a checkpoint taken aligned, or drop it with --drop-channel-state (the in-flight records are then lost)",
+			snap.Dir, ErrChannelState, chSubtasks, chBytes)
+	}
 	dl, err := store.Open(ctx, dst)
 	if err != nil {
 		return nil, err
@@ -184,6 +231,10 @@ func ToCanonical(ctx context.Context, src, dst string, opts CanonicalOptions) (r
 		}
 	}()
 	m := snap.Metadata
+	if chSubtasks > 0 {
+		dropChannelState(m)
+		c.res.DroppedChannelSubtasks, c.res.DroppedChannelBytes = chSubtasks, chBytes
+	}
 	if err := c.plan(ctx, m); err != nil {
 		return nil, err
 	}

@@ -125,10 +125,10 @@ func (f *outFile) close(abort error) error {
 	if abort != nil {
 		// Closing a writer whose context is cancelled discards it; an
 		// explicit delete follows in removeAll.
-		f.w.Close()
+		store.CloseWriter(f.w)
 		return abort
 	}
-	if err := f.w.Close(); err != nil {
+	if err := store.CloseWriter(f.w); err != nil {
 		return f.d.loc.Wrap(f.key, err)
 	}
 	f.d.mu.Lock()

@@ -44,10 +44,10 @@ func publishMetadata(ctx context.Context, dst *store.Location, key string, data 
 		return dst.Wrap(key, err)
 	}
 	if _, err := w.Write(data); err != nil {
-		w.Close()
+		store.CloseWriter(w)
 		return dst.Wrap(key, err)
 	}
-	if err := w.Close(); err != nil {
+	if err := store.CloseWriter(w); err != nil {
 		return dst.Wrap(key, err)
 	}
 	if local {

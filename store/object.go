@@ -179,10 +179,10 @@ func (l *Location) WriteObject(ctx context.Context, rel string, write func(io.Wr
 	}
 	if err := write(w); err != nil {
 		cancel()
-		w.Close()
+		CloseWriter(w)
 		return l.Wrap(key, err)
 	}
-	return l.Wrap(key, w.Close())
+	return l.Wrap(key, CloseWriter(w))
 }
 
 // RemoveTemps removes, on the local file system, the temporary files a
@@ -241,4 +241,17 @@ func isTempOf(name, base string) bool {
 		}
 	}
 	return true
+}
+
+// CloseWriter closes a writer of any store, turning a panic of the store's
+// driver into an error: gocloud's azureblob writer dereferences a pipe its
+// upload goroutine set to nil when the upload failed (a dead endpoint), so
+// its Close panics instead of returning the upload's error.
+func CloseWriter(w *blob.Writer) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("the upload failed (the store's writer broke down while closing: %v)", p)
+		}
+	}()
+	return w.Close()
 }

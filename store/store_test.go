@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -510,5 +511,32 @@ func TestRedactNested(t *testing.T) {
 	fmt.Fprintf(w, `{"dst": "s3://b/p?a=1\u0026session_token=SessTok42x"}`)
 	if strings.Contains(b.String(), "SessTok42x") {
 		t.Errorf("writer: %s", b.String())
+	}
+}
+
+// TestAzureDeadEndpointWriteNoPanic (issue 20, item 8): a write to an
+// Azure endpoint that refuses connections returns an error; gocloud's
+// azureblob writer panics in Close there (a nil pipe), which CloseWriter
+// turns into that error.
+func TestAzureDeadEndpointWriteNoPanic(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	t.Setenv("AZURE_STORAGE_ACCOUNT", "devstoreaccount1")
+	t.Setenv("AZURE_STORAGE_KEY", "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==")
+	l, err := store.Open(context.Background(), "azblob://c/p?protocol=http&domain="+addr+"&storage_account=devstoreaccount1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	err = l.WriteObject(context.Background(), "f", func(w io.Writer) error {
+		_, err := w.Write([]byte("small"))
+		return err
+	})
+	if err == nil || !strings.Contains(err.Error(), "azblob://c/p/f") {
+		t.Errorf("write to a dead endpoint: %v", err)
 	}
 }

@@ -45,6 +45,9 @@ type Options struct {
 	// means 16. Deep walks of local files use at most GOMAXPROCS workers,
 	// since they are bound by the CPU.
 	Concurrency int
+	// Tmp holds the scratch copies of RocksDB instances a deep check opens
+	// (default: the system's temporary directory).
+	Tmp string
 }
 
 // Check verifies a loaded snapshot: consistency of _metadata, key groups,
@@ -80,6 +83,11 @@ func Check(ctx context.Context, snap *snapshot.Snapshot, src *snapsrc.Source, op
 	}
 	if opts.Level >= LevelHeaders {
 		if err := c.streams(); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Level >= LevelDeep {
+		if err := c.rocksInstances(); err != nil {
 			return nil, err
 		}
 	}

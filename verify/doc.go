@@ -76,6 +76,7 @@
 //	duplicate-subtask                  error     a subtask index stored twice
 //	operator-finished                  info      all subtasks had finished; restored as finished
 //	operator-partially-finished        info      some subtasks had finished and carry no state
+//	savepoint-channel-state            error     a savepoint carries in-flight channel state (only unaligned checkpoints do)
 //	-- state streams --
 //	header-unreadable                  error     a keyed or operator stream header (or RocksDB meta stream) does not decode
 //	operator-states-mismatch           error     the metadata names an operator state the stream header does not
@@ -93,6 +94,8 @@
 //	rocksdb-files-incomplete           error     a RocksDB native handle without CURRENT or MANIFEST
 //	rocksdb-current-mismatch           error     CURRENT names a MANIFEST that is not among the snapshot's files
 //	rocksdb-sst-corrupt                error     (deep) an SST file that does not end with a RocksDB table magic number
+//	rocksdb-instance-corrupt           error     (deep) RocksDB cannot open or read the instance (block checksums, MANIFEST, CURRENT, OPTIONS)
+//	rocksdb-not-opened                 warning   (deep) a build without RocksDB did not check the instances' blocks
 //
 // Inline handle names (ByteStreamStateHandle) are opaque: Flink sometimes
 // names inline streams by the file path they would have had (e.g.

@@ -101,6 +101,7 @@ const (
 	SubtaskIndexOutOfRange Code = "subtask-index-out-of-range"
 	DuplicateSubtask       Code = "duplicate-subtask"
 	OperatorFinished       Code = "operator-finished"
+	SavepointChannelState  Code = "savepoint-channel-state"
 	OperatorPartlyFinished Code = "operator-partially-finished"
 
 	// State streams.
@@ -118,6 +119,8 @@ const (
 	RocksDBFilesIncomplete Code = "rocksdb-files-incomplete"
 	RocksDBCurrentMismatch Code = "rocksdb-current-mismatch"
 	RocksDBSSTCorrupt      Code = "rocksdb-sst-corrupt"
+	RocksDBInstanceCorrupt Code = "rocksdb-instance-corrupt"
+	RocksDBNotOpened       Code = "rocksdb-not-opened"
 )
 
 // codeSeverity is every code's default severity.
@@ -131,8 +134,9 @@ var codeSeverity = map[Code]Severity{
 	OperatorOffsetOutside: Error,
 	ParallelismExceedsMax: Error, ParallelismInvalid: Error, MaxParallelismInvalid: Error, DuplicateOperator: Error,
 	OperatorUIDMismatch: Warning, SubtaskIndexOutOfRange: Error, DuplicateSubtask: Error,
-	OperatorFinished: Info, OperatorPartlyFinished: Info,
+	OperatorFinished: Info, OperatorPartlyFinished: Info, SavepointChannelState: Error,
 	RocksDBFilesIncomplete: Error, RocksDBCurrentMismatch: Error, RocksDBSSTCorrupt: Error,
+	RocksDBInstanceCorrupt: Error, RocksDBNotOpened: Warning,
 	OperatorStatesMismatch: Error, HeaderUnreadable: Error, HeaderUnknownClass: Warning, HeaderUnsupported: Warning,
 	StreamCorrupt: Error, StreamNotWalkable: Warning, TimersUnsupported: Warning, SnappyChecksum: Error, SnappyCorrupt: Error,
 	RawKeyedTimersCorrupt: Error, StreamReadError: Error,

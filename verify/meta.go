@@ -40,7 +40,8 @@ func (c *checker) consistency() {
 			c.add(ParallelismExceedsMax, p, fmt.Sprintf("parallelism %d exceeds max parallelism %d", op.Parallelism, op.MaxParallelism))
 		}
 		subs := map[int32]bool{}
-		finished := 0
+		finished, channel := 0, 0
+		var channelBytes int64
 		for j := range op.Subtasks {
 			st := &op.Subtasks[j]
 			sp := place{op: i, sub: st.Index}
@@ -54,6 +55,14 @@ func (c *checker) consistency() {
 			if st.Finished {
 				finished++
 			}
+			if n, b := st.ChannelStateSize(); n > 0 {
+				channel++
+				channelBytes += b
+			}
+		}
+		if channel > 0 && c.snap.Kind.Kind.IsSavepoint() {
+			c.add(SavepointChannelState, p, fmt.Sprintf("%d subtasks carry %d bytes of in-flight channel state, which a savepoint never holds "+
+				"(a converted unaligned checkpoint?); Flink would restore the in-flight records as if they were savepoint state", channel, channelBytes))
 		}
 		switch {
 		case op.FullyFinished:

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 
@@ -98,7 +99,10 @@ func runInspect(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	if inspectFlags.output == "json" {
-		return writeJSON(e.stdout, r)
+		if err := writeJSON(e.stdout, r); err != nil || r.RocksDB == nil {
+			return err
+		}
+		return rocksDBFailed(r.RocksDB)
 	}
 	if isTable(inspectFlags.output) {
 		cols, write := inventory.OperatorColumns, inventory.WriteOperators
@@ -110,7 +114,26 @@ func runInspect(ctx context.Context, e *env, args []string) error {
 	if err := writeInspectText(e.stdout, r); err != nil || r.RocksDB == nil {
 		return err
 	}
-	return writeRocksDBText(e.stdout, r.RocksDB)
+	if err := writeRocksDBText(e.stdout, r.RocksDB); err != nil {
+		return err
+	}
+	return rocksDBFailed(r.RocksDB)
+}
+
+// rocksDBFailed makes inspect --rocksdb exit 3 when an instance could not
+// be read (corruption, missing files): it printed the error, not a clean
+// description.
+func rocksDBFailed(r *inspect.RocksDBReport) error {
+	n := 0
+	for _, in := range r.Instances {
+		if in.Error != "" {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	return &exitError{code: exitInput, err: fmt.Errorf("%d of %d RocksDB instances could not be read (see above)", n, len(r.Instances))}
 }
 
 func writeJSON(w io.Writer, v any) error {

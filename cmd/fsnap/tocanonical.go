@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -65,6 +66,7 @@ var toCanonicalFlags struct {
 	output      string
 	progress    string
 	allow       []string
+	dropChannel bool
 }
 
 func toCanonicalFlagSet(fs *pflag.FlagSet) {
@@ -74,6 +76,7 @@ func toCanonicalFlagSet(fs *pflag.FlagSet) {
 	fs.StringVar(&f.compression, "compression", "keep", "key-group block compression: keep (as the source), snappy or none")
 	fs.StringVar(&f.progress, "progress", "auto", "progress on stderr: auto (bar on a terminal, else plain), bar, plain or none")
 	allowPathFlag(fs, &f.allow)
+	fs.BoolVar(&f.dropChannel, "drop-channel-state", false, "convert an unaligned checkpoint without its in-flight channel state (refused without it)")
 }
 
 func runToCanonical(ctx context.Context, e *env, args []string) error {
@@ -93,9 +96,13 @@ func runToCanonical(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts := migrate.CanonicalOptions{Tmp: f.tmp, Parallel: f.parallel, Compression: comp, Allow: allow}
+	opts := migrate.CanonicalOptions{Tmp: f.tmp, Parallel: f.parallel, Compression: comp, Allow: allow,
+		DropChannelState: f.dropChannel}
 	(&progress{mode: mode, w: e.stderr, what: "to-canonical"}).attach(&opts.Transfers)
 	res, err := migrate.ToCanonical(ctx, args[0], args[1], opts)
+	if errors.Is(err, migrate.ErrChannelState) {
+		return &exitError{code: exitFindings, err: err} // a refusal
+	}
 	if err != nil {
 		return err
 	}
@@ -109,6 +116,10 @@ func runToCanonical(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "canonical savepoint %s\n  from %s (%s)\n", res.Destination, res.Source, res.SourceKind)
 	fmt.Fprintf(e.stdout, "  keyed state: %d RocksDB instances, %d heap streams re-encoded, %d unified streams copied; %d entries\n",
 		res.FromRocksDB, res.FromHeap, res.FromUnified, res.Entries)
+	if res.DroppedChannelSubtasks > 0 {
+		fmt.Fprintf(e.stdout, "  WARNING: %s of in-flight channel state in %d subtasks left out (--drop-channel-state)\n",
+			sizeText(res.DroppedChannelBytes), res.DroppedChannelSubtasks)
+	}
 	if res.OutsideRange > 0 {
 		fmt.Fprintf(e.stdout, "  %d RocksDB entries outside their subtask's key groups were left out (Flink drops them on restore)\n", res.OutsideRange)
 	}

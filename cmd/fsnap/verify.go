@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -24,6 +25,7 @@ var verifyFlags struct {
 	require     []string
 	concurrency int
 	allow       []string
+	tmp         string
 }
 
 func init() {
@@ -53,7 +55,14 @@ the operator, subtask, file, key group and offset it concerns:
                 the data begins; CURRENT names a MANIFEST of the snapshot
   --deep        every keyed and operator stream is read to its end: entries,
                 end-of-key-group marks, block extents, Snappy checksums,
-                legacy timers in raw keyed state, RocksDB SST footers
+                legacy timers in raw keyed state, RocksDB SST footers; and
+                every RocksDB instance is opened read-only from a scratch
+                copy (--tmp) and read entry by entry with every block
+                checksum verified (SSTs, MANIFEST, CURRENT, OPTIONS)
+What --deep cannot prove: canonical streams written uncompressed carry no
+checksum, so a flipped byte inside a value (or a key that still decodes) that
+keeps every length and mark in place reads as valid data; Snappy blocks and
+RocksDB blocks are checksummed and are checked.
 --quick checks only _metadata and file presence and size (reads no state bytes).
 
 --fail-on sets the lowest severity that fails the run (default error).
@@ -70,6 +79,7 @@ Exit codes: 0 no finding at or above --fail-on; 1 such findings; 2 usage;
 			fs.StringSliceVar(&verifyFlags.require, "require", nil, "make a property mandatory: relocatable, or self-contained=ROOT (every file it uses lies under ROOT)")
 			fs.IntVar(&verifyFlags.concurrency, "concurrency", 16, "parallel store requests")
 			allowPathFlag(fs, &verifyFlags.allow)
+			fs.StringVar(&verifyFlags.tmp, "tmp", os.TempDir(), "directory for the scratch copies of RocksDB instances that --deep opens")
 		},
 		nargs:  1,
 		output: &verifyFlags.output,
@@ -83,7 +93,7 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return usagef("--fail-on: %v", err)
 	}
-	opts := verify.Options{Level: verify.LevelHeaders, Concurrency: f.concurrency}
+	opts := verify.Options{Level: verify.LevelHeaders, Concurrency: f.concurrency, Tmp: f.tmp}
 	switch {
 	case f.deep && f.quick:
 		return usagef("--deep and --quick exclude each other")

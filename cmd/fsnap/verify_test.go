@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -175,6 +176,38 @@ func TestVerifySummaryCountsMissing(t *testing.T) {
 	}
 	if !strings.Contains(out, "present with their sizes, 1 NOT (see below)") {
 		t.Errorf("summary:\n%s", out)
+	}
+}
+
+// TestInspectRocksDBCorruptionExit3 (issue 20, item 9): inspect --rocksdb
+// that prints a RocksDB "Corruption" exits 3, and verify --deep fails.
+func TestInspectRocksDBCorruptionExit3(t *testing.T) {
+	if !rocks.Available {
+		t.Skip("a build without RocksDB")
+	}
+	dir := corpus.Copy(t, "new-stateful-udf-migration-itcase-flink1.17-rocksdb-checkpoint")
+	if code, _, errs := fsnap(t, "inspect", "--rocksdb", dir); code != 0 {
+		t.Fatalf("intact: exit %d: %s", code, errs)
+	}
+	// Flip a byte a third into the largest SST (block-based table magic
+	// at its end), leaving its footer intact.
+	var victim []byte
+	var name string
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		b, _ := os.ReadFile(filepath.Join(dir, e.Name()))
+		if len(b) > len(victim) && bytes.HasSuffix(b, []byte{0xf7, 0xcf, 0xf4, 0x85, 0xb7, 0x41, 0xe2, 0x88}) {
+			victim, name = b, e.Name()
+		}
+	}
+	victim[len(victim)/3] ^= 0x10
+	os.WriteFile(filepath.Join(dir, name), victim, 0o644)
+	code, out, errs := fsnap(t, "inspect", "--rocksdb", dir)
+	if code != exitInput || !strings.Contains(out+errs, "could not be read") {
+		t.Errorf("corrupt: exit %d:\n%s%s", code, out, errs)
+	}
+	if code, out, _ := fsnap(t, "verify", "--deep", dir); code != exitFindings || !strings.Contains(out, "rocksdb-instance-corrupt") {
+		t.Errorf("verify --deep: exit %d:\n%s", code, out)
 	}
 }
 

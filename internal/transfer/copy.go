@@ -157,7 +157,7 @@ func (e *Engine) stream(ctx context.Context, f *File) Result {
 	var written int64
 	abort := func(err error) Result {
 		cancel() // before Close: the write is discarded, nothing appears at Dst
-		w.Close()
+		store.CloseWriter(w)
 		e.Stats.BytesDone.Add(-written)
 		return Result{Err: err}
 	}
@@ -194,7 +194,7 @@ func (e *Engine) stream(ctx context.Context, f *File) Result {
 	if err := src.checkCRC(f, crc); err != nil {
 		return abort(err)
 	}
-	if err := w.Close(); err != nil {
+	if err := store.CloseWriter(w); err != nil {
 		e.Stats.BytesDone.Add(-written)
 		return Result{Err: ioErr(f, f.Dst.Loc.Wrap(f.Dst.Key, err))}
 	}
