@@ -93,7 +93,7 @@ func TestImage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	if err := l.WriteObject(ctx, "relocated/shared/orphan-from-a-failed-upload.sst", func(w io.Writer) error {
+	if err := l.WriteObject(ctx, "relocated/shared/5f0c2a8e-3b1d-4c7e-9a6f-2d8b4e1c7a90", func(w io.Writer) error {
 		_, err := io.WriteString(w, "orphan")
 		return err
 	}); err != nil {
@@ -108,7 +108,7 @@ func TestImage(t *testing.T) {
 		t.Fatalf("gc plan: %v, %d objects to delete, want 1", err, plan.Totals.DeleteObjects)
 	}
 	must(env, image, "gc", "--apply", "--min-age", "0s", root)
-	if ok, err := l.Exists(ctx, "relocated/shared/orphan-from-a-failed-upload.sst"); err != nil || ok {
+	if ok, err := l.Exists(ctx, "relocated/shared/5f0c2a8e-3b1d-4c7e-9a6f-2d8b4e1c7a90"); err != nil || ok {
 		t.Errorf("orphan still there after gc --apply (%v)", err)
 	}
 	must(env, image, "verify", "--require", "relocatable", flinkForm)
