@@ -65,6 +65,7 @@
 //	key-group-offsets-not-increasing   error     non-empty key groups' offsets do not increase with the key group
 //	key-group-offset-in-header         error     a key-group offset inside the stream header
 //	key-group-extent-mismatch          error     the header does not end where the first block begins; (deep) a block's entries and marks do not end where the next block (or the stream) begins
+//	key-in-wrong-key-group             error     (deep) a key whose hashCode fsnap knows (boxed primitives, String, Flink tuples of them) lies in another key group than Flink assigns it
 //	operator-offset-out-of-file        error     an operator state element offset outside its stream
 //	-- consistency --
 //	parallelism-exceeds-max            error     parallelism greater than max parallelism

@@ -90,6 +90,7 @@ const (
 	KeyGroupOffsetsOrder   Code = "key-group-offsets-not-increasing"
 	KeyGroupOffsetInHeader Code = "key-group-offset-in-header"
 	KeyGroupExtent         Code = "key-group-extent-mismatch"
+	KeyInWrongGroup        Code = "key-in-wrong-key-group"
 	OperatorOffsetOutside  Code = "operator-offset-out-of-file"
 
 	// Consistency.
@@ -130,7 +131,7 @@ var codeSeverity = map[Code]Severity{
 	NotRelocatableTaskOwned: Warning, NotRelocatableChangelog: Warning, NotRelocatableFileMerging: Warning,
 	UnsafeRelativePath: Error, UnsafeAbsolutePath: Error, FileOutsideRoot: Error,
 	KeyGroupsGap: Error, KeyGroupsOverlap: Error, KeyGroupsOutOfRange: Error, KeyedSubtaskNoState: Info,
-	KeyGroupOffsetOutside: Error, KeyGroupOffsetsOrder: Error, KeyGroupOffsetInHeader: Error, KeyGroupExtent: Error,
+	KeyGroupOffsetOutside: Error, KeyGroupOffsetsOrder: Error, KeyGroupOffsetInHeader: Error, KeyGroupExtent: Error, KeyInWrongGroup: Error,
 	OperatorOffsetOutside: Error,
 	ParallelismExceedsMax: Error, ParallelismInvalid: Error, MaxParallelismInvalid: Error, DuplicateOperator: Error,
 	OperatorUIDMismatch: Warning, SubtaskIndexOutOfRange: Error, DuplicateSubtask: Error,

@@ -11,6 +11,7 @@ import (
 
 	"github.com/fsnap/fsnap/format"
 	"github.com/fsnap/fsnap/format/state"
+	"github.com/fsnap/fsnap/format/value"
 	"github.com/fsnap/fsnap/internal/corpus"
 )
 
@@ -213,6 +214,40 @@ type mutation struct {
 	want   Code
 }
 
+// flipKey changes one bit of the first key of the handle's stream so that
+// the key hashes to another key group than the one holding it.
+func flipKey(t *testing.T, r kgRef, data []byte, maxPar int) {
+	t.Helper()
+	ks, err := state.OpenKeyed(bytes.NewReader(data), int64(len(data)), state.KeyGroupsOf(r.h), state.KeyedOptions{MaxParallelism: int32(maxPar)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash := value.KeyHasher(ks.Header.KeySerializer)
+	if hash == nil {
+		t.Fatalf("key serializer %s: no known hashCode", ks.Header.KeySerializer.Class)
+	}
+	it := ks.Iter()
+	for it.Next() {
+		e := it.Entry()
+		if !e.Split || ks.Header.States[e.State].Type == state.PriorityQueueState {
+			continue
+		}
+		at := bytes.Index(data[e.Offset:], e.Key)
+		if at < 0 {
+			t.Fatalf("key %x not found after offset %d", e.Key, e.Offset)
+		}
+		key := slices.Clone(e.Key)
+		for bit := range 8 {
+			key[len(key)-1] = e.Key[len(key)-1] ^ 1<<bit
+			if h, ok := hash(key); ok && value.KeyGroupOf(h, maxPar) != int(e.KeyGroup) {
+				copy(data[e.Offset+int64(at):], key)
+				return
+			}
+		}
+	}
+	t.Fatal("no key to move to another key group")
+}
+
 var mutations = []mutation{
 	// Presence and size.
 	{"deleted file", baseFiles, LevelFiles, func(t *testing.T, dir string) {
@@ -232,6 +267,14 @@ var mutations = []mutation{
 	{"handle size mismatch", baseFiles, LevelFiles, func(t *testing.T, dir string) {
 		editMetadata(t, dir, func(m *format.Metadata) { _, rf := firstKeyedFile(t, m); rf.Size-- })
 	}, FileSizeDiffers},
+
+	// A key byte flipped: the stream still decodes, the key's hash says it is misplaced.
+	{"key in another key group", baseKeyed, LevelDeep, func(t *testing.T, dir string) {
+		editMetadata(t, dir, func(m *format.Metadata) {
+			r, bs, _ := multiBlock(t, m)
+			flipKey(t, r, bs.Data, int(m.Operators[r.op].MaxParallelism))
+		})
+	}, KeyInWrongGroup},
 
 	// Relocatability and path safety.
 	{"absolute path", baseFiles, LevelFiles, func(t *testing.T, dir string) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/fsnap/fsnap/format"
 	"github.com/fsnap/fsnap/format/state"
+	"github.com/fsnap/fsnap/format/value"
 	"github.com/fsnap/fsnap/snapshot"
 )
 
@@ -189,7 +190,7 @@ func (c *checker) keyed(t *streamTask) {
 		c.counted(1, 0, 0, 0)
 		return
 	}
-	n, ok := c.walkKeyed(p, ks, src, h)
+	n, ok := c.walkKeyed(p, ks, src, h, int(t.maxPar))
 	if ok {
 		c.counted(1, 1, src.size, n)
 	} else {
@@ -242,7 +243,11 @@ func (c *checker) keyedOpenErr(p place, err error, src *source, h *format.KeyGro
 // walkKeyed reads every entry and checks every block's extent: the bytes
 // from a block's offset to the next block (or the end of the stream) are
 // exactly what its entries and marks occupy. It returns the entries read.
-func (c *checker) walkKeyed(p place, ks *state.KeyedStream, src *source, h *format.KeyGroupsHandle) (int64, bool) {
+func (c *checker) walkKeyed(p place, ks *state.KeyedStream, src *source, h *format.KeyGroupsHandle, maxPar int) (int64, bool) {
+	// Keys whose hashCode fsnap knows must lie in the key group Flink
+	// assigns them: a flipped key byte usually moves a key elsewhere.
+	hash := value.KeyHasher(ks.Header.KeySerializer)
+	misplaced := 0
 	offs, first := h.Offsets, h.Range.Start
 	ns := int64(len(ks.Header.States))
 	heap := ks.Layout == state.LayoutHeap
@@ -307,6 +312,16 @@ func (c *checker) walkKeyed(p place, ks *state.KeyedStream, src *source, h *form
 		}
 		sums[g] += int64(e.Size)
 		n++
+		if hash != nil && e.Split && ks.Header.States[e.State].Type != state.PriorityQueueState {
+			if kh, ok := hash(e.Key); ok {
+				if want := value.KeyGroupOf(kh, maxPar); want != int(e.KeyGroup) {
+					if misplaced++; misplaced <= 10 {
+						c.add(KeyInWrongGroup, p, fmt.Sprintf("state %q: a key in key group %d hashes to key group %d (a corrupt key, or bytes that are not this state's)",
+							ks.Header.States[e.State].Name, e.KeyGroup, want), atKeyGroup(e.KeyGroup), atOffset(e.Offset))
+					}
+				}
+			}
+		}
 	}
 	if err := it.Err(); err != nil {
 		if unwalkable != "" {

@@ -58,11 +58,14 @@ the operator, subtask, file, key group and offset it concerns:
                 legacy timers in raw keyed state, RocksDB SST footers; and
                 every RocksDB instance is opened read-only from a scratch
                 copy (--tmp) and read entry by entry with every block
-                checksum verified (SSTs, MANIFEST, CURRENT, OPTIONS)
+                checksum verified (SSTs, MANIFEST, CURRENT, OPTIONS); keys
+                of Long, Int, String, ... and Flink tuples of them are
+                hashed as Flink does and must lie in their key group
 What --deep cannot prove: canonical streams written uncompressed carry no
-checksum, so a flipped byte inside a value (or a key that still decodes) that
-keeps every length and mark in place reads as valid data; Snappy blocks and
-RocksDB blocks are checksummed and are checked.
+checksum, so a flipped byte inside a value (or inside a key of a POJO, case
+class or Kryo type, whose hashCode is the user's) that keeps every length and
+mark in place reads as valid data; Snappy blocks and RocksDB blocks are
+checksummed and are checked.
 --quick checks only _metadata and file presence and size (reads no state bytes).
 
 --fail-on sets the lowest severity that fails the run (default error).
