@@ -25,6 +25,8 @@ type Listing struct {
 	Truncated bool     `json:"truncated"` // Limit left some out
 	Snapshots []Listed `json:"snapshots"`
 	Unmanaged []string `json:"unmanaged"`
+	// Policy is the retention policy whose verdicts the snapshots carry.
+	Policy string `json:"policy,omitempty"`
 	// UnmanagedMore counts unmanaged names beyond the first 1,000.
 	UnmanagedMore int `json:"unmanaged_more"`
 }
@@ -43,6 +45,10 @@ type Listed struct {
 	Bytes         int64     `json:"bytes"`
 	Objects       int       `json:"objects"`
 	Error         string    `json:"error,omitempty"`
+	// Verdict is what a retention policy (ls --keep-…) does with it:
+	// "keep" or "remove", with the rules that keep it.
+	Verdict string   `json:"verdict,omitempty"`
+	Because []string `json:"because,omitempty"`
 }
 
 // ListOptions narrow a listing.

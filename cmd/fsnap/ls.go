@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/pflag"
 
 	"github.com/fsnap/fsnap/catalog"
+	"github.com/fsnap/fsnap/gc"
 	"github.com/fsnap/fsnap/inventory"
+	"github.com/fsnap/fsnap/retention"
 	"github.com/fsnap/fsnap/store"
 	"github.com/fsnap/fsnap/table"
 )
@@ -19,6 +22,7 @@ var lsFlags struct {
 	limit      int
 	complete   bool
 	noMetadata bool
+	policy     retention.Policy
 }
 
 func init() {
@@ -40,12 +44,17 @@ parallel; memory grows with the number of snapshot folders, not of objects.
 Reading the kind costs one read of each listed _metadata (of the newest
 --limit ones only, with --limit); --no-metadata lists from the listing alone.
 
+With a retention policy (--keep-last, --keep-daily, ... as fsnap prune takes
+them) each complete snapshot is marked keep or remove, with the rules that
+keep it: what fsnap prune with the same flags would do.
+
 -o json prints a stable document (schema "fsnap.ls/v1"); -o csv, jsonl,
 parquet or arrows one row per snapshot (the columns of its fields).`,
 		flags: func(fs *pflag.FlagSet) {
 			fs.IntVar(&lsFlags.limit, "limit", 0, "list only the newest N snapshots (0: all)")
 			fs.BoolVar(&lsFlags.complete, "complete", false, "list complete snapshots only")
 			fs.BoolVar(&lsFlags.noMetadata, "no-metadata", false, "do not read _metadata (no kind; savepoints get no id)")
+			policyFlags(fs, &lsFlags.policy)
 		},
 		nargs:   1,
 		output:  &lsFlags.output,
@@ -64,6 +73,26 @@ func runLs(ctx context.Context, e *env, args []string) error {
 	}
 	defer root.Close()
 	r := catalog.List(ctx, root, c, catalog.ListOptions{Limit: lsFlags.limit, Complete: lsFlags.complete, NoMetadata: lsFlags.noMetadata})
+	if !lsFlags.policy.Empty() {
+		g, err := gc.Analyse(ctx, root, gc.Options{MinAge: -1})
+		if err != nil {
+			return err
+		}
+		verdicts := map[string]gc.PruneDecision{}
+		for _, d := range gc.Decide(g, gc.PruneOptions{Policy: lsFlags.policy}, gc.Options{}) {
+			verdicts[d.Snapshot] = d
+		}
+		r.Policy = lsFlags.policy.String()
+		for i := range r.Snapshots {
+			s := &r.Snapshots[i]
+			if d, ok := verdicts[s.Name]; ok {
+				s.Verdict, s.Because = "remove", nil
+				if d.Keep {
+					s.Verdict, s.Because = "keep", d.Reasons
+				}
+			}
+		}
+	}
 	if lsFlags.output == "json" {
 		return writeJSON(e.stdout, r)
 	}
@@ -94,6 +123,12 @@ func writeLsText(w io.Writer, r *catalog.Listing) error {
 		default:
 			complete++
 		}
+		if r.Policy != "" && s.Verdict != "" {
+			status += ": " + s.Verdict
+			if len(s.Because) > 0 {
+				status += " (" + strings.Join(s.Because, ", ") + ")"
+			}
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", s.Name, kind, id,
 			s.Time.Local().Format("2006-01-02 15:04:05"), sizeText(s.Bytes), s.Objects, status)
 	}
@@ -105,6 +140,9 @@ func writeLsText(w io.Writer, r *catalog.Listing) error {
 		more = fmt.Sprintf(" (newest %d of %d)", r.Count, r.Total)
 	}
 	_, err := fmt.Fprintf(w, "\n%d snapshots%s under %s: %d complete, %d incomplete\n", r.Count, more, r.Root, complete, r.Count-complete)
+	if err == nil && r.Policy != "" {
+		_, err = fmt.Fprintf(w, "policy: %s (fsnap prune with these flags removes the snapshots marked remove)\n", r.Policy)
+	}
 	if err == nil && r.Count == 0 {
 		_, err = fmt.Fprintf(w, "Nothing found: fsnap looks for chk-N and savepoint-* folders in %s and one folder below it (job folders); a snapshot of another name is given to inspect or verify itself, and fsnap inventory takes a folder of them.\n", r.Root)
 	}

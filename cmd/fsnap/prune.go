@@ -47,14 +47,7 @@ the plan, --apply deletes (re-checking the root first), --max-delete,
 --log. A prune without any --keep-… is refused.`,
 		flags: func(fs *pflag.FlagSet) {
 			verboseFlag(fs)
-			p := &pruneFlags.policy
-			fs.IntVar(&p.Last, "keep-last", 0, "keep the N newest snapshots")
-			fs.DurationVar(&p.Within, "keep-within", 0, "keep snapshots this close to the newest (e.g. 168h)")
-			fs.IntVar(&p.Hourly, "keep-hourly", 0, "keep the newest snapshot of each of the last N hours")
-			fs.IntVar(&p.Daily, "keep-daily", 0, "… of each of the last N days")
-			fs.IntVar(&p.Weekly, "keep-weekly", 0, "… of each of the last N weeks")
-			fs.IntVar(&p.Monthly, "keep-monthly", 0, "… of each of the last N months")
-			fs.IntVar(&p.Yearly, "keep-yearly", 0, "… of each of the last N years")
+			policyFlags(fs, &pruneFlags.policy)
 			fs.StringVar(&pruneFlags.kind, "kind", "all", "what to prune: checkpoints, savepoints or all")
 			fs.StringVar(&pruneFlags.job, "job", "", "prune only this job folder (relative to ROOT)")
 			fs.StringVar(&pruneFlags.plan, "plan", "", "write the plan to FILE (dry run), or apply the plan in FILE (--apply)")
@@ -67,6 +60,17 @@ the plan, --apply deletes (re-checking the root first), --max-delete,
 		output: &pruneFlags.output,
 		run:    runPrune,
 	})
+}
+
+// policyFlags declares the --keep-* flags of a retention policy.
+func policyFlags(fs *pflag.FlagSet, p *retention.Policy) {
+	fs.IntVar(&p.Last, "keep-last", 0, "keep the N newest snapshots")
+	fs.DurationVar(&p.Within, "keep-within", 0, "keep snapshots this close to the newest (e.g. 168h)")
+	fs.IntVar(&p.Hourly, "keep-hourly", 0, "keep the newest snapshot of each of the last N hours")
+	fs.IntVar(&p.Daily, "keep-daily", 0, "… of each of the last N days")
+	fs.IntVar(&p.Weekly, "keep-weekly", 0, "… of each of the last N weeks")
+	fs.IntVar(&p.Monthly, "keep-monthly", 0, "… of each of the last N months")
+	fs.IntVar(&p.Yearly, "keep-yearly", 0, "… of each of the last N years")
 }
 
 func runPrune(ctx context.Context, e *env, args []string) error {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -88,5 +89,45 @@ func TestFixtureHistory(t *testing.T) {
 	code, out, errs = fsnap(t, "fixture", root)
 	if code != exitOK || !strings.HasSuffix(strings.TrimSpace(out), "?"+query) {
 		t.Errorf("fixture on a URL prints %q (%s)", out, errs)
+	}
+}
+
+// TestLsPolicy (issue 18): ls with a policy marks each snapshot as prune
+// with the same flags decides.
+func TestLsPolicy(t *testing.T) {
+	dir, _ := localHistory(t, fixtures.HistorySpec{Seed: 9, Version: 6, Jobs: 2, Rounds: 10, Retain: 4, Savepoints: 3})
+	code, out, errs := fsnap(t, "prune", "--keep-last", "2", "-o", "json", dir)
+	if code != exitOK {
+		t.Fatalf("prune: %d %s", code, errs)
+	}
+	var plan struct {
+		Decisions []struct {
+			Snapshot string
+			Keep     bool
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &plan); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	for _, d := range plan.Decisions {
+		want[d.Snapshot] = map[bool]string{true: "keep", false: "remove"}[d.Keep]
+	}
+	code, out, errs = fsnap(t, "ls", "--complete", "--keep-last", "2", "-o", "json", dir)
+	if code != exitOK {
+		t.Fatalf("ls: %d %s", code, errs)
+	}
+	var ls struct {
+		Snapshots []struct{ Name, Verdict string }
+	}
+	if err := json.Unmarshal([]byte(out), &ls); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, s := range ls.Snapshots {
+		got[s.Name] = s.Verdict
+	}
+	if len(want) < 6 || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("ls verdicts\n%v\nprune decisions\n%v", got, want)
 	}
 }
