@@ -128,7 +128,7 @@ func (c *Catalog) FolderOf(key string) *Folder {
 	if !ok {
 		return nil
 	}
-	name, _, kind, _ := classify(rel)
+	name, _, kind, _ := classify(rel, c.opt.depth())
 	if kind == "" {
 		return nil
 	}
@@ -162,6 +162,22 @@ type Options struct {
 	MayBeMissing bool
 	// Parallel is how many folders are listed at once (default 8).
 	Parallel int
+	// MaxDepth is how many folders deep snapshot folders (chk-N,
+	// savepoint-*) and shared/, taskowned/ are looked for: 1 the root
+	// itself, 2 (the default) also one folder down (ROOT/<job>/chk-N), 3
+	// two down (BUCKET/checkpoints/<job>/chk-N), ... Folders deeper than
+	// that are unmanaged: never deleted, their files never orphans.
+	MaxDepth int
+}
+
+// DefaultMaxDepth is the depth of a scan without Options.MaxDepth.
+const DefaultMaxDepth = 2
+
+func (o Options) depth() int {
+	if o.MaxDepth <= 0 {
+		return DefaultMaxDepth
+	}
+	return o.MaxDepth
 }
 
 // ErrNoRoot is a root that does not exist.
@@ -211,26 +227,24 @@ type scan struct {
 	folders map[string]*Folder
 }
 
-// classify maps a key relative to the root to its managed folder: the
-// folder's name, the job above it, its kind and the checkpoint id. kind is
-// "" for unmanaged keys; unmanaged is then the name to report (a file, or a
-// folder ending in "/").
-func classify(rel string) (name, job string, kind FolderKind, id int64) {
-	first, rest, ok := strings.Cut(rel, "/")
-	if !ok {
-		return rel, "", "", -1 // a file at the root
+// classify maps a key relative to the root to its managed folder, the
+// first folder of its path (at most depth deep) with a managed name: the
+// folder's name, the folders above it (the job), its kind and the
+// checkpoint id. kind is "" for unmanaged keys; unmanaged is then the name
+// to report (a file, or the folder depth deep, ending in "/").
+func classify(rel string, depth int) (name, job string, kind FolderKind, id int64) {
+	end := 0 // rel[:end] is the path above the folder examined
+	for d := 0; d < depth; d++ {
+		i := strings.IndexByte(rel[end:], '/')
+		if i < 0 {
+			return rel, "", "", -1 // a file within the scanned depth
+		}
+		if k, id := folderKind(rel[end : end+i]); k != "" {
+			return rel[:end+i], strings.TrimSuffix(rel[:end], "/"), k, id
+		}
+		end += i + 1
 	}
-	if k, id := folderKind(first); k != "" {
-		return first, "", k, id
-	}
-	second, _, ok := strings.Cut(rest, "/")
-	if !ok {
-		return rel, "", "", -1 // a file in a folder below the root
-	}
-	if k, id := folderKind(second); k != "" {
-		return first + "/" + second, first, k, id
-	}
-	return first + "/" + second + "/", "", "", -1
+	return rel[:end], "", "", -1
 }
 
 // folderKind recognises a folder name.
@@ -288,7 +302,7 @@ func (s *scan) flat(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		name, job, kind, id := classify(o.Key[len(root.Prefix):])
+		name, job, kind, id := classify(o.Key[len(root.Prefix):], s.opt.depth())
 		switch {
 		case kind == "":
 			s.unmanaged(name)
@@ -304,7 +318,7 @@ func (s *scan) flat(ctx context.Context) error {
 func (s *scan) tree(ctx context.Context) error {
 	root := s.c.Root
 	var todo []*Folder
-	level := func(prefix string) (dirs []string, err error) {
+	level := func(prefix string, depth int) (dirs []string, err error) {
 		for o, err := range root.List(ctx, prefix, "/") {
 			if err != nil {
 				return nil, err
@@ -314,13 +328,13 @@ func (s *scan) tree(ctx context.Context) error {
 			if o.IsDir {
 				probe += "x" // classify a folder by a key inside it
 			}
-			name, job, kind, id := classify(probe)
+			name, job, kind, id := classify(probe, s.opt.depth())
 			switch {
 			case kind != "":
 				if kind.IsSnapshot() || s.opt.Areas {
 					todo = append(todo, s.folder(name, job, kind, id))
 				}
-			case o.IsDir && prefix == root.Prefix:
+			case o.IsDir && depth+1 < s.opt.depth():
 				dirs = append(dirs, o.Key)
 			default:
 				s.unmanaged(rel)
@@ -328,14 +342,18 @@ func (s *scan) tree(ctx context.Context) error {
 		}
 		return dirs, nil
 	}
-	dirs, err := level(root.Prefix)
-	if err != nil {
-		return err
-	}
-	for _, d := range dirs {
-		if _, err := level(d); err != nil {
-			return err
+	// Folder by folder, down to the scan's depth.
+	dirs := []string{root.Prefix}
+	for depth := 0; len(dirs) > 0; depth++ {
+		var next []string
+		for _, d := range dirs {
+			sub, err := level(d, depth)
+			if err != nil {
+				return err
+			}
+			next = append(next, sub...)
 		}
+		dirs = next
 	}
 	return s.listFolders(ctx, todo)
 }

@@ -374,7 +374,7 @@ func (b *builder) file(key string, size int64) int32 {
 	fi := int32(len(g.Files))
 	g.byKey[key] = fi
 	f := File{Key: key, Size: size}
-	if _, _, kind, _ := classify(key[len(g.Root.Root.Prefix):]); kind != "" {
+	if _, _, kind, _ := classify(key[len(g.Root.Root.Prefix):], g.Root.opt.depth()); kind != "" {
 		f.Managed = true
 		f.Folder = g.Root.FolderOf(key)
 	}

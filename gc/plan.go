@@ -75,6 +75,9 @@ type Plan struct {
 	Created   time.Time       `json:"created"`
 	// MinAgeSeconds is gc's minimum age.
 	MinAgeSeconds float64 `json:"min_age_seconds"`
+	// MaxDepth is the depth the root was scanned to (0: the default);
+	// applying the plan re-checks to the same depth.
+	MaxDepth int `json:"max_depth,omitempty"`
 	// Snapshots counts the complete snapshots whose references were honoured.
 	Snapshots int `json:"snapshots"`
 	// Delete lists the objects to delete, in order (delete: _metadata first).
@@ -133,6 +136,9 @@ type Options struct {
 	Force bool
 	// Parallel bounds concurrent listings and reads (0: defaults).
 	Parallel int
+	// MaxDepth is how deep snapshot folders are looked for under the
+	// roots (catalog.Options.MaxDepth).
+	MaxDepth int
 }
 
 func (o Options) now() time.Time {
@@ -172,13 +178,13 @@ func Analyse(ctx context.Context, root *store.Location, opt Options) (*catalog.G
 }
 
 func analyseOnce(ctx context.Context, root *store.Location, opt Options) (*catalog.Graph, error) {
-	c, err := catalog.Scan(ctx, root, catalog.Options{Areas: true, Keep: true, Parallel: opt.Parallel})
+	c, err := catalog.Scan(ctx, root, catalog.Options{Areas: true, Keep: true, Parallel: opt.Parallel, MaxDepth: opt.MaxDepth})
 	if err != nil {
 		return nil, err
 	}
 	var also []*catalog.Catalog
 	for _, l := range opt.Also {
-		ac, err := catalog.Scan(ctx, l, catalog.Options{Parallel: opt.Parallel, MayBeMissing: true})
+		ac, err := catalog.Scan(ctx, l, catalog.Options{Parallel: opt.Parallel, MayBeMissing: true, MaxDepth: opt.MaxDepth})
 		if err != nil {
 			return nil, err
 		}
@@ -202,7 +208,7 @@ func unreadable(g *catalog.Graph) error {
 
 func newPlan(command string, root *store.Location, g *catalog.Graph, opt Options) *Plan {
 	p := &Plan{Schema: Schema, Command: command, Root: root.Display, RootLocation: root.NameOf(root.Prefix), Created: opt.now().UTC(),
-		MinAgeSeconds: opt.minAge().Seconds(), Snapshots: len(g.Nodes), Delete: []Object{}, Keep: []Object{},
+		MinAgeSeconds: opt.minAge().Seconds(), MaxDepth: opt.MaxDepth, Snapshots: len(g.Nodes), Delete: []Object{}, Keep: []Object{},
 		External: []ExternalRef{}}
 	for _, l := range opt.Also {
 		p.Also = append(p.Also, l.Display)

@@ -45,6 +45,9 @@ type Options struct {
 	States bool
 	// Parallel is how many snapshots are read at once.
 	Parallel int
+	// MaxDepth is how deep snapshot folders are looked for under each
+	// root (catalog.Options.MaxDepth).
+	MaxDepth int
 }
 
 // Writers receive the tables' rows.
@@ -87,7 +90,7 @@ func root(ctx context.Context, ref string, opt Options, w Writers, st *Stats) er
 		return err
 	}
 	defer l.Close()
-	cat, err := catalog.Scan(ctx, l, catalog.Options{Areas: true, Keep: true, Parallel: opt.Parallel})
+	cat, err := catalog.Scan(ctx, l, catalog.Options{Areas: true, Keep: true, Parallel: opt.Parallel, MaxDepth: opt.MaxDepth})
 	if err != nil {
 		return err
 	}

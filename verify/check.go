@@ -33,6 +33,9 @@ func (l Level) String() string { return enumName(l, levelNames, "Level") }
 type Options struct {
 	// Level is how far to read; zero means LevelHeaders.
 	Level Level
+	// RootDepth is how deep CheckRoot looks for snapshot folders
+	// (catalog.Options.MaxDepth).
+	RootDepth int
 	// RequireRelocatable raises every not-relocatable-* finding to an error.
 	RequireRelocatable bool
 	// SelfContainedIn, when set, is a root that must hold every file the

@@ -44,7 +44,7 @@ type RootTotals struct {
 // with its error, not the end of the run. Only a failed listing or a
 // cancelled context is an error.
 func CheckRoot(ctx context.Context, root *store.Location, opts Options, allow ...store.Scope) (*RootReport, error) {
-	c, err := catalog.Scan(ctx, root, catalog.Options{})
+	c, err := catalog.Scan(ctx, root, catalog.Options{MaxDepth: opts.RootDepth})
 	if err != nil {
 		return nil, err
 	}

@@ -47,6 +47,7 @@ inventory: one row per referenced file with its users, then the orphans
 		flags: func(fs *pflag.FlagSet) {
 			fs.StringArrayVar(&depsFlags.also, "also", nil, "another root whose snapshots may use ROOT's files (repeatable)")
 			fs.IntVar(&depsFlags.show, "show", 20, "orphans and external paths listed in the table")
+			maxDepthFlag(fs)
 		},
 		nargs:   1,
 		output:  &depsFlags.output,
@@ -86,7 +87,7 @@ func runDeps(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer closeAll(root, also)
-	g, err := gc.Analyse(ctx, root, gc.Options{Also: also})
+	g, err := gc.Analyse(ctx, root, gc.Options{Also: also, MaxDepth: maxDepth})
 	if err != nil {
 		return err
 	}

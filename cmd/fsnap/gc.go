@@ -63,6 +63,7 @@ look orphaned), or files to delete not named as Flink names them (a UUID,
 _metadata). A symbolic link below ROOT stops gc (exit 1): fsnap never
 follows or deletes links there.`,
 		flags: func(fs *pflag.FlagSet) {
+			maxDepthFlag(fs)
 			verboseFlag(fs)
 			fs.StringArrayVar(&gcFlags.also, "also", nil, "another root whose snapshots may use ROOT's files (repeatable)")
 			fs.DurationVar(&gcFlags.minAge, "min-age", gc.DefaultMinAge, "keep objects younger than this")
@@ -87,7 +88,7 @@ func runGC(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer closeAll(root, also)
-	opt := gc.Options{Also: also, MinAge: gcFlags.minAge, Force: gcFlags.force}
+	opt := gc.Options{Also: also, MinAge: gcFlags.minAge, Force: gcFlags.force, MaxDepth: maxDepth}
 	if gcFlags.minAge == 0 {
 		opt.MinAge = -1 // none
 	}
@@ -101,6 +102,7 @@ func runGC(ctx context.Context, e *env, args []string) error {
 		}
 		// The plan's own minimum age governs its re-check, not the flag's default.
 		opt.MinAge = time.Duration(plan.MinAgeSeconds * float64(time.Second))
+		opt.MaxDepth = plan.MaxDepth
 		if opt.MinAge == 0 {
 			opt.MinAge = -1
 		}

@@ -50,6 +50,7 @@ engine reads the parts of a table as one table (snapshots/*.parquet).
 			fs.StringVar(&inventoryFlags.shard, "shard", "", "i/n: write shard i (0-based) of n")
 			fs.BoolVar(&inventoryFlags.states, "states", false, "also read every state stream for the states table")
 			fs.IntVar(&inventoryFlags.parallel, "parallel", 16, "snapshots read at once")
+			maxDepthFlag(fs)
 		},
 		output:  &inventoryFlags.output,
 		outputs: []string{"parquet", "arrows", "csv", "jsonl"},
@@ -86,7 +87,7 @@ func runInventory(ctx context.Context, e *env, args []string) error {
 	if len(roots) == 0 {
 		return usagef("no ROOT given")
 	}
-	opt := inventory.Options{States: f.states, Parallel: f.parallel, Shards: 1}
+	opt := inventory.Options{States: f.states, Parallel: f.parallel, Shards: 1, MaxDepth: maxDepth}
 	if f.shard != "" {
 		i, n, err := migrate.ParseShard(f.shard)
 		if err != nil {

@@ -32,6 +32,7 @@ Exits 1, printing nothing on stdout, when there is none.
 
 -o json prints the chosen snapshot as an entry of fsnap.ls/v1.`,
 		flags: func(fs *pflag.FlagSet) {
+			maxDepthFlag(fs)
 			fs.StringVar(&latestFlags.typ, "type", "any", "checkpoint, savepoint or any")
 			fs.StringVar(&latestFlags.job, "job", "", "only snapshots in this folder under ROOT (the job id, or the savepoint folder)")
 		},

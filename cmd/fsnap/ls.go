@@ -55,6 +55,7 @@ parquet or arrows one row per snapshot (the columns of its fields).`,
 			fs.BoolVar(&lsFlags.complete, "complete", false, "list complete snapshots only")
 			fs.BoolVar(&lsFlags.noMetadata, "no-metadata", false, "do not read _metadata (no kind; savepoints get no id)")
 			policyFlags(fs, &lsFlags.policy)
+			maxDepthFlag(fs)
 		},
 		nargs:   1,
 		output:  &lsFlags.output,
@@ -74,7 +75,7 @@ func runLs(ctx context.Context, e *env, args []string) error {
 	defer root.Close()
 	r := catalog.List(ctx, root, c, catalog.ListOptions{Limit: lsFlags.limit, Complete: lsFlags.complete, NoMetadata: lsFlags.noMetadata})
 	if !lsFlags.policy.Empty() {
-		g, err := gc.Analyse(ctx, root, gc.Options{MinAge: -1})
+		g, err := gc.Analyse(ctx, root, gc.Options{MinAge: -1, MaxDepth: maxDepth})
 		if err != nil {
 			return err
 		}
@@ -144,7 +145,11 @@ func writeLsText(w io.Writer, r *catalog.Listing) error {
 		_, err = fmt.Fprintf(w, "policy: %s (fsnap prune with these flags removes the snapshots marked remove)\n", r.Policy)
 	}
 	if err == nil && r.Count == 0 {
-		_, err = fmt.Fprintf(w, "Nothing found: fsnap looks for chk-N and savepoint-* folders in %s and one folder below it (job folders); a snapshot of another name is given to inspect or verify itself, and fsnap inventory takes a folder of them.\n", r.Root)
+		depth := maxDepth
+		if depth <= 0 {
+			depth = catalog.DefaultMaxDepth
+		}
+		_, err = fmt.Fprintf(w, "Nothing found: fsnap looked for chk-N and savepoint-* folders in %s and up to %d folder(s) below it (--max-depth %d; BUCKET/checkpoints/<job>/chk-N needs --max-depth 3); a snapshot of another name is given to inspect or verify itself, and fsnap inventory takes a folder of them.\n", r.Root, depth-1, depth)
 	}
 	return err
 }
@@ -156,10 +161,19 @@ func scanRoot(ctx context.Context, ref string) (*store.Location, *catalog.Catalo
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := catalog.Scan(ctx, root, catalog.Options{})
+	c, err := catalog.Scan(ctx, root, catalog.Options{MaxDepth: maxDepth})
 	if err != nil {
 		root.Close()
 		return nil, nil, err
 	}
 	return root, c, nil
+}
+
+// maxDepth is --max-depth of the commands that look for snapshots under a
+// root (0: catalog.DefaultMaxDepth).
+var maxDepth int
+
+func maxDepthFlag(fs *pflag.FlagSet) {
+	fs.IntVar(&maxDepth, "max-depth", catalog.DefaultMaxDepth,
+		"how many folders deep to look for chk-N, savepoint-*, shared/ (1: ROOT only; 2: ROOT/<job>/chk-N; 3: e.g. BUCKET/checkpoints/<job>/chk-N)")
 }

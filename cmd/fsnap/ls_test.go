@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -202,5 +204,68 @@ func TestLatestNone(t *testing.T) {
 	}
 	if code, _, _ := fsnap(t, "latest", "--type", "both", root); code != exitUsage {
 		t.Errorf("bad --type: exit %d", code)
+	}
+}
+
+// TestMaxDepth (issue 18): a checkpoint root two folders below the given
+// one (BUCKET/checkpoints/<job>/chk-N) is found with --max-depth 3: the
+// same snapshots ls finds from the root itself, and the same gc plan;
+// with the default depth nothing, and the hint says how deep it looked.
+func TestMaxDepth(t *testing.T) {
+	bucket := t.TempDir()
+	root := filepath.Join(bucket, "checkpoints")
+	spec := fixtures.HistorySpec{Seed: 12, Version: 6, Jobs: 3, Rounds: 6, Retain: 2, Savepoints: 2, FailRate: 0.2, RootURI: "file:" + root}
+	h, err := fixtures.GenerateHistory(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Write(context.Background(), []fixtures.Writer{fixtures.Dir(root)}, false); err != nil {
+		t.Fatal(err)
+	}
+	names := func(args ...string) []string {
+		t.Helper()
+		code, out, errs := fsnap(t, append([]string{"ls", "-o", "json"}, args...)...)
+		if code != exitOK {
+			t.Fatalf("ls %v: exit %d %s", args, code, errs)
+		}
+		var ls struct{ Snapshots []struct{ Location string } }
+		if err := json.Unmarshal([]byte(out), &ls); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, s := range ls.Snapshots {
+			got = append(got, s.Location)
+		}
+		sort.Strings(got)
+		return got
+	}
+	want := names(root)
+	if len(want) < 8 {
+		t.Fatalf("only %d snapshots generated", len(want))
+	}
+	if got := names("--max-depth", "3", bucket); !slices.Equal(got, want) {
+		t.Errorf("from the bucket, depth 3:\n%q\nwant\n%q", got, want)
+	}
+	if got := names(bucket); len(got) != 0 {
+		t.Errorf("depth 2 found %q", got)
+	}
+	if _, out, _ := fsnap(t, "ls", bucket); !strings.Contains(out, "--max-depth 3") {
+		t.Errorf("no hint:\n%s", out)
+	}
+	plan := func(args ...string) []string {
+		t.Helper()
+		code, out, errs := fsnap(t, append([]string{"gc", "--min-age", "0", "-o", "json"}, args...)...)
+		if code != exitOK {
+			t.Fatalf("gc %v: exit %d %s", args, code, errs)
+		}
+		var got []string
+		for _, o := range decodePlan(t, out).Delete {
+			got = append(got, o.Location)
+		}
+		sort.Strings(got)
+		return got
+	}
+	if got, want := plan("--max-depth", "3", bucket), plan(root); !slices.Equal(got, want) || len(want) == 0 {
+		t.Errorf("gc from the bucket plans %d deletions, from the root %d", len(got), len(want))
 	}
 }

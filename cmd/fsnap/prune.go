@@ -48,6 +48,7 @@ the plan, --apply deletes (re-checking the root first), --max-delete,
 		flags: func(fs *pflag.FlagSet) {
 			verboseFlag(fs)
 			policyFlags(fs, &pruneFlags.policy)
+			maxDepthFlag(fs)
 			fs.StringVar(&pruneFlags.kind, "kind", "all", "what to prune: checkpoints, savepoints or all")
 			fs.StringVar(&pruneFlags.job, "job", "", "prune only this job folder (relative to ROOT)")
 			fs.StringVar(&pruneFlags.plan, "plan", "", "write the plan to FILE (dry run), or apply the plan in FILE (--apply)")
@@ -88,7 +89,7 @@ func runPrune(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer closeAll(root, also)
-	opt := gc.Options{Force: f.force, MinAge: -1}
+	opt := gc.Options{Force: f.force, MinAge: -1, MaxDepth: maxDepth}
 	var plan *gc.Plan
 	if f.apply && f.plan != "" {
 		if plan, err = readPlan(f.plan); err != nil {

@@ -46,6 +46,7 @@ The page is one file with its styles, script and data inline: it makes no
 network request, so it opens from a bucket or an e-mail attachment. --out is
 a path or a store URL.`,
 		flags: func(fs *pflag.FlagSet) {
+			maxDepthFlag(fs)
 			fs.StringVar(&reportFlags.out, "out", "", "the HTML file to write (a path or store URL; required)")
 			fs.BoolVar(&reportFlags.states, "states", false, "walk every state stream (per-state bytes, skew, deep verify)")
 			fs.StringVar(&reportFlags.compatTo, "compat-to", "", "add compat's verdict for this Flink release")
@@ -79,7 +80,7 @@ func runReport(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		defer closeAll(root, also)
-		g, err := gc.Analyse(ctx, root, gc.Options{})
+		g, err := gc.Analyse(ctx, root, gc.Options{MaxDepth: maxDepth})
 		if err != nil {
 			return err
 		}

@@ -82,6 +82,7 @@ Exit codes: 0 no finding at or above --fail-on; 1 such findings; 2 usage;
 			fs.StringSliceVar(&verifyFlags.require, "require", nil, "make a property mandatory: relocatable, or self-contained=ROOT (every file it uses lies under ROOT)")
 			fs.IntVar(&verifyFlags.concurrency, "concurrency", 16, "parallel store requests")
 			allowPathFlag(fs, &verifyFlags.allow)
+			maxDepthFlag(fs)
 			fs.StringVar(&verifyFlags.tmp, "tmp", os.TempDir(), "directory for the scratch copies of RocksDB instances that --deep opens")
 		},
 		nargs:  1,
@@ -96,7 +97,7 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return usagef("--fail-on: %v", err)
 	}
-	opts := verify.Options{Level: verify.LevelHeaders, Concurrency: f.concurrency, Tmp: f.tmp}
+	opts := verify.Options{Level: verify.LevelHeaders, Concurrency: f.concurrency, Tmp: f.tmp, RootDepth: maxDepth}
 	switch {
 	case f.deep && f.quick:
 		return usagef("--deep and --quick exclude each other")
