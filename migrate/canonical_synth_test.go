@@ -96,7 +96,8 @@ func synthHeader(compressed bool) *state.KeyedHeader {
 		state.TimerStateMeta("_timer_state/event_t", state.TimerSnapshot(strS, void)))
 }
 
-// synthGroups are four key groups of every state kind, states in an order
+// synthGroups are four key groups of every state kind (each key in the
+// group Flink assigns it with max parallelism 4), states in an order
 // other than by id, with an empty list and an empty map (no entries in a
 // canonical savepoint) and a group without entries.
 func synthGroups() [][]heapRun {
@@ -104,19 +105,19 @@ func synthGroups() [][]heapRun {
 	return [][]heapRun{
 		{ // key group 0
 			{id: 2, entries: [][]byte{
-				cat(void, str("a"), be32(2), str("x"), []byte{0}, be64(7), str("y"), []byte{1}),
-				cat(void, str("c"), be32(0)),
+				cat(void, str("d"), be32(2), str("x"), []byte{0}, be64(7), str("y"), []byte{1}),
+				cat(void, str("f"), be32(0)),
 			}},
-			{id: 0, entries: [][]byte{cat(str("w1"), str("a"), be64(5))}},
+			{id: 0, entries: [][]byte{cat(str("w1"), str("d"), be64(5))}},
 			{id: 1, entries: [][]byte{
-				cat(void, str("a"), be32(3), be64(1), be64(2), be64(3)),
-				cat(void, str("b"), be32(0)),
+				cat(void, str("d"), be32(3), be64(1), be64(2), be64(3)),
+				cat(void, str("e"), be32(0)),
 			}},
-			{id: 3, entries: [][]byte{cat(be64(100^-0x8000000000000000), str("a"), void)}},
+			{id: 3, entries: [][]byte{cat(be64(100^-0x8000000000000000), str("d"), void)}},
 		},
 		{{id: 0}, {id: 1}, {id: 2}, {id: 3}}, // key group 1: nothing
-		{{id: 1, entries: [][]byte{cat(void, str("z"), be32(1), be64(9))}}, {id: 0}, {id: 2}, {id: 3}},
-		{{id: 2, entries: [][]byte{cat(void, str("q"), be32(1), str("k"), []byte{0}, be64(1))}}, {id: 0}, {id: 1}, {id: 3}},
+		{{id: 1, entries: [][]byte{cat(void, str("h"), be32(1), be64(9))}}, {id: 0}, {id: 2}, {id: 3}},
+		{{id: 2, entries: [][]byte{cat(void, str("g"), be32(1), str("k"), []byte{0}, be64(1))}}, {id: 0}, {id: 1}, {id: 3}},
 	}
 }
 
@@ -127,13 +128,13 @@ func synthWant() []string {
 	void := []byte{0}
 	e := func(st string, kg int, key, val []byte) string { return fmt.Sprintf("%s %d %x %x", st, kg, key, val) }
 	out := []string{
-		e("v", 0, cat(str("a"), []byte{byte(len(str("a")))}, str("w1"), []byte{byte(len(str("w1")))}), be64(5)),
-		e("l", 0, cat(str("a"), void), cat(be64(1), []byte(","), be64(2), []byte(","), be64(3))),
-		e("m", 0, cat(str("a"), void, str("x")), cat([]byte{0}, be64(7))),
-		e("m", 0, cat(str("a"), void, str("y")), []byte{1}),
-		e("_timer_state/event_t", 0, cat(be64(100^-0x8000000000000000), str("a"), void), nil),
-		e("l", 2, cat(str("z"), void), be64(9)),
-		e("m", 3, cat(str("q"), void, str("k")), cat([]byte{0}, be64(1))),
+		e("v", 0, cat(str("d"), []byte{byte(len(str("d")))}, str("w1"), []byte{byte(len(str("w1")))}), be64(5)),
+		e("l", 0, cat(str("d"), void), cat(be64(1), []byte(","), be64(2), []byte(","), be64(3))),
+		e("m", 0, cat(str("d"), void, str("x")), cat([]byte{0}, be64(7))),
+		e("m", 0, cat(str("d"), void, str("y")), []byte{1}),
+		e("_timer_state/event_t", 0, cat(be64(100^-0x8000000000000000), str("d"), void), nil),
+		e("l", 2, cat(str("h"), void), be64(9)),
+		e("m", 3, cat(str("g"), void, str("k")), cat([]byte{0}, be64(1))),
 	}
 	sort.Strings(out)
 	return out
@@ -204,7 +205,7 @@ func TestHeapToUnifiedEveryStateKind(t *testing.T) {
 func TestHeapCorruptFailsCleanly(t *testing.T) {
 	dir := t.TempDir()
 	groups := synthGroups()
-	groups[2][0].entries[0] = cat([]byte{0}, str("z"), be32(2), be64(9)) // 2 elements, 1 present
+	groups[2][0].entries[0] = cat([]byte{0}, str("h"), be32(2), be64(9)) // 2 elements, 1 present
 	data, offsets := heapStream(t, synthHeader(false), groups)
 	writeSnapshot(t, filepath.Join(dir, "src"), 4, data, offsets)
 	out, tmp := filepath.Join(dir, "out"), filepath.Join(dir, "tmp")
