@@ -20,6 +20,7 @@ import (
 	"github.com/fsnap/fsnap/catalog"
 	"github.com/fsnap/fsnap/compat"
 	"github.com/fsnap/fsnap/inspect"
+	"github.com/fsnap/fsnap/internal/units"
 	"github.com/fsnap/fsnap/verify"
 )
 
@@ -82,24 +83,10 @@ type cell struct {
 func text(s string) cell { return cell{Text: s, Sort: strings.ToLower(s)} }
 
 func bytesCell(n int64) cell {
-	return cell{Text: human(n), Title: fmt.Sprintf("%d bytes", n), Sort: fmt.Sprintf("%020d", n)}
+	return cell{Text: units.Bytes(n), Title: fmt.Sprintf("%d bytes", n), Sort: fmt.Sprintf("%020d", n)}
 }
 
 func numCell(n int64) cell { return cell{Text: fmt.Sprint(n), Sort: fmt.Sprintf("%020d", n)} }
-
-// human renders bytes in binary units.
-func human(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
 
 // WriteSnapshot writes a snapshot's page.
 func WriteSnapshot(w io.Writer, d Snapshot) error {
@@ -108,15 +95,15 @@ func WriteSnapshot(w io.Writer, d Snapshot) error {
 	p.Summary = [][2]string{
 		{"kind", fmt.Sprintf("%s (%s)", r.Kind.Kind, r.Kind.Source)},
 		{"Flink", r.Flink.Range},
-		{"metadata", fmt.Sprintf("version %d, %s, checkpoint %d", r.Metadata.Version, human(r.Metadata.Bytes), r.CheckpointID)},
-		{"state", fmt.Sprintf("%s in %d files, %s inline", human(r.Totals.StateBytes), r.Totals.Files, human(r.Totals.InlineBytes))},
+		{"metadata", fmt.Sprintf("version %d, %s, checkpoint %d", r.Metadata.Version, units.Bytes(r.Metadata.Bytes), r.CheckpointID)},
+		{"state", fmt.Sprintf("%s in %d files, %s inline", units.Bytes(r.Totals.StateBytes), r.Totals.Files, units.Bytes(r.Totals.InlineBytes))},
 		{"operators", fmt.Sprintf("%d, %d subtasks with state", r.Totals.Operators, r.Totals.Subtasks)},
 	}
 	p.Tiles = treemap(r)
 	for _, op := range r.Operators {
 		if sk := op.Skew; sk != nil && sk.MedianSubtaskBytes > 0 && sk.LargestSubtaskBytes >= 2*sk.MedianSubtaskBytes {
 			p.Notes = append(p.Notes, fmt.Sprintf("skew: operator %s subtask %d holds %s, %.1f× the median subtask", opName(&op),
-				sk.LargestSubtask, human(sk.LargestSubtaskBytes), float64(sk.LargestSubtaskBytes)/float64(sk.MedianSubtaskBytes)))
+				sk.LargestSubtask, units.Bytes(sk.LargestSubtaskBytes), float64(sk.LargestSubtaskBytes)/float64(sk.MedianSubtaskBytes)))
 		}
 	}
 	ops := tableView{ID: "operators", Title: "Operators", Head: []string{"operator", "id", "parallelism", "max parallelism", "keyed", "operator state", "channel", "total"}}
@@ -296,8 +283,8 @@ func WriteRoot(w io.Writer, d Root) error {
 	t := dp.Totals
 	p.Summary = [][2]string{
 		{"snapshots", fmt.Sprint(t.Snapshots)},
-		{"referenced", fmt.Sprintf("%s in %d files (%d shared by two or more, %s)", human(t.ReferencedBytes), t.Files, t.SharedFiles, human(t.SharedBytes))},
-		{"orphans", fmt.Sprintf("%d files, %s (what gc would remove, after its age guard)", t.Orphans, human(t.OrphanBytes))},
+		{"referenced", fmt.Sprintf("%s in %d files (%d shared by two or more, %s)", units.Bytes(t.ReferencedBytes), t.Files, t.SharedFiles, units.Bytes(t.SharedBytes))},
+		{"orphans", fmt.Sprintf("%d files, %s (what gc would remove, after its age guard)", t.Orphans, units.Bytes(t.OrphanBytes))},
 		{"missing", fmt.Sprint(t.Missing)},
 	}
 	// Timeline: snapshots in time order, bars of owned and shared bytes.
@@ -382,4 +369,4 @@ func WriteRoot(w io.Writer, d Root) error {
 	return pageTmpl.Execute(w, p)
 }
 
-var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{"human": human, "f": func(x float64) string { return fmt.Sprintf("%.3f", x) }}).Parse(pageHTML))
+var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{"human": units.Bytes, "f": func(x float64) string { return fmt.Sprintf("%.3f", x) }}).Parse(pageHTML))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/fsnap/fsnap/catalog"
 	"github.com/fsnap/fsnap/gc"
+	"github.com/fsnap/fsnap/internal/units"
 	"github.com/fsnap/fsnap/inventory"
 	"github.com/fsnap/fsnap/store"
 	"github.com/fsnap/fsnap/table"
@@ -131,21 +132,21 @@ func writeDepsText(w io.Writer, d *catalog.Deps, show int) error {
 		}
 		owns := "-"
 		if s.InRoot && !d.Unreliable {
-			owns = fmt.Sprintf("%s in %d objects", sizeText(s.OwnedBytes), s.OwnedObjects)
+			owns = fmt.Sprintf("%s in %d objects", units.Bytes(s.OwnedBytes), s.OwnedObjects)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\n", s.Name, kind, s.CheckpointID, s.Files,
-			sizeText(s.ReferencedBytes), sizeText(s.SharedBytes), owns, orDash(strings.Join(deps, ", ")), strings.Join(notes, "; "))
+			units.Bytes(s.ReferencedBytes), units.Bytes(s.SharedBytes), owns, orDash(strings.Join(deps, ", ")), strings.Join(notes, "; "))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	t := d.Totals
 	fmt.Fprintf(w, "\n%d snapshots reference %d files under the root (%s); %d files (%s) are shared by two or more.\n",
-		t.Snapshots, t.Files, sizeText(t.ReferencedBytes), t.SharedFiles, sizeText(t.SharedBytes))
+		t.Snapshots, t.Files, units.Bytes(t.ReferencedBytes), t.SharedFiles, units.Bytes(t.SharedBytes))
 	if d.Unreliable {
 		fmt.Fprintf(w, "%d snapshots are UNREADABLE: orphans and owned bytes are unknown.\n", t.Unreadable)
 	} else {
-		fmt.Fprintf(w, "%d orphan objects (%s) are referenced by nothing (fsnap gc decides which to delete).\n", t.Orphans, sizeText(t.OrphanBytes))
+		fmt.Fprintf(w, "%d orphan objects (%s) are referenced by nothing (fsnap gc decides which to delete).\n", t.Orphans, units.Bytes(t.OrphanBytes))
 	}
 	if t.Missing > 0 {
 		fmt.Fprintf(w, "%d references point to files that do not exist.\n", t.Missing)
@@ -158,11 +159,11 @@ func writeDepsText(w io.Writer, d *catalog.Deps, show int) error {
 	}
 	writeRows(w, "ORPHANS", len(d.Orphans), show, func(tw io.Writer, i int) {
 		o := d.Orphans[i]
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", o.Location, sizeText(o.Size), o.Modified.Local().Format("2006-01-02 15:04:05"))
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", o.Location, units.Bytes(o.Size), o.Modified.Local().Format("2006-01-02 15:04:05"))
 	})
 	writeRows(w, "EXTERNAL", len(d.External), show, func(tw io.Writer, i int) {
 		x := d.External[i]
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d users\n", x.Path, sizeText(x.Size), x.Reason, len(x.Users))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d users\n", x.Path, units.Bytes(x.Size), x.Reason, len(x.Users))
 	})
 	return nil
 }
@@ -211,7 +212,7 @@ func writeDot(w io.Writer, g *catalog.Graph, d *catalog.Deps) error {
 		if kind == "" {
 			kind = s.Type
 		}
-		label := fmt.Sprintf("%s\n%s\nowns %s", s.Name, kind, sizeText(s.OwnedBytes))
+		label := fmt.Sprintf("%s\n%s\nowns %s", s.Name, kind, units.Bytes(s.OwnedBytes))
 		style := ""
 		switch {
 		case s.Error != "":
@@ -269,7 +270,7 @@ func writeDot(w io.Writer, g *catalog.Graph, d *catalog.Deps) error {
 				fmt.Fprintf(w, "  f%d [label=%s, shape=folder];\n", id, q(name+"/"))
 			}
 			e := toFolder[name]
-			fmt.Fprintf(w, "  s%d -> f%d [label=%s];\n", ni, id, q(fmt.Sprintf("%d files, %s", e.files, sizeText(e.bytes))))
+			fmt.Fprintf(w, "  s%d -> f%d [label=%s];\n", ni, id, q(fmt.Sprintf("%d files, %s", e.files, units.Bytes(e.bytes))))
 		}
 		var ids []int
 		for id := range toNode {
@@ -278,7 +279,7 @@ func writeDot(w io.Writer, g *catalog.Graph, d *catalog.Deps) error {
 		slices.Sort(ids)
 		for _, id := range ids {
 			e := toNode[id]
-			fmt.Fprintf(w, "  s%d -> s%d [label=%s, color=red, penwidth=2];\n", ni, id, q(fmt.Sprintf("uses %d files, %s", e.files, sizeText(e.bytes))))
+			fmt.Fprintf(w, "  s%d -> s%d [label=%s, color=red, penwidth=2];\n", ni, id, q(fmt.Sprintf("uses %d files, %s", e.files, units.Bytes(e.bytes))))
 		}
 	}
 	if len(d.External) > 0 {
@@ -302,7 +303,7 @@ func writeDot(w io.Writer, g *catalog.Graph, d *catalog.Deps) error {
 	}
 	if d.Totals.Orphans > 0 {
 		fmt.Fprintf(w, "  orphans [label=%s, shape=octagon, color=gray];\n",
-			q(fmt.Sprintf("%d orphans, %s", d.Totals.Orphans, sizeText(d.Totals.OrphanBytes))))
+			q(fmt.Sprintf("%d orphans, %s", d.Totals.Orphans, units.Bytes(d.Totals.OrphanBytes))))
 	}
 	_, err := fmt.Fprintln(w, "}")
 	return err

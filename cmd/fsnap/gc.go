@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/fsnap/fsnap/gc"
+	"github.com/fsnap/fsnap/internal/units"
 	"github.com/fsnap/fsnap/store"
 )
 
@@ -161,7 +162,7 @@ func applyPlan(ctx context.Context, e *env, root *store.Location, plan *gc.Plan,
 			return
 		}
 		if planVerbose || ev.Error != "" || ev.Action != "deleted" { // skips and failures always
-			fmt.Fprintf(e.stdout, "%-9s%s  %s  %s%s\n", ev.Action+" ", ev.Location, sizeText(ev.Size), ev.Reason, errSuffix(ev.Error))
+			fmt.Fprintf(e.stdout, "%-9s%s  %s  %s%s\n", ev.Action+" ", ev.Location, units.Bytes(ev.Size), ev.Reason, errSuffix(ev.Error))
 		}
 	}}
 	res, err := gc.Apply(ctx, root, plan, aopt)
@@ -173,7 +174,7 @@ func applyPlan(ctx context.Context, e *env, root *store.Location, plan *gc.Plan,
 			return werr
 		}
 	} else if res != nil {
-		fmt.Fprintf(e.stdout, "\n%d objects deleted (%s), %d skipped, %d failed.\n", res.Deleted, sizeText(res.DeletedBytes), res.Skipped, res.Failed)
+		fmt.Fprintf(e.stdout, "\n%d objects deleted (%s), %d skipped, %d failed.\n", res.Deleted, units.Bytes(res.DeletedBytes), res.Skipped, res.Failed)
 	}
 	if errors.Is(err, gc.ErrTooMany) || errors.Is(err, gc.ErrRefused) {
 		return &exitError{code: exitFindings, err: err}
@@ -243,12 +244,12 @@ func writePlanText(w io.Writer, p *gc.Plan, verbose bool) error {
 			fmt.Fprintln(tw, "LOCATION\tSIZE\tAGE\tREASON\tDETAIL")
 			for _, o := range objs {
 				age := time.Duration(o.AgeSeconds * float64(time.Second))
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", o.Location, sizeText(o.Size), ageText(age), o.Reason, o.Detail)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", o.Location, units.Bytes(o.Size), ageText(age), o.Reason, o.Detail)
 			}
 		} else {
 			fmt.Fprintln(tw, "FOLDER\tOBJECTS\tSIZE\tYOUNGEST\tREASON")
 			for _, g := range groupObjects(objs) {
-				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", g.folder, g.objects, sizeText(g.bytes), ageText(g.youngest), g.reason)
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", g.folder, g.objects, units.Bytes(g.bytes), ageText(g.youngest), g.reason)
 			}
 		}
 		tw.Flush()
@@ -257,11 +258,11 @@ func writePlanText(w io.Writer, p *gc.Plan, verbose bool) error {
 	section("KEEP", p.Keep)
 	writeRows(w, "EXTERNAL (referenced, outside the root: never deleted)", len(p.External), 20, func(tw io.Writer, i int) {
 		x := p.External[i]
-		fmt.Fprintf(tw, "%s\t%s\t%s\tused by %s\n", x.Path, sizeText(x.Size), x.Reason, limitList(x.Users, 3))
+		fmt.Fprintf(tw, "%s\t%s\t%s\tused by %s\n", x.Path, units.Bytes(x.Size), x.Reason, limitList(x.Users, 3))
 	})
 	t := p.Totals
 	_, err := fmt.Fprintf(w, "\n%d objects to delete (%s); %d kept (%s); %d external references kept.\n",
-		t.DeleteObjects, sizeText(t.DeleteBytes), t.KeepObjects, sizeText(t.KeepBytes), t.External)
+		t.DeleteObjects, units.Bytes(t.DeleteBytes), t.KeepObjects, units.Bytes(t.KeepBytes), t.External)
 	return err
 }
 

@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/fsnap/fsnap/inspect"
+	"github.com/fsnap/fsnap/internal/units"
 )
 
 // writeInspectText renders an inspect report for people.
@@ -28,12 +29,12 @@ func writeInspectText(w io.Writer, r *inspect.Report) error {
 	t := r.Totals
 	fmt.Fprintf(tw, "snapshot\t%s\n", r.Snapshot)
 	fmt.Fprintf(tw, "kind\t%s\n", kind)
-	fmt.Fprintf(tw, "metadata\tversion %d, %s, checkpoint id %d\n", r.Metadata.Version, sizeText(r.Metadata.Bytes), r.CheckpointID)
+	fmt.Fprintf(tw, "metadata\tversion %d, %s, checkpoint id %d\n", r.Metadata.Version, units.Bytes(r.Metadata.Bytes), r.CheckpointID)
 	fmt.Fprintf(tw, "flink\t%s  (%s)\n", r.Flink.Range, strings.Join(r.Flink.Evidence, "; "))
-	fmt.Fprintf(tw, "state\t%s in %d files, %s inline in %d streams\n", sizeText(t.FileBytes), t.Files, sizeText(t.InlineBytes), t.InlineStreams)
+	fmt.Fprintf(tw, "state\t%s in %d files, %s inline in %d streams\n", units.Bytes(t.FileBytes), t.Files, units.Bytes(t.InlineBytes), t.InlineStreams)
 	fmt.Fprintf(tw, "operators\t%d, %d subtasks with state\n", t.Operators, t.Subtasks)
 	for _, ms := range r.MasterStates {
-		fmt.Fprintf(tw, "master state\t%s (version %d, %s)\n", ms.Name, ms.Version, sizeText(int64(ms.Bytes)))
+		fmt.Fprintf(tw, "master state\t%s (version %d, %s)\n", ms.Name, ms.Version, units.Bytes(int64(ms.Bytes)))
 	}
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "OPERATOR\tID\tP/MAXP\tKEYED\tRAW KEYED\tOPERATOR\tRAW OP\tCHANNEL\tFILES")
@@ -53,7 +54,7 @@ func writeInspectText(w io.Writer, r *inspect.Report) error {
 		}
 		b := op.Bytes
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", name, op.ID, par,
-			sizeText(b.ManagedKeyed), sizeText(b.RawKeyed), sizeText(b.ManagedOperator), sizeText(b.RawOperator), sizeText(b.Channel), op.Files)
+			units.Bytes(b.ManagedKeyed), units.Bytes(b.RawKeyed), units.Bytes(b.ManagedOperator), units.Bytes(b.RawOperator), units.Bytes(b.Channel), op.Files)
 	}
 	writeStates(tw, r)
 	if r.Files != nil {
@@ -92,25 +93,6 @@ func usersText(us []inspect.User) string {
 	return strings.Join(parts, ", ")
 }
 
-// sizeText formats a byte count for people: 0 B, 999 B, 1.5 KiB, 12 MiB.
-// It is the CLI's one byte formatter.
-func sizeText(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	v := float64(n) / float64(div)
-	if v < 10 {
-		return fmt.Sprintf("%.1f %ciB", v, "KMGTPE"[exp])
-	}
-	return fmt.Sprintf("%.0f %ciB", v, "KMGTPE"[exp])
-}
-
 func writeStates(tw *tabwriter.Writer, r *inspect.Report) {
 	any, walked := false, false
 	for _, op := range r.Operators {
@@ -138,7 +120,7 @@ func writeStates(tw *tabwriter.Writer, r *inspect.Report) {
 			line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s", name, st.Name, st.Type, st.Slot, strings.Join(ser, " "))
 			if walked {
 				if st.Bytes != nil {
-					line += fmt.Sprintf("\t%d\t%s", *st.Entries, sizeText(*st.Bytes))
+					line += fmt.Sprintf("\t%d\t%s", *st.Entries, units.Bytes(*st.Bytes))
 				} else {
 					line += "\t-\t-"
 				}
@@ -149,8 +131,8 @@ func writeStates(tw *tabwriter.Writer, r *inspect.Report) {
 	for _, op := range r.Operators {
 		if sk := op.Skew; sk != nil {
 			fmt.Fprintf(tw, "skew %s\tsubtask %d holds %s, %.1f× the median subtask; key group %d holds %s, %.1f× the median key group\n",
-				operatorName(op), sk.LargestSubtask, sizeText(sk.LargestSubtaskBytes), sk.SubtaskRatio,
-				sk.LargestKeyGroup, sizeText(sk.LargestKeyGroupBytes), sk.KeyGroupRatio)
+				operatorName(op), sk.LargestSubtask, units.Bytes(sk.LargestSubtaskBytes), sk.SubtaskRatio,
+				sk.LargestKeyGroup, units.Bytes(sk.LargestKeyGroupBytes), sk.KeyGroupRatio)
 		}
 		for _, n := range op.Notes {
 			fmt.Fprintf(tw, "note %s\t%s\n", operatorName(op), n)
@@ -185,7 +167,7 @@ func operatorName(op inspect.OperatorInfo) string {
 func writeRocksDBText(w io.Writer, r *inspect.RocksDBReport) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "\nrocksdb\t%d instances, %d files (%s), %d SSTs (%s), %d entries\n",
-		len(r.Instances), r.Files, sizeText(r.FileBytes), r.SSTs, sizeText(r.SSTBytes), r.Entries)
+		len(r.Instances), r.Files, units.Bytes(r.FileBytes), r.SSTs, units.Bytes(r.SSTBytes), r.Entries)
 	for _, in := range r.Instances {
 		who := in.UID
 		if who == "" {
@@ -198,7 +180,7 @@ func writeRocksDBText(w io.Writer, r *inspect.RocksDBReport) error {
 		if in.Compressed {
 			comp = ", snapshot compression on"
 		}
-		fmt.Fprintf(tw, "\n%s%s subtask %d: key groups %s, %d files (%s)%s\n", who, in.Operator, in.Subtask, in.KeyGroups, in.Files, sizeText(in.FileBytes), comp)
+		fmt.Fprintf(tw, "\n%s%s subtask %d: key groups %s, %d files (%s)%s\n", who, in.Operator, in.Subtask, in.KeyGroups, in.Files, units.Bytes(in.FileBytes), comp)
 		if in.Error != "" {
 			fmt.Fprintf(tw, "  ERROR: %s\n", in.Error)
 		}
@@ -217,14 +199,14 @@ func writeRocksDBText(w io.Writer, r *inspect.RocksDBReport) error {
 					kgs += fmt.Sprintf(", %d entries outside the range", cf.OutsideRange)
 				}
 				fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\t%s\t%s\t%d\t%s\t%d\n", cf.Name, id, kind, cf.Entries,
-					sizeText(cf.KeyBytes), sizeText(cf.ValueBytes), kgs, cf.SSTs, sizeText(cf.SSTBytes), cf.SSTEntries)
+					units.Bytes(cf.KeyBytes), units.Bytes(cf.ValueBytes), kgs, cf.SSTs, units.Bytes(cf.SSTBytes), cf.SSTEntries)
 			}
 		}
 		tw.Flush() // align each table on its own
 		if len(in.SSTs) > 0 {
 			fmt.Fprintln(tw, "  SST\tLEVEL\tCOLUMN FAMILY\tBYTES\tENTRIES\tDELETIONS\tKEY GROUPS\tFILE")
 			for _, s := range in.SSTs {
-				fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%d\t%d\t%d-%d\t%s\n", s.LocalName, s.Level, s.ColumnFamily, sizeText(s.Bytes),
+				fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%d\t%d\t%d-%d\t%s\n", s.LocalName, s.Level, s.ColumnFamily, units.Bytes(s.Bytes),
 					s.Entries, s.Deletions, s.SmallestKeyGroup, s.LargestKeyGroup, s.File)
 			}
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/fsnap/fsnap/catalog"
 	"github.com/fsnap/fsnap/gc"
+	"github.com/fsnap/fsnap/internal/units"
 	"github.com/fsnap/fsnap/inventory"
 	"github.com/fsnap/fsnap/retention"
 	"github.com/fsnap/fsnap/store"
@@ -131,7 +132,7 @@ func writeLsText(w io.Writer, r *catalog.Listing) error {
 			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", s.Name, kind, id,
-			s.Time.Local().Format("2006-01-02 15:04:05"), sizeText(s.Bytes), s.Objects, status)
+			s.Time.Local().Format("2006-01-02 15:04:05"), units.Bytes(s.Bytes), s.Objects, status)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

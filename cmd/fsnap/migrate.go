@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/fsnap/fsnap/internal/units"
 	"github.com/fsnap/fsnap/migrate"
 	"github.com/fsnap/fsnap/store"
 )
@@ -127,7 +128,7 @@ func writePlanChanges(w io.Writer, files []migrate.PlanFile) {
 		s.bytes += f.Bytes
 	}
 	for _, c := range order {
-		fmt.Fprintf(w, "  %6d files  %10s  %s\n", sums[c].files, sizeText(sums[c].bytes), c)
+		fmt.Fprintf(w, "  %6d files  %10s  %s\n", sums[c].files, units.Bytes(sums[c].bytes), c)
 	}
 }
 
@@ -198,10 +199,10 @@ func runRelocate(ctx context.Context, e *env, args []string) error {
 	} else if f.root || f.fromList != "" || f.dryRun {
 		t := sum.Totals
 		fmt.Fprintf(e.stdout, "total: %d snapshots: %d relocated, %d already relocated, %d planned, %d failed; %d distinct files, %s (%s copied) in %.1fs\n",
-			t.Snapshots, t.Relocated, t.AlreadyRelocated, t.Planned, t.Failed, t.DistinctFiles, sizeText(t.DistinctBytes), sizeText(t.BytesCopied), t.Seconds)
+			t.Snapshots, t.Relocated, t.AlreadyRelocated, t.Planned, t.Failed, t.DistinctFiles, units.Bytes(t.DistinctBytes), units.Bytes(t.BytesCopied), t.Seconds)
 		if t.DistinctBytes > t.SourceBytes && t.SourceBytes > 0 {
 			fmt.Fprintf(e.stdout, "the destination holds %s for %s at the source (%.1f×): files several snapshots share are copied into each\n",
-				sizeText(t.DistinctBytes), sizeText(t.SourceBytes), float64(t.DistinctBytes)/float64(t.SourceBytes))
+				units.Bytes(t.DistinctBytes), units.Bytes(t.SourceBytes), float64(t.DistinctBytes)/float64(t.SourceBytes))
 		}
 	}
 	if sum.Totals.Failed > 0 {
@@ -265,7 +266,7 @@ func writeRelocateText(w io.Writer, r *migrate.RelocateReport) {
 		fmt.Fprintf(w, "FAILED     %s -> %s\n  %s\n", r.Src, r.Dst, strings.ReplaceAll(r.Error, "\n", "\n  "))
 		return
 	case migrate.Planned:
-		fmt.Fprintf(w, "plan       %s -> %s: %d files, %s, %d handles rewritten\n", r.Src, r.Dst, r.Files, sizeText(r.Bytes), r.Rewritten)
+		fmt.Fprintf(w, "plan       %s -> %s: %d files, %s, %d handles rewritten\n", r.Src, r.Dst, r.Files, units.Bytes(r.Bytes), r.Rewritten)
 		if !planVerbose {
 			writePlanChanges(w, r.Plan)
 			break
@@ -275,11 +276,11 @@ func writeRelocateText(w io.Writer, r *migrate.RelocateReport) {
 			if p.Range {
 				what += fmt.Sprintf(" (bytes %d-%d)", p.Offset, p.Offset+p.Bytes)
 			}
-			fmt.Fprintf(w, "  %10s  %s -> %s  %s\n", sizeText(p.Bytes), p.From, p.To, what)
+			fmt.Fprintf(w, "  %10s  %s -> %s  %s\n", units.Bytes(p.Bytes), p.From, p.To, what)
 		}
 	default:
 		fmt.Fprintf(w, "%-10s %s -> %s: %d files, %s (copied %d, server-side %d, already there %d), %d handles rewritten, %.1fs\n",
-			r.Status, r.Src, r.Dst, r.Files, sizeText(r.Bytes), r.Copied, r.ServerSide, r.Present, r.Rewritten, r.Seconds)
+			r.Status, r.Src, r.Dst, r.Files, units.Bytes(r.Bytes), r.Copied, r.ServerSide, r.Present, r.Rewritten, r.Seconds)
 	}
 	for _, wn := range r.Warnings {
 		fmt.Fprintf(w, "  warning: %s\n", wn)

@@ -11,6 +11,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/fsnap/fsnap/internal/units"
 	"github.com/fsnap/fsnap/migrate"
 )
 
@@ -102,12 +103,12 @@ func (p *progress) render(s migrate.Progress) {
 		if s.Final && secs < 2 {
 			return // a quick run: its result lines say it all
 		}
-		fmt.Fprintf(p.w, "progress: %s / %s", sizeText(s.BytesDone), sizeText(s.Bytes))
+		fmt.Fprintf(p.w, "progress: %s / %s", units.Bytes(s.BytesDone), units.Bytes(s.Bytes))
 		if p.snapshots > 0 {
 			fmt.Fprintf(p.w, ", files %d/%d (%d already there, %d server-side, %d failed), snapshots %d/%d",
 				s.FilesDone, s.Files, s.FilesPresent, s.FilesServerSide, s.FilesFailed, p.done, p.snapshots)
 		}
-		fmt.Fprintf(p.w, ", %s/s\n", sizeText(int64(rate)))
+		fmt.Fprintf(p.w, ", %s/s\n", units.Bytes(int64(rate)))
 	case "json":
 		b, _ := json.Marshal(map[string]any{"type": "progress", "bytes_done": s.BytesDone, "bytes_total": s.Bytes,
 			"files_done": s.FilesDone, "files_total": s.Files, "files_present": s.FilesPresent,

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/fsnap/fsnap/gc"
+	"github.com/fsnap/fsnap/internal/units"
 	"github.com/fsnap/fsnap/retention"
 )
 
@@ -152,6 +153,6 @@ func writeDecisions(w io.Writer, p *gc.Plan) error {
 		return err
 	}
 	_, err := fmt.Fprintf(w, "\n%d snapshots removed: %d objects, %s deleted; %d objects kept for other snapshots\n",
-		len(p.Prune), p.Totals.DeleteObjects, sizeText(p.Totals.DeleteBytes), p.Totals.KeepObjects)
+		len(p.Prune), p.Totals.DeleteObjects, units.Bytes(p.Totals.DeleteBytes), p.Totals.KeepObjects)
 	return err
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/fsnap/fsnap/internal/units"
 	"github.com/fsnap/fsnap/migrate"
 )
 
@@ -111,19 +112,19 @@ func runToCanonical(ctx context.Context, e *env, args []string) error {
 	}
 	rate := ""
 	if s := res.Elapsed.Seconds(); s > 0 {
-		rate = fmt.Sprintf(", %s/s", sizeText(int64(float64(res.BytesRead)/s)))
+		rate = fmt.Sprintf(", %s/s", units.Bytes(int64(float64(res.BytesRead)/s)))
 	}
 	fmt.Fprintf(e.stdout, "canonical savepoint %s\n  from %s (%s)\n", res.Destination, res.Source, res.SourceKind)
 	fmt.Fprintf(e.stdout, "  keyed state: %d RocksDB instances, %d heap streams re-encoded, %d unified streams copied; %d entries\n",
 		res.FromRocksDB, res.FromHeap, res.FromUnified, res.Entries)
 	if res.DroppedChannelSubtasks > 0 {
 		fmt.Fprintf(e.stdout, "  WARNING: %s of in-flight channel state in %d subtasks left out (--drop-channel-state)\n",
-			sizeText(res.DroppedChannelBytes), res.DroppedChannelSubtasks)
+			units.Bytes(res.DroppedChannelBytes), res.DroppedChannelSubtasks)
 	}
 	if res.OutsideRange > 0 {
 		fmt.Fprintf(e.stdout, "  %d RocksDB entries outside their subtask's key groups were left out (Flink drops them on restore)\n", res.OutsideRange)
 	}
-	fmt.Fprintf(e.stdout, "  wrote %d files, %s, in %s (read %s%s)\n", res.FilesWritten, sizeText(res.BytesWritten),
-		res.Elapsed.Round(time.Millisecond), sizeText(res.BytesRead), rate)
+	fmt.Fprintf(e.stdout, "  wrote %d files, %s, in %s (read %s%s)\n", res.FilesWritten, units.Bytes(res.BytesWritten),
+		res.Elapsed.Round(time.Millisecond), units.Bytes(res.BytesRead), rate)
 	return nil
 }

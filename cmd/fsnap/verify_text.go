@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/fsnap/fsnap/internal/units"
 	"github.com/fsnap/fsnap/verify"
 )
 
@@ -19,7 +20,7 @@ func writeVerifyText(w io.Writer, r *verify.Report) error {
 	ch := r.Checked
 	fmt.Fprintf(&b, "snapshot     %s\n", r.Snapshot)
 	fmt.Fprintf(&b, "kind         %s, _metadata version %d\n", r.Kind, r.MetadataVersion)
-	fmt.Fprintf(&b, "checked      %d operators, %d handles, %d files (%s)", ch.Operators, ch.Handles, ch.Files, sizeText(ch.FileBytes))
+	fmt.Fprintf(&b, "checked      %d operators, %d handles, %d files (%s)", ch.Operators, ch.Handles, ch.Files, units.Bytes(ch.FileBytes))
 	switch bad := ch.Files - ch.FilesPresent; {
 	case ch.Files == 0:
 	case bad == 0:
@@ -32,7 +33,7 @@ func writeVerifyText(w io.Writer, r *verify.Report) error {
 	}
 	b.WriteString("\n")
 	if r.Level == verify.LevelDeep.String() {
-		fmt.Fprintf(&b, "deep         %d streams walked to their end (%s, %d entries)\n", ch.StreamsWalked, sizeText(ch.BytesWalked), ch.Entries)
+		fmt.Fprintf(&b, "deep         %d streams walked to their end (%s, %d entries)\n", ch.StreamsWalked, units.Bytes(ch.BytesWalked), ch.Entries)
 	}
 	if ch.Opaque > 0 {
 		fmt.Fprintf(&b, "opaque       %d streams in formats of user code or not specified (presence and size only)\n", ch.Opaque)
