@@ -105,10 +105,6 @@ func root(ctx context.Context, ref string, opt Options, w Writers, st *Stats) er
 		// a test corpus, or one snapshot).
 		return plainFolders(ctx, ref, l, opt, w, st)
 	}
-	names := make([]string, len(deps.Snapshots))
-	for i, s := range deps.Snapshots {
-		names[i] = s.Name
-	}
 	// Snapshots of this shard, read in parallel, written in order.
 	type result struct {
 		r   *inspect.Report
@@ -141,19 +137,10 @@ func root(ctx context.Context, ref string, opt Options, w Writers, st *Stats) er
 			return err
 		}
 	}
-	for _, f := range deps.Files {
-		if !opt.mine(f.Location) {
-			continue
-		}
-		users := make([]string, len(f.Users))
-		for i, u := range f.Users {
-			users[i] = names[u]
-		}
-		sort.Strings(users)
-		if err := w.Files.Write([]any{ref, f.Location, f.Folder, f.Size, f.Stored, strings.Join(users, ","), int64(len(f.Users))}); err != nil {
-			return err
-		}
-		st.Files++
+	n, err := writeFiles(w.Files, ref, deps, opt.mine)
+	st.Files += n
+	if err != nil {
+		return err
 	}
 	return nil
 }

@@ -31,19 +31,8 @@ func WriteListing(w table.Writer, l *catalog.Listing) error {
 // WriteDepsFiles writes the files table of a deps document: every
 // referenced file with its users, then the orphans (no users, shared_by 0).
 func WriteDepsFiles(w table.Writer, d *catalog.Deps) error {
-	names := make([]string, len(d.Snapshots))
-	for i, s := range d.Snapshots {
-		names[i] = s.Name
-	}
-	for _, f := range d.Files {
-		users := make([]string, len(f.Users))
-		for i, u := range f.Users {
-			users[i] = names[u]
-		}
-		sort.Strings(users)
-		if err := w.Write([]any{d.Root, f.Location, nonEmpty(f.Folder), f.Size, f.Stored, strings.Join(users, ","), int64(len(f.Users))}); err != nil {
-			return err
-		}
+	if _, err := writeFiles(w, d.Root, d, nil); err != nil {
+		return err
 	}
 	for _, o := range d.Orphans {
 		if err := w.Write([]any{d.Root, o.Location, nonEmpty(o.Folder), o.Size, true, nil, int64(0)}); err != nil {
@@ -51,6 +40,31 @@ func WriteDepsFiles(w table.Writer, d *catalog.Deps) error {
 		}
 	}
 	return nil
+}
+
+// writeFiles writes a row per referenced file of d (those whose location
+// keep accepts, when given) and returns how many.
+func writeFiles(w table.Writer, root string, d *catalog.Deps, keep func(location string) bool) (int, error) {
+	names := make([]string, len(d.Snapshots))
+	for i, s := range d.Snapshots {
+		names[i] = s.Name
+	}
+	n := 0
+	for _, f := range d.Files {
+		if keep != nil && !keep(f.Location) {
+			continue
+		}
+		users := make([]string, len(f.Users))
+		for i, u := range f.Users {
+			users[i] = names[u]
+		}
+		sort.Strings(users)
+		if err := w.Write([]any{root, f.Location, nonEmpty(f.Folder), f.Size, f.Stored, strings.Join(users, ","), int64(len(f.Users))}); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }
 
 // WriteOperators writes one row per operator of an inspect report.
