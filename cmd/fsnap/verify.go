@@ -131,19 +131,19 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if selfContainedHere {
-		if opts.SelfContainedIn != nil {
-			return usagef("--require self-contained is given twice")
-		}
-		if _, err := store.OpenSnapshot(ctx, args[0]); !errors.Is(err, store.ErrNoMetadata) {
-			return usagef("--require self-contained without =ROOT goes with a ROOT argument (a snapshot: say self-contained=ROOT)")
-		}
+	if selfContainedHere && opts.SelfContainedIn != nil {
+		return usagef("--require self-contained is given twice")
 	}
 	s, src, err := source.Load(ctx, args[0], allow...)
-	if errors.Is(err, store.ErrNoMetadata) {
+	switch {
+	case errors.Is(err, store.ErrNoMetadata):
 		return verifyRoot(ctx, e, args[0], opts, threshold, selfContainedHere, allow)
-	}
-	if err != nil {
+	case selfContainedHere:
+		if err == nil {
+			src.Close()
+		}
+		return usagef("--require self-contained without =ROOT goes with a ROOT argument (a snapshot: say self-contained=ROOT)")
+	case err != nil:
 		return err
 	}
 	defer src.Close()
