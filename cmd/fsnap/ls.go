@@ -69,32 +69,52 @@ func runLs(ctx context.Context, e *env, args []string) error {
 	if lsFlags.limit < 0 {
 		return usagef("--limit must not be negative")
 	}
+	if !lsFlags.policy.Empty() {
+		return runLsPolicy(ctx, e, args[0])
+	}
 	root, c, err := scanRoot(ctx, args[0])
 	if err != nil {
 		return err
 	}
 	defer root.Close()
-	r := catalog.List(ctx, root, c, catalog.ListOptions{Limit: lsFlags.limit, Complete: lsFlags.complete, NoMetadata: lsFlags.noMetadata})
-	if !lsFlags.policy.Empty() {
-		g, err := gc.Analyse(ctx, root, gc.Options{MinAge: -1, MaxDepth: maxDepth})
-		if err != nil {
-			return err
-		}
-		verdicts := map[string]gc.PruneDecision{}
-		for _, d := range gc.Decide(g, gc.PruneOptions{Policy: lsFlags.policy}, gc.Options{}) {
-			verdicts[d.Snapshot] = d
-		}
-		r.Policy = lsFlags.policy.String()
-		for i := range r.Snapshots {
-			s := &r.Snapshots[i]
-			if d, ok := verdicts[s.Name]; ok {
-				s.Verdict, s.Because = "remove", nil
-				if d.Keep {
-					s.Verdict, s.Because = "keep", d.Reasons
-				}
+	return writeListing(e, catalog.List(ctx, root, c, lsOptions()))
+}
+
+func lsOptions() catalog.ListOptions {
+	return catalog.ListOptions{Limit: lsFlags.limit, Complete: lsFlags.complete, NoMetadata: lsFlags.noMetadata}
+}
+
+// runLsPolicy lists the root from the graph prune decides on (one scan),
+// each snapshot marked with the policy's verdict.
+func runLsPolicy(ctx context.Context, e *env, ref string) error {
+	root, err := store.Open(ctx, ref)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	g, err := gc.Analyse(ctx, root, gc.Options{MinAge: -1, MaxDepth: maxDepth})
+	if err != nil {
+		return err
+	}
+	r := catalog.List(ctx, root, g.Root, lsOptions())
+	verdicts := map[string]gc.PruneDecision{}
+	for _, d := range gc.Decide(g, gc.PruneOptions{Policy: lsFlags.policy}, gc.Options{}) {
+		verdicts[d.Snapshot] = d
+	}
+	r.Policy = lsFlags.policy.String()
+	for i := range r.Snapshots {
+		s := &r.Snapshots[i]
+		if d, ok := verdicts[s.Name]; ok {
+			s.Verdict, s.Because = "remove", nil
+			if d.Keep {
+				s.Verdict, s.Because = "keep", d.Reasons
 			}
 		}
 	}
+	return writeListing(e, r)
+}
+
+func writeListing(e *env, r *catalog.Listing) error {
 	if lsFlags.output == "json" {
 		return writeJSON(e.stdout, r)
 	}
