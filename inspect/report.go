@@ -185,7 +185,7 @@ func Build(s *snapshot.Snapshot, opt Options) *Report {
 		Flink: FlinkRange{Range: s.Flink.String(), Min: s.Flink.Min.String(), Max: s.Flink.Max.String(),
 			Open: s.Flink.Open, Evidence: s.Flink.Evidence},
 		MasterStates: []MasterState{},
-		Operators:    []OperatorInfo{},
+		Operators:    make([]OperatorInfo, 0, len(s.Operators)),
 	}
 	for _, a := range s.Kind.Alternatives {
 		r.Kind.Alternatives = append(r.Kind.Alternatives, string(a))
@@ -229,7 +229,7 @@ func Build(s *snapshot.Snapshot, opt Options) *Report {
 			if f.Unsafe != nil {
 				fi.Unsafe = f.Unsafe.Error()
 			}
-			for _, u := range f.Users {
+			for _, u := range s.Users(f) {
 				op := s.Operators[u.Operator]
 				fi.Users = append(fi.Users, User{Operator: op.State.ID.String(), UID: op.UID, Subtask: u.Subtask, Slot: string(u.Slot), Role: u.Role})
 			}
@@ -239,36 +239,44 @@ func Build(s *snapshot.Snapshot, opt Options) *Report {
 	return r
 }
 
-// handleKinds lists "slot:TYPE" for every handle type an operator uses, sorted.
+// handleKinds lists "slot:TYPE" for every handle type an operator uses,
+// sorted. The few distinct kinds are collected before any string is made:
+// an operator may have thousands of subtasks.
 func handleKinds(op *format.OperatorState) []string {
-	set := map[string]bool{}
+	type kind struct{ slot, typ string }
+	var set []kind
+	add := func(slot, typ string) {
+		if !slices.Contains(set, kind{slot, typ}) {
+			set = append(set, kind{slot, typ})
+		}
+	}
 	if op.Coordinator != nil {
-		set["coordinator:"+streamType(op.Coordinator)] = true
+		add("coordinator", streamType(op.Coordinator))
 	}
 	for i := range op.Subtasks {
 		st := &op.Subtasks[i]
 		if st.ManagedOperatorState != nil {
-			set["managed-operator:"+streamType(st.ManagedOperatorState.Delegate)] = true
+			add("managed-operator", streamType(st.ManagedOperatorState.Delegate))
 		}
 		if st.RawOperatorState != nil {
-			set["raw-operator:"+streamType(st.RawOperatorState.Delegate)] = true
+			add("raw-operator", streamType(st.RawOperatorState.Delegate))
 		}
 		if st.ManagedKeyedState != nil {
-			set["managed-keyed:"+st.ManagedKeyedState.KeyedType().String()] = true
+			add("managed-keyed", st.ManagedKeyedState.KeyedType().String())
 		}
 		if st.RawKeyedState != nil {
-			set["raw-keyed:"+st.RawKeyedState.KeyedType().String()] = true
+			add("raw-keyed", st.RawKeyedState.KeyedType().String())
 		}
 		for _, c := range st.InputChannels() {
-			set["input-channel:"+c.Type.String()] = true
+			add("input-channel", c.Type.String())
 		}
 		for _, c := range st.ResultSubpartitions() {
-			set["result-subpartition:"+c.Type.String()] = true
+			add("result-subpartition", c.Type.String())
 		}
 	}
-	out := make([]string, 0, len(set))
-	for k := range set {
-		out = append(out, k)
+	out := make([]string, len(set))
+	for i, k := range set {
+		out[i] = k.slot + ":" + k.typ
 	}
 	sort.Strings(out)
 	return out

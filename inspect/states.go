@@ -103,9 +103,8 @@ type job struct {
 	changelog bool
 }
 
-// result is what one job found.
+// result is what reading one stream found.
 type result struct {
-	job
 	keyedHeader *state.KeyedHeader
 	opHeader    *state.OperatorHeader
 	keyedSizes  *state.KeyedSizes
@@ -128,52 +127,123 @@ func ReadStates(ctx context.Context, s *snapshot.Snapshot, src *source.Source, o
 				jobs = append(jobs, job{op: i, subtask: st.Index, slot: snapshot.SlotManagedOperator, opState: st.ManagedOperatorState})
 			}
 			if st.ManagedKeyedState != nil {
-				jobs = append(jobs, keyedJobs(i, st.Index, st.ManagedKeyedState)...)
+				jobs = appendKeyedJobs(jobs, i, st.Index, st.ManagedKeyedState)
 			}
 		}
 	}
-	results := make([]result, len(jobs))
-	par := max(opt.Parallel, 1)
-	sem := make(chan struct{}, par)
+	// Headers are read once per distinct stream: many handles may name the
+	// same stream (a rescaled or repeated job), and a 100 MB _metadata
+	// holds hundreds of thousands of handles over a few files.
+	results := make([]*result, len(jobs)) // shared by the jobs of one stream
+	var distinct []int
+	seen := map[streamKey]int{}
+	for i, j := range jobs {
+		k, ok := j.streamKey(s, opt.Walk)
+		if f, dup := seen[k]; ok && dup && sameGroups(jobs[f].keyed, j.keyed) {
+			results[i] = results[f]
+			continue
+		} else if ok && !dup {
+			seen[k] = i
+		}
+		results[i] = &result{}
+		distinct = append(distinct, i)
+	}
+	work := make(chan int)
 	var wg sync.WaitGroup
-	for i := range jobs {
+	for range min(max(opt.Parallel, 1), len(distinct)) {
 		wg.Add(1)
-		sem <- struct{}{}
 		go func() {
-			defer func() { <-sem; wg.Done() }()
-			results[i] = readJob(ctx, s, src, jobs[i], opt.Walk)
+			defer wg.Done()
+			for i := range work {
+				*results[i] = readJob(ctx, s, src, jobs[i], opt.Walk)
+			}
 		}()
 	}
+	for _, i := range distinct {
+		work <- i
+	}
+	close(work)
 	wg.Wait()
-	return mergeResults(s, results, opt.Walk)
+	return mergeResults(s, jobs, results, opt.Walk)
 }
 
-func keyedJobs(op int, sub int32, h format.KeyedStateHandle) []job {
+// streamKey names the bytes a job reads: the file (or inline handle) and
+// the range in it.
+type streamKey struct {
+	file        *snapshot.File
+	handle      format.StreamHandle // inline streams
+	start, size int64
+	maxPar      int32
+	groups      uint64 // hash of a keyed stream's key-group offsets
+}
+
+func groupsHash(h *format.KeyGroupsHandle) uint64 {
+	x := uint64(14695981039346656037) ^ uint64(h.Range.Start)
+	for _, o := range h.Offsets {
+		x = (x ^ uint64(o)) * 1099511628211
+	}
+	return x
+}
+
+// sameGroups tells equal key-group offsets apart from a hash collision.
+func sameGroups(a, b *format.KeyGroupsHandle) bool {
+	return a == nil && b == nil || a != nil && b != nil && a.Range.Start == b.Range.Start && slices.Equal(a.Offsets, b.Offsets)
+}
+
+// streamKey is the key of the stream a header-only job reads; ok is false
+// when the job's result depends on more than the stream (a walk follows the
+// handle's key-group offsets).
+func (j job) streamKey(s *snapshot.Snapshot, walk bool) (k streamKey, ok bool) {
+	var h format.StreamHandle
+	switch {
+	case j.native != nil:
+		h = j.native.MetaStateHandle
+	case walk || j.changelog:
+		return k, false
+	case j.keyed != nil:
+		// The key groups' offsets bound the header and show the layout.
+		h, k.maxPar, k.groups = j.keyed.Delegate, s.Operators[j.op].State.MaxParallelism, groupsHash(j.keyed)
+	case j.opState != nil:
+		h = j.opState.Delegate
+	}
+	if kg, nested := h.(*format.KeyGroupsHandle); nested {
+		h = kg.Delegate
+	}
+	switch h := h.(type) {
+	case *format.SegmentFileHandle:
+		k.file, k.start, k.size = s.FileOf(h), h.StartPos, h.Size
+	case *format.FileHandle, *format.RelativeFileHandle:
+		k.file = s.FileOf(h)
+	default:
+		k.handle = h
+	}
+	return k, k.file != nil || k.handle != nil
+}
+
+func appendKeyedJobs(jobs []job, op int, sub int32, h format.KeyedStateHandle) []job {
 	switch h := h.(type) {
 	case *format.KeyGroupsHandle:
-		return []job{{op: op, subtask: sub, slot: snapshot.SlotManagedKeyed, keyed: h}}
+		return append(jobs, job{op: op, subtask: sub, slot: snapshot.SlotManagedKeyed, keyed: h})
 	case *format.IncrementalHandle:
-		return []job{{op: op, subtask: sub, slot: snapshot.SlotManagedKeyed, native: h}}
+		return append(jobs, job{op: op, subtask: sub, slot: snapshot.SlotManagedKeyed, native: h})
 	case *format.ChangelogHandle:
-		var out []job
 		for _, m := range h.Materialized {
 			if m != nil {
-				out = append(out, keyedJobs(op, sub, m)...)
+				jobs = appendKeyedJobs(jobs, op, sub, m)
 			}
 		}
 		if len(h.NonMaterialized) > 0 {
-			out = append(out, job{op: op, subtask: sub, slot: snapshot.SlotManagedKeyed, changelog: true})
+			jobs = append(jobs, job{op: op, subtask: sub, slot: snapshot.SlotManagedKeyed, changelog: true})
 		}
-		return out
 	}
-	return nil
+	return jobs
 }
 
 // maxHeaderBytes bounds a RocksDB meta state handle read into memory.
 const maxHeaderBytes = 64 << 20
 
 func readJob(ctx context.Context, s *snapshot.Snapshot, src *source.Source, j job, walk bool) result {
-	r := result{job: j}
+	var r result
 	op := s.Operators[j.op].State
 	switch {
 	case j.changelog:
@@ -221,25 +291,39 @@ func readJob(ctx context.Context, s *snapshot.Snapshot, src *source.Source, j jo
 	return r
 }
 
-func mergeResults(s *snapshot.Snapshot, results []result, walk bool) []OperatorStates {
+func mergeResults(s *snapshot.Snapshot, jobs []job, results []*result, walk bool) []OperatorStates {
 	out := make([]OperatorStates, len(s.Operators))
 	type key struct{ slot, name string }
-	index := make([]map[key]int, len(s.Operators))
-	subtaskBytes := make([]map[int32]int64, len(s.Operators))
-	groupBytes := make([]map[int32]*KeyGroupInfo, len(s.Operators))
-	for i := range out {
-		index[i] = map[key]int{}
-		subtaskBytes[i] = map[int32]int64{}
-		groupBytes[i] = map[int32]*KeyGroupInfo{}
+	// Per operator, made when first needed: most operators of a large job
+	// hold a state or two.
+	type acc struct {
+		index        map[key]int
+		subtaskBytes map[int32]int64
+		groupBytes   map[int32]*KeyGroupInfo
 	}
+	accs := make([]*acc, len(s.Operators))
+	accOf := func(op int) *acc {
+		if accs[op] == nil {
+			accs[op] = &acc{index: map[key]int{}, subtaskBytes: map[int32]int64{}, groupBytes: map[int32]*KeyGroupInfo{}}
+		}
+		return accs[op]
+	}
+	// One serializer tree per header state: operators reading the same
+	// stream share it (documents are not changed after they are built).
+	trees := map[*state.StateMeta][]SerializerInfo{}
 	add := func(op int, slot snapshot.Slot, m *state.StateMeta) *StateInfo {
 		k := key{string(slot), m.Name}
-		o := &out[op]
-		i, ok := index[op][k]
+		o, a := &out[op], accOf(op)
+		i, ok := a.index[k]
 		if !ok {
 			i = len(o.states)
-			index[op][k] = i
-			o.states = append(o.states, StateInfo{Name: m.Name, Type: m.Kind(), Slot: string(slot), Serializers: serializers(m)})
+			a.index[k] = i
+			ser, ok := trees[m]
+			if !ok {
+				ser = serializers(m)
+				trees[m] = ser
+			}
+			o.states = append(o.states, StateInfo{Name: m.Name, Type: m.Kind(), Slot: string(slot), Serializers: ser})
 			if walk {
 				o.states[i].Entries, o.states[i].Bytes = new(int64), new(int64)
 			}
@@ -247,41 +331,49 @@ func mergeResults(s *snapshot.Snapshot, results []result, walk bool) []OperatorS
 		o.states[i].Subtasks++
 		return &o.states[i]
 	}
-	for _, r := range results {
-		o := &out[r.op]
+	keys := map[*state.KeyedHeader]*SerializerInfo{}
+	for ji, r := range results {
+		j := jobs[ji]
+		o := &out[j.op]
 		if r.err != nil {
-			o.notes = append(o.notes, fmt.Sprintf("subtask %d %s: %v", r.subtask, r.slot, r.err))
+			o.notes = append(o.notes, fmt.Sprintf("subtask %d %s: %v", j.subtask, j.slot, r.err))
 		}
 		if h := r.keyedHeader; h != nil {
 			o.headers.keyed = appendUnique(o.headers.keyed, h.Version)
 			if o.key == nil && h.KeySerializer != nil {
-				k := serializerInfo(h.KeySerializer)
-				k.Role = state.KeySerializerKey
-				o.key = &k
+				k, ok := keys[h]
+				if !ok {
+					info := serializerInfo(h.KeySerializer)
+					info.Role = state.KeySerializerKey
+					k = &info
+					keys[h] = k
+				}
+				o.key = k
 			}
 			for i := range h.States {
-				si := add(r.op, r.slot, &h.States[i])
+				si := add(j.op, j.slot, &h.States[i])
 				if r.keyedSizes != nil {
 					e, b := r.keyedSizes.StateTotal(i)
 					*si.Entries += e
 					*si.Bytes += b
-					subtaskBytes[r.op][r.subtask] += b
+					accOf(j.op).subtaskBytes[j.subtask] += b
 				}
 			}
-			if r.native != nil && walk {
+			if j.native != nil && walk {
 				o.notes = appendUnique(o.notes, "RocksDB native state: entries and bytes per state need --rocksdb")
 			}
 			if ks := r.keyedSizes; ks != nil {
+				groups := accOf(j.op).groupBytes
 				for g := 0; g < ks.NumKeyGroups; g++ {
 					e, b := ks.GroupTotal(g)
 					if e == 0 {
 						continue
 					}
 					kg := ks.FirstKeyGroup + int32(g)
-					gi := groupBytes[r.op][kg]
+					gi := groups[kg]
 					if gi == nil {
 						gi = &KeyGroupInfo{KeyGroup: kg}
-						groupBytes[r.op][kg] = gi
+						groups[kg] = gi
 					}
 					gi.Entries += e
 					gi.Bytes += b
@@ -292,7 +384,7 @@ func mergeResults(s *snapshot.Snapshot, results []result, walk bool) []OperatorS
 			o.headers.operator = appendUnique(o.headers.operator, h.Version)
 			for _, metas := range [][]state.StateMeta{h.OperatorStates, h.BroadcastStates} {
 				for i := range metas {
-					si := add(r.op, r.slot, &metas[i])
+					si := add(j.op, j.slot, &metas[i])
 					for _, sz := range r.opSizes {
 						if sz.Name == metas[i].Name {
 							*si.Entries += sz.Elements
@@ -304,12 +396,15 @@ func mergeResults(s *snapshot.Snapshot, results []result, walk bool) []OperatorS
 		}
 	}
 	if walk {
-		for i := range out {
-			for _, g := range groupBytes[i] {
+		for i, a := range accs {
+			if a == nil {
+				continue
+			}
+			for _, g := range a.groupBytes {
 				out[i].keyGroups = append(out[i].keyGroups, *g)
 			}
-			sort.Slice(out[i].keyGroups, func(a, b int) bool { return out[i].keyGroups[a].KeyGroup < out[i].keyGroups[b].KeyGroup })
-			out[i].skew = skewOf(subtaskBytes[i], out[i].keyGroups)
+			sort.Slice(out[i].keyGroups, func(x, y int) bool { return out[i].keyGroups[x].KeyGroup < out[i].keyGroups[y].KeyGroup })
+			out[i].skew = skewOf(a.subtaskBytes, out[i].keyGroups)
 		}
 	}
 	return out

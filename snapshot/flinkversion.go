@@ -90,10 +90,9 @@ var metadataVersionReleases = map[int32]VersionRange{
 	7: {Min: Release{2, 4}, Max: Release{2, 4}, Open: true},
 }
 
-func inferFlinkRange(m *format.Metadata) VersionRange {
+func inferFlinkRange(m *format.Metadata, c handleCensus) VersionRange {
 	r := metadataVersionReleases[m.Version]
 	r.Evidence = []string{fmt.Sprintf("_metadata version %d", m.Version)}
-	c := census(m)
 	if c.codes[format.SavepointKeyGroupsHandle] > 0 {
 		r.Narrow(Release{1, 13}, Release{}, "savepoint key-group handles (type 7) came with 1.13")
 	}

@@ -62,37 +62,41 @@ type handleCensus struct {
 	changelog   int
 }
 
-func census(m *format.Metadata) handleCensus {
-	c := handleCensus{codes: map[format.KeyedHandleType]int{}}
-	for n := range m.Walk() {
-		if n.Stream == nil {
-			c.codes[n.Keyed.KeyedType()]++
-			switch n.Keyed.(type) {
-			case *format.IncrementalHandle:
-				c.incremental++
-			case *format.ChangelogHandle, *format.ChangelogBytesHandle, *format.ChangelogFileHandle:
-				c.changelog++
-			}
-			continue
+func newCensus() handleCensus { return handleCensus{codes: map[format.KeyedHandleType]int{}} }
+
+// add counts one walked node.
+func (c *handleCensus) add(n format.Node) {
+	if n.Stream == nil {
+		c.codes[n.Keyed.KeyedType()]++
+		switch n.Keyed.(type) {
+		case *format.IncrementalHandle:
+			c.incremental++
+		case *format.ChangelogHandle, *format.ChangelogBytesHandle, *format.ChangelogFileHandle:
+			c.changelog++
 		}
-		if _, ok := n.Keyed.(*format.ChangelogFileHandle); ok || n.Slot == SlotLegacyOperator {
-			continue // changelog files and version 2 operator state say nothing of sharing
+		return
+	}
+	if _, ok := n.Keyed.(*format.ChangelogFileHandle); ok || n.Slot == SlotLegacyOperator {
+		return // changelog files and version 2 operator state say nothing of sharing
+	}
+	switch h := (*n.Stream).(type) {
+	case *format.FileHandle:
+		if n.RocksDBShared || scopeOfAbsolute(h.Path) == ScopeShared {
+			c.sharedFiles++
 		}
-		switch h := (*n.Stream).(type) {
-		case *format.FileHandle:
-			if n.RocksDBShared || scopeOfAbsolute(h.Path) == ScopeShared {
-				c.sharedFiles++
-			}
-		case *format.SegmentFileHandle:
-			if h.Scope == format.SegmentShared || scopeOfAbsolute(h.Path) == ScopeShared {
-				c.sharedFiles++
-			}
-		default:
-			if n.RocksDBShared {
-				c.sharedFiles++
-			}
+	case *format.SegmentFileHandle:
+		if h.Scope == format.SegmentShared || scopeOfAbsolute(h.Path) == ScopeShared {
+			c.sharedFiles++
+		}
+	default:
+		if n.RocksDBShared {
+			c.sharedFiles++
 		}
 	}
+}
+
+// subtasks counts finished subtasks and channel state.
+func (c *handleCensus) subtasks(m *format.Metadata) {
 	for i := range m.Operators {
 		for _, st := range m.Operators[i].Subtasks {
 			if st.Finished {
@@ -101,10 +105,9 @@ func census(m *format.Metadata) handleCensus {
 			c.channel += len(st.InputChannels()) + len(st.ResultSubpartitions())
 		}
 	}
-	return c
 }
 
-func inferKind(m *format.Metadata) KindInfo {
+func inferKind(m *format.Metadata, c handleCensus) KindInfo {
 	if p := m.Properties; p != nil && !p.Null {
 		ki := KindInfo{Source: "properties", TypeName: p.Type.Name,
 			SharingFilesStrategy: p.Type.SharingFilesStrategy, FormatType: p.Type.FormatType}
@@ -117,7 +120,7 @@ func inferKind(m *format.Metadata) KindInfo {
 			ki.Kind = Unknown
 			ki.Reason = fmt.Sprintf("savepoint of unknown format %q", p.Type.FormatType)
 		default:
-			ki.Kind = checkpointKind(census(m))
+			ki.Kind = checkpointKind(c)
 			ki.Reason = "the properties say checkpoint; the handles say which kind"
 		}
 		if ki.Reason == "" {
@@ -125,7 +128,6 @@ func inferKind(m *format.Metadata) KindInfo {
 		}
 		return ki
 	}
-	c := census(m)
 	ki := KindInfo{Source: "inferred"}
 	why := "version 2 and 3 files do not store the kind"
 	if m.Properties != nil {

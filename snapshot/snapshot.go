@@ -5,6 +5,7 @@ package snapshot
 
 import (
 	"strings"
+	"sync"
 
 	"github.com/fsnap/fsnap/format"
 )
@@ -26,7 +27,14 @@ type Snapshot struct {
 	// (and one per inline stream), in the order first met.
 	Files []*File
 
-	byPath map[string]*File // Files by Path as the handles name them
+	// The model's cost follows distinct files, not handles: a file's users
+	// are listed only when asked for (Users), by a second walk.
+	relative map[string]*File // exclusive files by the name in the handle
+	absolute map[string]*File // other files by path
+	users    struct {
+		once sync.Once
+		of   map[*File][]Use
+	}
 }
 
 // FileOf is the file a file-backed stream handle names; nil for inline
@@ -34,13 +42,40 @@ type Snapshot struct {
 func (s *Snapshot) FileOf(h format.StreamHandle) *File {
 	switch h := h.(type) {
 	case *format.RelativeFileHandle:
-		return s.byPath[s.Dir+"/"+h.RelativePath]
+		return s.relative[h.RelativePath]
 	case *format.FileHandle:
-		return s.byPath[h.Path]
+		return s.absolute[h.Path]
 	case *format.SegmentFileHandle:
-		return s.byPath[h.Path]
+		return s.absolute[h.Path]
 	}
 	return nil
+}
+
+// Users lists every handle using f, in file order. The first call walks
+// the handles once for all files.
+func (s *Snapshot) Users(f *File) []Use {
+	s.users.once.Do(func() {
+		s.users.of = make(map[*File][]Use, len(s.Files))
+		var inline []*File // the k-th inline handle walked is the k-th inline file
+		for _, g := range s.Files {
+			if g.Scope == ScopeInline {
+				inline = append(inline, g)
+			}
+		}
+		for n := range s.Metadata.Walk() {
+			if n.Stream == nil {
+				continue
+			}
+			g := s.FileOf(*n.Stream)
+			if _, ok := (*n.Stream).(*format.ByteStreamHandle); ok {
+				g, inline = inline[0], inline[1:]
+			}
+			if g != nil {
+				s.users.of[g] = append(s.users.of[g], useOf(s.Metadata, n))
+			}
+		}
+	})
+	return s.users.of[f]
 }
 
 // Operator summarises one operator's state.
@@ -111,7 +146,14 @@ type File struct {
 	// Segments counts the file-merging segments (Flink 1.20+) in this
 	// physical file; Size is then the furthest segment end.
 	Segments int
-	Users    []Use
+	// Refs counts the handles using the file; Snapshot.Users lists them.
+	Refs int
+	// First is the first handle using it, in file order.
+	First Use
+	// Changelog marks a file a changelog handle uses.
+	Changelog bool
+
+	lastOp int // the builder's: last operator (+1) counted as using it
 }
 
 // Use is one reference to a file.
@@ -139,7 +181,7 @@ func Parse(dir string, metadata []byte) (*Snapshot, error) {
 
 // FromMetadata builds the model from parsed metadata.
 func FromMetadata(dir string, size int64, m *format.Metadata) *Snapshot {
-	s := &Snapshot{Dir: strings.TrimSuffix(dir, "/"), MetadataSize: size, Metadata: m}
+	s := &Snapshot{Dir: strings.TrimSuffix(dir, "/"), MetadataSize: size, Metadata: m, Operators: make([]Operator, 0, len(m.Operators))}
 	for i := range m.Operators {
 		op := &m.Operators[i]
 		o := Operator{State: op, UID: op.UID, Name: op.Name}
@@ -155,13 +197,11 @@ func FromMetadata(dir string, size int64, m *format.Metadata) *Snapshot {
 		}
 		s.Operators = append(s.Operators, o)
 	}
-	b := builder{s: s, byPath: map[string]*File{}}
-	cur := -1
+	b := builder{s: s}
+	s.relative, s.absolute = map[string]*File{}, map[string]*File{}
+	c := newCensus()
 	for n := range m.Walk() {
-		if n.Operator != cur {
-			b.countFiles(cur)
-			cur, b.opFiles = n.Operator, map[*File]bool{}
-		}
+		c.add(n)
 		o := &s.Operators[n.Operator]
 		size := b.node(m, n)
 		switch n.Slot {
@@ -179,30 +219,14 @@ func FromMetadata(dir string, size int64, m *format.Metadata) *Snapshot {
 			o.Bytes.Channel += size
 		}
 	}
-	b.countFiles(cur)
-	s.byPath = b.byPath
-	s.Kind = inferKind(m)
-	s.Flink = inferFlinkRange(m)
+	c.subtasks(m)
+	s.Kind = inferKind(m, c)
+	s.Flink = inferFlinkRange(m, c)
 	return s
 }
 
 type builder struct {
-	s      *Snapshot
-	byPath map[string]*File
-	// per operator: distinct files it uses
-	opFiles map[*File]bool
-}
-
-// countFiles sets operator op's count of distinct files.
-func (b *builder) countFiles(op int) {
-	if op < 0 {
-		return
-	}
-	for f := range b.opFiles {
-		if f.Scope != ScopeInline {
-			b.s.Operators[op].Files++
-		}
-	}
+	s *Snapshot
 }
 
 // node records the file of a walked node and returns the state bytes it
@@ -221,59 +245,88 @@ func (b *builder) node(m *format.Metadata, n format.Node) int64 {
 		}
 		return 0
 	}
-	u := Use{Operator: n.Operator, Subtask: -1, Slot: n.Slot, Role: n.Role, RocksDBShared: n.RocksDBShared}
-	if n.Subtask >= 0 {
-		u.Subtask = m.Operators[n.Operator].Subtasks[n.Subtask].Index
+	f, size := b.stream(*n.Stream)
+	if f == nil {
+		return 0
 	}
-	size := b.stream(*n.Stream, u)
+	if f.Refs == 0 {
+		f.First = useOf(m, n)
+	}
+	f.Refs++
+	if f.Scope != ScopeInline && f.lastOp != n.Operator+1 {
+		f.lastOp = n.Operator + 1
+		b.s.Operators[n.Operator].Files++
+	}
 	if _, ok := n.Keyed.(*format.ChangelogFileHandle); ok {
+		f.Changelog = true
 		return 0
 	}
 	return size
 }
 
-// stream records one stream handle's file and returns its size.
-func (b *builder) stream(h format.StreamHandle, u Use) int64 {
-	var f *File
+// useOf is the use a walked node makes of its stream.
+func useOf(m *format.Metadata, n format.Node) Use {
+	u := Use{Operator: n.Operator, Subtask: -1, Slot: n.Slot, Role: n.Role, RocksDBShared: n.RocksDBShared}
+	if n.Subtask >= 0 {
+		u.Subtask = m.Operators[n.Operator].Subtasks[n.Subtask].Index
+	}
+	return u
+}
+
+// stream finds or adds one stream handle's file and returns it with the
+// bytes the handle holds.
+func (b *builder) stream(h format.StreamHandle) (*File, int64) {
 	switch h := h.(type) {
 	case *format.ByteStreamHandle:
-		f = &File{InlineName: h.Name, Size: int64(len(h.Data)), Scope: ScopeInline}
+		f := &File{InlineName: h.Name, Size: int64(len(h.Data)), Scope: ScopeInline}
 		b.s.Files = append(b.s.Files, f)
+		return f, f.Size
 	case *format.RelativeFileHandle:
-		f = b.file(b.s.Dir+"/"+h.RelativePath, h.Size, ScopeExclusive)
+		if f, ok := b.s.relative[h.RelativePath]; ok {
+			return f, f.Size
+		}
+		p := b.s.Dir + "/" + h.RelativePath
+		f, ok := b.s.absolute[p] // the same file named by an absolute handle before
+		if !ok {
+			f = b.add(&File{Path: p, Size: h.Size, Scope: ScopeExclusive})
+		}
 		f.Relative = h.RelativePath
+		b.s.relative[h.RelativePath] = f
 		if err := format.CheckRelativePath(h.RelativePath); err != nil {
 			f.Unsafe = err
 			f.Path = ""
 		}
+		return f, f.Size
 	case *format.FileHandle:
-		f = b.file(h.Path, h.Size, scopeOfAbsolute(h.Path))
+		f, ok := b.s.absolute[h.Path]
+		if !ok {
+			if rel, in := strings.CutPrefix(h.Path, b.s.Dir+"/"); in && b.s.relative[rel] != nil {
+				f = b.s.relative[rel] // named by a relative handle before
+			} else {
+				f = b.add(&File{Path: h.Path, Size: h.Size, Scope: scopeOfAbsolute(h.Path)})
+			}
+			b.s.absolute[h.Path] = f
+		}
+		return f, f.Size
 	case *format.SegmentFileHandle:
-		scope := scopeOfAbsolute(h.Path)
-		if scope == ScopeExternal && h.Scope == format.SegmentShared {
-			scope = ScopeShared
+		f, ok := b.s.absolute[h.Path]
+		if !ok {
+			scope := scopeOfAbsolute(h.Path)
+			if scope == ScopeExternal && h.Scope == format.SegmentShared {
+				scope = ScopeShared
+			}
+			f = b.add(&File{Path: h.Path, Scope: scope})
+			b.s.absolute[h.Path] = f
 		}
 		// A merged physical file: its known extent is the furthest segment end.
-		f = b.file(h.Path, 0, scope)
 		f.Size = max(f.Size, h.StartPos+h.Size)
 		f.Segments++
-		f.Users = append(f.Users, u)
-		b.opFiles[f] = true
-		return h.Size
-	default: // empty segments; the parser produces no other kind
-		return 0
+		return f, h.Size
 	}
-	f.Users = append(f.Users, u)
-	b.opFiles[f] = true
-	return f.Size
+	return nil, 0 // empty segments; the parser produces no other kind
 }
 
-func (b *builder) file(path string, size int64, scope Scope) *File {
-	if f, ok := b.byPath[path]; ok {
-		return f
-	}
-	f := &File{Path: path, Size: size, Scope: scope}
-	b.byPath[path] = f
+func (b *builder) add(f *File) *File {
 	b.s.Files = append(b.s.Files, f)
 	return f
 }

@@ -1,9 +1,11 @@
 package store
 
 import (
+	"bytes"
 	"io"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -129,22 +131,44 @@ func RedactingWriter(w io.Writer, refs ...string) io.Writer {
 	for _, r := range refs {
 		secrets = append(secrets, urlSecrets(r)...)
 	}
-	return &redactingWriter{w: w, secrets: secrets}
+	r := &redactingWriter{w: w, forms: secretForms(secrets)}
+	for _, f := range r.forms {
+		r.raw = append(r.raw, []byte(f))
+	}
+	return r
 }
 
 type redactingWriter struct {
-	w       io.Writer
-	secrets []string
+	w     io.Writer
+	forms []string // computed once: a report may be written in many pieces
+	raw   [][]byte
 }
 
 // Unwrap returns the writer written to (to tell a terminal).
 func (r *redactingWriter) Unwrap() io.Writer { return r.w }
 
 func (r *redactingWriter) Write(p []byte) (int, error) {
-	if _, err := io.WriteString(r.w, scrub(string(p), r.secrets)); err != nil {
+	var err error
+	if r.clean(p) {
+		_, err = r.w.Write(p)
+	} else {
+		_, err = io.WriteString(r.w, scrubForms(string(p), r.forms))
+	}
+	if err != nil {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// clean reports that p holds no secret and no URL with user info or a
+// query, so passes unchanged (the common case, checked without copying).
+func (r *redactingWriter) clean(p []byte) bool {
+	for _, f := range r.raw {
+		if bytes.Contains(p, f) {
+			return false
+		}
+	}
+	return !bytes.Contains(p, []byte("://")) || !bytes.ContainsAny(p, "@?")
 }
 
 // redactURLs passes every whitespace-separated word of s that holds a URL
@@ -206,7 +230,11 @@ func isSchemeChar(c byte) bool {
 // scrub replaces each secret (and its URL-escaped forms) in s, as well as
 // secrets held in well-known environment variables. Secrets shorter than 4
 // bytes are ignored: replacing them would garble messages without hiding much.
-func scrub(s string, secrets []string) string {
+func scrub(s string, secrets []string) string { return scrubForms(s, secretForms(secrets)) }
+
+// secretForms lists what scrub replaces: the secrets given and those of the
+// credential environment variables, each in its URL-escaped forms.
+func secretForms(secrets []string) []string {
 	all := append([]string(nil), secrets...)
 	for _, name := range secretEnv {
 		if v := os.Getenv(name); v != "" {
@@ -224,13 +252,23 @@ func scrub(s string, secrets []string) string {
 			}
 		}
 	}
+	var forms []string
 	for _, sec := range all {
 		if len(sec) < 4 {
 			continue
 		}
 		for _, form := range []string{sec, url.QueryEscape(sec), url.PathEscape(sec)} {
-			s = strings.ReplaceAll(s, form, Redacted)
+			if !slices.Contains(forms, form) {
+				forms = append(forms, form)
+			}
 		}
+	}
+	return forms
+}
+
+func scrubForms(s string, forms []string) string {
+	for _, f := range forms {
+		s = strings.ReplaceAll(s, f, Redacted)
 	}
 	return redactURLs(s)
 }

@@ -117,7 +117,8 @@ type checker struct {
 	findings []Finding
 	report   *Report
 
-	files map[*snapshot.File]*fileInfo
+	files  map[*snapshot.File]*fileInfo
+	smalls map[smallKey]*small // guarded by mu
 
 	// badKeyed marks key-group handles whose offsets are wrong: their
 	// streams are not read (the finding is already made).

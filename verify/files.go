@@ -31,7 +31,7 @@ func (c *checker) indexFiles() {
 			c.report.Checked.Handles++
 			continue
 		}
-		c.report.Checked.Handles += len(f.Users)
+		c.report.Checked.Handles += f.Refs
 	}
 }
 
@@ -101,10 +101,10 @@ func (c *checker) relocatability(fi *fileInfo) {
 		if key, ok := root.KeyOf(fi.fp); ok && strings.HasPrefix(key, root.Prefix) {
 			return // under the root it must be in
 		}
-		c.add(FileOutsideRoot, firstUse(f, fi.name), fmt.Sprintf("used by %d %s, it lies outside %s, which must hold every file", len(f.Users), plural(len(f.Users), "handle"), root.Display), withUsers(f))
+		c.add(FileOutsideRoot, firstUse(f, fi.name), fmt.Sprintf("used by %d %s, it lies outside %s, which must hold every file", f.Refs, plural(f.Refs, "handle"), root.Display), withUsers(f))
 		return
 	}
-	n := len(f.Users)
+	n := f.Refs
 	users := "1 handle"
 	if n != 1 {
 		users = fmt.Sprintf("%d handles", n)
@@ -118,7 +118,7 @@ func (c *checker) relocatability(fi *fileInfo) {
 		code = NotRelocatableFileMerging
 		what = fmt.Sprintf("%s file-merging %s (Flink 1.20+) of a physical file shared with other state", itoa(f.Segments), plural(f.Segments, "segment"))
 		hint = "fsnap migrate relocate copies each segment into a file of its own in the snapshot directory and rewrites its handle as a relative file handle"
-	case usedAs(f, "changelog"):
+	case f.Changelog:
 		code = NotRelocatableChangelog
 		what = "a changelog (DSTL) file of the changelog state backend"
 	case f.Scope == snapshot.ScopeShared:
@@ -227,7 +227,7 @@ func handleSays(f *snapshot.File) string {
 	if f.Segments > 0 {
 		return "its segments end at"
 	}
-	if len(f.Users) > 1 {
+	if f.Refs > 1 {
 		return "the handles say"
 	}
 	return "the handle says"

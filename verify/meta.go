@@ -335,29 +335,19 @@ func (c *checker) handleName(h format.StreamHandle) string {
 	return ""
 }
 
-// usedAs reports whether any user of f has the role.
-func usedAs(f *snapshot.File, role string) bool {
-	for _, u := range f.Users {
-		if u.Role == role {
-			return true
-		}
-	}
-	return false
-}
-
 // firstUse is the place of a file's first user.
 func firstUse(f *snapshot.File, name string) place {
-	if len(f.Users) == 0 {
+	if f.Refs == 0 {
 		return place{op: -1, sub: -1, file: name}
 	}
-	u := f.Users[0]
+	u := f.First
 	return place{op: u.Operator, sub: u.Subtask, slot: u.Slot, file: name}
 }
 
 func withUsers(f *snapshot.File) func(*Finding) {
 	return func(x *Finding) {
-		if len(f.Users) > 1 {
-			x.Users = len(f.Users)
+		if f.Refs > 1 {
+			x.Users = f.Refs
 		}
 	}
 }

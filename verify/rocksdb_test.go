@@ -33,7 +33,7 @@ func TestDeepRocksDBBlockChecksums(t *testing.T) {
 			var victim string
 			var size int64
 			for _, f := range s.Files {
-				for _, u := range f.Users {
+				for _, u := range s.Users(f) {
 					if strings.Contains(u.Role, role) && f.Size > size && f.Relative != "" {
 						victim, size = dir+"/"+f.Relative, f.Size
 					}

@@ -633,24 +633,17 @@ func (c *checker) rocks(t *streamTask, sstOnce *sync.Map) {
 	if h.MetaStateHandle == nil {
 		return
 	}
-	src, ok := c.open(h.MetaStateHandle)
-	if !ok {
+	meta := c.readSmall(h.MetaStateHandle, p, maxMetaStream, "RocksDB meta stream")
+	if !meta.ok {
 		return
 	}
-	p.file = src.name
-	if src.size > maxMetaStream {
-		src.close()
-		c.add(HeaderUnreadable, p, fmt.Sprintf("a %d-byte RocksDB meta stream is more than fsnap reads at once (%d)", src.size, maxMetaStream))
+	p.file = meta.name
+	hd, err := meta.keyedHeader()
+	if err != nil {
+		c.streamErr(p, err, true)
 		return
 	}
-	meta := make([]byte, src.size)
-	_, err := src.r.ReadAt(meta, 0)
-	src.close()
-	if err != nil && err != io.EOF {
-		c.add(StreamReadError, p, err.Error())
-		return
-	}
-	db, err := state.ReadRocksDB(h, meta)
+	db, err := state.RocksDBOf(h, hd, int64(len(meta.data)))
 	if err != nil {
 		c.streamErr(p, err, true)
 		return
@@ -671,15 +664,8 @@ func (c *checker) rocks(t *streamTask, sstOnce *sync.Map) {
 		c.add(RocksDBFilesIncomplete, p, fmt.Sprintf("the RocksDB snapshot lists %d files but no CURRENT or no MANIFEST; RocksDB cannot open it", len(db.Files)))
 		return
 	}
-	if cs, ok := c.open(current.Handle); ok {
-		b := make([]byte, min(cs.size, maxCurrentFile))
-		_, err := cs.r.ReadAt(b, 0)
-		cs.close()
-		if err != nil && err != io.EOF {
-			c.add(StreamReadError, p, fmt.Sprintf("CURRENT: %v", err))
-			return
-		}
-		name := strings.TrimSuffix(string(b), "\n")
+	if cs := c.readSmall(current.Handle, p, maxCurrentFile, "CURRENT file"); cs.ok {
+		name := strings.TrimSuffix(string(cs.data), "\n")
 		if !manifests[name] {
 			c.add(RocksDBCurrentMismatch, p, fmt.Sprintf("CURRENT names %q, which is not among the snapshot's files", name))
 		}

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 	"github.com/spf13/pflag"
 
 	"github.com/fsnap/fsnap/inspect"
@@ -111,10 +113,13 @@ func runInspect(ctx context.Context, e *env, args []string) error {
 		}
 		return writeTable(e, inspectFlags.output, cols, func(w table.Writer) error { return write(w, "", r.Snapshot, r) })
 	}
-	if err := writeInspectText(e.stdout, r); err != nil || r.RocksDB == nil {
-		return err
-	}
-	if err := writeRocksDBText(e.stdout, r.RocksDB); err != nil {
+	err = writeLines(e.stdout, func(w io.Writer) error {
+		if err := writeInspectText(w, r); err != nil || r.RocksDB == nil {
+			return err
+		}
+		return writeRocksDBText(w, r.RocksDB)
+	})
+	if err != nil || r.RocksDB == nil {
 		return err
 	}
 	return rocksDBFailed(r.RocksDB)
@@ -136,8 +141,16 @@ func rocksDBFailed(r *inspect.RocksDBReport) error {
 	return &exitError{code: exitInput, err: fmt.Errorf("%d of %d RocksDB instances could not be read (see above)", n, len(r.Instances))}
 }
 
+// writeJSON prints v indented, encoding as it goes: a report of 100,000
+// operators is never held whole in memory, nor indented in a second pass
+// (encoding/json's Encoder does both). encoding/json/v2 with v1's options
+// keeps the documents as they were (omitempty, null slices, HTML escaping).
 func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	return writeLines(w, func(w io.Writer) error {
+		if err := jsonv2.MarshalWrite(w, v, jsonv1.DefaultOptionsV1(), jsontext.WithIndent("  ")); err != nil {
+			return err
+		}
+		_, err := w.Write([]byte{'\n'})
+		return err
+	})
 }

@@ -65,7 +65,14 @@ func ReadRocksDB(h *format.IncrementalHandle, meta []byte) (*RocksDBSnapshot, er
 	if err != nil {
 		return nil, err
 	}
-	if len(hd.Raw) != len(meta) {
+	return RocksDBOf(h, hd, int64(len(meta)))
+}
+
+// RocksDBOf is ReadRocksDB with the meta stream's header already decoded
+// (handles sharing one meta stream decode it once); metaSize is the
+// stream's length.
+func RocksDBOf(h *format.IncrementalHandle, hd *KeyedHeader, metaSize int64) (*RocksDBSnapshot, error) {
+	if int64(len(hd.Raw)) != metaSize {
 		return nil, &Error{Offset: int64(len(hd.Raw)), Msg: "meta state handle holds bytes after the serialization proxy"}
 	}
 	s := &RocksDBSnapshot{Header: hd}
