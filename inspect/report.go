@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/fsnap/fsnap/format"
+	"github.com/fsnap/fsnap/format/state"
 	"github.com/fsnap/fsnap/snapshot"
 )
 
@@ -21,6 +22,7 @@ type Report struct {
 	Metadata     MetadataInfo   `json:"metadata"`
 	CheckpointID int64          `json:"checkpoint_id"`
 	Kind         KindInfo       `json:"kind"`
+	Backend      BackendInfo    `json:"state_backend"`
 	Flink        FlinkRange     `json:"flink"`
 	Properties   *Properties    `json:"properties"`
 	MasterStates []MasterState  `json:"master_states"`
@@ -56,6 +58,16 @@ type KindInfo struct {
 	TypeName             string   `json:"type_name,omitempty"`
 	SharingFilesStrategy string   `json:"sharing_files_strategy,omitempty"`
 	FormatType           string   `json:"format_type,omitempty"`
+}
+
+// BackendInfo names the state backend the keyed state comes from, as far
+// as the handles (and, when read, the streams' layout) tell.
+type BackendInfo struct {
+	// Name is rocksdb, hashmap, changelog, canonical (any backend: the
+	// savepoint format is backend-independent), "hashmap or rocksdb" when
+	// only the stream layout would tell, or none.
+	Name   string `json:"name"`
+	Reason string `json:"reason"`
 }
 
 type FlinkRange struct {
@@ -182,6 +194,7 @@ func Build(s *snapshot.Snapshot, opt Options) *Report {
 		CheckpointID: m.CheckpointID,
 		Kind: KindInfo{Kind: string(s.Kind.Kind), Source: s.Kind.Source, Reason: s.Kind.Reason,
 			TypeName: s.Kind.TypeName, SharingFilesStrategy: s.Kind.SharingFilesStrategy, FormatType: s.Kind.FormatType},
+		Backend: backendOf(s, opt.States),
 		Flink: FlinkRange{Range: s.Flink.String(), Min: s.Flink.Min.String(), Max: s.Flink.Max.String(),
 			Open: s.Flink.Open, Evidence: s.Flink.Evidence},
 		MasterStates: []MasterState{},
@@ -237,6 +250,50 @@ func Build(s *snapshot.Snapshot, opt Options) *Report {
 		}
 	}
 	return r
+}
+
+// backendOf tells the state backend from the keyed handles and, when the
+// headers were read, the keyed streams' layout.
+func backendOf(s *snapshot.Snapshot, states []OperatorStates) BackendInfo {
+	n := func(ts ...format.KeyedHandleType) (c int) {
+		for _, t := range ts {
+			c += s.KeyedHandles[t]
+		}
+		return c
+	}
+	incremental := n(format.IncrementalHandleV1, format.IncrementalHandleV2)
+	changelog := n(format.ChangelogHandleV1, format.ChangelogHandleV2)
+	streams := n(format.KeyGroupsHandleV1, format.KeyGroupsHandleV2, format.SavepointKeyGroupsHandle)
+	var heap, unified bool
+	for _, st := range states {
+		for _, l := range st.layouts {
+			heap = heap || l == state.LayoutHeap
+			unified = unified || l == state.LayoutUnified
+		}
+	}
+	var b BackendInfo
+	switch {
+	case changelog > 0:
+		b = BackendInfo{"changelog", "changelog state handles: the changelog state backend wraps another"}
+		if incremental > 0 {
+			b.Reason += " (rocksdb: its materialized state is incremental RocksDB)"
+		}
+	case incremental > 0:
+		b = BackendInfo{"rocksdb", "RocksDB (incremental or native) state handles"}
+	case streams == 0:
+		b = BackendInfo{"none", "no keyed state"}
+	case s.Kind.Kind == snapshot.CanonicalSavepoint:
+		b = BackendInfo{"canonical", "a canonical savepoint: its format is the same for every backend"}
+	case heap && !unified:
+		b = BackendInfo{"hashmap", "the keyed streams have the heap backend's layout"}
+	case unified && !heap:
+		b = BackendInfo{"rocksdb", "the keyed streams have the key-value layout of RocksDB full snapshots"}
+	case heap && unified:
+		b = BackendInfo{"hashmap and rocksdb", "keyed streams of both layouts"}
+	default:
+		b = BackendInfo{"hashmap or rocksdb", "key-group stream handles; reading the streams' headers tells which"}
+	}
+	return b
 }
 
 // handleKinds lists "slot:TYPE" for every handle type an operator uses,

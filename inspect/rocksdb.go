@@ -24,12 +24,31 @@ import (
 // per column family and per SST file, the view users otherwise get from
 // ldb and sst_dump one file at a time.
 type RocksDBReport struct {
+	// States sums each operator's state (column family) over its instances.
+	States    []RocksDBState    `json:"states"`
 	Instances []RocksDBInstance `json:"instances"`
 	Files     int               `json:"files"`      // files of all instances
 	FileBytes int64             `json:"file_bytes"` // their bytes
 	SSTs      int               `json:"ssts"`
 	SSTBytes  int64             `json:"sst_bytes"`
 	Entries   int64             `json:"entries"` // live entries of all state column families
+}
+
+// RocksDBState is one operator's state summed over its RocksDB instances.
+type RocksDBState struct {
+	Operator   string `json:"operator"` // operator id
+	UID        string `json:"uid,omitempty"`
+	Name       string `json:"name,omitempty"`
+	State      string `json:"state"` // the column family
+	Kind       string `json:"kind,omitempty"`
+	Instances  int    `json:"instances"` // instances holding the column family
+	Entries    int64  `json:"entries"`
+	KeyBytes   int64  `json:"key_bytes"`
+	ValueBytes int64  `json:"value_bytes"`
+	// KeyGroups counts the key groups with entries, over all instances.
+	KeyGroups int   `json:"key_groups"`
+	SSTs      int   `json:"ssts"`
+	SSTBytes  int64 `json:"sst_bytes"`
 }
 
 // RocksDBInstance is one subtask's RocksDB instance.
@@ -167,6 +186,9 @@ func RocksDB(ctx context.Context, s *snapshot.Snapshot, src *source.Source, opt 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	type key struct{ op, state string }
+	states := map[key]int{}
+	r.States = []RocksDBState{}
 	for _, in := range r.Instances {
 		r.Files += in.Files
 		r.FileBytes += in.FileBytes
@@ -175,9 +197,25 @@ func RocksDB(ctx context.Context, s *snapshot.Snapshot, src *source.Source, opt 
 			r.SSTBytes += f.Bytes
 		}
 		for _, cf := range in.ColumnFamilies {
-			if cf.StateID >= 0 {
-				r.Entries += cf.Entries
+			if cf.StateID < 0 {
+				continue // "default" holds no state
 			}
+			r.Entries += cf.Entries
+			k := key{in.Operator, cf.Name}
+			i, ok := states[k]
+			if !ok {
+				i = len(r.States)
+				states[k] = i
+				r.States = append(r.States, RocksDBState{Operator: in.Operator, UID: in.UID, Name: in.Name, State: cf.Name, Kind: cf.Kind})
+			}
+			st := &r.States[i]
+			st.Instances++
+			st.Entries += cf.Entries
+			st.KeyBytes += cf.KeyBytes
+			st.ValueBytes += cf.ValueBytes
+			st.KeyGroups += cf.KeyGroupsPresent
+			st.SSTs += cf.SSTs
+			st.SSTBytes += cf.SSTBytes
 		}
 	}
 	return r, nil

@@ -87,6 +87,7 @@ type OperatorStates struct {
 	notes     []string
 	headers   headerVersions
 	key       *SerializerInfo // the keyed state's key serializer
+	layouts   []state.Layout  // of the keyed streams opened
 }
 
 type headerVersions struct{ keyed, operator []int32 }
@@ -106,6 +107,7 @@ type job struct {
 // result is what reading one stream found.
 type result struct {
 	keyedHeader *state.KeyedHeader
+	layout      state.Layout
 	opHeader    *state.OperatorHeader
 	keyedSizes  *state.KeyedSizes
 	opSizes     []state.OperatorStateSize
@@ -116,7 +118,11 @@ type result struct {
 // operator of s. Errors of single streams are notes, not failures: inspect
 // shows what it can; verify judges.
 func ReadStates(ctx context.Context, s *snapshot.Snapshot, src *source.Source, opt StatesOptions) []OperatorStates {
-	var jobs []job
+	n := 0
+	for _, op := range s.Operators {
+		n += len(op.State.Subtasks)
+	}
+	jobs := make([]job, 0, n)
 	for i, op := range s.Operators {
 		for j := range op.State.Subtasks {
 			st := &op.State.Subtasks[j]
@@ -267,7 +273,7 @@ func readJob(ctx context.Context, s *snapshot.Snapshot, src *source.Source, j jo
 			r.err = err
 			return r
 		}
-		r.keyedHeader = ks.Header
+		r.keyedHeader, r.layout = ks.Header, ks.Layout
 		if walk {
 			r.keyedSizes, r.err = ks.Sizes()
 		}
@@ -293,43 +299,42 @@ func readJob(ctx context.Context, s *snapshot.Snapshot, src *source.Source, j jo
 
 func mergeResults(s *snapshot.Snapshot, jobs []job, results []*result, walk bool) []OperatorStates {
 	out := make([]OperatorStates, len(s.Operators))
-	type key struct{ slot, name string }
-	// Per operator, made when first needed: most operators of a large job
-	// hold a state or two.
+	// Per operator, made when a walk first needs them.
 	type acc struct {
-		index        map[key]int
 		subtaskBytes map[int32]int64
 		groupBytes   map[int32]*KeyGroupInfo
 	}
 	accs := make([]*acc, len(s.Operators))
 	accOf := func(op int) *acc {
 		if accs[op] == nil {
-			accs[op] = &acc{index: map[key]int{}, subtaskBytes: map[int32]int64{}, groupBytes: map[int32]*KeyGroupInfo{}}
+			accs[op] = &acc{subtaskBytes: map[int32]int64{}, groupBytes: map[int32]*KeyGroupInfo{}}
 		}
 		return accs[op]
 	}
 	// One serializer tree per header state: operators reading the same
 	// stream share it (documents are not changed after they are built).
 	trees := map[*state.StateMeta][]SerializerInfo{}
-	add := func(op int, slot snapshot.Slot, m *state.StateMeta) *StateInfo {
-		k := key{string(slot), m.Name}
-		o, a := &out[op], accOf(op)
-		i, ok := a.index[k]
-		if !ok {
+	// measured: the stream is walked here (RocksDB native state needs
+	// --rocksdb: its entries and bytes stay unknown, not zero).
+	add := func(op int, slot snapshot.Slot, m *state.StateMeta, measured bool) *StateInfo {
+		o := &out[op]
+		// An operator holds a few states: a scan beats a map per operator.
+		i := slices.IndexFunc(o.states, func(st StateInfo) bool { return st.Name == m.Name && st.Slot == string(slot) })
+		if i < 0 {
 			i = len(o.states)
-			a.index[k] = i
 			ser, ok := trees[m]
 			if !ok {
 				ser = serializers(m)
 				trees[m] = ser
 			}
 			o.states = append(o.states, StateInfo{Name: m.Name, Type: m.Kind(), Slot: string(slot), Serializers: ser})
-			if walk {
-				o.states[i].Entries, o.states[i].Bytes = new(int64), new(int64)
-			}
 		}
-		o.states[i].Subtasks++
-		return &o.states[i]
+		si := &o.states[i]
+		if walk && measured && si.Entries == nil {
+			si.Entries, si.Bytes = new(int64), new(int64)
+		}
+		si.Subtasks++
+		return si
 	}
 	keys := map[*state.KeyedHeader]*SerializerInfo{}
 	for ji, r := range results {
@@ -340,6 +345,9 @@ func mergeResults(s *snapshot.Snapshot, jobs []job, results []*result, walk bool
 		}
 		if h := r.keyedHeader; h != nil {
 			o.headers.keyed = appendUnique(o.headers.keyed, h.Version)
+			if r.layout != 0 {
+				o.layouts = appendUnique(o.layouts, r.layout)
+			}
 			if o.key == nil && h.KeySerializer != nil {
 				k, ok := keys[h]
 				if !ok {
@@ -351,7 +359,7 @@ func mergeResults(s *snapshot.Snapshot, jobs []job, results []*result, walk bool
 				o.key = k
 			}
 			for i := range h.States {
-				si := add(j.op, j.slot, &h.States[i])
+				si := add(j.op, j.slot, &h.States[i], j.native == nil)
 				if r.keyedSizes != nil {
 					e, b := r.keyedSizes.StateTotal(i)
 					*si.Entries += e
@@ -384,7 +392,7 @@ func mergeResults(s *snapshot.Snapshot, jobs []job, results []*result, walk bool
 			o.headers.operator = appendUnique(o.headers.operator, h.Version)
 			for _, metas := range [][]state.StateMeta{h.OperatorStates, h.BroadcastStates} {
 				for i := range metas {
-					si := add(j.op, j.slot, &metas[i])
+					si := add(j.op, j.slot, &metas[i], true)
 					for _, sz := range r.opSizes {
 						if sz.Name == metas[i].Name {
 							*si.Entries += sz.Elements

@@ -147,3 +147,34 @@ func TestHeadersNarrowFlinkRange(t *testing.T) {
 		t.Errorf("range %s (%v), want 1.18–1.20", r.Flink.Range, r.Flink.Evidence)
 	}
 }
+
+// TestBackendMatchesCorpus: the backend named from handles and stream
+// layouts is the one the corpus manifest records, for every checkpoint and
+// native savepoint with keyed state written by a known backend.
+func TestBackendMatchesCorpus(t *testing.T) {
+	n := 0
+	for _, e := range corpus.Require(t) {
+		if (e.Kind != "checkpoint" && e.Kind != "native-savepoint") || (e.Backend != "hashmap" && e.Backend != "rocksdb") {
+			continue
+		}
+		ctx := context.Background()
+		s, src, err := source.Load(ctx, e.Dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := Build(s, Options{States: ReadStates(ctx, s, src, StatesOptions{Parallel: 4})})
+		src.Close()
+		switch got := r.Backend.Name; {
+		case got == "none", got == "changelog", s.Kind.Kind == snapshot.CanonicalSavepoint:
+			// no keyed state; a changelog checkpoint; savepoints named native
+			// that hold the canonical format (1.15 runs of the migration test)
+		case got != e.Backend:
+			t.Errorf("%s: backend %q (%s), manifest says %s", e.Name, got, r.Backend.Reason, e.Backend)
+		default:
+			n++
+		}
+	}
+	if n < 60 {
+		t.Errorf("only %d snapshots compared", n)
+	}
+}

@@ -357,13 +357,13 @@ func WriteRoot(w io.Writer, d Root) error {
 		if kind == "" {
 			kind = s.Type
 		}
-		st.Rows = append(st.Rows, []cell{text(s.Name), text(kind), numCell(s.CheckpointID), text(s.Time.UTC().Format("2006-01-02 15:04:05")),
+		st.Rows = append(st.Rows, []cell{text(s.Name), text(kind), numCell(s.CheckpointID), text(units.Time(s.Time)),
 			numCell(int64(s.Files)), bytesCell(s.ReferencedBytes), bytesCell(s.SharedBytes), bytesCell(s.OwnedBytes)})
 	}
 	p.Tables = append(p.Tables, limit(st))
 	ot := tableView{ID: "orphans", Title: "Orphans (what a gc would remove)", Head: []string{"file", "folder", "bytes", "modified (UTC)"}}
 	for _, o := range dp.Orphans {
-		ot.Rows = append(ot.Rows, []cell{text(o.Location), text(o.Folder), bytesCell(o.Size), text(o.Modified.UTC().Format("2006-01-02 15:04:05"))})
+		ot.Rows = append(ot.Rows, []cell{text(o.Location), text(o.Folder), bytesCell(o.Size), text(units.Time(o.Modified))})
 	}
 	p.Tables = append(p.Tables, limit(ot))
 	return pageTmpl.Execute(w, p)

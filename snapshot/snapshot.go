@@ -23,6 +23,9 @@ type Snapshot struct {
 	Kind         KindInfo
 	Flink        VersionRange
 	Operators    []Operator
+	// KeyedHandles counts the keyed state handles by type (nested ones
+	// included).
+	KeyedHandles map[format.KeyedHandleType]int
 	// Files lists every stream the handles use, one entry per distinct file
 	// (and one per inline stream), in the order first met.
 	Files []*File
@@ -220,6 +223,7 @@ func FromMetadata(dir string, size int64, m *format.Metadata) *Snapshot {
 		}
 	}
 	c.subtasks(m)
+	s.KeyedHandles = c.codes
 	s.Kind = inferKind(m, c)
 	s.Flink = inferFlinkRange(m, c)
 	return s

@@ -159,7 +159,7 @@ func writeDepsText(w io.Writer, d *catalog.Deps, show int) error {
 	}
 	writeRows(w, "ORPHANS", len(d.Orphans), show, func(tw io.Writer, i int) {
 		o := d.Orphans[i]
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", o.Location, units.Bytes(o.Size), o.Modified.Local().Format("2006-01-02 15:04:05"))
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", o.Location, units.Bytes(o.Size), units.Time(o.Modified))
 	})
 	writeRows(w, "EXTERNAL", len(d.External), show, func(tw io.Writer, i int) {
 		x := d.External[i]

@@ -27,6 +27,7 @@ var inspectFlags struct {
 	tmp          string
 	allow        []string
 	table        string
+	all          bool
 }
 
 func init() {
@@ -40,7 +41,9 @@ The report gives the kind (from the checkpoint properties stored in _metadata
 version 4+, else inferred from the handles, saying so), the Flink releases
 that could have written it, totals, and one row per operator: uid (name) when
 stored, id, parallelism/max parallelism, and bytes of managed keyed, raw
-keyed, managed operator, raw operator and channel state.
+keyed, managed operator, raw operator and channel state: the 50 largest
+operators and a count of the rest (--all lists every one). The state
+backend is named from the handles (and the streams' layout when read).
 
 -o json prints a stable document (schema "fsnap.inspect/v1"; fields are only
 ever added). --files lists every file with its scope (inline, exclusive,
@@ -52,7 +55,8 @@ operator stream to count entries and bytes per state and key group and to
 show skew: the largest subtask and key group against the median. RocksDB
 native state (incremental checkpoints, native savepoints) is listed from its
 meta handle; --rocksdb opens each instance (a scratch copy under --tmp) and
-reports entries, bytes and key groups per column family and the SST files.
+reports entries, bytes and key groups per state summed over the instances
+(--all: per instance, per column family, and the SST files).
 
 -o csv, jsonl, parquet or arrows print a table of fsnap inventory: one row
 per operator, or with --table states one per state (entries and bytes
@@ -64,6 +68,7 @@ filled with --states).`,
 			fs.IntVar(&inspectFlags.parallel, "parallel", 16, "state files read at once")
 			fs.BoolVar(&inspectFlags.rocksdb, "rocksdb", false, "open every RocksDB instance (a scratch copy under --tmp): entries, bytes and key groups per column family, SST files")
 			fs.StringVar(&inspectFlags.tmp, "tmp", os.TempDir(), "directory for --rocksdb scratch copies")
+			fs.BoolVar(&inspectFlags.all, "all", false, "text: list every operator (else the 50 largest and a count of the rest) and, with --rocksdb, every instance")
 			fs.StringVar(&inspectFlags.table, "table", "operators", "with -o csv, jsonl, parquet or arrows: operators or states")
 			allowPathFlag(fs, &inspectFlags.allow)
 		},
@@ -114,10 +119,10 @@ func runInspect(ctx context.Context, e *env, args []string) error {
 		return writeTable(e, inspectFlags.output, cols, func(w table.Writer) error { return write(w, "", r.Snapshot, r) })
 	}
 	err = writeLines(e.stdout, func(w io.Writer) error {
-		if err := writeInspectText(w, r); err != nil || r.RocksDB == nil {
+		if err := writeInspectText(w, r, inspectFlags.all); err != nil || r.RocksDB == nil {
 			return err
 		}
-		return writeRocksDBText(w, r.RocksDB)
+		return writeRocksDBText(w, r.RocksDB, inspectFlags.all)
 	})
 	if err != nil || r.RocksDB == nil {
 		return err

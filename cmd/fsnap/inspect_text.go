@@ -1,7 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"io"
 	"strings"
 	"text/tabwriter"
@@ -10,8 +12,13 @@ import (
 	"github.com/fsnap/fsnap/internal/units"
 )
 
-// writeInspectText renders an inspect report for people.
-func writeInspectText(w io.Writer, r *inspect.Report) error {
+// textRows is how many operators (largest first) the text report lists
+// without --all: a job of 100,000 operators stays readable.
+const textRows = 50
+
+// writeInspectText renders an inspect report for people: all operators
+// with all, else the textRows largest and a count of the rest.
+func writeInspectText(w io.Writer, r *inspect.Report, all bool) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	kind := r.Kind.Kind
 	switch {
@@ -29,6 +36,7 @@ func writeInspectText(w io.Writer, r *inspect.Report) error {
 	t := r.Totals
 	fmt.Fprintf(tw, "snapshot\t%s\n", r.Snapshot)
 	fmt.Fprintf(tw, "kind\t%s\n", kind)
+	fmt.Fprintf(tw, "backend\t%s  (%s)\n", r.Backend.Name, r.Backend.Reason)
 	fmt.Fprintf(tw, "metadata\tversion %d, %s, checkpoint id %d\n", r.Metadata.Version, units.Bytes(r.Metadata.Bytes), r.CheckpointID)
 	fmt.Fprintf(tw, "flink\t%s  (%s)\n", r.Flink.Range, strings.Join(r.Flink.Evidence, "; "))
 	fmt.Fprintf(tw, "state\t%s in %d files, %s inline in %d streams\n", units.Bytes(t.FileBytes), t.Files, units.Bytes(t.InlineBytes), t.InlineStreams)
@@ -36,9 +44,10 @@ func writeInspectText(w io.Writer, r *inspect.Report) error {
 	for _, ms := range r.MasterStates {
 		fmt.Fprintf(tw, "master state\t%s (version %d, %s)\n", ms.Name, ms.Version, units.Bytes(int64(ms.Bytes)))
 	}
+	ops := shownOperators(r.Operators, all)
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "OPERATOR\tID\tP/MAXP\tKEYED\tRAW KEYED\tOPERATOR\tRAW OP\tCHANNEL\tFILES")
-	for _, op := range r.Operators {
+	for _, op := range ops {
 		name := op.UID
 		if name == "" {
 			name = op.Name
@@ -56,7 +65,15 @@ func writeInspectText(w io.Writer, r *inspect.Report) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", name, op.ID, par,
 			units.Bytes(b.ManagedKeyed), units.Bytes(b.RawKeyed), units.Bytes(b.ManagedOperator), units.Bytes(b.RawOperator), units.Bytes(b.Channel), op.Files)
 	}
-	writeStates(tw, r)
+	if rest := len(r.Operators) - len(ops); rest > 0 {
+		var bytes int64
+		for _, op := range ops {
+			bytes += op.Bytes.Total
+		}
+		fmt.Fprintf(tw, "… %d more operators with %s of state (the %d largest are shown; --all lists every one)\n",
+			rest, units.Bytes(r.Totals.StateBytes-bytes), len(ops))
+	}
+	writeStates(tw, ops)
 	if r.Files != nil {
 		fmt.Fprintln(tw)
 		fmt.Fprintln(tw, "FILE\tSCOPE\tBYTES\tUSED BY")
@@ -93,9 +110,27 @@ func usersText(us []inspect.User) string {
 	return strings.Join(parts, ", ")
 }
 
-func writeStates(tw *tabwriter.Writer, r *inspect.Report) {
+// shownOperators are the operators the text lists: all, or the textRows
+// largest by state bytes (ties in file order).
+func shownOperators(ops []inspect.OperatorInfo, all bool) []inspect.OperatorInfo {
+	if all || len(ops) <= textRows {
+		return ops
+	}
+	idx := make([]int, len(ops))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(ops[b].Bytes.Total, ops[a].Bytes.Total) })
+	out := make([]inspect.OperatorInfo, textRows)
+	for i := range out {
+		out[i] = ops[idx[i]]
+	}
+	return out
+}
+
+func writeStates(tw *tabwriter.Writer, ops []inspect.OperatorInfo) {
 	any, walked := false, false
-	for _, op := range r.Operators {
+	for _, op := range ops {
 		any = any || len(op.States) > 0 || len(op.Notes) > 0
 		for _, st := range op.States {
 			walked = walked || st.Bytes != nil
@@ -110,7 +145,7 @@ func writeStates(tw *tabwriter.Writer, r *inspect.Report) {
 	} else {
 		fmt.Fprintln(tw, "OPERATOR\tSTATE\tTYPE\tSLOT\tSERIALIZERS")
 	}
-	for _, op := range r.Operators {
+	for _, op := range ops {
 		name := operatorName(op)
 		for _, st := range op.States {
 			ser := make([]string, 0, len(st.Serializers))
@@ -122,13 +157,13 @@ func writeStates(tw *tabwriter.Writer, r *inspect.Report) {
 				if st.Bytes != nil {
 					line += fmt.Sprintf("\t%d\t%s", *st.Entries, units.Bytes(*st.Bytes))
 				} else {
-					line += "\t-\t-"
+					line += "\tn/a\tn/a" // RocksDB native state: --rocksdb counts it
 				}
 			}
 			fmt.Fprintln(tw, line)
 		}
 	}
-	for _, op := range r.Operators {
+	for _, op := range ops {
 		if sk := op.Skew; sk != nil {
 			fmt.Fprintf(tw, "skew %s\tsubtask %d holds %s, %.1f× the median subtask; key group %d holds %s, %.1f× the median key group\n",
 				operatorName(op), sk.LargestSubtask, units.Bytes(sk.LargestSubtaskBytes), sk.SubtaskRatio,
@@ -163,12 +198,38 @@ func operatorName(op inspect.OperatorInfo) string {
 	return op.ID[:8]
 }
 
-// writeRocksDBText renders the inspect.RocksDB part of the report for people.
-func writeRocksDBText(w io.Writer, r *inspect.RocksDBReport) error {
+// writeRocksDBText renders the RocksDB part of the report: a row per
+// state summed over its instances, the instances that failed, and with
+// all every instance's column families and SSTs.
+func writeRocksDBText(w io.Writer, r *inspect.RocksDBReport, all bool) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "\nrocksdb\t%d instances, %d files (%s), %d SSTs (%s), %d entries\n",
 		len(r.Instances), r.Files, units.Bytes(r.FileBytes), r.SSTs, units.Bytes(r.SSTBytes), r.Entries)
+	if len(r.States) > 0 {
+		fmt.Fprintln(tw)
+		fmt.Fprintln(tw, "OPERATOR\tSTATE\tKIND\tINSTANCES\tENTRIES\tKEY BYTES\tVALUE BYTES\tKEY GROUPS\tSSTS\tSST BYTES")
+		for _, st := range r.States {
+			who := cmp.Or(st.UID, st.Name, st.Operator)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%d\t%d\t%s\n", who, st.State, cmp.Or(st.Kind, "-"), st.Instances, st.Entries,
+				units.Bytes(st.KeyBytes), units.Bytes(st.ValueBytes), st.KeyGroups, st.SSTs, units.Bytes(st.SSTBytes))
+		}
+	}
+	failed := 0
 	for _, in := range r.Instances {
+		if in.Error != "" {
+			failed++
+		}
+	}
+	if !all && failed == 0 {
+		return tw.Flush()
+	}
+	if !all {
+		fmt.Fprintf(tw, "\n%d of %d instances could not be read (--all describes every instance):\n", failed, len(r.Instances))
+	}
+	for _, in := range r.Instances {
+		if !all && in.Error == "" {
+			continue
+		}
 		who := in.UID
 		if who == "" {
 			who = in.Name

@@ -152,7 +152,7 @@ func writeLsText(w io.Writer, r *catalog.Listing) error {
 			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", s.Name, kind, id,
-			s.Time.Local().Format("2006-01-02 15:04:05"), units.Bytes(s.Bytes), s.Objects, status)
+			units.Time(s.Time), units.Bytes(s.Bytes), s.Objects, status)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/pflag"
 
@@ -147,7 +146,7 @@ func writeDecisions(w io.Writer, p *gc.Plan) error {
 				why += r
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Group, d.Snapshot, d.Time.UTC().Format(time.DateTime), verdict, why)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Group, d.Snapshot, units.Time(d.Time), verdict, why)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"regexp"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -121,9 +122,21 @@ func TestInspectRocksDBText(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	for _, s := range []string{"14 instances", "COLUMN FAMILY", "_timer_state/processing_timer", "000014.sst"} {
+	// By default one row per state summed over the instances (ground truth
+	// §1: four keys in state-name across the job's three keyed subtasks).
+	rollup := regexp.MustCompile(`(?m)^CheckpointingKeyedStateFlatMap1\s+state-name\s+VALUE\s+3\s+4\s`)
+	for _, s := range []string{"14 instances", "INSTANCES"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("text lacks %q:\n%s", s, out)
+		}
+	}
+	if !rollup.MatchString(out) || strings.Contains(out, "000014.sst") {
+		t.Errorf("want the per-state rollup and no SST list without --all:\n%s", out)
+	}
+	_, out, _ = fsnap(t, "inspect", "--rocksdb", "--all", dir)
+	for _, s := range []string{"COLUMN FAMILY", "_timer_state/processing_timer", "000014.sst"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("--all text lacks %q:\n%s", s, out)
 		}
 	}
 }

@@ -1,8 +1,20 @@
-// Package units formats quantities for people: the one byte formatter of
-// the CLI and the HTML report.
+// Package units formats quantities for people: the one byte and time
+// formatter of the CLI and the HTML report.
 package units
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
+
+// Time formats an instant in UTC, saying so: output read on another
+// machine, or pasted into a ticket, must not depend on the local zone.
+func Time(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
 
 // Bytes formats a byte count in binary units: 0 B, 999 B, 1.5 KiB, 12 MiB.
 func Bytes(n int64) string {

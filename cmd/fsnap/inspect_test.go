@@ -1,0 +1,47 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/fsnap/fsnap/inspect"
+)
+
+// TestInspectTextLargestFirst: a report of many operators lists the 50
+// largest, largest first, and counts the rest; --all lists every one.
+func TestInspectTextLargestFirst(t *testing.T) {
+	r := &inspect.Report{Totals: inspect.Totals{Operators: 120}}
+	for i := range 120 {
+		b := int64(i%7) * 1000 // ties: file order decides
+		if i == 93 {
+			b = 1 << 30
+		}
+		r.Operators = append(r.Operators, inspect.OperatorInfo{ID: fmt.Sprintf("%032x", i), UID: fmt.Sprintf("op-%d", i),
+			Bytes: inspect.StateBytes{ManagedKeyed: b, Total: b}})
+		r.Totals.StateBytes += b
+	}
+	var out strings.Builder
+	if err := writeInspectText(&out, r, false); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(out.String(), "\n")
+	var rows []string
+	for _, l := range lines {
+		if strings.HasPrefix(l, "op-") {
+			rows = append(rows, strings.Fields(l)[0])
+		}
+	}
+	// 1 GiB first, then the 17 operators of 6000 bytes in file order, …
+	if len(rows) != textRows || rows[0] != "op-93" || rows[1] != "op-6" || rows[2] != "op-13" {
+		t.Errorf("rows %d, first %v", len(rows), rows[:3])
+	}
+	if !strings.Contains(out.String(), "… 70 more operators with") {
+		t.Errorf("no count of the rest:\n%s", out.String())
+	}
+	out.Reset()
+	writeInspectText(&out, r, true)
+	if n := strings.Count(out.String(), "\nop-"); n != 120 || strings.Contains(out.String(), "more operators") {
+		t.Errorf("--all: %d rows", n)
+	}
+}
