@@ -29,6 +29,9 @@ type Listing struct {
 	Policy string `json:"policy,omitempty"`
 	// UnmanagedMore counts unmanaged names beyond the first 1,000.
 	UnmanagedMore int `json:"unmanaged_more"`
+	// MaxDepth is how deep the scan looked, Scanned what it looked at.
+	MaxDepth int    `json:"max_depth"`
+	Scanned  string `json:"scanned"`
 }
 
 // Listed is one snapshot of a Listing (and fsnap latest's document).
@@ -64,7 +67,8 @@ func List(ctx context.Context, root *store.Location, c *Catalog, opt ListOptions
 	if opt.Complete {
 		snaps = slices.DeleteFunc(snaps, func(f *Folder) bool { return !f.Complete })
 	}
-	r := &Listing{Schema: ListSchema, Root: root.Display, Total: len(snaps), Unmanaged: c.Unmanaged, UnmanagedMore: c.UnmanagedMore}
+	r := &Listing{Schema: ListSchema, Root: root.Display, Total: len(snaps), Unmanaged: c.Unmanaged, UnmanagedMore: c.UnmanagedMore,
+		MaxDepth: c.Depth, Scanned: c.Scanned()}
 	if r.Unmanaged == nil {
 		r.Unmanaged = []string{}
 	}
@@ -75,13 +79,25 @@ func List(ctx context.Context, root *store.Location, c *Catalog, opt ListOptions
 	if !opt.NoMetadata {
 		infos = ReadInfo(ctx, root, snaps, 8)
 	}
+	// A snapshot's entropy data folders count as its own.
+	data := map[string][]*Folder{}
+	for _, f := range c.Folders {
+		if f.IsEntropyData() && f.Kind.IsSnapshot() {
+			data[f.Of] = append(data[f.Of], f)
+		}
+	}
 	r.Snapshots = make([]Listed, len(snaps))
 	for i, f := range snaps {
 		var info Info
 		if infos != nil {
 			info = infos[i]
 		}
-		r.Snapshots[i] = listed(root, f, info, infos != nil)
+		s := listed(root, f, info, infos != nil)
+		for _, d := range data[f.Name] {
+			s.Bytes += d.Bytes
+			s.Objects += d.Objects
+		}
+		r.Snapshots[i] = s
 	}
 	r.Count = len(r.Snapshots)
 	return r
