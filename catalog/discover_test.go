@@ -194,3 +194,38 @@ func sortedKeys(m map[string]bool) []string {
 	sort.Strings(out)
 	return out
 }
+
+// TestListFromGraph: a listing made with the graph of the same scan takes
+// kinds and ids from it, reading no _metadata again (they are deleted
+// before listing here, and no snapshot says so), and equals the listing
+// that reads them.
+func TestListFromGraph(t *testing.T) {
+	ctx := context.Background()
+	root := testservers.Open(t, memRoot("list-graph"))
+	spec := fixtures.HistorySpec{Seed: 4, Version: 6, RootURI: root.Display, Jobs: 2, Rounds: 8, Retain: 2, Savepoints: 2, FailRate: 0.2}
+	writeHistory(t, spec, root)
+	c, g := graphOf(t, root)
+	read := catalog.List(ctx, root, c, catalog.ListOptions{})
+	for _, f := range c.Snapshots() {
+		if f.Complete {
+			if err := root.Bucket.Delete(ctx, f.MetadataKey()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	fromGraph := catalog.List(ctx, root, c, catalog.ListOptions{Graph: g})
+	if len(read.Snapshots) < 5 || !slices.EqualFunc(read.Snapshots, fromGraph.Snapshots, func(a, b catalog.Listed) bool {
+		return a.Name == b.Name && a.Kind == b.Kind && a.Error == "" && b.Error == "" && *a.CheckpointID == *b.CheckpointID
+	}) {
+		t.Errorf("listing from the graph:\n%+v\nwant\n%+v", fromGraph.Snapshots, read.Snapshots)
+	}
+	kinds := 0
+	for _, s := range fromGraph.Snapshots {
+		if s.Kind != "" {
+			kinds++
+		}
+	}
+	if again := catalog.List(ctx, root, c, catalog.ListOptions{}); kinds < 4 || again.Snapshots[0].Error == "" {
+		t.Errorf("%d kinds from the graph; reading again: %+v", kinds, again.Snapshots[0])
+	}
+}

@@ -59,6 +59,10 @@ type ListOptions struct {
 	Limit      int  // only the newest Limit snapshots (0: all)
 	Complete   bool // complete snapshots only
 	NoMetadata bool // do not read _metadata (no kind; savepoints get no id)
+	// Graph, built from the same scan, already read every complete
+	// snapshot's _metadata: the listing takes kinds and ids from it
+	// instead of reading each _metadata again.
+	Graph *Graph
 }
 
 // List makes the listing of the snapshots a scan of root found.
@@ -76,7 +80,14 @@ func List(ctx context.Context, root *store.Location, c *Catalog, opt ListOptions
 		snaps, r.Truncated = snaps[:opt.Limit], true
 	}
 	var infos []Info
-	if !opt.NoMetadata {
+	switch {
+	case opt.NoMetadata:
+	case opt.Graph != nil:
+		infos = make([]Info, len(snaps))
+		for i, f := range snaps {
+			infos[i] = opt.Graph.InfoOf(f)
+		}
+	default:
 		infos = ReadInfo(ctx, root, snaps, 8)
 	}
 	// A snapshot's entropy data folders count as its own.

@@ -96,7 +96,9 @@ func runLsPolicy(ctx context.Context, e *env, ref string) error {
 	if err != nil {
 		return err
 	}
-	r := catalog.List(ctx, root, g.Root, lsOptions())
+	opt := lsOptions()
+	opt.Graph = g // the graph read every _metadata already
+	r := catalog.List(ctx, root, g.Root, opt)
 	verdicts := map[string]gc.PruneDecision{}
 	for _, d := range gc.Decide(g, gc.PruneOptions{Policy: lsFlags.policy}, gc.Options{}) {
 		verdicts[d.Snapshot] = d
