@@ -162,10 +162,7 @@ func TestGCRefusesNonCheckpointRoot(t *testing.T) {
 	root := openRoot(t, dir)
 	defer root.Close()
 	ctx := context.Background()
-	p, err := gc.PlanGC(ctx, root, gc.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustPlanGC(t, root, gc.Options{})
 	if len(p.Refused) == 0 || !strings.Contains(p.Refused[0], "no complete snapshot") {
 		t.Errorf("refused %q", p.Refused)
 	}
@@ -193,10 +190,7 @@ func TestGCRefusesNonCheckpointRoot(t *testing.T) {
 	checkpoint(t, dir, 4, 3*time.Hour, uuidName(3))
 	root2 := openRoot(t, dir)
 	defer root2.Close()
-	p, err = gc.PlanGC(ctx, root2, gc.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p = mustPlanGC(t, root2, gc.Options{})
 	all := strings.Join(p.Refused, "\n")
 	if len(p.Refused) != 1 || !strings.Contains(all, filepath.Join(dir, "job/shared/README")) {
 		t.Errorf("refused:\n%s", all)
@@ -225,10 +219,7 @@ func TestGCRefusesBlindSpots(t *testing.T) {
 	root := openRoot(t, dir)
 	defer root.Close()
 	ctx := context.Background()
-	p, err := gc.PlanGC(ctx, root, gc.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustPlanGC(t, root, gc.Options{})
 	all := strings.Join(p.Refused, "\n")
 	if len(p.Refused) != 1 || !strings.Contains(all, filepath.Join(dir, "job/shared")+" holds backup/savepoint-1/_metadata") {
 		t.Errorf("refused:\n%s", all)
@@ -240,10 +231,7 @@ func TestGCRefusesBlindSpots(t *testing.T) {
 
 	// Two folders deep, old/x/ is not looked into.
 	os.RemoveAll(filepath.Join(dir, "job/shared/backup"))
-	p, err = gc.PlanGC(ctx, root, gc.Options{MaxDepth: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p = mustPlanGC(t, root, gc.Options{MaxDepth: 2})
 	all = strings.Join(p.Refused, "\n")
 	if len(p.Refused) != 1 || !strings.Contains(all, "1 folder(s) 2 deep") || !strings.Contains(all, "old/x/") || !strings.Contains(all, "--max-depth 3") || p.MaxDepth != 2 {
 		t.Errorf("depth 2: max depth %d, refused:\n%s", p.MaxDepth, all)
@@ -253,11 +241,21 @@ func TestGCRefusesBlindSpots(t *testing.T) {
 	}
 	mustExist(t, filepath.Join(dir, "job/shared", uuidName(1)))
 	// At the default depth everything was looked into: the orphan goes.
-	p, err = gc.PlanGC(ctx, root, gc.Options{})
-	if err != nil || len(p.Refused) != 0 || len(p.Delete) != 1 || !strings.HasSuffix(p.Delete[0].Key, "job/shared/"+uuidName(1)) {
-		t.Fatalf("default depth: %v, refused %q, delete %+v", err, p.Refused, p.Delete)
+	p = mustPlanGC(t, root, gc.Options{})
+	if len(p.Refused) != 0 || len(p.Delete) != 1 || !strings.HasSuffix(p.Delete[0].Key, "job/shared/"+uuidName(1)) {
+		t.Fatalf("default depth: refused %q, delete %+v", p.Refused, p.Delete)
 	}
 	if res, err := gc.Apply(ctx, root, p, gc.ApplyOptions{}); err != nil || res.Deleted != 1 {
 		t.Errorf("apply: %+v, %v", res, err)
 	}
+}
+
+// mustPlanGC plans gc of root or fails the test.
+func mustPlanGC(t *testing.T, root *store.Location, opt gc.Options) *gc.Plan {
+	t.Helper()
+	p, err := gc.PlanGC(context.Background(), root, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
