@@ -304,4 +304,25 @@ func TestFixtureVerifiesClean(t *testing.T) {
 	if code != exitFindings || strings.Count(out, "header-unreadable") != 12 {
 		t.Errorf("random state: exit %d\n%s", code, out)
 	}
+	// A history's streams are Flink streams too: its only errors are the
+	// shared files that leaked checkpoints lost (LeakRate).
+	root := t.TempDir()
+	if code, _, errs := fsnap(t, "fixture", "--history", "8", root); code != exitOK {
+		t.Fatalf("fixture --history: exit %d %s", code, errs)
+	}
+	_, out, _ = fsnap(t, "verify", root)
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 6 || f[1] != "FAIL" {
+			continue
+		}
+		for _, finding := range f[5:] {
+			if !strings.HasPrefix(finding, "file-missing×") && !strings.HasPrefix(finding, "not-relocatable-") {
+				t.Errorf("history snapshot fails for another reason than leaked files: %s", line)
+			}
+		}
+	}
+	if strings.Contains(out, "header-unreadable") || !strings.Contains(out, "10 snapshots under") {
+		t.Errorf("history:\n%s", out)
+	}
 }
