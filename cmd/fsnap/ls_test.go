@@ -305,4 +305,10 @@ func TestRootMissingOrEmpty(t *testing.T) {
 	if _, out, _ := fsnap(t, "ls", empty); !strings.Contains(out, "Nothing found: fsnap looked") {
 		t.Errorf("ls of an empty root:\n%s", out)
 	}
+	// verify takes an empty folder for a snapshot that is not there.
+	for _, p := range []string{missing, empty} {
+		if code, _, errs := fsnap(t, "verify", p); code != exitInput || !strings.Contains(errs, p) {
+			t.Errorf("verify %s: exit %d, %s", p, code, errs)
+		}
+	}
 }

@@ -322,7 +322,8 @@ func TestFixtureVerifiesClean(t *testing.T) {
 			}
 		}
 	}
-	if strings.Contains(out, "header-unreadable") || !strings.Contains(out, "10 snapshots under") {
+	if strings.Contains(out, "header-unreadable") || !strings.Contains(out, "10 snapshots under") ||
+		!strings.Contains(out, "scan: looked for chk-N, savepoint-*, shared/ and taskowned/ folders in "+root) {
 		t.Errorf("history:\n%s", out)
 	}
 }
