@@ -4,24 +4,29 @@
 // folder, and which stored files nothing references.
 //
 // A root is any folder of a store (see package store). Recognised layouts,
-// at the root and one folder below it:
+// at the root and in folders below it down to Options.MaxDepth:
 //
 //	ROOT/chk-N/            checkpoint folders (the root is a job's folder)
 //	ROOT/shared/           shared state (incremental SSTs) of that job
 //	ROOT/taskowned/        task-owned state of that job
 //	ROOT/savepoint-*/      savepoint folders (the root is a savepoint target)
 //	ROOT/<job>/chk-N/, ROOT/<job>/shared/, ROOT/<job>/taskowned/, ROOT/<dir>/savepoint-*/
+//	ROOT/checkpoints/<job>/chk-N/, ROOT/savepoints/savepoint-*/, ...
+//	ROOT/<entropy>/checkpoints/<job>/chk-N/, .../shared/: the data folders
+//	    of Flink's entropy injection (s3.entropy.key), see Folder.Entropy
 //
 // Everything else under the root (files beside those folders, folders such
-// as <job>/dstl/) is unmanaged: reported, never listed deeply, never
-// deleted.
+// as <job>/dstl/, folders deeper than MaxDepth) is unmanaged: reported,
+// never listed deeply, never deleted.
 package catalog
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,14 +56,24 @@ type Folder struct {
 	Kind FolderKind //
 	// Job is the folder holding it, relative to the root ("" for the root
 	// itself): the job for checkpoints, shared and taskowned, the savepoint
-	// target for savepoints.
+	// target for savepoints. For an entropy data folder it is the job
+	// without the injected element.
 	Job string
+	// Entropy is set on the folders Flink's entropy injection wrote data
+	// files to: the random path element it put where the entropy key was
+	// (ROOT/<entropy>/checkpoints/<job>/chk-7 beside the folder of the
+	// _metadata, ROOT/checkpoints/<job>/chk-7, written with the key
+	// removed). Of is then the folder's name without the element. An
+	// entropy data folder of a snapshot is not a snapshot itself.
+	Entropy, Of string
 	// CheckpointID is N of chk-N; -1 for other folders.
 	CheckpointID int64
 
-	Objects int       // objects in the folder (at any depth)
-	Bytes   int64     // their total size
-	Newest  time.Time // modification time of the newest object
+	Objects int   // objects in the folder (at any depth)
+	Bytes   int64 // their total size
+	// Newest is the modification time of the newest object (of an
+	// incomplete snapshot, of its entropy data folders' too).
+	Newest time.Time
 
 	// Snapshot folders: whether _metadata is there, and its attributes.
 	Complete     bool
@@ -68,7 +83,15 @@ type Folder struct {
 	// Entries lists the folder's objects when the scan keeps them, in key
 	// order; names are relative to Dir.
 	Entries []Entry
+	// Nested names the _metadata objects below the folder's top (relative
+	// to Dir): snapshots inside another managed folder, which a scan does
+	// not take as snapshots.
+	Nested []string
 }
+
+// IsEntropyData reports whether f holds a snapshot's entropy-injected
+// data files rather than being a snapshot or area of its own.
+func (f *Folder) IsEntropyData() bool { return f.Entropy != "" }
 
 // MetadataKey is the key of the folder's _metadata.
 func (f *Folder) MetadataKey() string { return f.Dir + store.MetadataName }
@@ -99,14 +122,25 @@ type Catalog struct {
 	Unmanaged     []string
 	UnmanagedMore int
 
+	// Depth is how many folders deep the scan looked; Walked counts the
+	// listings it made to find managed folders (one on mem://, which is
+	// listed flat). Deeper counts the folders Depth deep it did not look
+	// into (snapshots in them were not found); DeeperNames names the
+	// first few, relative to the root, ending in "/".
+	Depth       int
+	Walked      int
+	Deeper      int
+	DeeperNames []string
+
 	opt Options
 }
 
-// Snapshots returns the snapshot folders, complete or not.
+// Snapshots returns the snapshot folders, complete or not (entropy data
+// folders are part of their snapshot, not snapshots).
 func (c *Catalog) Snapshots() []*Folder {
 	var out []*Folder
 	for _, f := range c.Folders {
-		if f.Kind.IsSnapshot() {
+		if f.Kind.IsSnapshot() && !f.IsEntropyData() {
 			out = append(out, f)
 		}
 	}
@@ -133,6 +167,26 @@ func (c *Catalog) FolderOf(key string) *Folder {
 		return nil
 	}
 	return c.Folder(name)
+}
+
+// Scanned says what the scan looked at, for people: how deep, how many
+// listings, entropy data folders, and the folders too deep to look into.
+func (c *Catalog) Scanned() string {
+	s := fmt.Sprintf("looked for chk-N, savepoint-*, shared/ and taskowned/ folders in %s and up to %d folder(s) below it (--max-depth %d; %d listing(s))",
+		c.Root.Display, c.Depth-1, c.Depth, c.Walked)
+	n := 0
+	for _, f := range c.Folders {
+		if f.IsEntropyData() {
+			n++
+		}
+	}
+	if n > 0 {
+		s += fmt.Sprintf("; %d entropy-injected data folder(s) counted with their snapshots", n)
+	}
+	if c.Deeper > 0 {
+		s += fmt.Sprintf("; %d folder(s) at that depth not looked into, such as %s (--max-depth %d looks deeper)", c.Deeper, c.DeeperNames[0], c.Depth+1)
+	}
+	return s
 }
 
 // MaxUnmanaged bounds Catalog.Unmanaged.
@@ -164,14 +218,18 @@ type Options struct {
 	Parallel int
 	// MaxDepth is how many folders deep snapshot folders (chk-N,
 	// savepoint-*) and shared/, taskowned/ are looked for: 1 the root
-	// itself, 2 (the default) also one folder down (ROOT/<job>/chk-N), 3
-	// two down (BUCKET/checkpoints/<job>/chk-N), ... Folders deeper than
-	// that are unmanaged: never deleted, their files never orphans.
+	// itself, 2 also one folder down (ROOT/<job>/chk-N), 3 two down
+	// (BUCKET/checkpoints/<job>/chk-N), ... (DefaultMaxDepth when 0).
+	// Folders deeper than that are unmanaged: never deleted, their files
+	// never orphans; Catalog.Deeper counts them.
 	MaxDepth int
 }
 
-// DefaultMaxDepth is the depth of a scan without Options.MaxDepth.
-const DefaultMaxDepth = 2
+// DefaultMaxDepth is the depth of a scan without Options.MaxDepth: deep
+// enough for BUCKET/<prefix>/<entropy>/checkpoints/<job>/chk-N (5) with a
+// folder to spare, shallow enough that a scan of a bucket holding other
+// data stays a bounded number of listings.
+const DefaultMaxDepth = 6
 
 func (o Options) depth() int {
 	if o.MaxDepth <= 0 {
@@ -185,8 +243,8 @@ var ErrNoRoot = errors.New("nothing is there")
 
 // Scan lists the root. On mem:// it lists the root in one flat pass (the
 // in-memory store sorts every key for each listing call); elsewhere it
-// lists the first two levels by folder and then the managed folders in
-// parallel, never descending into unmanaged folders.
+// lists folder by folder down to the scan's depth and then the managed
+// folders in parallel, never descending into unmanaged folders deeper.
 func Scan(ctx context.Context, root *store.Location, opt Options) (*Catalog, error) {
 	if opt.Parallel <= 0 {
 		opt.Parallel = 8
@@ -211,6 +269,8 @@ func Scan(ctx context.Context, root *store.Location, opt Options) (*Catalog, err
 	if err != nil {
 		return nil, err
 	}
+	s.c.Depth = opt.depth()
+	s.entropy()
 	for _, f := range s.folders {
 		s.c.Folders = append(s.c.Folders, f)
 	}
@@ -225,6 +285,80 @@ type scan struct {
 	opt     Options
 	mu      sync.Mutex
 	folders map[string]*Folder
+}
+
+// maxDeeperNames bounds Catalog.DeeperNames.
+const maxDeeperNames = 5
+
+// deeper records a folder at the scan's depth that was not looked into
+// (callers serialise; keys come in order, so a folder's keys are adjacent).
+func (s *scan) deeper(name string) {
+	c := s.c
+	if n := len(c.DeeperNames); n > 0 && c.DeeperNames[n-1] == name {
+		return
+	}
+	c.Deeper++
+	if len(c.DeeperNames) < maxDeeperNames {
+		c.DeeperNames = append(c.DeeperNames, name)
+	}
+}
+
+// entropy finds the folders Flink's entropy injection wrote data files to.
+// With s3.entropy.key set (say s3://bucket/_entropy_/checkpoints), Flink
+// writes a checkpoint's data files under the path with the key replaced by
+// random letters and digits (bucket/a1B2/checkpoints/<job>/chk-7/<uuid>,
+// .../<job>/shared/<uuid>) and its _metadata under the path with the key
+// removed (bucket/checkpoints/<job>/chk-7/_metadata): see Flink's
+// EntropyInjector and FsCheckpointStorageLocation. So a folder without
+// _metadata whose job, less one alphanumeric element, is the job of a
+// complete snapshot holds that job's data. The job is never the root
+// itself: Flink appends the job id after the configured (entropy) path.
+func (s *scan) entropy() {
+	jobs := map[string]bool{}
+	for _, f := range s.folders {
+		if f.Kind.IsSnapshot() && f.Complete && f.Job != "" {
+			jobs[f.Job] = true
+		}
+	}
+	if len(jobs) == 0 {
+		return
+	}
+	for _, f := range s.folders {
+		if f.Complete || jobs[f.Job] || f.Job == "" {
+			continue
+		}
+		elems := strings.Split(f.Job, "/")
+		for i, e := range elems {
+			job := strings.Join(slices.Concat(elems[:i], elems[i+1:]), "/")
+			if alphanumeric(e) && jobs[job] {
+				f.Entropy, f.Job, f.Of = e, job, job+"/"+path.Base(f.Name)
+				break
+			}
+		}
+	}
+	// A snapshot whose _metadata is not written yet (in flight, failed)
+	// has only its data folders: stand it in for them, as incomplete, with
+	// their time.
+	for _, f := range slices.Collect(maps.Values(s.folders)) {
+		if !f.IsEntropyData() || !f.Kind.IsSnapshot() {
+			continue
+		}
+		m := s.folder(f.Of, f.Job, f.Kind, f.CheckpointID)
+		if !m.Complete && f.Newest.After(m.Newest) {
+			m.Newest = f.Newest
+		}
+	}
+}
+
+// alphanumeric reports whether e is what Flink's entropy injection writes
+// (random letters and digits).
+func alphanumeric(e string) bool {
+	for _, c := range e {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return e != ""
 }
 
 // classify maps a key relative to the root to its managed folder, the
@@ -287,8 +421,11 @@ func (f *Folder) add(o store.Object, keep bool) {
 		f.Newest = o.ModTime
 	}
 	name := o.Key[len(f.Dir):]
-	if f.Kind.IsSnapshot() && name == store.MetadataName {
+	switch {
+	case f.Kind.IsSnapshot() && name == store.MetadataName:
 		f.Complete, f.MetadataTime, f.MetadataSize = true, o.ModTime, o.Size
+	case name != store.MetadataName && path.Base(name) == store.MetadataName:
+		f.Nested = append(f.Nested, strings.Clone(name))
 	}
 	if keep {
 		f.Entries = append(f.Entries, Entry{Name: strings.Clone(name), Size: o.Size, ModTime: o.ModTime.UnixNano()})
@@ -298,6 +435,7 @@ func (f *Folder) add(o store.Object, keep bool) {
 // flat lists every object under the root in one pass.
 func (s *scan) flat(ctx context.Context) error {
 	root := s.c.Root
+	s.c.Walked = 1
 	for o, err := range root.List(ctx, root.Prefix, "") {
 		if err != nil {
 			return err
@@ -306,6 +444,9 @@ func (s *scan) flat(ctx context.Context) error {
 		switch {
 		case kind == "":
 			s.unmanaged(name)
+			if strings.HasSuffix(name, "/") {
+				s.deeper(name)
+			}
 		case !s.opt.Areas && !kind.IsSnapshot():
 		default:
 			s.folder(name, job, kind, id).add(o, s.opt.Keep)
@@ -314,11 +455,12 @@ func (s *scan) flat(ctx context.Context) error {
 	return nil
 }
 
-// tree lists two levels by folder, then the managed folders in parallel.
+// tree lists folder by folder down to the scan's depth, then the managed folders in parallel.
 func (s *scan) tree(ctx context.Context) error {
 	root := s.c.Root
 	var todo []*Folder
 	level := func(prefix string, depth int) (dirs []string, err error) {
+		s.c.Walked++
 		for o, err := range root.List(ctx, prefix, "/") {
 			if err != nil {
 				return nil, err
@@ -336,6 +478,9 @@ func (s *scan) tree(ctx context.Context) error {
 				}
 			case o.IsDir && depth+1 < s.opt.depth():
 				dirs = append(dirs, o.Key)
+			case o.IsDir:
+				s.unmanaged(rel)
+				s.deeper(rel)
 			default:
 				s.unmanaged(rel)
 			}

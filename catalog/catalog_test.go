@@ -100,9 +100,13 @@ func TestScanLayouts(t *testing.T) {
 			for k, n := range objects {
 				put(t, root, k, n)
 			}
-			c, err := catalog.Scan(context.Background(), root, catalog.Options{Areas: true, Keep: true})
+			c, err := catalog.Scan(context.Background(), root, catalog.Options{Areas: true, Keep: true, MaxDepth: 2})
 			if err != nil {
 				t.Fatal(err)
+			}
+			// Two folders deep, a/b/ and job1/dstl/ are not looked into.
+			if c.Depth != 2 || c.Deeper != 2 || !slices.Equal(c.DeeperNames, []string{"a/b/", "job1/dstl/"}) && !slices.Equal(c.DeeperNames, []string{"job1/dstl/", "a/b/"}) {
+				t.Errorf("depth %d, %d deeper %q", c.Depth, c.Deeper, c.DeeperNames)
 			}
 			var got []string
 			for _, f := range c.Folders {
@@ -131,10 +135,15 @@ func TestScanLayouts(t *testing.T) {
 				t.Errorf("FolderOf unmanaged file: %+v", f)
 			}
 
-			// Without Areas only snapshot folders are listed, and nothing kept.
+			// Without Areas only snapshot folders are listed, and nothing
+			// kept; at the default depth every folder is looked into.
 			c, err = catalog.Scan(context.Background(), root, catalog.Options{})
 			if err != nil {
 				t.Fatal(err)
+			}
+			deep := []string{"README", "a/b/c/d", "chk-1x/y", "chk-x/y", "job1/dstl/d1", "job1/notes.txt", "shared-not/z"}
+			if c.Depth != catalog.DefaultMaxDepth || c.Deeper != 0 || !slices.Equal(c.Unmanaged, deep) {
+				t.Errorf("default depth: depth %d, %d deeper, unmanaged %q, want %q", c.Depth, c.Deeper, c.Unmanaged, deep)
 			}
 			if n := len(c.Snapshots()); n != len(c.Folders) || n != 6 {
 				t.Errorf("snapshot-only scan: %d folders, %d snapshots, want 6", len(c.Folders), n)

@@ -22,8 +22,11 @@ type Deps struct {
 	External  []DepsExternal `json:"external"`
 	Unmanaged []string       `json:"unmanaged"`
 	// UnmanagedMore counts unmanaged names beyond the first 1,000.
-	UnmanagedMore int        `json:"unmanaged_more"`
-	Totals        DepsTotals `json:"totals"`
+	UnmanagedMore int `json:"unmanaged_more"`
+	// MaxDepth is how deep the root's scan looked, Scanned what it looked at.
+	MaxDepth int        `json:"max_depth"`
+	Scanned  string     `json:"scanned"`
+	Totals   DepsTotals `json:"totals"`
 	// Unreliable is set when some _metadata is unreadable: orphans and
 	// owned bytes are then unknown (empty and zero).
 	Unreliable bool `json:"unreliable"`
@@ -91,8 +94,8 @@ type DepsTotals struct {
 // the graph was built with.
 func NewDeps(g *Graph, also []*store.Location) *Deps {
 	d := &Deps{Schema: DepsSchema, Root: g.Root.Root.Display, Also: []string{}, Unmanaged: g.Root.Unmanaged,
-		UnmanagedMore: g.Root.UnmanagedMore,
-		Files:         []DepsFile{}, Orphans: []DepsOrphan{}, External: []DepsExternal{}, Unreliable: len(g.Unreadable) > 0}
+		UnmanagedMore: g.Root.UnmanagedMore, MaxDepth: g.Root.Depth, Scanned: g.Root.Scanned(),
+		Files: []DepsFile{}, Orphans: []DepsOrphan{}, External: []DepsExternal{}, Unreliable: len(g.Unreadable) > 0}
 	if d.Unmanaged == nil {
 		d.Unmanaged = []string{}
 	}

@@ -126,6 +126,17 @@ func (g *Graph) NodeOfFolder(f *Folder) *Node {
 	return nil
 }
 
+// InfoOf is what the graph read from a snapshot folder's _metadata, as
+// ReadInfo would read it again; a zero Info for folders that are no node
+// (incomplete ones).
+func (g *Graph) InfoOf(f *Folder) Info {
+	n := g.NodeOfFolder(f)
+	if n == nil {
+		return Info{}
+	}
+	return Info{Kind: n.Kind, CheckpointID: n.CheckpointID, Err: n.Err}
+}
+
 // BuildOptions tune Build.
 type BuildOptions struct {
 	// Parallel is how many _metadata files are read and parsed at once

@@ -29,6 +29,9 @@ type Listing struct {
 	Policy string `json:"policy,omitempty"`
 	// UnmanagedMore counts unmanaged names beyond the first 1,000.
 	UnmanagedMore int `json:"unmanaged_more"`
+	// MaxDepth is how deep the scan looked, Scanned what it looked at.
+	MaxDepth int    `json:"max_depth"`
+	Scanned  string `json:"scanned"`
 }
 
 // Listed is one snapshot of a Listing (and fsnap latest's document).
@@ -56,6 +59,10 @@ type ListOptions struct {
 	Limit      int  // only the newest Limit snapshots (0: all)
 	Complete   bool // complete snapshots only
 	NoMetadata bool // do not read _metadata (no kind; savepoints get no id)
+	// Graph, built from the same scan, already read every complete
+	// snapshot's _metadata: the listing takes kinds and ids from it
+	// instead of reading each _metadata again.
+	Graph *Graph
 }
 
 // List makes the listing of the snapshots a scan of root found.
@@ -64,7 +71,8 @@ func List(ctx context.Context, root *store.Location, c *Catalog, opt ListOptions
 	if opt.Complete {
 		snaps = slices.DeleteFunc(snaps, func(f *Folder) bool { return !f.Complete })
 	}
-	r := &Listing{Schema: ListSchema, Root: root.Display, Total: len(snaps), Unmanaged: c.Unmanaged, UnmanagedMore: c.UnmanagedMore}
+	r := &Listing{Schema: ListSchema, Root: root.Display, Total: len(snaps), Unmanaged: c.Unmanaged, UnmanagedMore: c.UnmanagedMore,
+		MaxDepth: c.Depth, Scanned: c.Scanned()}
 	if r.Unmanaged == nil {
 		r.Unmanaged = []string{}
 	}
@@ -72,8 +80,22 @@ func List(ctx context.Context, root *store.Location, c *Catalog, opt ListOptions
 		snaps, r.Truncated = snaps[:opt.Limit], true
 	}
 	var infos []Info
-	if !opt.NoMetadata {
+	switch {
+	case opt.NoMetadata:
+	case opt.Graph != nil:
+		infos = make([]Info, len(snaps))
+		for i, f := range snaps {
+			infos[i] = opt.Graph.InfoOf(f)
+		}
+	default:
 		infos = ReadInfo(ctx, root, snaps, 8)
+	}
+	// A snapshot's entropy data folders count as its own.
+	data := map[string][]*Folder{}
+	for _, f := range c.Folders {
+		if f.IsEntropyData() && f.Kind.IsSnapshot() {
+			data[f.Of] = append(data[f.Of], f)
+		}
 	}
 	r.Snapshots = make([]Listed, len(snaps))
 	for i, f := range snaps {
@@ -81,7 +103,12 @@ func List(ctx context.Context, root *store.Location, c *Catalog, opt ListOptions
 		if infos != nil {
 			info = infos[i]
 		}
-		r.Snapshots[i] = listed(root, f, info, infos != nil)
+		s := listed(root, f, info, infos != nil)
+		for _, d := range data[f.Name] {
+			s.Bytes += d.Bytes
+			s.Objects += d.Objects
+		}
+		r.Snapshots[i] = s
 	}
 	r.Count = len(r.Snapshots)
 	return r

@@ -162,10 +162,7 @@ func TestGCRefusesNonCheckpointRoot(t *testing.T) {
 	root := openRoot(t, dir)
 	defer root.Close()
 	ctx := context.Background()
-	p, err := gc.PlanGC(ctx, root, gc.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustPlanGC(t, root, gc.Options{})
 	if len(p.Refused) == 0 || !strings.Contains(p.Refused[0], "no complete snapshot") {
 		t.Errorf("refused %q", p.Refused)
 	}
@@ -193,10 +190,7 @@ func TestGCRefusesNonCheckpointRoot(t *testing.T) {
 	checkpoint(t, dir, 4, 3*time.Hour, uuidName(3))
 	root2 := openRoot(t, dir)
 	defer root2.Close()
-	p, err = gc.PlanGC(ctx, root2, gc.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p = mustPlanGC(t, root2, gc.Options{})
 	all := strings.Join(p.Refused, "\n")
 	if len(p.Refused) != 1 || !strings.Contains(all, filepath.Join(dir, "job/shared/README")) {
 		t.Errorf("refused:\n%s", all)
@@ -205,4 +199,63 @@ func TestGCRefusesNonCheckpointRoot(t *testing.T) {
 		t.Errorf("apply: %v, want ErrRefused", err)
 	}
 	mustExist(t, filepath.Join(dir, "job/shared/README"))
+}
+
+// TestGCRefusesBlindSpots (issue 18): gc does not apply a plan made blind
+// to snapshots whose files it would delete: a savepoint kept inside a
+// job's shared/ folder (its _metadata is never read, so its files look
+// orphaned), and folders deeper than the scan looked.
+func TestGCRefusesBlindSpots(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ckpt")
+	nested := "job/shared/backup/savepoint-1/" + uuidName(2)
+	tree(t, dir, map[string]time.Duration{
+		"job/chk-4/" + uuidName(3):  3 * time.Hour,
+		"job/shared/" + uuidName(1): 3 * time.Hour,
+		nested:                      3 * time.Hour,
+		"job/shared/backup/savepoint-1/_metadata": 3 * time.Hour,
+		"old/x/y/" + uuidName(4):                  3 * time.Hour,
+	})
+	checkpoint(t, dir, 4, 3*time.Hour, uuidName(3))
+	root := openRoot(t, dir)
+	defer root.Close()
+	ctx := context.Background()
+	p := mustPlanGC(t, root, gc.Options{})
+	all := strings.Join(p.Refused, "\n")
+	if len(p.Refused) != 1 || !strings.Contains(all, filepath.Join(dir, "job/shared")+" holds backup/savepoint-1/_metadata") {
+		t.Errorf("refused:\n%s", all)
+	}
+	if _, err := gc.Apply(ctx, root, p, gc.ApplyOptions{}); !errors.Is(err, gc.ErrRefused) {
+		t.Errorf("apply: %v, want ErrRefused", err)
+	}
+	mustExist(t, filepath.Join(dir, nested))
+
+	// Two folders deep, old/x/ is not looked into.
+	os.RemoveAll(filepath.Join(dir, "job/shared/backup"))
+	p = mustPlanGC(t, root, gc.Options{MaxDepth: 2})
+	all = strings.Join(p.Refused, "\n")
+	if len(p.Refused) != 1 || !strings.Contains(all, "1 folder(s) 2 deep") || !strings.Contains(all, "old/x/") || !strings.Contains(all, "--max-depth 3") || p.MaxDepth != 2 {
+		t.Errorf("depth 2: max depth %d, refused:\n%s", p.MaxDepth, all)
+	}
+	if _, err := gc.Apply(ctx, root, p, gc.ApplyOptions{Options: gc.Options{MaxDepth: 2}}); !errors.Is(err, gc.ErrRefused) {
+		t.Errorf("apply at depth 2: %v, want ErrRefused", err)
+	}
+	mustExist(t, filepath.Join(dir, "job/shared", uuidName(1)))
+	// At the default depth everything was looked into: the orphan goes.
+	p = mustPlanGC(t, root, gc.Options{})
+	if len(p.Refused) != 0 || len(p.Delete) != 1 || !strings.HasSuffix(p.Delete[0].Key, "job/shared/"+uuidName(1)) {
+		t.Fatalf("default depth: refused %q, delete %+v", p.Refused, p.Delete)
+	}
+	if res, err := gc.Apply(ctx, root, p, gc.ApplyOptions{}); err != nil || res.Deleted != 1 {
+		t.Errorf("apply: %+v, %v", res, err)
+	}
+}
+
+// mustPlanGC plans gc of root or fails the test.
+func mustPlanGC(t *testing.T, root *store.Location, opt gc.Options) *gc.Plan {
+	t.Helper()
+	p, err := gc.PlanGC(context.Background(), root, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

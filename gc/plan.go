@@ -75,9 +75,11 @@ type Plan struct {
 	Created   time.Time       `json:"created"`
 	// MinAgeSeconds is gc's minimum age.
 	MinAgeSeconds float64 `json:"min_age_seconds"`
-	// MaxDepth is the depth the root was scanned to (0: the default);
-	// applying the plan re-checks to the same depth.
-	MaxDepth int `json:"max_depth,omitempty"`
+	// MaxDepth is the depth the root was scanned to (0 in plans of old
+	// versions: the default); applying the plan re-checks to the same
+	// depth. Scanned says what the scan looked at.
+	MaxDepth int    `json:"max_depth,omitempty"`
+	Scanned  string `json:"scanned,omitempty"`
 	// Snapshots counts the complete snapshots whose references were honoured.
 	Snapshots int `json:"snapshots"`
 	// Delete lists the objects to delete, in order (delete: _metadata first).
@@ -208,7 +210,7 @@ func unreadable(g *catalog.Graph) error {
 
 func newPlan(command string, root *store.Location, g *catalog.Graph, opt Options) *Plan {
 	p := &Plan{Schema: Schema, Command: command, Root: root.Display, RootLocation: root.NameOf(root.Prefix), Created: opt.now().UTC(),
-		MinAgeSeconds: opt.minAge().Seconds(), MaxDepth: opt.MaxDepth, Snapshots: len(g.Nodes), Delete: []Object{}, Keep: []Object{},
+		MinAgeSeconds: opt.minAge().Seconds(), MaxDepth: g.Root.Depth, Scanned: g.Root.Scanned(), Snapshots: len(g.Nodes), Delete: []Object{}, Keep: []Object{},
 		External: []ExternalRef{}}
 	for _, l := range opt.Also {
 		p.Also = append(p.Also, l.Display)
@@ -273,6 +275,9 @@ func planGC(g *catalog.Graph, root *store.Location, opt Options) (*Plan, error) 
 	for _, fi := range g.Orphans() {
 		f := &g.Files[fi]
 		dir := f.Folder
+		if main := g.Root.Folder(dir.Of); dir.Kind.IsSnapshot() && main != nil && main.Complete {
+			dir = main // entropy data of a complete snapshot: judged as its folder
+		}
 		var reason, detail string
 		switch {
 		case dir.Kind == catalog.Shared:
@@ -331,6 +336,7 @@ func refusals(g *catalog.Graph, del []Object) []string {
 		out = append(out, fmt.Sprintf("no complete snapshot (chk-N or savepoint-* folder with a _metadata) under %s: "+
 			"every file would look orphaned; name the checkpoint root of a job, or pass --force", g.Root.Root.Display))
 	}
+	out = append(out, blind(g)...)
 	var odd []string
 	for _, o := range del {
 		if !flinkName(path.Base(o.Key)) {
@@ -345,6 +351,26 @@ func refusals(g *catalog.Graph, del []Object) []string {
 		}
 		out = append(out, fmt.Sprintf("%s%s: not named as Flink names its files (a UUID, or _metadata); pass --force to delete them anyway",
 			strings.Join(odd, ", "), more))
+	}
+	return out
+}
+
+// blind says where the scans could not see snapshots whose references a
+// plan must honour: folders deeper than the scan's depth, and _metadata
+// inside another managed folder (whose files would all look orphaned).
+func blind(g *catalog.Graph) []string {
+	var out []string
+	for _, c := range append([]*catalog.Catalog{g.Root}, g.Also...) {
+		if c.Deeper > 0 {
+			out = append(out, fmt.Sprintf("%d folder(s) %d deep under %s were not looked into (such as %s): snapshots in them would not be honoured; "+
+				"run with --max-depth %d or more, or pass --force", c.Deeper, c.Depth, c.Root.Display, c.DeeperNames[0], c.Depth+1))
+		}
+		for _, f := range c.Folders {
+			if len(f.Nested) > 0 {
+				out = append(out, fmt.Sprintf("%s holds %s: a snapshot inside a %s folder is not read, so what it references is unknown; move it, or pass --force",
+					c.Root.NameOf(strings.TrimSuffix(f.Dir, "/")), f.Nested[0], f.Kind))
+			}
+		}
 	}
 	return out
 }
@@ -475,6 +501,7 @@ func planDelete(ctx context.Context, g *catalog.Graph, root *store.Location, nam
 		p.Keep = append(p.Keep, p.object(g, key, e.Size, e.ModTime, ReasonOtherUsers, usersText(others), now))
 	}
 	p.external(g, n.External)
+	p.Refused = blind(g)
 	if len(n.DependsOn) > 0 {
 		var deps []string
 		for _, d := range n.DependsOn {

@@ -151,6 +151,7 @@ func planPrune(ctx context.Context, g *catalog.Graph, root *store.Location, name
 			p.Keep = append(p.Keep, p.object(g, key, e.Size, e.ModTime, ReasonOtherUsers, usersText(users), now))
 		}
 	}
+	p.Refused = blind(g)
 	p.total()
 	return p, nil
 }

@@ -58,6 +58,8 @@ type Writers struct {
 // Stats count the rows written.
 type Stats struct {
 	Roots, Snapshots, Operators, States, Files int
+	// Scanned says, per checkpoint root, what its scan looked at.
+	Scanned []string
 }
 
 func (o Options) mine(key string) bool {
@@ -99,6 +101,7 @@ func root(ctx context.Context, ref string, opt Options, w Writers, st *Stats) er
 		return err
 	}
 	deps := catalog.NewDeps(g, nil)
+	st.Scanned = append(st.Scanned, deps.Scanned)
 	if len(deps.Snapshots) == 0 {
 		// Not a checkpoint root of chk-N and savepoint-* folders: take
 		// every folder holding _metadata (a directory of snapshots such as

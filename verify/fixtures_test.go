@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/fsnap/fsnap/fixtures"
+	"github.com/fsnap/fsnap/format"
 )
 
 // expectFixture is what verify must find in a generated snapshot, derived
@@ -56,10 +57,11 @@ func sameCodes(got, want map[Code]int) bool {
 }
 
 // TestFixturesEveryKindAndVersion verifies generated snapshots of every
-// kind, version and variant at LevelFiles: their _metadata is exact Flink
-// format, but their state files are seeded random bytes, so only the
-// checks that read no state bytes apply (consistency, key groups, path
-// safety, relocatability, presence and size).
+// kind, version and variant: their _metadata is exact Flink format and
+// their keyed (key-group) and operator streams Flink streams, so reading
+// the headers finds nothing but what the layout implies, nor does the deep
+// walk of snapshots without RocksDB native state (whose SSTs are random
+// bytes).
 func TestFixturesEveryKindAndVersion(t *testing.T) {
 	ctx := context.Background()
 	n := 0
@@ -99,6 +101,17 @@ func TestFixturesEveryKindAndVersion(t *testing.T) {
 				if r.Relocatable != relocatable || r.Checked.Files != countFiles(s) {
 					t.Errorf("%s: relocatable %v (want %v), %d files checked (want %d)", name, r.Relocatable, relocatable, r.Checked.Files, countFiles(s))
 				}
+				level := LevelHeaders
+				if !hasRocksDB(s) {
+					level = LevelDeep
+				}
+				r = checkRef(t, filepath.Join(root, s.Dir), Options{Level: level})
+				if got := r.CodeCounts(); !sameCodes(got, want) || r.Checked.Headers == 0 || (level == LevelDeep) != (r.Checked.StreamsWalked > 0) {
+					t.Errorf("%s at level %v: findings %v, want %v; %d headers read, %d streams walked", name, level, got, want, r.Checked.Headers, r.Checked.StreamsWalked)
+					for _, f := range r.Findings {
+						t.Logf("  %s %s: %s (%s)", f.Severity, f.Code, f.Message, f.File)
+					}
+				}
 			}
 		}
 	}
@@ -107,16 +120,26 @@ func TestFixturesEveryKindAndVersion(t *testing.T) {
 	}
 }
 
+// hasRocksDB reports whether a fixture has RocksDB native keyed state.
+func hasRocksDB(s *fixtures.Snapshot) bool {
+	for n := range s.Metadata.Walk() {
+		if _, ok := n.Keyed.(*format.IncrementalHandle); ok {
+			return true
+		}
+	}
+	return false
+}
+
 // countFiles is the number of distinct files a fixture's handles name
 // (inline streams are not files).
 func countFiles(s *fixtures.Snapshot) int { return len(s.Files) }
 
-// TestFixtureRandomStateIsFlagged: reading the random bytes of a fixture's
-// state files as streams (LevelHeaders) flags every keyed and operator
-// stream, once each: verify does not take noise for state.
+// TestFixtureRandomStateIsFlagged: reading the random bytes of a fixture
+// made with RandomState as streams (LevelHeaders) flags every keyed and
+// operator stream, once each: verify does not take noise for state.
 func TestFixtureRandomStateIsFlagged(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "root")
-	s, err := fixtures.WriteDir(context.Background(), root, fixtures.Spec{Kind: fixtures.CanonicalSavepoint, Version: 6})
+	s, err := fixtures.WriteDir(context.Background(), root, fixtures.Spec{Kind: fixtures.CanonicalSavepoint, Version: 6, RandomState: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,9 @@ type RootReport struct {
 	// checked: failed or in-flight attempts).
 	Incomplete int        `json:"incomplete"`
 	Totals     RootTotals `json:"totals"`
+	// MaxDepth is how deep the root was scanned, Scanned what was looked at.
+	MaxDepth int    `json:"max_depth"`
+	Scanned  string `json:"scanned"`
 }
 
 // RootEntry is one snapshot: its report, or why it could not be read.
@@ -48,7 +51,7 @@ func CheckRoot(ctx context.Context, root *store.Location, opts Options, allow ..
 	if err != nil {
 		return nil, err
 	}
-	r := &RootReport{Schema: RootSchema, Root: root.Display}
+	r := &RootReport{Schema: RootSchema, Root: root.Display, MaxDepth: c.Depth, Scanned: c.Scanned()}
 	for _, f := range catalog.NewestFirst(c.Snapshots()) {
 		if !f.Complete {
 			r.Incomplete++

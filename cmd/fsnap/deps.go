@@ -157,6 +157,7 @@ func writeDepsText(w io.Writer, d *catalog.Deps, show int) error {
 	if len(d.Unmanaged) > 0 {
 		fmt.Fprintf(w, "Not checkpoint storage, left alone: %s\n", limitList(d.Unmanaged, show))
 	}
+	fmt.Fprintf(w, "scan: %s\n", d.Scanned)
 	writeRows(w, "ORPHANS", len(d.Orphans), show, func(tw io.Writer, i int) {
 		o := d.Orphans[i]
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", o.Location, units.Bytes(o.Size), units.Time(o.Modified))

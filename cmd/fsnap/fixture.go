@@ -25,8 +25,14 @@ func init() {
 		args:  "[flags] ROOT",
 		short: "write a synthetic snapshot (for trying fsnap and for tests)",
 		long: `Writes a deterministic synthetic snapshot under ROOT (a directory or store URL)
-with fsnap's own writer and prints its directory. State files hold seeded
-random bytes, not Flink state streams; _metadata is exact Flink format.
+with fsnap's own writer and prints its directory. _metadata is exact Flink
+format; keyed state in key groups and operator state are Flink state
+streams (Long keys in the key groups Flink assigns them), so fsnap verify
+of a fixture is clean. RocksDB native state (native savepoints,
+checkpoints of version 4+) has a real meta stream and CURRENT, but its SST,
+MANIFEST and OPTIONS files are random bytes, which verify --deep reports;
+channel state and changelog files are random bytes too. --random-state
+makes every state file random bytes (what verify must flag).
 
 --real-state MiB writes instead a canonical savepoint whose keyed state is
 real (Flink's unified format, readable by Flink and by 'fsnap inspect
@@ -51,6 +57,7 @@ changelog-checkpoint. Versions 2 to 7 (_metadata format version).`,
 			fs.IntVar(&s.SharedFiles, "shared-files", d.SharedFiles, "shared SSTs per subtask (incremental checkpoints)")
 			fs.BoolVar(&s.Entropy, "entropy", false, "write exclusive files to an entropy-injected folder (absolute paths)")
 			fs.BoolVar(&s.FileMerging, "file-merging", false, "use file-merging segment handles for operator state")
+			fs.BoolVar(&s.RandomState, "random-state", false, "fill state files with random bytes instead of Flink state streams")
 			fs.Int64Var(&fixtureFlags.realMiB, "real-state", 0, "write a canonical savepoint with about this many MiB of real keyed state")
 			fs.BoolVar(&fixtureFlags.snappy, "snappy", false, "with --real-state: Snappy-compress the key groups")
 			fs.IntVar(&fixtureFlags.history, "history", 0, "write a realistic checkpoint root instead: N rounds of checkpoints of two jobs sharing incremental files, failed and in-flight attempts, savepoints beside them")

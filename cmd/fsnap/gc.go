@@ -228,6 +228,9 @@ func writePlanText(w io.Writer, p *gc.Plan, verbose bool) error {
 	}
 	fmt.Fprintf(w, "%s (min age %s; references of %d complete snapshots honoured)\n",
 		what, time.Duration(p.MinAgeSeconds*float64(time.Second)), p.Snapshots)
+	if p.Scanned != "" {
+		fmt.Fprintf(w, "scan: %s\n", p.Scanned)
+	}
 	for _, warn := range p.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", warn)
 	}

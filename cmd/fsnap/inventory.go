@@ -146,6 +146,9 @@ func runInventory(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	for _, sc := range st.Scanned {
+		fmt.Fprintf(e.stderr, "fsnap inventory: %s\n", sc)
+	}
 	fmt.Fprintf(e.stderr, "fsnap inventory: %d roots: %d snapshots, %d operators, %d states, %d files (shard %d of %d) under %s\n",
 		st.Roots, st.Snapshots, st.Operators, st.States, st.Files, opt.Shard, opt.Shards, out.Display)
 	return nil

@@ -96,7 +96,9 @@ func runLsPolicy(ctx context.Context, e *env, ref string) error {
 	if err != nil {
 		return err
 	}
-	r := catalog.List(ctx, root, g.Root, lsOptions())
+	opt := lsOptions()
+	opt.Graph = g // the graph read every _metadata already
+	r := catalog.List(ctx, root, g.Root, opt)
 	verdicts := map[string]gc.PruneDecision{}
 	for _, d := range gc.Decide(g, gc.PruneOptions{Policy: lsFlags.policy}, gc.Options{}) {
 		verdicts[d.Snapshot] = d
@@ -165,12 +167,12 @@ func writeLsText(w io.Writer, r *catalog.Listing) error {
 	if err == nil && r.Policy != "" {
 		_, err = fmt.Fprintf(w, "policy: %s (fsnap prune with these flags removes the snapshots marked remove)\n", r.Policy)
 	}
-	if err == nil && r.Count == 0 {
-		depth := maxDepth
-		if depth <= 0 {
-			depth = catalog.DefaultMaxDepth
-		}
-		_, err = fmt.Fprintf(w, "Nothing found: fsnap looked for chk-N and savepoint-* folders in %s and up to %d folder(s) below it (--max-depth %d; BUCKET/checkpoints/<job>/chk-N needs --max-depth 3); a snapshot of another name is given to inspect or verify itself, and fsnap inventory takes a folder of them.\n", r.Root, depth-1, depth)
+	switch {
+	case err != nil:
+	case r.Count == 0:
+		_, err = fmt.Fprintf(w, "Nothing found: fsnap %s. A snapshot of another name is given to inspect or verify itself, and fsnap inventory takes a folder of them.\n", r.Scanned)
+	default:
+		_, err = fmt.Fprintf(w, "scan: %s\n", r.Scanned)
 	}
 	return err
 }
@@ -196,5 +198,5 @@ var maxDepth int
 
 func maxDepthFlag(fs *pflag.FlagSet) {
 	fs.IntVar(&maxDepth, "max-depth", catalog.DefaultMaxDepth,
-		"how many folders deep to look for chk-N, savepoint-*, shared/ (1: ROOT only; 2: ROOT/<job>/chk-N; 3: e.g. BUCKET/checkpoints/<job>/chk-N)")
+		"how many folders deep to look for chk-N, savepoint-*, shared/ (1: ROOT only; 2: ROOT/<job>/chk-N; 3: BUCKET/checkpoints/<job>/chk-N; 4: BUCKET/<entropy>/checkpoints/<job>/chk-N)")
 }

@@ -208,9 +208,10 @@ func TestLatestNone(t *testing.T) {
 }
 
 // TestMaxDepth (issue 18): a checkpoint root two folders below the given
-// one (BUCKET/checkpoints/<job>/chk-N) is found with --max-depth 3: the
-// same snapshots ls finds from the root itself, and the same gc plan;
-// with the default depth nothing, and the hint says how deep it looked.
+// one (BUCKET/checkpoints/<job>/chk-N) is found with --max-depth 3 and by
+// default: the same snapshots ls finds from the root itself, and the same
+// gc plan; with --max-depth 2 nothing, and the hint says how deep it
+// looked.
 func TestMaxDepth(t *testing.T) {
 	bucket := t.TempDir()
 	root := filepath.Join(bucket, "checkpoints")
@@ -246,10 +247,14 @@ func TestMaxDepth(t *testing.T) {
 	if got := names("--max-depth", "3", bucket); !slices.Equal(got, want) {
 		t.Errorf("from the bucket, depth 3:\n%q\nwant\n%q", got, want)
 	}
-	if got := names(bucket); len(got) != 0 {
+	if got := names(bucket); !slices.Equal(got, want) {
+		t.Errorf("from the bucket, default depth:\n%q\nwant\n%q", got, want)
+	}
+	if got := names("--max-depth", "2", bucket); len(got) != 0 {
 		t.Errorf("depth 2 found %q", got)
 	}
-	if _, out, _ := fsnap(t, "ls", bucket); !strings.Contains(out, "--max-depth 3") {
+	if _, out, _ := fsnap(t, "ls", "--max-depth", "2", bucket); !strings.Contains(out, "Nothing found") ||
+		!strings.Contains(out, "up to 1 folder(s) below it (--max-depth 2") || !strings.Contains(out, "--max-depth 3 looks deeper") {
 		t.Errorf("no hint:\n%s", out)
 	}
 	plan := func(args ...string) []string {
@@ -267,5 +272,43 @@ func TestMaxDepth(t *testing.T) {
 	}
 	if got, want := plan("--max-depth", "3", bucket), plan(root); !slices.Equal(got, want) || len(want) == 0 {
 		t.Errorf("gc from the bucket plans %d deletions, from the root %d", len(got), len(want))
+	}
+}
+
+// TestRootMissingOrEmpty (issue 18): ls, deps, gc, prune and inventory on
+// a root that does not exist exit 3 naming it; on an empty root they exit
+// 0 and say what they looked for and where.
+func TestRootMissingOrEmpty(t *testing.T) {
+	dir := t.TempDir()
+	missing, empty := filepath.Join(dir, "nope"), filepath.Join(dir, "empty")
+	if err := os.Mkdir(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmds := map[string][]string{
+		"ls":        {"ls"},
+		"deps":      {"deps"},
+		"gc":        {"gc"},
+		"prune":     {"prune", "--keep-last", "1"},
+		"inventory": {"inventory", "-o", "csv", "--out", filepath.Join(dir, "inv")},
+	}
+	for name, args := range cmds {
+		code, out, errs := fsnap(t, append(slices.Clone(args), missing)...)
+		if code != exitInput || !strings.Contains(errs, missing) {
+			t.Errorf("%s of a missing root: exit %d, stderr %q, stdout %q", name, code, errs, out)
+		}
+		code, out, errs = fsnap(t, append(slices.Clone(args), empty)...)
+		said := out + errs
+		if code != exitOK || !strings.Contains(said, "looked for chk-N, savepoint-*") || !strings.Contains(said, "in "+empty+" and up to 5 folder(s) below it") {
+			t.Errorf("%s of an empty root: exit %d, said:\n%s", name, code, said)
+		}
+	}
+	if _, out, _ := fsnap(t, "ls", empty); !strings.Contains(out, "Nothing found: fsnap looked") {
+		t.Errorf("ls of an empty root:\n%s", out)
+	}
+	// verify takes an empty folder for a snapshot that is not there.
+	for _, p := range []string{missing, empty} {
+		if code, _, errs := fsnap(t, "verify", p); code != exitInput || !strings.Contains(errs, p) {
+			t.Errorf("verify %s: exit %d, %s", p, code, errs)
+		}
 	}
 }

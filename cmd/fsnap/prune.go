@@ -98,6 +98,7 @@ func runPrune(ctx context.Context, e *env, args []string) error {
 		if plan.Command != "prune" {
 			return usagef("%s is a plan of fsnap %s, not prune", f.plan, plan.Command)
 		}
+		opt.MaxDepth = plan.MaxDepth // re-check as deep as the plan looked
 	} else {
 		if plan, err = gc.PlanPrune(ctx, root, gc.PruneOptions{Policy: f.policy, Kind: f.kind, Job: f.job}, opt); err != nil {
 			return err
@@ -132,7 +133,14 @@ func runPrune(ctx context.Context, e *env, args []string) error {
 
 // writeDecisions prints the policy's verdict per snapshot and the totals.
 func writeDecisions(w io.Writer, p *gc.Plan) error {
-	fmt.Fprintf(w, "policy: %s\n\n", p.Policy)
+	fmt.Fprintf(w, "policy: %s\n", p.Policy)
+	if p.Scanned != "" {
+		fmt.Fprintf(w, "scan: %s\n", p.Scanned)
+	}
+	for _, r := range p.Refused {
+		fmt.Fprintf(w, "REFUSED unless --force: %s\n", r)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "GROUP\tSNAPSHOT\tTIME (UTC)\tVERDICT\tBECAUSE")
 	for _, d := range p.Decisions {

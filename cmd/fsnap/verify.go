@@ -233,5 +233,8 @@ func writeVerifyRootText(w io.Writer, r *verify.RootReport, threshold verify.Sev
 	t := r.Totals
 	_, err := fmt.Fprintf(w, "\n%d snapshots under %s: %d clean, %d unreadable; %d errors, %d warnings, %d info (%d incomplete folders not checked)\n",
 		t.Snapshots, r.Root, t.Clean, t.Unreadable, t.Findings.Error, t.Findings.Warning, t.Findings.Info, r.Incomplete)
+	if err == nil {
+		_, err = fmt.Fprintf(w, "scan: %s\n", r.Scanned)
+	}
 	return err
 }

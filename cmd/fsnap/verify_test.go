@@ -278,3 +278,65 @@ func TestVerifyRoot(t *testing.T) {
 		t.Errorf("bare self-contained on a snapshot: exit %d %s", code, errs)
 	}
 }
+
+// TestFixtureVerifiesClean (issue 18 item 5): a default fixture's state
+// streams are Flink streams, so verify and verify --deep find nothing and
+// read every stream; with --random-state every keyed and operator stream
+// is flagged.
+func TestFixtureVerifiesClean(t *testing.T) {
+	code, out, errs := fsnap(t, "fixture", t.TempDir())
+	if code != exitOK {
+		t.Fatalf("fixture: exit %d %s", code, errs)
+	}
+	snap := strings.TrimSpace(out)
+	for _, level := range []string{"", "--deep"} {
+		args := []string{"verify", "-o", "json", snap}
+		if level == "--deep" {
+			args = append(args, level)
+		}
+		code, out, errs := fsnap(t, args...)
+		var r struct {
+			Checked struct {
+				Headers       int
+				StreamsWalked int `json:"streams_walked"`
+			}
+			Findings []struct{ Code string }
+		}
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatalf("%v: %v in %q (%s)", args, err, out, errs)
+		}
+		if code != exitOK || len(r.Findings) != 0 || r.Checked.Headers != 12 || (level == "--deep") != (r.Checked.StreamsWalked == 12) {
+			t.Errorf("%v: exit %d, findings %v, %d headers, %d streams walked", args, code, r.Findings, r.Checked.Headers, r.Checked.StreamsWalked)
+		}
+	}
+	code, out, errs = fsnap(t, "fixture", "--random-state", t.TempDir())
+	if code != exitOK {
+		t.Fatalf("fixture --random-state: exit %d %s", code, errs)
+	}
+	code, out, _ = fsnap(t, "verify", strings.TrimSpace(out))
+	if code != exitFindings || strings.Count(out, "header-unreadable") != 12 {
+		t.Errorf("random state: exit %d\n%s", code, out)
+	}
+	// A history's streams are Flink streams too: its only errors are the
+	// shared files that leaked checkpoints lost (LeakRate).
+	root := t.TempDir()
+	if code, _, errs := fsnap(t, "fixture", "--history", "8", root); code != exitOK {
+		t.Fatalf("fixture --history: exit %d %s", code, errs)
+	}
+	_, out, _ = fsnap(t, "verify", root)
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 6 || f[1] != "FAIL" {
+			continue
+		}
+		for _, finding := range f[5:] {
+			if !strings.HasPrefix(finding, "file-missing×") && !strings.HasPrefix(finding, "not-relocatable-") {
+				t.Errorf("history snapshot fails for another reason than leaked files: %s", line)
+			}
+		}
+	}
+	if strings.Contains(out, "header-unreadable") || !strings.Contains(out, "10 snapshots under") ||
+		!strings.Contains(out, "scan: looked for chk-N, savepoint-*, shared/ and taskowned/ folders in "+root) {
+		t.Errorf("history:\n%s", out)
+	}
+}
