@@ -1,6 +1,8 @@
 package format
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/fsnap/fsnap/internal/corpus"
@@ -46,6 +48,32 @@ func BenchmarkWriteCorpus(b *testing.B) {
 		for _, m := range ms {
 			var err error
 			if buf, err = AppendMetadata(buf[:0], m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// BenchmarkReadCorpusFiles reads and parses every corpus _metadata from its
+// path, as a user of ReadMetadataFile does (open, read, parse); MB/s is over
+// the files' total size.
+func BenchmarkReadCorpusFiles(b *testing.B) {
+	var paths []string
+	var total int64
+	for _, e := range corpus.Require(b) {
+		p := filepath.Join(e.Dir, MetadataFileName)
+		fi, err := os.Stat(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		paths = append(paths, p)
+		total += fi.Size()
+	}
+	b.SetBytes(total)
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, p := range paths {
+			if _, err := ReadMetadataFile(p); err != nil {
 				b.Fatal(err)
 			}
 		}

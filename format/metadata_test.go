@@ -2,6 +2,7 @@ package format
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,5 +56,34 @@ func TestWriterRefusesLongStrings(t *testing.T) {
 		if _, err := AppendMetadata(nil, m); err == nil || !strings.Contains(err.Error(), "65535") {
 			t.Errorf("version %d: master state name of %d bytes: %v", v, len(long), err)
 		}
+	}
+}
+
+// TestReadMetadataFile: a path or its directory reads the same metadata as
+// ParseMetadata of the bytes; a truncated file fails naming the file and
+// the offset.
+func TestReadMetadataFile(t *testing.T) {
+	e := corpus.Find(t, "new-stateful-udf-migration-itcase-flink2.3-rocksdb-checkpoint")
+	want, err := ParseMetadata(readCorpusMetadata(t, e))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{e.Dir, filepath.Join(e.Dir, MetadataFileName)} {
+		m, err := ReadMetadataFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.CheckpointID != want.CheckpointID || len(m.Operators) != len(want.Operators) || m.Version != 6 {
+			t.Errorf("%s: checkpoint %d, %d operators", p, m.CheckpointID, len(m.Operators))
+		}
+	}
+	cut := filepath.Join(t.TempDir(), MetadataFileName)
+	if err := os.WriteFile(cut, readCorpusMetadata(t, e)[:1000], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = ReadMetadataFile(cut)
+	var fe *FormatError
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), cut) || fe.Offset <= 0 || fe.Offset > 1000 {
+		t.Errorf("truncated: %v", err)
 	}
 }

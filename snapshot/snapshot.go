@@ -11,7 +11,7 @@ import (
 )
 
 // MaxMetadataSize bounds the _metadata files fsnap reads into memory.
-const MaxMetadataSize = 4 << 30
+const MaxMetadataSize = format.MaxMetadataFileSize
 
 // Snapshot is one checkpoint or savepoint.
 type Snapshot struct {
