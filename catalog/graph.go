@@ -144,6 +144,11 @@ type BuildOptions struct {
 	Parallel int
 	// MaxMetadataSize bounds each _metadata (default snapshot.MaxMetadataSize).
 	MaxMetadataSize int64
+	// Parsed, when set, gets each snapshot whose _metadata was read and
+	// parsed without error (i indexes Graph.Nodes), from the goroutines
+	// reading them: a caller that needs more than the graph takes it from
+	// here rather than reading every _metadata a second time.
+	Parsed func(i int, n *Node, s *snapshot.Snapshot)
 }
 
 // Build reads every complete snapshot's _metadata under root (scanned with
@@ -234,7 +239,7 @@ func (b *builder) load(ctx context.Context, opt BuildOptions) error {
 			for i := range work {
 				size := b.g.Nodes[i].Folder.MetadataSize
 				mem.acquire(size)
-				refs, err := b.read(ctx, b.g.Nodes[i], opt.MaxMetadataSize)
+				refs, err := b.read(ctx, i, opt)
 				mem.release(size)
 				select {
 				case out <- loaded{node: i, refs: refs, err: err}:
@@ -274,9 +279,10 @@ func (b *builder) load(ctx context.Context, opt BuildOptions) error {
 
 // read loads one node's _metadata and returns its references. A parse
 // error is recorded on the node; store errors are returned.
-func (b *builder) read(ctx context.Context, n *Node, limit int64) ([]ref, error) {
+func (b *builder) read(ctx context.Context, i int, opt BuildOptions) ([]ref, error) {
+	n := b.g.Nodes[i]
 	loc, root := n.Catalog.Root, b.g.Root.Root
-	data, err := loc.ReadAll(ctx, n.Folder.MetadataKey(), limit)
+	data, err := loc.ReadAll(ctx, n.Folder.MetadataKey(), opt.MaxMetadataSize)
 	if store.IsNotExist(err) {
 		return nil, fmt.Errorf("%s: %w", loc.NameOf(n.Folder.MetadataKey()), ErrChanged)
 	}
@@ -312,6 +318,9 @@ func (b *builder) read(ctx context.Context, n *Node, limit int64) ([]ref, error)
 		default:
 			refs = append(refs, ref{path: f.Path, size: f.Size})
 		}
+	}
+	if opt.Parsed != nil {
+		opt.Parsed(i, n, s)
 	}
 	return refs, nil
 }

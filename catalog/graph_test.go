@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/fsnap/fsnap/catalog"
 	"github.com/fsnap/fsnap/fixtures"
 	"github.com/fsnap/fsnap/format"
 	"github.com/fsnap/fsnap/internal/testservers"
+	"github.com/fsnap/fsnap/snapshot"
 	"github.com/fsnap/fsnap/store"
 )
 
@@ -187,6 +189,40 @@ func TestGraphUnreadable(t *testing.T) {
 	}
 	if g.Orphans() != nil || g.Frees(g.Nodes[0]) != nil {
 		t.Error("orphans or frees computed despite an unreadable snapshot")
+	}
+}
+
+// TestGraphParsed: Build hands every readable snapshot's parsed _metadata
+// to Parsed, with its node's index; not the unreadable one.
+func TestGraphParsed(t *testing.T) {
+	root, _ := handBuilt(t)
+	putBytes(t, root, "job/chk-4/_metadata", []byte("\x49\x60\x67\x2d\x00\x00\x00\x06\x00"))
+	ctx := context.Background()
+	c, _ := catalog.Scan(ctx, root, catalog.Options{Areas: true, Keep: true})
+	var mu sync.Mutex
+	got := map[int]*snapshot.Snapshot{}
+	g, err := catalog.Build(ctx, c, nil, catalog.BuildOptions{Parallel: 3, Parsed: func(i int, n *catalog.Node, s *snapshot.Snapshot) {
+		mu.Lock()
+		defer mu.Unlock()
+		got[i] = s
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	readable := 0
+	for i, n := range g.Nodes {
+		s := got[i]
+		switch {
+		case n.Err != nil && s != nil:
+			t.Errorf("%s: unreadable, yet parsed", n.Name)
+		case n.Err == nil && (s == nil || s.Metadata.CheckpointID != n.CheckpointID):
+			t.Errorf("%s (checkpoint %d): parsed %v", n.Name, n.CheckpointID, s)
+		case n.Err == nil:
+			readable++
+		}
+	}
+	if len(got) != readable || readable != len(g.Nodes)-1 {
+		t.Errorf("%d parsed, %d readable of %d nodes", len(got), readable, len(g.Nodes))
 	}
 }
 

@@ -69,6 +69,13 @@ type Sink interface {
 	Row(r *Row) error
 }
 
+// entrySink is a Sink that can also take some tables' keyed entries as
+// their bytes (Columnar).
+type entrySink interface {
+	direct(t *Table) bool
+	Entry(t *Table, subtask int32, e *state.Entry) (bool, error)
+}
+
 // Stats count what was dumped.
 type Stats struct {
 	Tables int   `json:"tables"`
@@ -180,6 +187,11 @@ func (d *dumper) keyed(src *source.Source, op *snapshot.Operator, subtask int32,
 		}
 		tables[i] = d.table(op, "managed-keyed", m, func(t *Table) { describeKeyed(t, ks.Header, m, ks.Layout, derr) })
 	}
+	es, _ := d.sink.(entrySink)
+	direct := make([]bool, len(tables))
+	for i, t := range tables {
+		direct[i] = es != nil && decs[i] != nil && es.direct(t)
+	}
 	it := ks.Iter()
 	for it.Next() {
 		e := it.Entry()
@@ -189,6 +201,19 @@ func (d *dumper) keyed(src *source.Source, op *snapshot.Operator, subtask int32,
 			continue
 		}
 		t := tables[e.State]
+		if direct[e.State] {
+			if d.opt.Limit > 0 && d.stats.Rows >= d.opt.Limit {
+				return errLimit
+			}
+			ok, err := es.Entry(t, subtask, e)
+			if err != nil {
+				return err
+			}
+			if ok {
+				d.stats.Rows++
+				continue
+			}
+		}
 		row := Row{Table: t, Subtask: subtask, KeyGroup: e.KeyGroup}
 		if decs[e.State] == nil || t.DecodeErr != nil {
 			row.Key, row.NS, row.UserKey, row.Value = value.Raw(e.Key), raw(e.Namespace), raw(e.UserKey), value.Raw(e.Value)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/fsnap/fsnap/catalog"
 	"github.com/fsnap/fsnap/inspect"
+	"github.com/fsnap/fsnap/snapshot"
 	"github.com/fsnap/fsnap/snapshot/source"
 	"github.com/fsnap/fsnap/store"
 	"github.com/fsnap/fsnap/table"
@@ -96,7 +97,22 @@ func root(ctx context.Context, ref string, opt Options, w Writers, st *Stats) er
 	if err != nil {
 		return err
 	}
-	g, err := catalog.Build(ctx, cat, nil, catalog.BuildOptions{})
+	// Without states a report needs only the _metadata the graph's build
+	// reads anyway: build the reports there rather than read it twice.
+	var mu sync.Mutex
+	parsed := map[int]*inspect.Report{}
+	bopt := catalog.BuildOptions{Parallel: opt.Parallel}
+	if !opt.States {
+		bopt.Parsed = func(i int, n *catalog.Node, s *snapshot.Snapshot) {
+			if n.InRoot && opt.mine(n.Catalog.Root.NameOf(strings.TrimSuffix(n.Folder.Dir, "/"))) { // as deps names it
+				r := inspect.Build(s, inspect.Options{})
+				mu.Lock()
+				parsed[i] = r
+				mu.Unlock()
+			}
+		}
+	}
+	g, err := catalog.Build(ctx, cat, nil, bopt)
 	if err != nil {
 		return err
 	}
@@ -118,6 +134,10 @@ func root(ctx context.Context, ref string, opt Options, w Writers, st *Stats) er
 	var wg sync.WaitGroup
 	for i, s := range deps.Snapshots {
 		if !s.InRoot || !opt.mine(s.Location) {
+			continue
+		}
+		if r := parsed[i]; r != nil {
+			results[i].r = r
 			continue
 		}
 		wg.Add(1)

@@ -11,6 +11,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow/go/v15/arrow"
@@ -200,19 +201,27 @@ func (c *columnar) Close() error { return c.rw.Close() }
 // RecordWriter writes rows appended to its Arrow record builder as a
 // Parquet file (Snappy, no dictionary pages: values are mostly distinct)
 // or an Arrow IPC stream, a row group or record batch of 65,536 rows at a
-// time. Close writes the rest and the footer, then closes w.
+// time. Batches are encoded, compressed and written on a goroutine of
+// their own while the next one is built (the two halves cost about the
+// same): at most two batches per table are in memory. Close writes the
+// rest and the footer, then closes w.
 type RecordWriter struct {
 	w    io.WriteCloser
 	rb   *array.RecordBuilder
 	n    int
 	pq   *pqarrow.FileWriter
 	ipcw *ipc.Writer
+	recs chan arrow.Record // to the writer goroutine
+	done chan struct{}     // closed when it has stopped
+	mu   sync.Mutex
+	err  error // the writer goroutine's first error
 }
 
 // NewRecordWriter starts a file of the given schema in format f (Parquet
 // or Arrow) on w.
 func NewRecordWriter(f Format, w io.WriteCloser, schema *arrow.Schema) (*RecordWriter, error) {
-	r := &RecordWriter{w: w, rb: array.NewRecordBuilder(memory.DefaultAllocator, schema)}
+	r := &RecordWriter{w: w, rb: array.NewRecordBuilder(memory.DefaultAllocator, schema),
+		recs: make(chan arrow.Record), done: make(chan struct{})}
 	switch f {
 	case Parquet:
 		props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Snappy),
@@ -228,7 +237,36 @@ func NewRecordWriter(f Format, w io.WriteCloser, schema *arrow.Schema) (*RecordW
 		w.Close()
 		return nil, fmt.Errorf("%q is not a columnar format", f)
 	}
+	go r.writeLoop()
 	return r, nil
+}
+
+// writeLoop writes the batches flush hands over; after an error it only
+// releases them, and flush returns the error.
+func (r *RecordWriter) writeLoop() {
+	defer close(r.done)
+	for rec := range r.recs {
+		if r.writeErr() == nil {
+			var err error
+			if r.pq != nil {
+				err = r.pq.Write(rec)
+			} else {
+				err = r.ipcw.Write(rec)
+			}
+			if err != nil {
+				r.mu.Lock()
+				r.err = err
+				r.mu.Unlock()
+			}
+		}
+		rec.Release()
+	}
+}
+
+func (r *RecordWriter) writeErr() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
 }
 
 // Builder is where the next row's values are appended.
@@ -244,20 +282,48 @@ func (r *RecordWriter) RowDone() error {
 
 func (r *RecordWriter) flush() error {
 	if r.n == 0 {
-		return nil
+		return r.writeErr()
+	}
+	// A full batch is likely followed by another as large: reserve its
+	// room now rather than growing the buffers by doubling, row by row.
+	type dataBuilder interface {
+		DataLen() int
+		ReserveData(int)
+	}
+	full := r.n >= batch
+	fields := r.rb.Fields()
+	data := make([]int, len(fields))
+	for i, b := range fields {
+		if b, ok := b.(dataBuilder); ok && full {
+			data[i] = b.DataLen()
+		}
 	}
 	r.n = 0
 	rec := r.rb.NewRecord()
-	defer rec.Release()
-	if r.pq != nil {
-		return r.pq.Write(rec)
+	if full {
+		r.rb.Reserve(batch)
+		for i, b := range fields {
+			if b, ok := b.(dataBuilder); ok {
+				b.ReserveData(data[i])
+			}
+		}
 	}
-	return r.ipcw.Write(rec)
+	if err := r.writeErr(); err != nil {
+		rec.Release()
+		return err
+	}
+	r.recs <- rec
+	return nil
 }
 
 // Close writes what is buffered and the footer, and closes the file.
 func (r *RecordWriter) Close() error {
 	err := r.flush()
+	close(r.recs)
+	<-r.done
+	if err == nil {
+		err = r.writeErr()
+	}
 	var cerr error
 	if r.pq != nil {
 		cerr = r.pq.Close() // closes w

@@ -138,6 +138,18 @@ func TestInventoryMatchesDeps(t *testing.T) {
 	if n := len(readRows(t, dir, "snapshots")); n != len(deps.Snapshots) {
 		t.Errorf("%d snapshot rows, deps lists %d", n, len(deps.Snapshots))
 	}
+	// Without --states the reports come from the graph's reading of
+	// _metadata; with it each snapshot is loaded again: the same rows.
+	dir2 := t.TempDir()
+	if code, _, errs := fsnap(t, "inventory", "--states", "-o", "jsonl", "--out", dir2, root); code != exitOK {
+		t.Fatalf("inventory --states: %d %s", code, errs)
+	}
+	for _, table := range []string{"snapshots", "operators"} {
+		a, b := readRows(t, dir, table), readRows(t, dir2, table)
+		if len(a) < len(deps.Snapshots) || fmt.Sprint(a) != fmt.Sprint(b) {
+			t.Errorf("%s: %d rows without --states, %d with, or they differ", table, len(a), len(b))
+		}
+	}
 }
 
 // TestCommandTables: ls, deps and inspect print inventory's tables with

@@ -3,11 +3,14 @@
 //
 //	genroot -layout history -root URL [-flink URI] [-rounds 100 -subtasks 10 -ssts 1000 -churn 0.02]
 //	genroot -layout listing -root URL [-folders 1000 -files 1000]
+//	genroot -layout snapshots -root URL [-snapshots 10000 -jobs 100]
 //
 // history: one job's incremental checkpoints, all retained, sharing SSTs
 // (fixtures.GenerateHistory). listing: FOLDERS complete checkpoint folders
 // of FILES objects each (a tiny _metadata plus empty files), written by 64
-// writers at once.
+// writers at once. snapshots: SNAPSHOTS small checkpoints of real shape
+// (fixtures.Generate: two stateful operators of one subtask, a stateless
+// one, their state files) spread over JOBS job folders, ROOT/<job>/chk-N.
 package main
 
 import (
@@ -36,6 +39,8 @@ func main() {
 	churn := flag.Float64("churn", 0.02, "history: SSTs replaced per checkpoint")
 	folders := flag.Int("folders", 1000, "listing: checkpoint folders")
 	files := flag.Int("files", 1000, "listing: objects per folder")
+	snapshots := flag.Int("snapshots", 10000, "snapshots: checkpoints")
+	jobs := flag.Int("jobs", 100, "snapshots: job folders they are spread over")
 	writers := flag.Int("writers", 64, "concurrent writes")
 	flag.Parse()
 	if *rootRef == "" {
@@ -95,10 +100,37 @@ func main() {
 		if err := w.wait(); err != nil {
 			log.Fatal(err)
 		}
+	case "snapshots":
+		w := &parallelWriter{l: root, sem: make(chan struct{}, *writers)}
+		for i := range *snapshots {
+			job := fmt.Sprintf("%032x", i%*jobs+1)
+			s, err := fixtures.Generate(fixtures.Spec{Kind: fixtures.Checkpoint, Seed: uint64(i + 1), CheckpointID: int64(i / *jobs + 1),
+				Operators: 2, Parallelism: 1, StateBytes: 256, RootURI: *flink + "/" + job})
+			if err != nil {
+				log.Fatal(err)
+			}
+			if err := s.Write(ctx, prefixed{w, job + "/"}); err != nil {
+				log.Fatal(err)
+			}
+			n += int64(len(s.Files)) + 1
+		}
+		if err := w.wait(); err != nil {
+			log.Fatal(err)
+		}
 	default:
 		log.Fatalf("unknown layout %q", *layout)
 	}
 	fmt.Fprintf(os.Stderr, "genroot: %d objects written to %s in %s\n", n, root.Display, time.Since(start).Round(time.Millisecond))
+}
+
+// prefixed writes keys under a folder.
+type prefixed struct {
+	w      fixtures.Writer
+	prefix string
+}
+
+func (p prefixed) WriteObject(ctx context.Context, key string, write func(io.Writer) error) error {
+	return p.w.WriteObject(ctx, p.prefix+key, write)
 }
 
 // parallelWriter writes objects with bounded concurrency; errors are
