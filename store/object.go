@@ -86,6 +86,20 @@ func (l *Location) ReadAll(ctx context.Context, key string, limit int64) ([]byte
 	return buf.Bytes(), nil
 }
 
+// ReadAllKept is ReadAll for bytes a program may keep until it exits (the
+// _metadata a command works on): while KeptLocalFiles allows, a large local
+// file is read into memory outside Go's heap, in huge pages where the
+// system allows.
+func (l *Location) ReadAllKept(ctx context.Context, key string, limit int64) ([]byte, error) {
+	if l.Scheme == "file" && KeptLocalFiles.Add(-1) >= 0 {
+		if b, ok, err := mapFile(l.NameOf(key), limit); ok {
+			return b, l.Wrap(key, err)
+		}
+		KeptLocalFiles.Add(1) // not taken: small, or not mappable
+	}
+	return l.ReadAll(ctx, key, limit)
+}
+
 // NewRangeReader reads length bytes of the object at key from offset
 // (length < 0: to the end). The caller closes it. Read errors are not
 // wrapped; use l.Wrap.

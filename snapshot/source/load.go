@@ -23,7 +23,7 @@ func Load(ctx context.Context, ref string, allow ...store.Scope) (*snapshot.Snap
 // LoadRef parses the metadata of a snapshot already located (see
 // store.Location.SnapshotAt).
 func LoadRef(ctx context.Context, sr *store.SnapshotRef, allow ...store.Scope) (*snapshot.Snapshot, *Source, error) {
-	b, err := sr.ReadAll(ctx, sr.MetadataKey, snapshot.MaxMetadataSize)
+	b, err := sr.ReadAllKept(ctx, sr.MetadataKey, snapshot.MaxMetadataSize)
 	if err != nil {
 		sr.Close()
 		return nil, nil, err
