@@ -35,8 +35,12 @@ const (
 
 // streams reads the state streams: headers, and with LevelDeep everything.
 func (c *checker) streams() error {
-	var tasks []streamTask
 	m := c.snap.Metadata
+	n := 0
+	for i := range m.Operators {
+		n += len(m.Operators[i].Subtasks)
+	}
+	tasks := make([]streamTask, 0, n) // about one per subtask
 	for i := range m.Operators {
 		op := &m.Operators[i]
 		if op.Coordinator != nil {

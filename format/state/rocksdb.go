@@ -75,7 +75,7 @@ func RocksDBOf(h *format.IncrementalHandle, hd *KeyedHeader, metaSize int64) (*R
 	if int64(len(hd.Raw)) != metaSize {
 		return nil, &Error{Offset: int64(len(hd.Raw)), Msg: "meta state handle holds bytes after the serialization proxy"}
 	}
-	s := &RocksDBSnapshot{Header: hd}
+	s := &RocksDBSnapshot{Header: hd, Files: make([]RocksDBFile, 0, len(h.SharedState)+len(h.PrivateState))}
 	for _, st := range hd.States {
 		s.ColumnFamilies = append(s.ColumnFamilies, st.Name)
 	}
