@@ -13,7 +13,6 @@ import (
 
 	"github.com/fsnap/fsnap/inspect"
 	"github.com/fsnap/fsnap/inventory"
-	"github.com/fsnap/fsnap/snapshot/source"
 	"github.com/fsnap/fsnap/table"
 )
 
@@ -84,7 +83,7 @@ func runInspect(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	s, src, err := source.Load(ctx, args[0], allow...)
+	s, src, err := loadSnapshot(ctx, args[0], allow...)
 	if err != nil {
 		return err
 	}

@@ -63,7 +63,7 @@ func runReport(ctx context.Context, e *env, args []string) error {
 		return usagef("--out is required")
 	}
 	var page bytes.Buffer
-	s, src, err := source.Load(ctx, args[0])
+	s, src, err := loadSnapshot(ctx, args[0])
 	switch {
 	case err == nil:
 		defer src.Close()

@@ -12,7 +12,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/fsnap/fsnap/snapshot/source"
 	"github.com/fsnap/fsnap/store"
 	"github.com/fsnap/fsnap/verify"
 )
@@ -134,7 +133,7 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 	if selfContainedHere && opts.SelfContainedIn != nil {
 		return usagef("--require self-contained is given twice")
 	}
-	s, src, err := source.Load(ctx, args[0], allow...)
+	s, src, err := loadSnapshot(ctx, args[0], allow...)
 	switch {
 	case errors.Is(err, store.ErrNoMetadata):
 		return verifyRoot(ctx, e, args[0], opts, threshold, selfContainedHere, allow)
