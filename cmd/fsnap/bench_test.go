@@ -24,9 +24,16 @@ import (
 // it, and a root of ten such checkpoints (hard links). They are made once
 // in $TMPDIR/fsnap-bench-large and kept for the next run (1.2 GB).
 //
+// FSNAP_BENCH_BASELINE names another fsnap binary (an older build) to run
+// the same commands in the same run, as the sub-benchmarks baseline/….
+//
 //	go test ./cmd/fsnap -run '^$' -bench LargeMetadata -benchtime 3x
 func BenchmarkLargeMetadata(b *testing.B) {
 	bin, data := largeBench(b)
+	bins := []struct{ name, path string }{{"", bin}}
+	if base := os.Getenv("FSNAP_BENCH_BASELINE"); base != "" {
+		bins = append(bins, struct{ name, path string }{"baseline/", base})
+	}
 	big, huge, root := filepath.Join(data, "100MB"), filepath.Join(data, "1GB"), filepath.Join(data, "root10")
 	for _, c := range []struct {
 		name string
@@ -42,31 +49,35 @@ func BenchmarkLargeMetadata(b *testing.B) {
 		{"root10/gc", big, []string{"gc", root}},
 		{"1GB/inspect-metadata-only-json", huge, []string{"inspect", "--metadata-only", "-o", "json", huge}},
 	} {
-		b.Run(c.name, func(b *testing.B) {
-			fi, err := os.Stat(filepath.Join(c.file, "_metadata"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			var peak int64
-			var cpu float64
-			for b.Loop() {
-				cmd := exec.Command(bin, c.args...)
-				cmd.Stdout = io.Discard
-				if out, err := cmd.StderrPipe(); err == nil {
-					go io.Copy(io.Discard, out)
-				}
-				if err := cmd.Run(); err != nil && cmd.ProcessState.ExitCode() > 1 {
-					b.Fatalf("%v: %v", c.args, err)
-				}
-				ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-				peak = max(peak, ru.Maxrss<<10)
-				cpu += float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
-			}
-			b.ReportMetric(float64(peak)/1e6, "peak-MB")
-			b.ReportMetric(float64(peak)/float64(fi.Size()), "x-file")
-			b.ReportMetric(cpu/float64(b.N), "cpu-s/op")
-		})
+		for _, bn := range bins {
+			benchCommand(b, bn.name+c.name, bn.path, c.file, c.args)
+		}
 	}
+}
+
+// benchCommand runs fsnap (the binary bin) with args b.N times.
+func benchCommand(b *testing.B, name, bin, file string, args []string) {
+	b.Run(name, func(b *testing.B) {
+		fi, err := os.Stat(filepath.Join(file, "_metadata"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var peak int64
+		var cpu float64
+		for b.Loop() {
+			cmd := exec.Command(bin, args...)
+			cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+			if err := cmd.Run(); err != nil && cmd.ProcessState.ExitCode() > 1 {
+				b.Fatalf("%v: %v", args, err)
+			}
+			ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+			peak = max(peak, ru.Maxrss<<10)
+			cpu += float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+		}
+		b.ReportMetric(float64(peak)/1e6, "peak-MB")
+		b.ReportMetric(float64(peak)/float64(fi.Size()), "x-file")
+		b.ReportMetric(cpu/float64(b.N), "cpu-s/op")
+	})
 }
 
 var largeOnce struct {
