@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/fsnap/fsnap/inspect"
+	"github.com/fsnap/fsnap/internal/corpus"
 )
 
 // TestInspectTextLargestFirst: a report of many operators lists the 50
@@ -43,5 +44,21 @@ func TestInspectTextLargestFirst(t *testing.T) {
 	writeInspectText(&out, r, true)
 	if n := strings.Count(out.String(), "\nop-"); n != 120 || strings.Contains(out.String(), "more operators") {
 		t.Errorf("--all: %d rows", n)
+	}
+}
+
+// TestInspectNotesOnce: a note every RocksDB operator shares is printed
+// once, naming them, not once per operator.
+func TestInspectNotesOnce(t *testing.T) {
+	dir := corpus.Find(t, "new-stateful-udf-migration-itcase-flink2.3-rocksdb-checkpoint").Dir
+	code, out, errs := fsnap(t, "inspect", "--states", dir)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if n := strings.Count(out, "entries and bytes per state need --rocksdb"); n != 1 {
+		t.Errorf("the RocksDB note printed %d times:\n%s", n, out)
+	}
+	if !strings.Contains(out, "CheckpointingKeyedStateFlatMap1, ") || !strings.Contains(out, "(1 more)") {
+		t.Errorf("the note does not name its four operators:\n%s", out)
 	}
 }

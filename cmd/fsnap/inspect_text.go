@@ -169,9 +169,20 @@ func writeStates(tw *tabwriter.Writer, ops []inspect.OperatorInfo) {
 				operatorName(op), sk.LargestSubtask, units.Bytes(sk.LargestSubtaskBytes), sk.SubtaskRatio,
 				sk.LargestKeyGroup, units.Bytes(sk.LargestKeyGroupBytes), sk.KeyGroupRatio)
 		}
+	}
+	// A note many operators share is said once, naming a few of them.
+	var notes []string
+	who := map[string][]string{}
+	for _, op := range ops {
 		for _, n := range op.Notes {
-			fmt.Fprintf(tw, "note %s\t%s\n", operatorName(op), n)
+			if who[n] == nil {
+				notes = append(notes, n)
+			}
+			who[n] = append(who[n], operatorName(op))
 		}
+	}
+	for _, n := range notes {
+		fmt.Fprintf(tw, "note: %s (%s)\n", n, limitList(who[n], 3))
 	}
 }
 

@@ -216,7 +216,7 @@ func TestRealStateFixtureThenInspectStates(t *testing.T) {
 			t.Errorf("inspect --states output lacks %q:\n%s", want, out)
 		}
 	}
-	if strings.Contains(out, "note ") {
+	if strings.Contains(out, "note: ") {
 		t.Errorf("a real-state fixture should read without notes:\n%s", out)
 	}
 }
