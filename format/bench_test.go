@@ -56,8 +56,38 @@ func BenchmarkWriteCorpus(b *testing.B) {
 
 // BenchmarkReadCorpusFiles reads and parses every corpus _metadata from its
 // path, as a user of ReadMetadataFile does (open, read, parse); MB/s is over
-// the files' total size.
+// the files' total size. /parallel reads them on GOMAXPROCS goroutines, as
+// inventory and the catalog do.
 func BenchmarkReadCorpusFiles(b *testing.B) {
+	paths, total := corpusPaths(b)
+	b.Run("serial", func(b *testing.B) {
+		b.SetBytes(total)
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, p := range paths {
+				if _, err := ReadMetadataFile(p); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.SetBytes(total)
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				for _, p := range paths {
+					if _, err := ReadMetadataFile(p); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			}
+		})
+	})
+}
+
+func corpusPaths(b *testing.B) ([]string, int64) {
 	var paths []string
 	var total int64
 	for _, e := range corpus.Require(b) {
@@ -69,13 +99,5 @@ func BenchmarkReadCorpusFiles(b *testing.B) {
 		paths = append(paths, p)
 		total += fi.Size()
 	}
-	b.SetBytes(total)
-	b.ReportAllocs()
-	for b.Loop() {
-		for _, p := range paths {
-			if _, err := ReadMetadataFile(p); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
+	return paths, total
 }

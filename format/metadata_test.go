@@ -3,6 +3,7 @@ package format
 import (
 	"bytes"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,5 +86,14 @@ func TestReadMetadataFile(t *testing.T) {
 	var fe *FormatError
 	if !errors.As(err, &fe) || !strings.Contains(err.Error(), cut) || fe.Offset <= 0 || fe.Offset > 1000 {
 		t.Errorf("truncated: %v", err)
+	}
+}
+
+// TestReadMetadataFileMissing: a missing file is fs.ErrNotExist, naming it.
+func TestReadMetadataFileMissing(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "nope", MetadataFileName)
+	_, err := ReadMetadataFile(p)
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), p) {
+		t.Errorf("%v", err)
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/fsnap/fsnap/format/internal/binio"
 )
@@ -52,54 +50,15 @@ func ReadMetadata(r io.Reader) (*Metadata, error) {
 }
 
 // ReadMetadataFile reads and parses the _metadata file at path (or the
-// _metadata in the directory path). The file is read with one allocation
-// of its size and as few reads as the kernel allows: most _metadata files
-// are a few kilobytes, and opening and reading them is most of the work.
+// _metadata in the directory path), errors naming the file.
 func ReadMetadataFile(path string) (*Metadata, error) {
-	f, err := os.Open(path)
+	b, name, err := readMetadataBytes(path)
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if fi.IsDir() {
-		f.Close()
-		if f, err = os.Open(filepath.Join(path, MetadataFileName)); err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		if fi, err = f.Stat(); err != nil {
-			return nil, err
-		}
-	}
-	if fi.Size() > MaxMetadataFileSize {
-		return nil, fmt.Errorf("%s: %d bytes, more than the %d fsnap reads", f.Name(), fi.Size(), int64(MaxMetadataFileSize))
-	}
-	// One byte more than the size: a file that grew since the stat is read
-	// whole, and the EOF is seen without a second allocation.
-	b := make([]byte, 0, fi.Size()+1)
-	for {
-		n, err := f.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", f.Name(), err)
-		}
-		if len(b) == cap(b) {
-			if int64(len(b)) > MaxMetadataFileSize {
-				return nil, fmt.Errorf("%s: more than the %d bytes fsnap reads", f.Name(), int64(MaxMetadataFileSize))
-			}
-			b = append(b, 0)[:len(b)]
-		}
 	}
 	m, err := ParseMetadata(b)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.Name(), err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return m, nil
 }
