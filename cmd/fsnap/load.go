@@ -17,13 +17,21 @@ import (
 // command ends, so collecting while it is built or read only costs time
 // (a third of a 1 GB file's load) and frees nothing. The limit (twice the
 // heap after the load, plus 256 MiB) still bounds what a command that
-// walks state streams afterwards may leave for the collector.
+// walks state streams afterwards may leave for the collector. Below
+// bigMetadata the collector is back to normal after the load: a deep walk
+// of a large savepoint keeps its usual, small footprint.
+const bigMetadata = 16 << 20
+
 func loadSnapshot(ctx context.Context, ref string, allow ...store.Scope) (*snapshot.Snapshot, *source.Source, error) {
 	old := debug.SetGCPercent(-1)
 	s, src, err := source.Load(ctx, ref, allow...)
 	if err != nil {
 		debug.SetGCPercent(old)
 		return nil, nil, err
+	}
+	if s.MetadataSize < bigMetadata {
+		debug.SetGCPercent(old) // collecting a small model costs nothing
+		return s, src, nil
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
