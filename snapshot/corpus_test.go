@@ -239,3 +239,30 @@ func keyedTypeFor(e corpus.Entry) format.KeyedHandleType {
 	}
 	return format.IncrementalHandleV2
 }
+
+// TestRefsMatchUsers: on every corpus snapshot, each file's handle count
+// and first user (kept while building) agree with the users Users lists by
+// its own walk, and the counts add up to the stream handles walked.
+func TestRefsMatchUsers(t *testing.T) {
+	for _, e := range corpus.Require(t) {
+		s := load(t, e)
+		streams, refs := 0, 0
+		for n := range s.Metadata.Walk() {
+			if n.Stream != nil {
+				if _, empty := (*n.Stream).(*format.EmptySegmentFileHandle); !empty {
+					streams++
+				}
+			}
+		}
+		for _, f := range s.Files {
+			us := s.Users(f)
+			refs += f.Refs
+			if len(us) != f.Refs || (f.Refs > 0 && us[0] != f.First) {
+				t.Errorf("%s: %s%s: %d refs, first %+v; Users lists %d", e.Name, f.Path, f.InlineName, f.Refs, f.First, len(us))
+			}
+		}
+		if refs != streams {
+			t.Errorf("%s: %d refs over the files, %d stream handles walked", e.Name, refs, streams)
+		}
+	}
+}
