@@ -119,6 +119,9 @@ type checker struct {
 
 	files  map[*snapshot.File]*fileInfo
 	smalls map[smallKey]*small // guarded by mu
+	// cleanOpers holds, per operator stream and states, a handle whose
+	// header check found nothing (guarded by mu).
+	cleanOpers map[operKey]*format.OperatorStateHandle
 
 	// badKeyed marks key-group handles whose offsets are wrong: their
 	// streams are not read (the finding is already made).

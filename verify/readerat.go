@@ -62,16 +62,21 @@ type smallKey struct {
 	start, size int64
 }
 
+// smallKeyOf is the key of the bytes h names.
+func (c *checker) smallKeyOf(h format.StreamHandle) smallKey {
+	switch sh := h.(type) {
+	case *format.SegmentFileHandle:
+		return smallKey{file: c.snap.FileOf(sh), start: sh.StartPos, size: sh.Size}
+	case *format.FileHandle, *format.RelativeFileHandle:
+		return smallKey{file: c.snap.FileOf(sh)}
+	}
+	return smallKey{inline: h}
+}
+
 // readSmall reads the stream h names, at most limit bytes, once per
 // distinct stream. Failures are findings at p, made by the first reader.
 func (c *checker) readSmall(h format.StreamHandle, p place, limit int64, what string) *small {
-	k := smallKey{inline: h}
-	switch sh := h.(type) {
-	case *format.SegmentFileHandle:
-		k = smallKey{file: c.snap.FileOf(sh), start: sh.StartPos, size: sh.Size}
-	case *format.FileHandle, *format.RelativeFileHandle:
-		k = smallKey{file: c.snap.FileOf(sh)}
-	}
+	k := c.smallKeyOf(h)
 	c.mu.Lock()
 	if c.smalls == nil {
 		c.smalls = map[smallKey]*small{}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 
@@ -549,9 +550,63 @@ func (c *checker) operator(t *streamTask) {
 	if c.badOper[h] {
 		return
 	}
+	if c.opts.Level >= LevelDeep {
+		c.operatorStream(t)
+		return
+	}
+	// A header found clean is clean for every handle naming the same bytes
+	// with the same states (a repeated or rescaled job): read it once.
+	k := operKey{stream: c.smallKeyOf(h.Delegate), states: statesHash(h.States)}
+	c.mu.Lock()
+	first, seen := c.cleanOpers[k]
+	c.mu.Unlock()
+	if seen && slices.EqualFunc(first.States, h.States, sameOperatorState) {
+		c.counted(1, 0, 0, 0)
+		return
+	}
+	if c.operatorStream(t) && !seen {
+		c.mu.Lock()
+		if c.cleanOpers == nil {
+			c.cleanOpers = map[operKey]*format.OperatorStateHandle{}
+		}
+		c.cleanOpers[k] = h
+		c.mu.Unlock()
+	}
+}
+
+// operKey names an operator stream's bytes and the states a handle says
+// they hold.
+type operKey struct {
+	stream smallKey
+	states uint64
+}
+
+func statesHash(states []format.NamedOperatorState) uint64 {
+	x := uint64(14695981039346656037)
+	mix := func(v uint64) { x = (x ^ v) * 1099511628211 }
+	for _, st := range states {
+		for i := 0; i < len(st.Name); i++ {
+			mix(uint64(st.Name[i]))
+		}
+		mix(uint64(st.Mode))
+		for _, o := range st.Offsets {
+			mix(uint64(o))
+		}
+	}
+	return x
+}
+
+func sameOperatorState(a, b format.NamedOperatorState) bool {
+	return a.Name == b.Name && a.Mode == b.Mode && slices.Equal(a.Offsets, b.Offsets)
+}
+
+// operatorStream checks an operator stream (deep: walks it) and reports
+// whether it found nothing to say.
+func (c *checker) operatorStream(t *streamTask) (clean bool) {
+	h := t.oh
 	src, ok := c.open(h.Delegate)
 	if !ok {
-		return
+		return false
 	}
 	defer src.close()
 	p := t.p
@@ -560,14 +615,14 @@ func (c *checker) operator(t *streamTask) {
 	if err != nil {
 		if missing := operatorStatesMissing(src, h); missing != "" {
 			c.add(OperatorStatesMismatch, p, missing)
-			return
+			return false
 		}
 		c.streamErr(p, err, true)
-		return
+		return false
 	}
 	if c.opts.Level < LevelDeep {
 		c.counted(1, 0, 0, 0)
-		return
+		return true
 	}
 	unwalkable := ""
 	for _, ref := range ops.States {
@@ -588,9 +643,10 @@ func (c *checker) operator(t *streamTask) {
 			c.streamErr(p, err, false)
 		}
 		c.counted(1, 0, 0, 0)
-		return
+		return false
 	}
 	c.counted(1, 1, src.size, n)
+	return true
 }
 
 // operatorStatesMissing decodes the header of an operator stream that
