@@ -105,7 +105,7 @@ func runInspect(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	if inspectFlags.output == "json" {
-		if err := writeJSON(e.stdout, r); err != nil || r.RocksDB == nil {
+		if err := writeReportJSON(e.stdout, r); err != nil || r.RocksDB == nil {
 			return err
 		}
 		return rocksDBFailed(r.RocksDB)

@@ -62,3 +62,38 @@ func TestInspectNotesOnce(t *testing.T) {
 		t.Errorf("the note does not name its four operators:\n%s", out)
 	}
 }
+
+// TestReportJSONChunked: a report large enough to be encoded in parallel
+// chunks prints exactly the bytes of the one-piece encoding.
+func TestReportJSONChunked(t *testing.T) {
+	r := &inspect.Report{Schema: inspect.Schema, Snapshot: "s3://b/x?endpoint=http://h", MasterStates: []inspect.MasterState{},
+		Files: []inspect.FileInfo{{Path: "/a", Scope: "exclusive", Users: []inspect.User{}}}}
+	for i := range 3*jsonChunk + 17 {
+		op := inspect.OperatorInfo{ID: fmt.Sprintf("%032x", i), Parallelism: int32(i), Handles: []string{"managed-keyed:X"}}
+		if i%3 == 0 {
+			entries := int64(i)
+			op.UID, op.Notes = fmt.Sprintf("op-%d <&>", i), []string{"a note"}
+			op.States = []inspect.StateInfo{{Name: "s", Type: "VALUE", Entries: &entries, Bytes: &entries,
+				Serializers: []inspect.SerializerInfo{{Class: "c", Short: "C", Params: map[string]string{"k": "v"}}}}}
+		}
+		r.Operators = append(r.Operators, op)
+	}
+	var one, chunked strings.Builder
+	if err := writeJSON(&one, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeReportJSON(&chunked, r); err != nil {
+		t.Fatal(err)
+	}
+	if one.String() != chunked.String() {
+		a, b := one.String(), chunked.String()
+		i := 0
+		for i < min(len(a), len(b)) && a[i] == b[i] {
+			i++
+		}
+		t.Fatalf("differ at byte %d of %d/%d: %q vs %q", i, len(a), len(b), a[max(i-40, 0):min(i+40, len(a))], b[max(i-40, 0):min(i+40, len(b))])
+	}
+	if !strings.Contains(one.String(), fmt.Sprintf(`"id": "%032x"`, len(r.Operators)-1)) {
+		t.Error("the last operator is missing")
+	}
+}
