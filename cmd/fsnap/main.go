@@ -178,7 +178,7 @@ func main() {
 
 func run(ctx context.Context, args []string, e *env) int {
 	store.KeptLocalFiles.Store(1)
-	defer restoreGC(gcPercent()) // loadSnapshot may change it
+	defer currentGC().restore() // loadSnapshot may change them
 	// Every URL in output and errors goes through one redactor, which also
 	// removes the secrets of the URLs given as arguments.
 	e = &env{stdout: store.RedactingWriter(e.stdout, args...), stderr: store.RedactingWriter(e.stderr, args...)}
