@@ -184,7 +184,7 @@ func decodePropertiesUncached(b []byte, base int64) (*CheckpointProperties, erro
 // fromJava fills p from the object graph; at is the offset of top.
 func (p *CheckpointProperties) fromJava(top any, at int64, d *binio.Decoder) error {
 	o, ok := top.(*javaser.Object)
-	if !ok || o.Class.Name != classCheckpointProperties {
+	if !ok || o == nil || o.Class == nil || o.Class.Name != classCheckpointProperties {
 		d.FailAt(at, "CheckpointProperties: stream holds %s, want %s", javaDescribe(top), classCheckpointProperties)
 		return d.Err()
 	}
@@ -268,18 +268,32 @@ func javaDescribeField(v any, ok bool) string {
 
 // javaDescribe names the kind of a decoded value for error messages.
 func javaDescribe(v any) string {
+	// Hostile bytes can make typed nil pointers (a class whose descriptor
+	// is null): say so rather than dereference them.
 	switch v := v.(type) {
 	case nil:
 		return "null"
 	case string:
 		return "a string"
 	case *javaser.Object:
+		if v == nil || v.Class == nil {
+			return "an object of no class"
+		}
 		return "an object of class " + v.Class.Name
 	case *javaser.Enum:
+		if v == nil || v.Class == nil {
+			return "an enum constant of no class"
+		}
 		return "enum constant " + v.Class.Name + "." + v.Name
 	case *javaser.Array:
+		if v == nil || v.Class == nil {
+			return "an array of no class"
+		}
 		return "an array of class " + v.Class.String()
 	case *javaser.ClassDesc:
+		if v == nil {
+			return "a class with no descriptor"
+		}
 		return "the class " + v.Name
 	default:
 		return fmt.Sprintf("a primitive %T", v)
