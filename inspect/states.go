@@ -173,14 +173,12 @@ func ReadStates(ctx context.Context, s *snapshot.Snapshot, src *source.Source, o
 	return mergeResults(s, jobs, results, opt.Walk)
 }
 
-// streamKey names the bytes a job reads: the file (or inline handle) and
-// the range in it.
+// streamKey names the bytes a job reads and what else its header read
+// depends on.
 type streamKey struct {
-	file        *snapshot.File
-	handle      format.StreamHandle // inline streams
-	start, size int64
-	maxPar      int32
-	groups      uint64 // hash of a keyed stream's key-group offsets
+	stream snapshot.Stream
+	maxPar int32
+	groups uint64 // hash of a keyed stream's key-group offsets
 }
 
 func groupsHash(h *format.KeyGroupsHandle) uint64 {
@@ -212,18 +210,8 @@ func (j job) streamKey(s *snapshot.Snapshot, walk bool) (k streamKey, ok bool) {
 	case j.opState != nil:
 		h = j.opState.Delegate
 	}
-	if kg, nested := h.(*format.KeyGroupsHandle); nested {
-		h = kg.Delegate
-	}
-	switch h := h.(type) {
-	case *format.SegmentFileHandle:
-		k.file, k.start, k.size = s.FileOf(h), h.StartPos, h.Size
-	case *format.FileHandle, *format.RelativeFileHandle:
-		k.file = s.FileOf(h)
-	default:
-		k.handle = h
-	}
-	return k, k.file != nil || k.handle != nil
+	k.stream = s.StreamOf(h)
+	return k, k.stream.File != nil || k.stream.Inline != nil
 }
 
 func appendKeyedJobs(jobs []job, op int, sub int32, h format.KeyedStateHandle) []job {

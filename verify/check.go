@@ -118,7 +118,7 @@ type checker struct {
 	report   *Report
 
 	files  map[*snapshot.File]*fileInfo
-	smalls map[smallKey]*small // guarded by mu
+	smalls map[snapshot.Stream]*small // guarded by mu
 	// cleanOpers holds, per operator stream and states, a handle whose
 	// header check found nothing (guarded by mu).
 	cleanOpers map[operKey]*format.OperatorStateHandle

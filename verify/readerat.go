@@ -55,31 +55,13 @@ type small struct {
 	headerErr  error
 }
 
-// smallKey names a stream's bytes: its file and range, or the inline handle.
-type smallKey struct {
-	file        *snapshot.File
-	inline      format.StreamHandle
-	start, size int64
-}
-
-// smallKeyOf is the key of the bytes h names.
-func (c *checker) smallKeyOf(h format.StreamHandle) smallKey {
-	switch sh := h.(type) {
-	case *format.SegmentFileHandle:
-		return smallKey{file: c.snap.FileOf(sh), start: sh.StartPos, size: sh.Size}
-	case *format.FileHandle, *format.RelativeFileHandle:
-		return smallKey{file: c.snap.FileOf(sh)}
-	}
-	return smallKey{inline: h}
-}
-
 // readSmall reads the stream h names, at most limit bytes, once per
 // distinct stream. Failures are findings at p, made by the first reader.
 func (c *checker) readSmall(h format.StreamHandle, p place, limit int64, what string) *small {
-	k := c.smallKeyOf(h)
+	k := c.snap.StreamOf(h)
 	c.mu.Lock()
 	if c.smalls == nil {
-		c.smalls = map[smallKey]*small{}
+		c.smalls = map[snapshot.Stream]*small{}
 	}
 	s := c.smalls[k]
 	if s == nil {

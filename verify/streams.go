@@ -556,7 +556,7 @@ func (c *checker) operator(t *streamTask) {
 	}
 	// A header found clean is clean for every handle naming the same bytes
 	// with the same states (a repeated or rescaled job): read it once.
-	k := operKey{stream: c.smallKeyOf(h.Delegate), states: statesHash(h.States)}
+	k := operKey{stream: c.snap.StreamOf(h.Delegate), states: statesHash(h.States)}
 	c.mu.Lock()
 	first, seen := c.cleanOpers[k]
 	c.mu.Unlock()
@@ -577,7 +577,7 @@ func (c *checker) operator(t *streamTask) {
 // operKey names an operator stream's bytes and the states a handle says
 // they hold.
 type operKey struct {
-	stream smallKey
+	stream snapshot.Stream
 	states uint64
 }
 
