@@ -145,13 +145,16 @@ func rocksDBFailed(r *inspect.RocksDBReport) error {
 	return &exitError{code: exitInput, err: fmt.Errorf("%d of %d RocksDB instances could not be read (see above)", n, len(r.Instances))}
 }
 
+// jsonDoc is how every JSON document is written: v1's semantics, indented.
+var jsonDoc = jsonv2.JoinOptions(jsonv1.DefaultOptionsV1(), jsontext.WithIndent("  "))
+
 // writeJSON prints v indented, encoding as it goes: a report of 100,000
 // operators is never held whole in memory, nor indented in a second pass
 // (encoding/json's Encoder does both). encoding/json/v2 with v1's options
 // keeps the documents as they were (omitempty, null slices, HTML escaping).
 func writeJSON(w io.Writer, v any) error {
 	return writeLines(w, func(w io.Writer) error {
-		if err := jsonv2.MarshalWrite(w, v, jsonv1.DefaultOptionsV1(), jsontext.WithIndent("  ")); err != nil {
+		if err := jsonv2.MarshalWrite(w, v, jsonDoc); err != nil {
 			return err
 		}
 		_, err := w.Write([]byte{'\n'})

@@ -9,7 +9,6 @@ import (
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
-	jsonv1 "github.com/go-json-experiment/json/v1"
 
 	"github.com/fsnap/fsnap/inspect"
 )
@@ -34,7 +33,7 @@ const jsonChunk = 256
 // parallel workers and written in order.
 func writeJSONChunked[T any](w io.Writer, doc any, key string, items []T) error {
 	var head bytes.Buffer
-	if err := jsonv2.MarshalWrite(&head, doc, jsonv1.DefaultOptionsV1(), jsontext.WithIndent("  ")); err != nil {
+	if err := jsonv2.MarshalWrite(&head, doc, jsonDoc); err != nil {
 		return err
 	}
 	// A top-level key starts a line indented once; no string holds a newline.
@@ -84,8 +83,8 @@ func writeJSONChunked[T any](w io.Writer, doc any, key string, items []T) error 
 				}
 				c.buf.Reset()
 				part := items[i*jsonChunk : min((i+1)*jsonChunk, len(items))]
-				enc.Reset(&c.buf, jsonv1.DefaultOptionsV1(), jsontext.WithIndent("  "), jsontext.WithIndentPrefix("  "))
-				c.err = jsonv2.MarshalEncode(enc, part, jsonv1.DefaultOptionsV1())
+				enc.Reset(&c.buf, jsonDoc, jsontext.WithIndentPrefix("  "))
+				c.err = jsonv2.MarshalEncode(enc, part, jsonDoc)
 				done[i] <- c
 			}
 		}()
