@@ -69,7 +69,17 @@ const MaxMetadataFileSize = 4 << 30
 // ParseMetadata parses the bytes of a _metadata file. The result aliases b
 // (inline state and ASCII strings are not copied): do not modify b afterwards.
 func ParseMetadata(b []byte) (*Metadata, error) {
-	p := parser{d: binio.NewDecoder(b, 0)}
+	return ParseMetadataFunc(b, nil)
+}
+
+// ParseMetadataFunc is ParseMetadata calling parsed(m, n) whenever the
+// first n operators of m are complete, so that a consumer (on another
+// goroutine) can start on them while the rest is parsed. m.Operators has
+// its final length from the first call; operators from n on and the other
+// fields after the operators (Properties) are being written until
+// ParseMetadataFunc returns. On an error the partial m must be dropped.
+func ParseMetadataFunc(b []byte, parsed func(m *Metadata, n int)) (*Metadata, error) {
+	p := parser{d: binio.NewDecoder(b, 0), parsed: parsed}
 	m := p.metadata()
 	if err := p.d.Err(); err != nil {
 		var be *binio.Error
@@ -100,6 +110,7 @@ type parser struct {
 	d       *binio.Decoder
 	version int32
 	verErr  error
+	parsed  func(m *Metadata, n int)
 }
 
 // Minimum encoded sizes, used to bound counts before allocating.
@@ -162,6 +173,9 @@ func (p *parser) metadata() *Metadata {
 			p.operator(&m.Operators[i])
 			if d.Failed() {
 				return nil
+			}
+			if p.parsed != nil {
+				p.parsed(m, i+1)
 			}
 		}
 	}

@@ -88,10 +88,14 @@ var slotWords = map[Slot]string{
 // handles, and every keyed handle before its streams. Absent (nil) handles
 // are not visited. It is the one walk of the handle tree: a new handle type
 // is taught here.
-func (m *Metadata) Walk() iter.Seq[Node] {
+func (m *Metadata) Walk() iter.Seq[Node] { return m.WalkOperators(0, len(m.Operators)) }
+
+// WalkOperators is Walk over the operators from index from to index to
+// (exclusive).
+func (m *Metadata) WalkOperators(from, to int) iter.Seq[Node] {
 	return func(yield func(Node) bool) {
 		w := walker{yield: yield}
-		for oi := range m.Operators {
+		for oi := from; oi < to; oi++ {
 			op := &m.Operators[oi]
 			if !w.stream(Node{Operator: oi, Subtask: -1, Slot: SlotCoordinator, Role: "state"}, &op.Coordinator) {
 				return

@@ -3,6 +3,7 @@ package snapshot
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -263,6 +264,41 @@ func TestRefsMatchUsers(t *testing.T) {
 		}
 		if refs != streams {
 			t.Errorf("%s: %d refs over the files, %d stream handles walked", e.Name, refs, streams)
+		}
+	}
+}
+
+// TestCorpusPipelinedParse holds the model Parse builds while parsing (for
+// large files) to the one built after: the same for every corpus file,
+// handed over one operator at a time, and the same errors for truncated
+// bytes.
+func TestCorpusPipelinedParse(t *testing.T) {
+	defer func(m, b int) { pipelineMin, pipelineBatch = m, b }(pipelineMin, pipelineBatch)
+	pipelineMin, pipelineBatch = 0, 1
+	for _, e := range corpus.Require(t) {
+		b, err := os.ReadFile(filepath.Join(e.Dir, format.MetadataFileName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := format.ParseMetadata(b)
+		if err != nil {
+			t.Fatalf("%s: %v", e.Name, err)
+		}
+		want := FromMetadata(e.Dir, int64(len(b)), m)
+		got, err := Parse(e.Dir, b)
+		if err != nil {
+			t.Fatalf("%s: %v", e.Name, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: the pipelined model differs", e.Name)
+		}
+		if len(got.Operators) == 0 || len(got.Files) == 0 {
+			continue
+		}
+		short := b[:len(b)*2/3]
+		_, werr := format.ParseMetadata(short)
+		if _, err := Parse(e.Dir, short); err == nil || werr == nil || err.Error() != werr.Error() {
+			t.Errorf("%s truncated: pipelined error %v, want %v", e.Name, err, werr)
 		}
 	}
 }

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/fsnap/fsnap/inspect"
 	"github.com/fsnap/fsnap/internal/corpus"
+	"github.com/fsnap/fsnap/snapshot/source"
 )
 
 // TestInspectTextLargestFirst: a report of many operators lists the 50
@@ -95,5 +97,52 @@ func TestReportJSONChunked(t *testing.T) {
 	}
 	if !strings.Contains(one.String(), fmt.Sprintf(`"id": "%032x"`, len(r.Operators)-1)) {
 		t.Error("the last operator is missing")
+	}
+}
+
+// TestOperatorJSON holds the operators encoder of large reports to the
+// library's bytes on every corpus snapshot, with the state files read and
+// walked (states, serializer trees of every kind, key groups, skew,
+// notes).
+func TestOperatorJSON(t *testing.T) {
+	ctx := context.Background()
+	seen := map[string]int{}
+	bytes := 0
+	for _, e := range corpus.Require(t) {
+		s, src, err := source.Load(ctx, e.Dir)
+		if err != nil {
+			t.Fatalf("%s: %v", e.Name, err)
+		}
+		for _, walk := range []bool{false, true} {
+			states := inspect.ReadStates(ctx, s, src, inspect.StatesOptions{Walk: walk, Parallel: 2})
+			r := inspect.Build(s, inspect.Options{States: states})
+			var one, chunked strings.Builder
+			if err := writeJSON(&one, r); err != nil {
+				t.Fatal(err)
+			}
+			if err := writeReportJSONChunked(&chunked, r); err != nil {
+				t.Fatal(err)
+			}
+			if a, b := one.String(), chunked.String(); a != b {
+				i := 0
+				for i < min(len(a), len(b)) && a[i] == b[i] {
+					i++
+				}
+				t.Fatalf("%s: differ at byte %d of %d/%d: %q vs %q", e.Name, i, len(a), len(b), a[max(i-60, 0):min(i+40, len(a))], b[max(i-60, 0):min(i+40, len(b))])
+			}
+			for _, k := range []string{`"skew"`, `"derived_from"`, `"opaque"`, `"params"`, `"key_groups"`, `"entries"`, `"notes"`, `\u003c`} {
+				if strings.Contains(one.String(), k) {
+					seen[k]++
+				}
+			}
+			bytes += one.Len()
+		}
+		src.Close()
+	}
+	t.Logf("%d bytes compared; reports with: %v", bytes, seen)
+	for _, k := range []string{`"skew"`, `"derived_from"`, `"params"`, `"key_groups"`, `"notes"`} {
+		if seen[k] == 0 {
+			t.Errorf("no report had %s: not compared", k)
+		}
 	}
 }

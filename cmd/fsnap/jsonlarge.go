@@ -5,49 +5,42 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"strconv"
 
 	jsonv2 "github.com/go-json-experiment/json"
-	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/fsnap/fsnap/inspect"
 )
 
 // writeReportJSON prints an inspect report as writeJSON does. A report of
-// many operators has its operators array encoded in chunks on every core,
-// in order: for a million operators the encoding is half a command's CPU.
-// The bytes are the same either way.
+// many operators has its operators array encoded in chunks on every core
+// (by operatorJSON), and written in order: for a million operators the
+// encoding is half a command's CPU. The bytes are the same either way.
 func writeReportJSON(w io.Writer, r *inspect.Report) error {
 	if len(r.Operators) < 2*jsonChunk {
 		return writeJSON(w, r)
 	}
-	head := *r
-	head.Operators = []inspect.OperatorInfo{}
-	return writeJSONChunked(w, &head, "operators", r.Operators)
+	return writeReportJSONChunked(w, r)
 }
 
-const jsonChunk = 256
-
-// writeJSONChunked prints doc, whose top-level key holds an empty array,
-// with that array filled with items, encoded jsonChunk at a time by
-// parallel workers and written in order.
-func writeJSONChunked[T any](w io.Writer, doc any, key string, items []T) error {
-	var head bytes.Buffer
-	if err := jsonv2.MarshalWrite(&head, doc, jsonDoc); err != nil {
+func writeReportJSONChunked(w io.Writer, r *inspect.Report) error {
+	head := *r
+	head.Operators = []inspect.OperatorInfo{}
+	var b bytes.Buffer
+	if err := jsonv2.MarshalWrite(&b, &head, jsonDoc); err != nil {
 		return err
 	}
 	// A top-level key starts a line indented once; no string holds a newline.
-	mark := []byte("\n  " + strconv.Quote(key) + ": []")
-	at := bytes.Index(head.Bytes(), mark)
+	mark := []byte("\n  \"operators\": []")
+	at := bytes.Index(b.Bytes(), mark)
 	if at < 0 {
-		return fmt.Errorf("no empty %q array in the document", key)
+		return fmt.Errorf("no empty operators array in the report")
 	}
 	open := at + len(mark) - 1 // just after '['
+	items := r.Operators
 
-	// Each chunk is encoded as an array one level deep and written without
-	// its brackets: "\n    {…},\n    {…}".
+	// Each chunk is the operators' part of the array: "\n    {…},\n    {…}".
 	type chunk struct {
-		buf bytes.Buffer
+		buf []byte
 		err error
 	}
 	n := (len(items) + jsonChunk - 1) / jsonChunk
@@ -69,9 +62,7 @@ func writeJSONChunked[T any](w io.Writer, doc any, key string, items []T) error 
 	}()
 	for range workers {
 		go func() {
-			// One encoder per worker, reset per chunk: encoding into a new
-			// one each time left a megabyte of garbage per chunk.
-			enc := jsontext.NewEncoder(io.Discard)
+			enc := newOperatorJSON()
 			for {
 				// The chunk before the index: a worker holding the next
 				// index to write then never waits for the writer.
@@ -81,10 +72,8 @@ func writeJSONChunked[T any](w io.Writer, doc any, key string, items []T) error 
 					free <- c
 					return
 				}
-				c.buf.Reset()
 				part := items[i*jsonChunk : min((i+1)*jsonChunk, len(items))]
-				enc.Reset(&c.buf, jsonDoc, jsontext.WithIndentPrefix("  "))
-				c.err = jsonv2.MarshalEncode(enc, part, jsonDoc)
+				c.buf, c.err = enc.appendOperators(c.buf[:0], part)
 				done[i] <- c
 			}
 		}()
@@ -96,24 +85,23 @@ func writeJSONChunked[T any](w io.Writer, doc any, key string, items []T) error 
 				_, werr = w.Write(b)
 			}
 		}
-		write(head.Bytes()[:open])
+		write(b.Bytes()[:open])
 		for i := range n {
 			c := <-done[i]
 			if c.err != nil && werr == nil {
 				werr = c.err
 			}
-			b := bytes.TrimSuffix(c.buf.Bytes(), []byte("\n")) // the encoder ends each value so
-			if len(b) >= 4 {                                   // "[" … "\n  ]"
-				if i > 0 {
-					write([]byte{','})
-				}
-				write(b[1 : len(b)-4])
+			if i > 0 {
+				write([]byte{','})
 			}
+			write(c.buf)
 			free <- c
 		}
 		write([]byte("\n  "))
-		write(head.Bytes()[open:])
+		write(b.Bytes()[open:])
 		write([]byte{'\n'})
 		return werr
 	})
 }
+
+const jsonChunk = 256
