@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/fsnap/fsnap/format"
 	"github.com/fsnap/fsnap/snapshot"
@@ -69,15 +70,21 @@ func Check(ctx context.Context, snap *snapshot.Snapshot, src *snapsrc.Source, op
 		opts.Concurrency = 16
 	}
 	c := &checker{ctx: ctx, snap: snap, src: src, ref: src.Ref, opts: opts,
-		files: map[*snapshot.File]*fileInfo{}}
+		files:    map[*snapshot.File]*fileInfo{},
+		badKeyed: map[*format.KeyGroupsHandle]bool{}, badOper: map[*format.OperatorStateHandle]bool{}}
 	m := snap.Metadata
 	r := &Report{Schema: Schema, Snapshot: snap.Dir, Kind: string(snap.Kind.Kind),
 		MetadataVersion: m.Version, Level: opts.Level.String()}
 	c.report = r
 	r.Checked.Operators = len(m.Operators)
 
-	c.consistency()
-	c.keyGroups()
+	// The metadata checks that only make findings run beside the rest: a
+	// large file's operators take a while, and each finding code comes
+	// from one check, so the sorted report is the same.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(c.consistency)
+	wg.Go(c.keyGroups)
 	c.offsets()
 	c.indexFiles()
 	c.paths()
@@ -94,6 +101,10 @@ func Check(ctx context.Context, snap *snapshot.Snapshot, src *snapsrc.Source, op
 			return nil, err
 		}
 	}
+	wg.Wait()
+	r.Checked.Headers, r.Checked.StreamsWalked = int(c.count.headers.Load()), int(c.count.walked.Load())
+	r.Checked.BytesWalked, r.Checked.Entries = c.count.bytes.Load(), c.count.entries.Load()
+	r.Checked.Opaque = int(c.count.opaque.Load())
 	r.Relocatable = true
 	for _, f := range c.findings {
 		if f.Code.IsRelocatability() {
@@ -118,7 +129,7 @@ type checker struct {
 	report   *Report
 
 	files  map[*snapshot.File]*fileInfo
-	smalls map[snapshot.Stream]*small // guarded by mu
+	smalls sync.Map // snapshot.Stream → *small
 	// cleanOpers holds, per operator stream and states, a handle whose
 	// header check found nothing (guarded by mu).
 	cleanOpers map[operKey]*format.OperatorStateHandle
@@ -127,6 +138,12 @@ type checker struct {
 	// streams are not read (the finding is already made).
 	badKeyed map[*format.KeyGroupsHandle]bool
 	badOper  map[*format.OperatorStateHandle]bool
+
+	// count is what the stream checks counted (Report.Checked), kept
+	// apart from mu: every handle adds to it.
+	count struct {
+		headers, walked, bytes, entries, opaque atomic.Int64
+	}
 }
 
 // place says what a finding concerns.
@@ -165,25 +182,27 @@ func atKeyGroup(kg int32) func(*Finding) { return func(f *Finding) { f.KeyGroup 
 func atOffset(off int64) func(*Finding)  { return func(f *Finding) { f.Offset = i64p(off) } }
 
 // parallel runs fn for every index below n on at most workers goroutines,
-// stopping early when ctx ends.
+// stopping early when ctx ends. Indexes are handed out in runs, so that a
+// million small tasks do not cost a million channel handovers.
 func parallel(ctx context.Context, workers, n int, fn func(i int)) error {
-	if workers > n {
-		workers = n
+	if workers = min(workers, n); workers < 1 {
+		return nil
 	}
+	run := min(max(n/(workers*64), 1), 32)
 	var wg sync.WaitGroup
 	next := make(chan int)
 	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				fn(i)
+		wg.Go(func() {
+			for start := range next {
+				for i := start; i < min(start+run, n); i++ {
+					fn(i)
+				}
 			}
-		}()
+		})
 	}
 	var err error
 feed:
-	for i := 0; i < n; i++ {
+	for i := 0; i < n; i += run {
 		select {
 		case next <- i:
 		case <-ctx.Done():

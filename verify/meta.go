@@ -16,6 +16,7 @@ const maxKeyGroups = 1 << 15
 func (c *checker) consistency() {
 	m := c.snap.Metadata
 	seen := map[format.OperatorID]int{}
+	subs := map[int32]bool{}
 	for i := range m.Operators {
 		op := &m.Operators[i]
 		p := c.opPlace(i)
@@ -39,7 +40,7 @@ func (c *checker) consistency() {
 		case maxOK && op.Parallelism > op.MaxParallelism:
 			c.add(ParallelismExceedsMax, p, fmt.Sprintf("parallelism %d exceeds max parallelism %d", op.Parallelism, op.MaxParallelism))
 		}
-		subs := map[int32]bool{}
+		clear(subs)
 		finished, channel := 0, 0
 		var channelBytes int64
 		for j := range op.Subtasks {
@@ -77,8 +78,6 @@ func (c *checker) consistency() {
 // ranges cover 0..maxParallelism-1 exactly once, and every key-group
 // handle's offsets.
 func (c *checker) keyGroups() {
-	c.badKeyed = map[*format.KeyGroupsHandle]bool{}
-	c.badOper = map[*format.OperatorStateHandle]bool{}
 	m := c.snap.Metadata
 	for i := range m.Operators {
 		op := &m.Operators[i]

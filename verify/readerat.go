@@ -7,7 +7,6 @@ import (
 
 	"github.com/fsnap/fsnap/format"
 	"github.com/fsnap/fsnap/format/state"
-	"github.com/fsnap/fsnap/snapshot"
 )
 
 // source is an opened stream: its bytes through io.ReaderAt.
@@ -59,16 +58,11 @@ type small struct {
 // distinct stream. Failures are findings at p, made by the first reader.
 func (c *checker) readSmall(h format.StreamHandle, p place, limit int64, what string) *small {
 	k := c.snap.StreamOf(h)
-	c.mu.Lock()
-	if c.smalls == nil {
-		c.smalls = map[snapshot.Stream]*small{}
+	v, ok := c.smalls.Load(k)
+	if !ok {
+		v, _ = c.smalls.LoadOrStore(k, &small{})
 	}
-	s := c.smalls[k]
-	if s == nil {
-		s = &small{}
-		c.smalls[k] = s
-	}
-	c.mu.Unlock()
+	s := v.(*small)
 	s.once.Do(func() {
 		src, ok := c.open(h)
 		if !ok {

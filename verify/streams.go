@@ -112,20 +112,13 @@ func (c *checker) streams() error {
 	})
 }
 
-func (c *checker) opaque() {
-	c.mu.Lock()
-	c.report.Checked.Opaque++
-	c.mu.Unlock()
-}
+func (c *checker) opaque() { c.count.opaque.Add(1) }
 
 func (c *checker) counted(headers, walked int, bytes, entries int64) {
-	c.mu.Lock()
-	ch := &c.report.Checked
-	ch.Headers += headers
-	ch.StreamsWalked += walked
-	ch.BytesWalked += bytes
-	ch.Entries += entries
-	c.mu.Unlock()
+	c.count.headers.Add(int64(headers))
+	c.count.walked.Add(int64(walked))
+	c.count.bytes.Add(bytes)
+	c.count.entries.Add(entries)
 }
 
 // streamErr reports an error of the state readers under the most precise
@@ -703,64 +696,76 @@ func (c *checker) rocks(t *streamTask, sstOnce *sync.Map) {
 		c.streamErr(p, err, true)
 		return
 	}
-	db, err := state.RocksDBOf(h, hd, int64(len(meta.data)))
-	if err != nil {
+	if int64(len(hd.Raw)) != int64(len(meta.data)) {
+		_, err := state.RocksDBOf(h, hd, int64(len(meta.data)))
 		c.streamErr(p, err, true)
 		return
 	}
 	c.counted(1, 0, 0, 0)
-	var current *state.RocksDBFile
-	manifests := map[string]bool{}
-	for i := range db.Files {
-		f := &db.Files[i]
-		switch f.Kind {
-		case state.RocksCurrent:
-			current = f
-		case state.RocksManifest:
-			manifests[f.LocalPath] = true
+	// The handle's files, without building a RocksDBSnapshot per handle:
+	// a large checkpoint has hundreds of thousands of them.
+	var current format.StreamHandle
+	var manifests []string
+	files := 0
+	for _, list := range [2][]format.NamedHandle{h.SharedState, h.PrivateState} {
+		for _, f := range list {
+			files++
+			switch state.KindOfRocksDBFile(f.LocalPath) {
+			case state.RocksCurrent:
+				current = f.Handle
+			case state.RocksManifest:
+				manifests = append(manifests, f.LocalPath)
+			}
 		}
 	}
 	if current == nil || len(manifests) == 0 {
-		c.add(RocksDBFilesIncomplete, p, fmt.Sprintf("the RocksDB snapshot lists %d files but no CURRENT or no MANIFEST; RocksDB cannot open it", len(db.Files)))
+		c.add(RocksDBFilesIncomplete, p, fmt.Sprintf("the RocksDB snapshot lists %d files but no CURRENT or no MANIFEST; RocksDB cannot open it", files))
 		return
 	}
-	if cs := c.readSmall(current.Handle, p, maxCurrentFile, "CURRENT file"); cs.ok {
+	if cs := c.readSmall(current, p, maxCurrentFile, "CURRENT file"); cs.ok {
 		name := strings.TrimSuffix(string(cs.data), "\n")
-		if !manifests[name] {
+		if !slices.Contains(manifests, name) {
 			c.add(RocksDBCurrentMismatch, p, fmt.Sprintf("CURRENT names %q, which is not among the snapshot's files", name))
 		}
 	}
 	if c.opts.Level < LevelDeep {
 		return
 	}
-	for i := range db.Files {
-		f := &db.Files[i]
-		if f.Kind != state.RocksSST {
-			continue
+	for _, f := range h.SharedState {
+		c.checkSST(p, f, sstOnce)
+	}
+	for _, f := range h.PrivateState {
+		c.checkSST(p, f, sstOnce)
+	}
+}
+
+// checkSST checks, once per file, that an SST file ends with a table magic.
+func (c *checker) checkSST(p place, f format.NamedHandle, sstOnce *sync.Map) {
+	if state.KindOfRocksDBFile(f.LocalPath) != state.RocksSST {
+		return
+	}
+	if fi := c.fileOf(f.Handle); fi != nil {
+		if _, done := sstOnce.LoadOrStore(fi, true); done {
+			return
 		}
-		if fi := c.fileOf(f.Handle); fi != nil {
-			if _, done := sstOnce.LoadOrStore(fi, true); done {
-				continue
-			}
-		}
-		fs, ok := c.open(f.Handle)
-		if !ok {
-			continue
-		}
-		var tail [8]byte
-		var err error
-		if fs.size >= 8 {
-			_, err = fs.r.ReadAt(tail[:], fs.size-8)
-		}
-		fs.close()
-		if err != nil && err != io.EOF {
-			c.add(StreamReadError, p, fmt.Sprintf("%s: %v", f.LocalPath, err))
-			continue
-		}
-		if _, ok := sstMagic[binary.LittleEndian.Uint64(tail[:])]; !ok || fs.size < 8 {
-			fp := p
-			fp.file = fs.name
-			c.add(RocksDBSSTCorrupt, fp, fmt.Sprintf("%s (%d bytes) does not end with a RocksDB table magic number", f.LocalPath, fs.size))
-		}
+	}
+	fs, ok := c.open(f.Handle)
+	if !ok {
+		return
+	}
+	var tail [8]byte
+	var err error
+	if fs.size >= 8 {
+		_, err = fs.r.ReadAt(tail[:], fs.size-8)
+	}
+	fs.close()
+	if err != nil && err != io.EOF {
+		c.add(StreamReadError, p, fmt.Sprintf("%s: %v", f.LocalPath, err))
+		return
+	}
+	if _, ok := sstMagic[binary.LittleEndian.Uint64(tail[:])]; !ok || fs.size < 8 {
+		fp := p
+		fp.file = fs.name
+		c.add(RocksDBSSTCorrupt, fp, fmt.Sprintf("%s (%d bytes) does not end with a RocksDB table magic number", f.LocalPath, fs.size))
 	}
 }
