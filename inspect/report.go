@@ -166,6 +166,10 @@ type Options struct {
 	// States is what ReadStates found, one entry per operator; nil when the
 	// state files were not read.
 	States []OperatorStates
+	// NoOperators leaves Report.Operators empty, for a caller that makes
+	// the rows one at a time with Operator (a report of a million
+	// operators is a third of a gigabyte).
+	NoOperators bool
 }
 
 // Build makes the report of s.
@@ -198,7 +202,10 @@ func Build(s *snapshot.Snapshot, opt Options) *Report {
 		Flink: FlinkRange{Range: s.Flink.String(), Min: s.Flink.Min.String(), Max: s.Flink.Max.String(),
 			Open: s.Flink.Open, Evidence: s.Flink.Evidence},
 		MasterStates: []MasterState{},
-		Operators:    make([]OperatorInfo, 0, len(s.Operators)),
+		Operators:    []OperatorInfo{},
+	}
+	if !opt.NoOperators {
+		r.Operators = make([]OperatorInfo, 0, len(s.Operators))
 	}
 	for _, a := range s.Kind.Alternatives {
 		r.Kind.Alternatives = append(r.Kind.Alternatives, string(a))
@@ -211,25 +218,14 @@ func Build(s *snapshot.Snapshot, opt Options) *Report {
 	for _, ms := range m.MasterStates {
 		r.MasterStates = append(r.MasterStates, MasterState{Name: ms.Name, Version: ms.Version, Bytes: len(ms.Payload)})
 	}
-	for _, op := range s.Operators {
-		b := op.Bytes
-		r.Operators = append(r.Operators, OperatorInfo{
-			ID: op.State.ID.String(), UID: op.UID, Name: op.Name,
-			Parallelism: op.State.Parallelism, MaxParallelism: op.State.MaxParallelism,
-			SubtasksWithState: op.Subtasks, FinishedSubtasks: op.Finished, FullyFinished: op.State.FullyFinished,
-			Bytes: StateBytes{ManagedKeyed: b.ManagedKeyed, RawKeyed: b.RawKeyed, ManagedOperator: b.ManagedOperator,
-				RawOperator: b.RawOperator, Channel: b.Channel, Coordinator: b.Coordinator, Total: b.Total()},
-			Files:   op.Files,
-			Handles: handleKinds(op.State),
-		})
-		if opt.States != nil {
-			st := opt.States[len(r.Operators)-1]
-			oi := &r.Operators[len(r.Operators)-1]
-			oi.States, oi.KeyGroups, oi.Skew, oi.Notes = st.states, st.keyGroups, st.skew, st.notes
-			oi.KeySerializer = st.key
+	if !opt.NoOperators {
+		for i := range s.Operators {
+			r.Operators = append(r.Operators, Operator(s, opt, i))
 		}
+	}
+	for _, op := range s.Operators {
 		r.Totals.Subtasks += op.Subtasks
-		r.Totals.StateBytes += b.Total()
+		r.Totals.StateBytes += op.Bytes.Total()
 	}
 	t := s.Totals()
 	r.Totals.Operators = len(s.Operators)
@@ -250,6 +246,28 @@ func Build(s *snapshot.Snapshot, opt Options) *Report {
 		}
 	}
 	return r
+}
+
+// Operator is the report row of operator i of s, as Build makes it (with
+// the opt given to Build).
+func Operator(s *snapshot.Snapshot, opt Options, i int) OperatorInfo {
+	op := &s.Operators[i]
+	b := op.Bytes
+	oi := OperatorInfo{
+		ID: op.State.ID.String(), UID: op.UID, Name: op.Name,
+		Parallelism: op.State.Parallelism, MaxParallelism: op.State.MaxParallelism,
+		SubtasksWithState: op.Subtasks, FinishedSubtasks: op.Finished, FullyFinished: op.State.FullyFinished,
+		Bytes: StateBytes{ManagedKeyed: b.ManagedKeyed, RawKeyed: b.RawKeyed, ManagedOperator: b.ManagedOperator,
+			RawOperator: b.RawOperator, Channel: b.Channel, Coordinator: b.Coordinator, Total: b.Total()},
+		Files:   op.Files,
+		Handles: handleKinds(op.State),
+	}
+	if opt.States != nil {
+		st := &opt.States[i]
+		oi.States, oi.KeyGroups, oi.Skew, oi.Notes = st.states, st.keyGroups, st.skew, st.notes
+		oi.KeySerializer = st.key
+	}
+	return oi
 }
 
 // backendOf tells the state backend from the keyed handles and, when the

@@ -98,6 +98,9 @@ func runInspect(ctx context.Context, e *env, args []string) error {
 	if !inspectFlags.metadataOnly {
 		opt.States = inspect.ReadStates(ctx, s, src, inspect.StatesOptions{Walk: inspectFlags.states, Parallel: inspectFlags.parallel})
 	}
+	// A large JSON report's operators are made while they are encoded.
+	rows := inspectFlags.output == "json" && len(s.Operators) >= 2*jsonChunk
+	opt.NoOperators = rows
 	r := inspect.Build(s, opt)
 	if inspectFlags.rocksdb {
 		if r.RocksDB, err = inspect.RocksDB(ctx, s, src, inspect.RocksDBOptions{Tmp: inspectFlags.tmp}); err != nil {
@@ -105,7 +108,13 @@ func runInspect(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	if inspectFlags.output == "json" {
-		if err := writeReportJSON(e.stdout, r); err != nil || r.RocksDB == nil {
+		write := func() error { return writeReportJSON(e.stdout, r) }
+		if rows {
+			write = func() error {
+				return writeReportRows(e.stdout, r, len(s.Operators), func(i int) inspect.OperatorInfo { return inspect.Operator(s, opt, i) })
+			}
+		}
+		if err := write(); err != nil || r.RocksDB == nil {
 			return err
 		}
 		return rocksDBFailed(r.RocksDB)

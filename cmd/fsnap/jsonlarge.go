@@ -19,14 +19,16 @@ func writeReportJSON(w io.Writer, r *inspect.Report) error {
 	if len(r.Operators) < 2*jsonChunk {
 		return writeJSON(w, r)
 	}
-	return writeReportJSONChunked(w, r)
-}
-
-func writeReportJSONChunked(w io.Writer, r *inspect.Report) error {
 	head := *r
 	head.Operators = []inspect.OperatorInfo{}
+	return writeReportRows(w, &head, len(r.Operators), func(i int) inspect.OperatorInfo { return r.Operators[i] })
+}
+
+// writeReportRows prints head, whose operators are empty, with n operators
+// made by row (inspect.Operator: a large report is then never held whole).
+func writeReportRows(w io.Writer, head *inspect.Report, n int, row func(i int) inspect.OperatorInfo) error {
 	var b bytes.Buffer
-	if err := jsonv2.MarshalWrite(&b, &head, jsonDoc); err != nil {
+	if err := jsonv2.MarshalWrite(&b, head, jsonDoc); err != nil {
 		return err
 	}
 	// A top-level key starts a line indented once; no string holds a newline.
@@ -36,14 +38,14 @@ func writeReportJSONChunked(w io.Writer, r *inspect.Report) error {
 		return fmt.Errorf("no empty operators array in the report")
 	}
 	open := at + len(mark) - 1 // just after '['
-	items := r.Operators
+	total := n
 
 	// Each chunk is the operators' part of the array: "\n    {…},\n    {…}".
 	type chunk struct {
 		buf []byte
 		err error
 	}
-	n := (len(items) + jsonChunk - 1) / jsonChunk
+	n = (total + jsonChunk - 1) / jsonChunk
 	workers := max(runtime.GOMAXPROCS(0), 1)
 	done := make([]chan *chunk, n)
 	for i := range done {
@@ -72,8 +74,7 @@ func writeReportJSONChunked(w io.Writer, r *inspect.Report) error {
 					free <- c
 					return
 				}
-				part := items[i*jsonChunk : min((i+1)*jsonChunk, len(items))]
-				c.buf, c.err = enc.appendOperators(c.buf[:0], part)
+				c.buf, c.err = enc.appendOperators(c.buf[:0], i*jsonChunk, min((i+1)*jsonChunk, total), row)
 				done[i] <- c
 			}
 		}()

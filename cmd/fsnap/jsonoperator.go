@@ -35,16 +35,17 @@ func newOperatorJSON() *operatorJSON { return &operatorJSON{trees: map[treeKey][
 // object, then its operators array.
 const operatorDepth = 2
 
-// appendOperators appends ops as the inside of the operators array:
-// "\n    {…},\n    {…}".
-func (e *operatorJSON) appendOperators(dst []byte, ops []inspect.OperatorInfo) ([]byte, error) {
+// appendOperators appends the operators from to to (exclusive), made by
+// row, as the inside of the operators array: "\n    {…},\n    {…}".
+func (e *operatorJSON) appendOperators(dst []byte, from, to int, row func(i int) inspect.OperatorInfo) ([]byte, error) {
 	e.b, e.err = dst, nil
-	for i := range ops {
-		if i > 0 {
+	for i := from; i < to; i++ {
+		if i > from {
 			e.b = append(e.b, ',')
 		}
 		e.newline(operatorDepth)
-		e.operator(&ops[i])
+		op := row(i)
+		e.operator(&op)
 	}
 	return e.b, e.err
 }
