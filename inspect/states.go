@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sort"
 	"sync"
@@ -118,12 +119,42 @@ type result struct {
 // operator of s. Errors of single streams are notes, not failures: inspect
 // shows what it can; verify judges.
 func ReadStates(ctx context.Context, s *snapshot.Snapshot, src *source.Source, opt StatesOptions) []OperatorStates {
+	out := make([]OperatorStates, len(s.Operators))
+	// A large snapshot's operators are split into a run per core, each
+	// with its share of the parallel reads: finding the distinct streams
+	// and merging the results is per handle, and a 100 MB _metadata holds
+	// a million of them.
+	parts := 1
+	if len(s.Operators) >= splitMin {
+		parts = max(1, min(runtime.GOMAXPROCS(0), opt.Parallel))
+	}
+	if parts == 1 {
+		readStates(ctx, s, src, opt, 0, len(s.Operators), out)
+		return out
+	}
+	opt.Parallel = max(1, opt.Parallel/parts)
+	var wg sync.WaitGroup
+	for p := range parts {
+		lo, hi := p*len(s.Operators)/parts, (p+1)*len(s.Operators)/parts
+		wg.Go(func() { readStates(ctx, s, src, opt, lo, hi, out) })
+	}
+	wg.Wait()
+	return out
+}
+
+// splitMin is the operator count from which ReadStates splits the work (a
+// variable for the tests).
+var splitMin = 1024
+
+// readStates reads the states of operators lo to hi (exclusive) into out.
+func readStates(ctx context.Context, s *snapshot.Snapshot, src *source.Source, opt StatesOptions, lo, hi int, out []OperatorStates) {
 	n := 0
-	for _, op := range s.Operators {
+	for _, op := range s.Operators[lo:hi] {
 		n += len(op.State.Subtasks)
 	}
 	jobs := make([]job, 0, n)
-	for i, op := range s.Operators {
+	for i := lo; i < hi; i++ {
+		op := s.Operators[i]
 		for j := range op.State.Subtasks {
 			st := &op.State.Subtasks[j]
 			if st.Finished {
@@ -170,7 +201,7 @@ func ReadStates(ctx context.Context, s *snapshot.Snapshot, src *source.Source, o
 	}
 	close(work)
 	wg.Wait()
-	return mergeResults(s, jobs, results, opt.Walk)
+	mergeResults(s, jobs, results, opt.Walk, out)
 }
 
 // streamKey names the bytes a job reads and what else its header read
@@ -285,8 +316,7 @@ func readJob(ctx context.Context, s *snapshot.Snapshot, src *source.Source, j jo
 	return r
 }
 
-func mergeResults(s *snapshot.Snapshot, jobs []job, results []*result, walk bool) []OperatorStates {
-	out := make([]OperatorStates, len(s.Operators))
+func mergeResults(s *snapshot.Snapshot, jobs []job, results []*result, walk bool, out []OperatorStates) {
 	// Per operator, made when a walk first needs them.
 	type acc struct {
 		subtaskBytes map[int32]int64
@@ -403,7 +433,6 @@ func mergeResults(s *snapshot.Snapshot, jobs []job, results []*result, walk bool
 			out[i].skew = skewOf(a.subtaskBytes, out[i].keyGroups)
 		}
 	}
-	return out
 }
 
 func appendUnique[T comparable](s []T, v T) []T {

@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -176,5 +177,37 @@ func TestBackendMatchesCorpus(t *testing.T) {
 	}
 	if n < 60 {
 		t.Errorf("only %d snapshots compared", n)
+	}
+}
+
+// TestReadStatesSplit: ReadStates split into runs of operators (as for a
+// large snapshot) finds what it finds in one run, on every corpus snapshot,
+// headers only and walked.
+func TestReadStatesSplit(t *testing.T) {
+	ctx := context.Background()
+	defer func(n int) { splitMin = n }(splitMin)
+	split := 0
+	for _, e := range corpus.Require(t) {
+		s, src, err := source.Load(ctx, e.Dir)
+		if err != nil {
+			t.Fatalf("%s: %v", e.Name, err)
+		}
+		for _, walk := range []bool{false, true} {
+			opt := StatesOptions{Walk: walk, Parallel: 4}
+			splitMin = 1 << 30
+			whole := ReadStates(ctx, s, src, opt)
+			splitMin = 1
+			parts := ReadStates(ctx, s, src, opt)
+			if !reflect.DeepEqual(whole, parts) {
+				t.Errorf("%s (walk %v): split runs differ", e.Name, walk)
+			}
+			if len(s.Operators) > 1 {
+				split++
+			}
+		}
+		src.Close()
+	}
+	if split == 0 {
+		t.Error("no snapshot had operators to split")
 	}
 }
