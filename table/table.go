@@ -17,7 +17,6 @@ import (
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/apache/arrow/go/v15/arrow/ipc"
-	"github.com/apache/arrow/go/v15/arrow/memory"
 	"github.com/apache/arrow/go/v15/parquet"
 	"github.com/apache/arrow/go/v15/parquet/compress"
 	"github.com/apache/arrow/go/v15/parquet/pqarrow"
@@ -202,26 +201,32 @@ func (c *columnar) Close() error { return c.rw.Close() }
 // Parquet file (Snappy, no dictionary pages: values are mostly distinct)
 // or an Arrow IPC stream, a row group or record batch of 65,536 rows at a
 // time. Batches are encoded, compressed and written on a goroutine of
-// their own while the next one is built (the two halves cost about the
-// same): at most two batches per table are in memory. Close writes the
-// rest and the footer, then closes w.
+// their own while the next one is built, and Snappy pages are compressed
+// on every core (snappyPages). The builder's buffers are recycled from
+// batch to batch (recycler): per table, the batch being built, the one
+// being written, the one written last and at most a batch and a half of
+// free buffers are in memory. Close writes the rest and the footer, then
+// closes w.
 type RecordWriter struct {
-	w    io.WriteCloser
-	rb   *array.RecordBuilder
-	n    int
-	pq   *pqarrow.FileWriter
-	ipcw *ipc.Writer
-	recs chan arrow.Record // to the writer goroutine
-	done chan struct{}     // closed when it has stopped
-	mu   sync.Mutex
-	err  error // the writer goroutine's first error
+	w     io.WriteCloser
+	rb    *array.RecordBuilder
+	n     int
+	pq    *pqarrow.FileWriter
+	ipcw  *ipc.Writer
+	recs  chan arrow.Record // to the writer goroutine
+	done  chan struct{}     // closed when it has stopped
+	last  arrow.Record      // the batch written last (Parquet: see writeLoop)
+	alloc *recycler
+	mu    sync.Mutex
+	err   error // the writer goroutine's first error
 }
 
 // NewRecordWriter starts a file of the given schema in format f (Parquet
 // or Arrow) on w.
 func NewRecordWriter(f Format, w io.WriteCloser, schema *arrow.Schema) (*RecordWriter, error) {
-	r := &RecordWriter{w: w, rb: array.NewRecordBuilder(memory.DefaultAllocator, schema),
+	r := &RecordWriter{w: w, alloc: &recycler{},
 		recs: make(chan arrow.Record), done: make(chan struct{})}
+	r.rb = array.NewRecordBuilder(r.alloc, schema)
 	switch f {
 	case Parquet:
 		props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Snappy),
@@ -242,7 +247,10 @@ func NewRecordWriter(f Format, w io.WriteCloser, schema *arrow.Schema) (*RecordW
 }
 
 // writeLoop writes the batches flush hands over; after an error it only
-// releases them, and flush returns the error.
+// releases them, and flush returns the error. Releasing a batch returns
+// its buffers to the builder's recycler, so a Parquet batch is released
+// only after the next one is written: its row group stays open until then,
+// and the column chunks' byte-array statistics point into its values.
 func (r *RecordWriter) writeLoop() {
 	defer close(r.done)
 	for rec := range r.recs {
@@ -259,7 +267,14 @@ func (r *RecordWriter) writeLoop() {
 				r.mu.Unlock()
 			}
 		}
-		rec.Release()
+		if r.last != nil {
+			r.last.Release()
+		}
+		r.last = rec
+		if r.pq == nil {
+			rec.Release()
+			r.last = nil
+		}
 	}
 }
 
@@ -300,11 +315,16 @@ func (r *RecordWriter) flush() error {
 	}
 	r.n = 0
 	rec := r.rb.NewRecord()
+	var size int
+	for _, c := range rec.Columns() {
+		size += bufferBytes(c.Data())
+	}
+	r.alloc.setKeep(size)
 	if full {
 		r.rb.Reserve(batch)
 		for i, b := range fields {
 			if b, ok := b.(dataBuilder); ok {
-				b.ReserveData(data[i])
+				b.ReserveData(data[i] + data[i]/16) // room for a batch a little larger than this one
 			}
 		}
 	}
@@ -314,6 +334,20 @@ func (r *RecordWriter) flush() error {
 	}
 	r.recs <- rec
 	return nil
+}
+
+// bufferBytes is the size of an array's buffers, its children's included.
+func bufferBytes(d arrow.ArrayData) int {
+	n := 0
+	for _, b := range d.Buffers() {
+		if b != nil {
+			n += b.Cap()
+		}
+	}
+	for _, c := range d.Children() {
+		n += bufferBytes(c)
+	}
+	return n
 }
 
 // Close writes what is buffered and the footer, and closes the file.
@@ -327,6 +361,9 @@ func (r *RecordWriter) Close() error {
 	var cerr error
 	if r.pq != nil {
 		cerr = r.pq.Close() // closes w
+		if r.last != nil {
+			r.last.Release()
+		}
 	} else {
 		cerr = r.ipcw.Close()
 		if e := r.w.Close(); cerr == nil {

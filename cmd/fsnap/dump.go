@@ -47,9 +47,10 @@ base64 in JSON lines and CSV, binary columns in Parquet and Arrow.
 (Long → int64, String → utf8, tuples, case classes, POJOs and timers →
 structs, lists → lists, maps → maps), under --out DIR or URL as
 <operator uid or id>/<state>.parquet; Parquet row groups and Arrow batches
-of 65,536 rows keep memory bounded (about two per state: one is compressed
-and written while the next is read). Parquet is Snappy-compressed, without
-dictionary pages. A dump that stops on corrupt input exits
+of 65,536 rows keep memory bounded (three or four per state: one is read
+while the one before is compressed, on every core, and written; their
+buffers are reused). Parquet is Snappy-compressed, without dictionary
+pages. A dump that stops on corrupt input exits
 3 naming the file and offset, and leaves every file it wrote complete.
 
 Canonical and heap snapshots are read directly; RocksDB native state
