@@ -6,6 +6,7 @@ package inspect
 import (
 	"slices"
 	"sort"
+	"sync"
 
 	"github.com/fsnap/fsnap/format"
 	"github.com/fsnap/fsnap/format/state"
@@ -315,46 +316,80 @@ func backendOf(s *snapshot.Snapshot, states []OperatorStates) BackendInfo {
 }
 
 // handleKinds lists "slot:TYPE" for every handle type an operator uses,
-// sorted. The few distinct kinds are collected before any string is made:
-// an operator may have thousands of subtasks.
+// sorted. The few distinct kinds are collected before any string is made
+// (an operator may have thousands of subtasks), and the lists are shared:
+// a snapshot of a million operators uses a handful of them.
 func handleKinds(op *format.OperatorState) []string {
-	type kind struct{ slot, typ string }
-	var set []kind
-	add := func(slot, typ string) {
-		if !slices.Contains(set, kind{slot, typ}) {
-			set = append(set, kind{slot, typ})
-		}
-	}
+	var set kindSet
 	if op.Coordinator != nil {
-		add("coordinator", streamType(op.Coordinator))
+		set.add("coordinator", streamType(op.Coordinator))
 	}
 	for i := range op.Subtasks {
 		st := &op.Subtasks[i]
 		if st.ManagedOperatorState != nil {
-			add("managed-operator", streamType(st.ManagedOperatorState.Delegate))
+			set.add("managed-operator", streamType(st.ManagedOperatorState.Delegate))
 		}
 		if st.RawOperatorState != nil {
-			add("raw-operator", streamType(st.RawOperatorState.Delegate))
+			set.add("raw-operator", streamType(st.RawOperatorState.Delegate))
 		}
 		if st.ManagedKeyedState != nil {
-			add("managed-keyed", st.ManagedKeyedState.KeyedType().String())
+			set.add("managed-keyed", st.ManagedKeyedState.KeyedType().String())
 		}
 		if st.RawKeyedState != nil {
-			add("raw-keyed", st.RawKeyedState.KeyedType().String())
+			set.add("raw-keyed", st.RawKeyedState.KeyedType().String())
 		}
 		for _, c := range st.InputChannels() {
-			add("input-channel", c.Type.String())
+			set.add("input-channel", c.Type.String())
 		}
 		for _, c := range st.ResultSubpartitions() {
-			add("result-subpartition", c.Type.String())
+			set.add("result-subpartition", c.Type.String())
 		}
 	}
-	out := make([]string, len(set))
-	for i, k := range set {
-		out[i] = k.slot + ":" + k.typ
+	if set.more == nil {
+		if out, ok := kindLists.Load(set.few); ok {
+			return out.([]string)
+		}
+	}
+	out := make([]string, 0, set.few.n+len(set.more))
+	for _, k := range append(set.few.k[:set.few.n:set.few.n], set.more...) {
+		out = append(out, k.slot+":"+k.typ)
 	}
 	sort.Strings(out)
+	if set.more == nil {
+		kindLists.Store(set.few, out)
+	}
 	return out
+}
+
+// kindLists holds the sorted lists of handleKinds by their kinds (documents
+// are not changed after they are built, so rows share them).
+var kindLists sync.Map // fewKinds → []string
+
+type handleKind struct{ slot, typ string }
+
+// kindSet is a set of handle kinds: the first few in a comparable array
+// (the cache's key), the rest (rare, and then not cached) in more.
+type kindSet struct {
+	few  fewKinds
+	more []handleKind
+}
+
+type fewKinds struct {
+	n int
+	k [6]handleKind
+}
+
+func (s *kindSet) add(slot, typ string) {
+	k := handleKind{slot, typ}
+	if slices.Contains(s.few.k[:s.few.n], k) || slices.Contains(s.more, k) {
+		return
+	}
+	if s.few.n < len(s.few.k) {
+		s.few.k[s.few.n] = k
+		s.few.n++
+		return
+	}
+	s.more = append(s.more, k)
 }
 
 func streamType(h format.StreamHandle) string {
