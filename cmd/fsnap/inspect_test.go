@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -145,6 +146,29 @@ func TestOperatorJSON(t *testing.T) {
 	for _, k := range []string{`"skew"`, `"derived_from"`, `"params"`, `"key_groups"`, `"notes"`} {
 		if seen[k] == 0 {
 			t.Errorf("no report had %s: not compared", k)
+		}
+	}
+}
+
+// TestOperatorJSONFields: operatorJSON writes the fields of these types by
+// hand; a field added to one of them must be added there too (and here).
+func TestOperatorJSONFields(t *testing.T) {
+	for _, c := range []struct {
+		v    any
+		tags string
+	}{
+		{inspect.OperatorInfo{}, "id uid,omitempty name,omitempty parallelism max_parallelism subtasks_with_state finished_subtasks fully_finished bytes files handles states,omitempty key_serializer,omitempty key_groups,omitempty skew,omitempty notes,omitempty"},
+		{inspect.StateBytes{}, "managed_keyed raw_keyed managed_operator raw_operator channel coordinator total"},
+		{inspect.StateInfo{}, "name type slot serializers subtasks entries,omitempty bytes,omitempty"},
+		{inspect.KeyGroupInfo{}, "key_group entries bytes"},
+	} {
+		rt := reflect.TypeOf(c.v)
+		var tags []string
+		for i := range rt.NumField() {
+			tags = append(tags, rt.Field(i).Tag.Get("json"))
+		}
+		if got := strings.Join(tags, " "); got != c.tags {
+			t.Errorf("%s fields are %q; operatorJSON writes %q", rt.Name(), got, c.tags)
 		}
 	}
 }
