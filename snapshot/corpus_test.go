@@ -268,8 +268,8 @@ func TestRefsMatchUsers(t *testing.T) {
 	}
 }
 
-// TestCorpusPipelinedParse holds the model Parse builds while parsing (for
-// large files) to the one built after: the same for every corpus file,
+// TestCorpusPipelinedParse holds the model ParsePipelined builds while
+// parsing to the one built after: the same for every corpus file,
 // handed over one operator at a time, and the same errors for truncated
 // bytes.
 func TestCorpusPipelinedParse(t *testing.T) {
@@ -285,7 +285,7 @@ func TestCorpusPipelinedParse(t *testing.T) {
 			t.Fatalf("%s: %v", e.Name, err)
 		}
 		want := FromMetadata(e.Dir, int64(len(b)), m)
-		got, err := Parse(e.Dir, b)
+		got, err := ParsePipelined(e.Dir, b)
 		if err != nil {
 			t.Fatalf("%s: %v", e.Name, err)
 		}
@@ -297,7 +297,7 @@ func TestCorpusPipelinedParse(t *testing.T) {
 		}
 		short := b[:len(b)*2/3]
 		_, werr := format.ParseMetadata(short)
-		if _, err := Parse(e.Dir, short); err == nil || werr == nil || err.Error() != werr.Error() {
+		if _, err := ParsePipelined(e.Dir, short); err == nil || werr == nil || err.Error() != werr.Error() {
 			t.Errorf("%s truncated: pipelined error %v, want %v", e.Name, err, werr)
 		}
 	}

@@ -199,16 +199,22 @@ type Use struct {
 	RocksDBShared bool
 }
 
-// Parse builds the model from the bytes of _metadata found in dir. A large
-// file's model is built on a second goroutine while it is parsed: the
-// model costs about two thirds of the parse, and they overlap.
+// Parse builds the model from the bytes of _metadata found in dir.
 func Parse(dir string, metadata []byte) (*Snapshot, error) {
+	m, err := format.ParseMetadata(metadata)
+	if err != nil {
+		return nil, err
+	}
+	return FromMetadata(dir, int64(len(metadata)), m), nil
+}
+
+// ParsePipelined is Parse for a caller that works on one snapshot: a large
+// file's model is built on a second goroutine while it is parsed (the
+// model costs about two thirds of the parse, and they overlap). Callers
+// parsing several files at once keep their cores busy with Parse.
+func ParsePipelined(dir string, metadata []byte) (*Snapshot, error) {
 	if len(metadata) < pipelineMin || runtime.GOMAXPROCS(0) < 2 {
-		m, err := format.ParseMetadata(metadata)
-		if err != nil {
-			return nil, err
-		}
-		return FromMetadata(dir, int64(len(metadata)), m), nil
+		return Parse(dir, metadata)
 	}
 	type progress struct {
 		m *format.Metadata
@@ -245,8 +251,8 @@ func Parse(dir string, metadata []byte) (*Snapshot, error) {
 	return b.finish(), nil
 }
 
-// pipelineMin is the _metadata size from which Parse builds the model while
-// parsing; pipelineBatch the operators it hands over at a time. (Variables
+// pipelineMin is the _metadata size from which ParsePipelined builds the
+// model while parsing; pipelineBatch the operators it hands over at a time. (Variables
 // for the tests.)
 var (
 	pipelineMin   = 4 << 20

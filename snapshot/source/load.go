@@ -28,7 +28,7 @@ func LoadRef(ctx context.Context, sr *store.SnapshotRef, allow ...store.Scope) (
 		sr.Close()
 		return nil, nil, err
 	}
-	s, err := snapshot.Parse(sr.NameOf(sr.Prefix), b)
+	s, err := snapshot.ParsePipelined(sr.NameOf(sr.Prefix), b)
 	if err != nil {
 		sr.Close()
 		return nil, nil, fmt.Errorf("%s: %w", sr.NameOf(sr.MetadataKey), err)
