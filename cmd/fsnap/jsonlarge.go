@@ -40,7 +40,8 @@ func writeReportRows(w io.Writer, head *inspect.Report, n int, row func(i int) i
 	open := at + len(mark) - 1 // just after '['
 	total := n
 
-	// Each chunk is the operators' part of the array: "\n    {…},\n    {…}".
+	// Each chunk is its operators' part of the array, "\n    {…},\n    {…}",
+	// after a comma but for the first.
 	type chunk struct {
 		buf []byte
 		err error
@@ -74,35 +75,35 @@ func writeReportRows(w io.Writer, head *inspect.Report, n int, row func(i int) i
 					free <- c
 					return
 				}
-				c.buf, c.err = enc.appendOperators(c.buf[:0], i*jsonChunk, min((i+1)*jsonChunk, total), row)
+				c.buf = c.buf[:0]
+				if i > 0 {
+					c.buf = append(c.buf, ',')
+				}
+				c.buf, c.err = enc.appendOperators(c.buf, i*jsonChunk, min((i+1)*jsonChunk, total), row)
 				done[i] <- c
 			}
 		}()
 	}
-	return writeLines(w, func(w io.Writer) error {
-		var werr error
-		write := func(b []byte) {
-			if werr == nil {
-				_, werr = w.Write(b)
-			}
+	// Written as they come, one write per chunk: a chunk ends between two
+	// operators, so no URL is cut for the redactor below, and no line
+	// buffer needs to copy 200 MB.
+	var werr error
+	write := func(b []byte) {
+		if werr == nil {
+			_, werr = w.Write(b)
 		}
-		write(b.Bytes()[:open])
-		for i := range n {
-			c := <-done[i]
-			if c.err != nil && werr == nil {
-				werr = c.err
-			}
-			if i > 0 {
-				write([]byte{','})
-			}
-			write(c.buf)
-			free <- c
+	}
+	write(b.Bytes()[:open])
+	for i := range n {
+		c := <-done[i]
+		if c.err != nil && werr == nil {
+			werr = c.err
 		}
-		write([]byte("\n  "))
-		write(b.Bytes()[open:])
-		write([]byte{'\n'})
-		return werr
-	})
+		write(c.buf)
+		free <- c
+	}
+	write(append([]byte("\n  "), append(b.Bytes()[open:], '\n')...))
+	return werr
 }
 
 const jsonChunk = 256

@@ -173,6 +173,7 @@ func main() {
 			os.Exit(code)
 		}
 	}
+	widenPipe(os.Stdout)
 	os.Exit(run(ctx, os.Args[1:], &env{stdout: os.Stdout, stderr: os.Stderr}))
 }
 
