@@ -157,7 +157,11 @@ func writeDepsText(w io.Writer, d *catalog.Deps, show int) error {
 	if len(d.Unmanaged) > 0 {
 		fmt.Fprintf(w, "Not checkpoint storage, left alone: %s\n", limitList(d.Unmanaged, show))
 	}
-	fmt.Fprintf(w, "scan: %s\n", d.Scanned)
+	if t.Snapshots == 0 {
+		fmt.Fprintf(w, "Nothing found: fsnap %s. A snapshot of another name is given to inspect --files or verify itself.\n", d.Scanned)
+	} else {
+		fmt.Fprintf(w, "scan: %s\n", d.Scanned)
+	}
 	writeRows(w, "ORPHANS", len(d.Orphans), show, func(tw io.Writer, i int) {
 		o := d.Orphans[i]
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", o.Location, units.Bytes(o.Size), units.Time(o.Modified))
