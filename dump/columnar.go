@@ -29,15 +29,16 @@ const (
 // binary.
 type Columnar struct {
 	format table.Format
+	opts   []table.Option
 	open   func(name string) (io.WriteCloser, error)
 	tables map[*Table]*tableWriter
 	order  []*tableWriter
 }
 
 // NewColumnar writes tables in format f to the files open creates, named
-// by FileName.
-func NewColumnar(f table.Format, open func(name string) (io.WriteCloser, error)) *Columnar {
-	return &Columnar{format: f, open: open, tables: map[*Table]*tableWriter{}}
+// by FileName, with the given options (Parquet compression).
+func NewColumnar(f table.Format, open func(name string) (io.WriteCloser, error), opts ...table.Option) *Columnar {
+	return &Columnar{format: f, opts: opts, open: open, tables: map[*Table]*tableWriter{}}
 }
 
 type tableWriter struct {
@@ -224,7 +225,7 @@ func (c *Columnar) newTable(t *Table) (*tableWriter, error) {
 	if err != nil {
 		return nil, err
 	}
-	if w.rw, err = table.NewRecordWriter(c.format, out, schema); err != nil {
+	if w.rw, err = table.NewRecordWriter(c.format, out, schema, c.opts...); err != nil {
 		return nil, fmt.Errorf("%s: %w", FileName(t, c.format), err)
 	}
 	return w, nil

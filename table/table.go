@@ -63,7 +63,7 @@ const batch = 64 << 10
 
 // New writes a table of the given columns in format f to w, which Close
 // closes.
-func New(f Format, w io.WriteCloser, cols []Column) (Writer, error) {
+func New(f Format, w io.WriteCloser, cols []Column, opts ...Option) (Writer, error) {
 	switch f {
 	case JSONL:
 		return &jsonWriter{w: w, enc: json.NewEncoder(w), cols: cols}, nil
@@ -75,7 +75,7 @@ func New(f Format, w io.WriteCloser, cols []Column) (Writer, error) {
 		}
 		return c, c.c.Write(names)
 	case Parquet, Arrow:
-		return newColumnar(f, w, cols)
+		return newColumnar(f, w, cols, opts...)
 	}
 	return nil, fmt.Errorf("unknown table format %q", f)
 }
@@ -137,7 +137,7 @@ func (c *csvWriter) Close() error {
 // columnar writes flat rows through a RecordWriter.
 type columnar struct{ rw *RecordWriter }
 
-func newColumnar(f Format, w io.WriteCloser, cols []Column) (*columnar, error) {
+func newColumnar(f Format, w io.WriteCloser, cols []Column, opts ...Option) (*columnar, error) {
 	fields := make([]arrow.Field, len(cols))
 	for i, c := range cols {
 		var t arrow.DataType
@@ -153,7 +153,7 @@ func newColumnar(f Format, w io.WriteCloser, cols []Column) (*columnar, error) {
 		}
 		fields[i] = arrow.Field{Name: c.Name, Type: t, Nullable: true}
 	}
-	rw, err := NewRecordWriter(f, w, arrow.NewSchema(fields, nil))
+	rw, err := NewRecordWriter(f, w, arrow.NewSchema(fields, nil), opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -221,15 +221,57 @@ type RecordWriter struct {
 	err   error // the writer goroutine's first error
 }
 
+// Compression is the codec of Parquet pages.
+type Compression string
+
+const (
+	Snappy       Compression = "snappy" // the default: fast, about 2:1 on text
+	Zstd         Compression = "zstd"   // smaller, slower
+	Gzip         Compression = "gzip"
+	Uncompressed Compression = "none" // fastest to write, largest
+)
+
+var codecs = map[Compression]compress.Compression{
+	Snappy: compress.Codecs.Snappy, Zstd: compress.Codecs.Zstd,
+	Gzip: compress.Codecs.Gzip, Uncompressed: compress.Codecs.Uncompressed,
+}
+
+// ParseCompression reads a codec name: snappy, zstd, gzip or none.
+func ParseCompression(s string) (Compression, error) {
+	c := Compression(strings.ToLower(s))
+	if _, ok := codecs[c]; !ok {
+		return "", fmt.Errorf("compression %q: want snappy, zstd, gzip or none", s)
+	}
+	return c, nil
+}
+
+// Option sets how a file is written.
+type Option func(*options)
+
+type options struct{ compression Compression }
+
+// WithCompression sets the codec of Parquet pages (Snappy by default; Arrow
+// files are not compressed).
+func WithCompression(c Compression) Option { return func(o *options) { o.compression = c } }
+
 // NewRecordWriter starts a file of the given schema in format f (Parquet
 // or Arrow) on w.
-func NewRecordWriter(f Format, w io.WriteCloser, schema *arrow.Schema) (*RecordWriter, error) {
+func NewRecordWriter(f Format, w io.WriteCloser, schema *arrow.Schema, opts ...Option) (*RecordWriter, error) {
+	o := options{compression: Snappy}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	codec, ok := codecs[o.compression]
+	if !ok {
+		w.Close()
+		return nil, fmt.Errorf("compression %q: want snappy, zstd, gzip or none", o.compression)
+	}
 	r := &RecordWriter{w: w, alloc: &recycler{},
 		recs: make(chan arrow.Record), done: make(chan struct{})}
 	r.rb = array.NewRecordBuilder(r.alloc, schema)
 	switch f {
 	case Parquet:
-		props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Snappy),
+		props := parquet.NewWriterProperties(parquet.WithCompression(codec),
 			parquet.WithDictionaryDefault(false), parquet.WithMaxRowGroupLength(batch))
 		var err error
 		if r.pq, err = pqarrow.NewFileWriter(schema, w, props, pqarrow.DefaultWriterProps()); err != nil {

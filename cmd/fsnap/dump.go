@@ -28,6 +28,7 @@ var dumpFlags struct {
 	limit    int64
 	out      string
 	tmp      string
+	compress string
 }
 
 func init() {
@@ -49,9 +50,10 @@ structs, lists → lists, maps → maps), under --out DIR or URL as
 <operator uid or id>/<state>.parquet; Parquet row groups and Arrow batches
 of 65,536 rows keep memory bounded (three or four per state: one is read
 while the one before is compressed, on every core, and written; their
-buffers are reused). Parquet is Snappy-compressed, without dictionary
-pages. A dump that stops on corrupt input exits
-3 naming the file and offset, and leaves every file it wrote complete.
+buffers are reused). Parquet is Snappy-compressed (--compression zstd,
+gzip or none), without dictionary pages. A dump that stops on corrupt
+input exits 3 naming the file and offset, and leaves every file it wrote
+complete.
 
 Canonical and heap snapshots are read directly; RocksDB native state
 (native savepoints, incremental checkpoints) is converted to a canonical
@@ -63,12 +65,25 @@ savepoint under --tmp first, without a JVM.`,
 			fs.Int64Var(&dumpFlags.limit, "limit", 0, "stop after this many rows")
 			fs.StringVar(&dumpFlags.out, "out", "", "output file (jsonl, csv; default standard output) or directory/URL (parquet, arrows)")
 			fs.StringVar(&dumpFlags.tmp, "tmp", os.TempDir(), "scratch space for converting RocksDB native state")
+			fs.StringVar(&dumpFlags.compress, "compression", "snappy", "Parquet page codec: snappy, zstd (smaller, slower), gzip or none (fastest, largest)")
 		},
 		nargs:   1,
 		output:  &dumpFlags.output,
 		outputs: []string{"jsonl", "csv", "parquet", "arrows"},
 		run:     runDump,
 	})
+}
+
+// parquetCompression reads --compression, which only Parquet output takes.
+func parquetCompression(s, output string) (table.Compression, error) {
+	c, err := table.ParseCompression(s)
+	if err != nil {
+		return "", usagef("--%v", err)
+	}
+	if c != table.Snappy && output != "parquet" {
+		return "", usagef("--compression applies to -o parquet, not -o %s", output)
+	}
+	return c, nil
 }
 
 func parseKeyGroups(s string) (int32, int32, error) {
@@ -97,6 +112,10 @@ func runDump(ctx context.Context, e *env, args []string) error {
 	columnar := dumpFlags.output == "parquet" || dumpFlags.output == "arrows"
 	if columnar && dumpFlags.out == "" {
 		return usagef("-o %s writes one file per state: give --out DIR or URL", dumpFlags.output)
+	}
+	codec, err := parquetCompression(dumpFlags.compress, dumpFlags.output)
+	if err != nil {
+		return err
 	}
 	s, src, err := source.Load(ctx, args[0])
 	if err != nil {
@@ -140,7 +159,7 @@ func runDump(ctx context.Context, e *env, args []string) error {
 				return nil, err
 			}
 			return l.Bucket.NewWriter(ctx, key, nil)
-		})
+		}, table.WithCompression(codec))
 		sink, finish = c, c.Close
 	default:
 		w := e.stdout

@@ -48,6 +48,30 @@ func TestDumpNativeRocksDB(t *testing.T) {
 	}
 }
 
+// TestDumpCompression: --compression zstd writes zstd pages; a codec
+// Parquet does not offer, or --compression with another output, is a usage
+// error.
+func TestDumpCompression(t *testing.T) {
+	dir := corpus.Find(t, "new-stateful-udf-migration-itcase-flink1.20-hashmap-savepoint").Dir
+	out := t.TempDir()
+	if code, _, errs := fsnap(t, "dump", "-o", "parquet", "--compression", "zstd", "--out", out, dir); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	f := filepath.Join(out, format.OperatorIDFromUID("CheckpointingKeyedStateFlatMap1").String(), "state-name.parquet")
+	if got := fmt.Sprint(testservers.DuckDB(t, fmt.Sprintf(`select distinct compression as c from parquet_metadata('%s')`, f))); got != "[map[c:ZSTD]]" {
+		t.Errorf("pages: %s", got)
+	}
+	for _, args := range [][]string{
+		{"dump", "-o", "parquet", "--compression", "lzo", "--out", t.TempDir(), dir},
+		{"dump", "-o", "jsonl", "--compression", "zstd", dir},
+		{"inventory", "-o", "csv", "--compression", "gzip", "--out", t.TempDir(), dir},
+	} {
+		if code, _, errs := fsnap(t, args...); code != exitUsage {
+			t.Errorf("%v: exit %d: %s", args, code, errs)
+		}
+	}
+}
+
 // TestReportCommand: a snapshot's page and a root's page, to a file and to
 // a store URL.
 func TestReportCommand(t *testing.T) {

@@ -24,6 +24,7 @@ var inventoryFlags struct {
 	shard    string
 	states   bool
 	parallel int
+	compress string
 }
 
 func init() {
@@ -50,6 +51,7 @@ engine reads the parts of a table as one table (snapshots/*.parquet).
 			fs.StringVar(&inventoryFlags.shard, "shard", "", "i/n: write shard i (0-based) of n")
 			fs.BoolVar(&inventoryFlags.states, "states", false, "also read every state stream for the states table")
 			fs.IntVar(&inventoryFlags.parallel, "parallel", 16, "snapshots read at once")
+			fs.StringVar(&inventoryFlags.compress, "compression", "snappy", "Parquet page codec: snappy, zstd, gzip or none")
 			maxDepthFlag(fs)
 		},
 		output:  &inventoryFlags.output,
@@ -62,6 +64,10 @@ func runInventory(ctx context.Context, e *env, args []string) error {
 	f := inventoryFlags
 	if f.out == "" {
 		return usagef("--out DIR or URL is required")
+	}
+	codec, err := parquetCompression(f.compress, f.output)
+	if err != nil {
+		return err
 	}
 	roots := args
 	if f.fromList != "" {
@@ -117,7 +123,7 @@ func runInventory(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return nil, out.Wrap(key, err)
 		}
-		w, err := table.New(table.Format(f.output), bw, cols)
+		w, err := table.New(table.Format(f.output), bw, cols, table.WithCompression(codec))
 		if err == nil {
 			opened = append(opened, w)
 		}
