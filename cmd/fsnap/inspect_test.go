@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"reflect"
 	"strings"
 	"testing"
@@ -102,7 +103,8 @@ func TestReportJSONChunked(t *testing.T) {
 }
 
 // TestOperatorJSON holds large reports (rows made by inspect.Operator while
-// operatorJSON encodes them) to the library's bytes for the whole report on every corpus snapshot, with the state files read and
+// operatorJSON encodes them, the rest streamed around them; with --files
+// once) to the library's bytes for the whole report on every corpus snapshot, with the state files read and
 // walked (states, serializer trees of every kind, key groups, skew,
 // notes).
 func TestOperatorJSON(t *testing.T) {
@@ -116,8 +118,8 @@ func TestOperatorJSON(t *testing.T) {
 		}
 		for _, walk := range []bool{false, true} {
 			states := inspect.ReadStates(ctx, s, src, inspect.StatesOptions{Walk: walk, Parallel: 2})
-			r := inspect.Build(s, inspect.Options{States: states})
-			opt := inspect.Options{States: states, NoOperators: true}
+			r := inspect.Build(s, inspect.Options{States: states, Files: walk})
+			opt := inspect.Options{States: states, Files: walk, NoOperators: true}
 			head := inspect.Build(s, opt)
 			var one, chunked strings.Builder
 			if err := writeJSON(&one, r); err != nil {
@@ -133,7 +135,7 @@ func TestOperatorJSON(t *testing.T) {
 				}
 				t.Fatalf("%s: differ at byte %d of %d/%d: %q vs %q", e.Name, i, len(a), len(b), a[max(i-60, 0):min(i+40, len(a))], b[max(i-60, 0):min(i+40, len(b))])
 			}
-			for _, k := range []string{`"skew"`, `"derived_from"`, `"opaque"`, `"params"`, `"key_groups"`, `"entries"`, `"notes"`, `\u003c`} {
+			for _, k := range []string{`"skew"`, `"derived_from"`, `"opaque"`, `"params"`, `"key_groups"`, `"entries"`, `"notes"`, `\u003c`, `"users"`} {
 				if strings.Contains(one.String(), k) {
 					seen[k]++
 				}
@@ -143,7 +145,7 @@ func TestOperatorJSON(t *testing.T) {
 		src.Close()
 	}
 	t.Logf("%d bytes compared; reports with: %v", bytes, seen)
-	for _, k := range []string{`"skew"`, `"derived_from"`, `"params"`, `"key_groups"`, `"notes"`} {
+	for _, k := range []string{`"skew"`, `"derived_from"`, `"params"`, `"key_groups"`, `"notes"`, `"users"`} {
 		if seen[k] == 0 {
 			t.Errorf("no report had %s: not compared", k)
 		}
@@ -169,6 +171,28 @@ func TestOperatorJSONFields(t *testing.T) {
 		}
 		if got := strings.Join(tags, " "); got != c.tags {
 			t.Errorf("%s fields are %q; operatorJSON writes %q", rt.Name(), got, c.tags)
+		}
+	}
+}
+
+// TestSpliceWriter: the mark is found across writes of any size, the
+// insert comes right after its '[', and everything else passes unchanged.
+func TestSpliceWriter(t *testing.T) {
+	doc := "{\n  \"a\": 1,\n  \"operators\": [],\n  \"files\": [\n    \"x\"\n  ]\n}\n"
+	want := "{\n  \"a\": 1,\n  \"operators\": [INSERTED\n  ],\n  \"files\": [\n    \"x\"\n  ]\n}\n"
+	for _, size := range []int{1, 2, 7, len(doc)} {
+		var out strings.Builder
+		sp := &spliceWriter{w: &out, mark: []byte("\n  \"operators\": []"), insert: func(w io.Writer) error {
+			_, err := io.WriteString(w, "INSERTED")
+			return err
+		}}
+		for i := 0; i < len(doc); i += size {
+			if _, err := sp.Write([]byte(doc[i:min(i+size, len(doc))])); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := sp.flush(); err != nil || !sp.done || out.String() != want {
+			t.Errorf("writes of %d: %q (%v)", size, out.String(), err)
 		}
 	}
 }

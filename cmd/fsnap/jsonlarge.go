@@ -26,18 +26,73 @@ func writeReportJSON(w io.Writer, r *inspect.Report) error {
 
 // writeReportRows prints head, whose operators are empty, with n operators
 // made by row (inspect.Operator: a large report is then never held whole).
+// The head is encoded as it goes too: with --files it is most of the bytes.
 func writeReportRows(w io.Writer, head *inspect.Report, n int, row func(i int) inspect.OperatorInfo) error {
-	var b bytes.Buffer
-	if err := jsonv2.MarshalWrite(&b, head, jsonDoc); err != nil {
-		return err
+	sp := &spliceWriter{w: w, mark: []byte("\n  \"operators\": []"), insert: func(w io.Writer) error {
+		return writeOperatorChunks(w, n, row)
+	}}
+	err := jsonv2.MarshalWrite(sp, head, jsonDoc)
+	if err == nil {
+		_, err = sp.Write([]byte{'\n'})
 	}
-	// A top-level key starts a line indented once; no string holds a newline.
-	mark := []byte("\n  \"operators\": []")
-	at := bytes.Index(b.Bytes(), mark)
+	if err == nil && !sp.done {
+		err = fmt.Errorf("no empty operators array in the report")
+	}
+	if ferr := sp.flush(); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+// spliceWriter passes a document on, running insert just after the '[' of
+// mark, the first time it appears. What comes before the mark is held
+// until then (a top-level key starts a line indented once, and no string
+// holds a newline, so the mark is found whole); what comes after goes out
+// in whole lines, so the redactor below never sees a cut URL.
+type spliceWriter struct {
+	w      io.Writer
+	mark   []byte
+	insert func(io.Writer) error
+	buf    []byte
+	done   bool
+	lines  *lineWriter
+}
+
+func (s *spliceWriter) Write(p []byte) (int, error) {
+	if s.done {
+		return s.lines.Write(p)
+	}
+	s.buf = append(s.buf, p...)
+	at := bytes.Index(s.buf, s.mark)
 	if at < 0 {
-		return fmt.Errorf("no empty operators array in the report")
+		return len(p), nil
 	}
-	open := at + len(mark) - 1 // just after '['
+	open := at + len(s.mark) - 1 // just after '['
+	s.done = true
+	if _, err := s.w.Write(s.buf[:open]); err != nil {
+		return 0, err
+	}
+	if err := s.insert(s.w); err != nil {
+		return 0, err
+	}
+	s.lines = newLineWriter(s.w)
+	if _, err := s.lines.Write(append([]byte("\n  "), s.buf[open:]...)); err != nil {
+		return 0, err
+	}
+	s.buf = nil
+	return len(p), nil
+}
+
+func (s *spliceWriter) flush() error {
+	if s.lines == nil {
+		return nil
+	}
+	return s.lines.Flush()
+}
+
+// writeOperatorChunks writes the inside of the operators array, encoded
+// jsonChunk operators at a time on every core, in order.
+func writeOperatorChunks(w io.Writer, n int, row func(i int) inspect.OperatorInfo) error {
 	total := n
 
 	// Each chunk is its operators' part of the array, "\n    {…},\n    {…}",
@@ -93,7 +148,6 @@ func writeReportRows(w io.Writer, head *inspect.Report, n int, row func(i int) i
 			_, werr = w.Write(b)
 		}
 	}
-	write(b.Bytes()[:open])
 	for i := range n {
 		c := <-done[i]
 		if c.err != nil && werr == nil {
@@ -102,7 +156,6 @@ func writeReportRows(w io.Writer, head *inspect.Report, n int, row func(i int) i
 		write(c.buf)
 		free <- c
 	}
-	write(append([]byte("\n  "), append(b.Bytes()[open:], '\n')...))
 	return werr
 }
 
