@@ -696,8 +696,7 @@ func (c *checker) rocks(t *streamTask, sstOnce *sync.Map) {
 		c.streamErr(p, err, true)
 		return
 	}
-	if int64(len(hd.Raw)) != int64(len(meta.data)) {
-		_, err := state.RocksDBOf(h, hd, int64(len(meta.data)))
+	if err := state.CheckRocksDBMeta(hd, int64(len(meta.data))); err != nil {
 		c.streamErr(p, err, true)
 		return
 	}

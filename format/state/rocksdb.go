@@ -68,12 +68,21 @@ func ReadRocksDB(h *format.IncrementalHandle, meta []byte) (*RocksDBSnapshot, er
 	return RocksDBOf(h, hd, int64(len(meta)))
 }
 
+// CheckRocksDBMeta checks a RocksDB meta stream of metaSize bytes whose
+// header is hd: it holds the serialization proxy and nothing after it.
+func CheckRocksDBMeta(hd *KeyedHeader, metaSize int64) error {
+	if int64(len(hd.Raw)) != metaSize {
+		return &Error{Offset: int64(len(hd.Raw)), Msg: "meta state handle holds bytes after the serialization proxy"}
+	}
+	return nil
+}
+
 // RocksDBOf is ReadRocksDB with the meta stream's header already decoded
 // (handles sharing one meta stream decode it once); metaSize is the
 // stream's length.
 func RocksDBOf(h *format.IncrementalHandle, hd *KeyedHeader, metaSize int64) (*RocksDBSnapshot, error) {
-	if int64(len(hd.Raw)) != metaSize {
-		return nil, &Error{Offset: int64(len(hd.Raw)), Msg: "meta state handle holds bytes after the serialization proxy"}
+	if err := CheckRocksDBMeta(hd, metaSize); err != nil {
+		return nil, err
 	}
 	s := &RocksDBSnapshot{Header: hd, Files: make([]RocksDBFile, 0, len(h.SharedState)+len(h.PrivateState))}
 	for _, st := range hd.States {
