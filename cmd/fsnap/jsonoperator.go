@@ -2,6 +2,7 @@ package main
 
 import (
 	"strconv"
+	"strings"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -263,13 +264,4 @@ func (e *operatorJSON) library(depth int, v any) {
 	e.b = append(e.b, b...)
 }
 
-func spaces(depth int) string {
-	if 2*depth <= len(indentSpaces) {
-		return indentSpaces[:2*depth]
-	}
-	s := ""
-	for range depth {
-		s += "  "
-	}
-	return s
-}
+func spaces(depth int) string { return strings.Repeat("  ", depth) }
