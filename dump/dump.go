@@ -110,6 +110,17 @@ func (d *dumper) wantOperator(op *snapshot.Operator) bool {
 	return o == "" || strings.EqualFold(o, op.State.ID.String()) || o == op.UID || format.OperatorIDFromUID(o) == op.State.ID
 }
 
+// unreadableKeyed says why keyed state of handle h is not dumped and what
+// to do instead.
+func unreadableKeyed(op *snapshot.Operator, subtask int32, h format.KeyedStateHandle) error {
+	at := fmt.Sprintf("operator %s subtask %d: %s keyed state", op.State.ID, subtask, h.KeyedType())
+	switch h.(type) {
+	case *format.ChangelogHandle, *format.ChangelogBytesHandle, *format.ChangelogFileHandle:
+		return fmt.Errorf("%s is the changelog state backend's: a materialized snapshot plus a log of the changes since, which fsnap does not read; dump a savepoint of the job (Flink writes savepoints without the changelog)", at)
+	}
+	return fmt.Errorf("%s is native RocksDB state; convert it first (fsnap migrate to-canonical) or dump a canonical savepoint", at)
+}
+
 func (d *dumper) run(s *snapshot.Snapshot, src *source.Source) error {
 	found := d.opt.Operator == ""
 	for i := range s.Operators {
@@ -127,8 +138,7 @@ func (d *dumper) run(s *snapshot.Snapshot, src *source.Source) error {
 					return err
 				}
 			} else if st.ManagedKeyedState != nil {
-				return fmt.Errorf("operator %s subtask %d: %s keyed state is native RocksDB state; convert it first (fsnap migrate to-canonical) or dump a canonical savepoint",
-					op.State.ID, st.Index, st.ManagedKeyedState.KeyedType())
+				return unreadableKeyed(op, st.Index, st.ManagedKeyedState)
 			}
 			if h := st.ManagedOperatorState; h != nil && d.opt.FirstKeyGroup < 0 && d.opt.LastKeyGroup < 0 {
 				if err := d.operator(src, op, st.Index, h); err != nil {

@@ -48,6 +48,23 @@ func TestDumpNativeRocksDB(t *testing.T) {
 	}
 }
 
+// TestDumpCheckpoints: an unaligned RocksDB checkpoint dumps its state
+// (the in-flight records, not state, are left out, saying so); a changelog
+// checkpoint is refused naming the changelog backend, not RocksDB.
+func TestDumpCheckpoints(t *testing.T) {
+	if !rocks.Available {
+		t.Skip(rocks.ErrUnavailable)
+	}
+	code, out, errs := fsnap(t, "dump", "--tmp", t.TempDir(), corpus.Find(t, "new-stateful-udf-migration-itcase-flink1.17-rocksdb-checkpoint").Dir)
+	if code != exitOK || !strings.Contains(errs, "in-flight channel state") || !strings.Contains(out, `"state":"state-name"`) || !strings.Contains(out, "Here be dragons!") {
+		t.Errorf("unaligned checkpoint: exit %d, %s\n%.300s", code, errs, out)
+	}
+	code, _, errs = fsnap(t, "dump", corpus.Find(t, "new-stateful-udf-migration-itcase-flink1.17-hashmap-checkpoint").Dir)
+	if code != exitInput || !strings.Contains(errs, "changelog state backend") || strings.Contains(errs, "RocksDB") {
+		t.Errorf("changelog checkpoint: exit %d, %s", code, errs)
+	}
+}
+
 // TestDumpCompression: --compression zstd writes zstd pages; a codec
 // Parquet does not offer, or --compression with another output, is a usage
 // error.
