@@ -743,3 +743,22 @@ func assertNothingLeft(t *testing.T, out, tmp string) {
 		t.Errorf("scratch holds %d entries after the failure", len(ents))
 	}
 }
+
+// TestToCanonicalInlineIntoNewFolder: a savepoint whose state is all inline
+// converts into a folder that does not exist yet (its _metadata is then the
+// only file, and made durable once written).
+func TestToCanonicalInlineIntoNewFolder(t *testing.T) {
+	src := corpus.Find(t, "new-stateful-udf-migration-itcase-flink1.14-rocksdb-savepoint").Dir
+	out := filepath.Join(t.TempDir(), "new", "sp")
+	res, err := ToCanonical(context.Background(), src, out, CanonicalOptions{Tmp: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, _ := filepath.Glob(filepath.Join(out, "*"))
+	if res.FilesWritten != 1 || len(names) != 1 || filepath.Base(names[0]) != format.MetadataFileName {
+		t.Errorf("wrote %d files: %v", res.FilesWritten, names)
+	}
+	if _, err := format.ReadMetadataFile(out); err != nil {
+		t.Error(err)
+	}
+}

@@ -25,7 +25,10 @@ func publishMetadata(ctx context.Context, dst *store.Location, key string, data 
 	if local {
 		dirs := map[string]bool{}
 		for _, o := range written {
-			if o.Loc.Scheme == "file" {
+			// _metadata itself is made durable once written, below: when
+			// it is the only file (all state inline), its folder does not
+			// exist yet.
+			if o.Loc.Scheme == "file" && o.Name() != dst.NameOf(key) {
 				dirs[filepath.Dir(o.Name())] = true
 			}
 		}
