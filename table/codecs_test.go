@@ -57,3 +57,34 @@ func TestSnappyPages(t *testing.T) {
 		}
 	}
 }
+
+// TestZstdPages: the codec arrow/go's Parquet writer uses for zstd is
+// zstdPages, and its pages are byte for byte those of arrow/go's own codec
+// (a new encoder per page) at every level, and decode back.
+func TestZstdPages(t *testing.T) {
+	c, err := compress.GetCodec(compress.Codecs.Zstd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	z, ok := c.(zstdPages)
+	if !ok {
+		t.Fatalf("Parquet's zstd codec is %T, not zstdPages: the linkname to arrow/go's codec map no longer takes", c)
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{0, 1, 1000, 1 << 20} {
+		src := make([]byte, n)
+		for i := range src {
+			src[i] = "abcdefgh"[r.IntN(8)]
+		}
+		for _, level := range []int{compress.DefaultCompressionLevel, 1, 3, 9} {
+			got := z.EncodeLevel(make([]byte, 0, n), src, level)
+			want := z.Codec.EncodeLevel(nil, src, level)
+			if !bytes.Equal(got, want) {
+				t.Errorf("%d bytes, level %d: %d bytes, arrow's codec %d", n, level, len(got), len(want))
+			}
+			if back := z.Decode(nil, got); !bytes.Equal(back, src) {
+				t.Errorf("%d bytes, level %d: does not decode back", n, level)
+			}
+		}
+	}
+}
