@@ -198,9 +198,9 @@ func (c *columnar) Write(row []any) error {
 func (c *columnar) Close() error { return c.rw.Close() }
 
 // RecordWriter writes rows appended to its Arrow record builder as a
-// Parquet file (Snappy, no dictionary pages: values are mostly distinct)
-// or an Arrow IPC stream, a row group or record batch of 65,536 rows at a
-// time. Batches are encoded, compressed and written on a goroutine of
+// Parquet file (Snappy unless WithCompression says otherwise, no
+// dictionary pages: values are mostly distinct) or an Arrow IPC stream, a
+// row group or record batch of 65,536 rows at a time. Batches are encoded, compressed and written on a goroutine of
 // their own while the next one is built, and Snappy pages are compressed
 // on every core (snappyPages). The builder's buffers are recycled from
 // batch to batch (recycler): per table, the batch being built, the one
@@ -261,11 +261,12 @@ func NewRecordWriter(f Format, w io.WriteCloser, schema *arrow.Schema, opts ...O
 	for _, opt := range opts {
 		opt(&o)
 	}
-	codec, ok := codecs[o.compression]
-	if !ok {
+	c, err := ParseCompression(string(o.compression))
+	if err != nil {
 		w.Close()
-		return nil, fmt.Errorf("compression %q: want snappy, zstd, gzip or none", o.compression)
+		return nil, err
 	}
+	codec := codecs[c]
 	r := &RecordWriter{w: w, alloc: &recycler{},
 		recs: make(chan arrow.Record), done: make(chan struct{})}
 	r.rb = array.NewRecordBuilder(r.alloc, schema)
@@ -273,7 +274,6 @@ func NewRecordWriter(f Format, w io.WriteCloser, schema *arrow.Schema, opts ...O
 	case Parquet:
 		props := parquet.NewWriterProperties(parquet.WithCompression(codec),
 			parquet.WithDictionaryDefault(false), parquet.WithMaxRowGroupLength(batch))
-		var err error
 		if r.pq, err = pqarrow.NewFileWriter(schema, w, props, pqarrow.DefaultWriterProps()); err != nil {
 			w.Close()
 			return nil, err

@@ -108,13 +108,12 @@ func runInspect(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	if inspectFlags.output == "json" {
-		write := func() error { return writeReportJSON(e.stdout, r) }
 		if rows {
-			write = func() error {
-				return writeReportRows(e.stdout, r, len(s.Operators), func(i int) inspect.OperatorInfo { return inspect.Operator(s, opt, i) })
-			}
+			err = writeReportRows(e.stdout, r, len(s.Operators), func(i int) inspect.OperatorInfo { return inspect.Operator(s, opt, i) })
+		} else {
+			err = writeJSON(e.stdout, r)
 		}
-		if err := write(); err != nil || r.RocksDB == nil {
+		if err != nil || r.RocksDB == nil {
 			return err
 		}
 		return rocksDBFailed(r.RocksDB)

@@ -68,7 +68,8 @@ func TestInspectNotesOnce(t *testing.T) {
 }
 
 // TestReportJSONChunked: a report large enough to be encoded in parallel
-// chunks prints exactly the bytes of the one-piece encoding.
+// chunks prints exactly the bytes of the one-piece encoding, escaped
+// strings included.
 func TestReportJSONChunked(t *testing.T) {
 	r := &inspect.Report{Schema: inspect.Schema, Snapshot: "s3://b/x?endpoint=http://h", MasterStates: []inspect.MasterState{},
 		Files: []inspect.FileInfo{{Path: "/a", Scope: "exclusive", Users: []inspect.User{}}}}
@@ -86,17 +87,12 @@ func TestReportJSONChunked(t *testing.T) {
 	if err := writeJSON(&one, r); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeReportJSON(&chunked, r); err != nil {
+	head := *r
+	head.Operators = []inspect.OperatorInfo{}
+	if err := writeReportRows(&chunked, &head, len(r.Operators), func(i int) inspect.OperatorInfo { return r.Operators[i] }); err != nil {
 		t.Fatal(err)
 	}
-	if one.String() != chunked.String() {
-		a, b := one.String(), chunked.String()
-		i := 0
-		for i < min(len(a), len(b)) && a[i] == b[i] {
-			i++
-		}
-		t.Fatalf("differ at byte %d of %d/%d: %q vs %q", i, len(a), len(b), a[max(i-40, 0):min(i+40, len(a))], b[max(i-40, 0):min(i+40, len(b))])
-	}
+	sameBytes(t, "report", one.String(), chunked.String())
 	if !strings.Contains(one.String(), fmt.Sprintf(`"id": "%032x"`, len(r.Operators)-1)) {
 		t.Error("the last operator is missing")
 	}
@@ -128,13 +124,7 @@ func TestOperatorJSON(t *testing.T) {
 			if err := writeReportRows(&chunked, head, len(s.Operators), func(i int) inspect.OperatorInfo { return inspect.Operator(s, opt, i) }); err != nil {
 				t.Fatal(err)
 			}
-			if a, b := one.String(), chunked.String(); a != b {
-				i := 0
-				for i < min(len(a), len(b)) && a[i] == b[i] {
-					i++
-				}
-				t.Fatalf("%s: differ at byte %d of %d/%d: %q vs %q", e.Name, i, len(a), len(b), a[max(i-60, 0):min(i+40, len(a))], b[max(i-60, 0):min(i+40, len(b))])
-			}
+			sameBytes(t, e.Name, one.String(), chunked.String())
 			for _, k := range []string{`"skew"`, `"derived_from"`, `"opaque"`, `"params"`, `"key_groups"`, `"entries"`, `"notes"`, `\u003c`, `"users"`} {
 				if strings.Contains(one.String(), k) {
 					seen[k]++
@@ -195,4 +185,18 @@ func TestSpliceWriter(t *testing.T) {
 			t.Errorf("writes of %d: %q (%v)", size, out.String(), err)
 		}
 	}
+}
+
+// sameBytes fails the test at the first byte where got differs from want,
+// showing both around it.
+func sameBytes(t *testing.T, name, want, got string) {
+	t.Helper()
+	if want == got {
+		return
+	}
+	i := 0
+	for i < min(len(want), len(got)) && want[i] == got[i] {
+		i++
+	}
+	t.Fatalf("%s: differ at byte %d of %d/%d: %q vs %q", name, i, len(want), len(got), want[max(i-60, 0):min(i+40, len(want))], got[max(i-60, 0):min(i+40, len(got))])
 }

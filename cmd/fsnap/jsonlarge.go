@@ -11,22 +11,12 @@ import (
 	"github.com/fsnap/fsnap/inspect"
 )
 
-// writeReportJSON prints an inspect report as writeJSON does. A report of
-// many operators has its operators array encoded in chunks on every core
-// (by operatorJSON), and written in order: for a million operators the
-// encoding is half a command's CPU. The bytes are the same either way.
-func writeReportJSON(w io.Writer, r *inspect.Report) error {
-	if len(r.Operators) < 2*jsonChunk {
-		return writeJSON(w, r)
-	}
-	head := *r
-	head.Operators = []inspect.OperatorInfo{}
-	return writeReportRows(w, &head, len(r.Operators), func(i int) inspect.OperatorInfo { return r.Operators[i] })
-}
-
 // writeReportRows prints head, whose operators are empty, with n operators
-// made by row (inspect.Operator: a large report is then never held whole).
-// The head is encoded as it goes too: with --files it is most of the bytes.
+// made by row (inspect.Operator: a large report is then never held whole),
+// as writeJSON prints the whole report. The operators are encoded in
+// chunks on every core (by operatorJSON) and written in order: for a
+// million operators the encoding is half a command's CPU. The head is
+// encoded as it goes too: with --files it is most of the bytes.
 func writeReportRows(w io.Writer, head *inspect.Report, n int, row func(i int) inspect.OperatorInfo) error {
 	sp := &spliceWriter{w: w, mark: []byte("\n  \"operators\": []"), insert: func(w io.Writer) error {
 		return writeOperatorChunks(w, n, row)

@@ -163,6 +163,7 @@ func (e *exitError) Error() string {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	widenPipe(os.Stdout)
 	// FSNAP_CPUPROFILE=FILE writes a CPU profile of the run: how the
 	// performance figures in the README were analysed.
 	if p := os.Getenv("FSNAP_CPUPROFILE"); p != "" {
@@ -173,7 +174,6 @@ func main() {
 			os.Exit(code)
 		}
 	}
-	widenPipe(os.Stdout)
 	os.Exit(run(ctx, os.Args[1:], &env{stdout: os.Stdout, stderr: os.Stderr}))
 }
 
