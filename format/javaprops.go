@@ -152,6 +152,7 @@ func (c *trailerCache) get(b []byte) (*CheckpointProperties, bool) {
 func (c *trailerCache) put(b []byte, p *CheckpointProperties) {
 	v := *p
 	v.Raw = nil
+	v.Type = v.Type.clone() // the cache outlives the input it was decoded from
 	c.mu.Lock()
 	if len(c.m) >= trailerCacheSize {
 		clear(c.m)

@@ -69,17 +69,39 @@ const MaxMetadataFileSize = 4 << 30
 // ParseMetadata parses the bytes of a _metadata file. The result aliases b
 // (inline state and ASCII strings are not copied): do not modify b afterwards.
 func ParseMetadata(b []byte) (*Metadata, error) {
-	return ParseMetadataFunc(b, nil)
+	return ParseMetadataWith(b, ParseOptions{})
 }
 
-// ParseMetadataFunc is ParseMetadata calling parsed(m, n) whenever the
-// first n operators of m are complete, so that a consumer (on another
-// goroutine) can start on them while the rest is parsed. m.Operators has
-// its final length from the first call; operators from n on and the other
-// fields after the operators (Properties) are being written until
-// ParseMetadataFunc returns. On an error the partial m must be dropped.
-func ParseMetadataFunc(b []byte, parsed func(m *Metadata, n int)) (*Metadata, error) {
-	p := parser{d: binio.NewDecoder(b, 0), parsed: parsed}
+// ParseOptions change how ParseMetadataWith parses.
+type ParseOptions struct {
+	// Copy makes a result that does not refer to the input: strings and
+	// inline bytes are copied (a string repeated nearby, once), so the
+	// input may be reused or freed, in part while parsing (Consumed).
+	// Parsing takes a little longer; a large file's model then no longer
+	// holds the whole file.
+	Copy bool
+	// Consumed, with Copy, is called now and then with the length of the
+	// input's prefix the parser is done with: the caller may free it.
+	Consumed func(n int)
+	// Parsed is called whenever the first n operators of m are complete,
+	// so that a consumer (on another goroutine) can start on them while the
+	// rest is parsed. m.Operators has its final length from the first call;
+	// operators from n on and the other fields after the operators
+	// (Properties) are being written until ParseMetadataWith returns. On an
+	// error the partial m must be dropped.
+	Parsed func(m *Metadata, n int)
+}
+
+// consumedStep is how far the parser goes between Consumed calls.
+var consumedStep = 4 << 20 // a variable for the tests
+
+// ParseMetadataWith is ParseMetadata with options.
+func ParseMetadataWith(b []byte, o ParseOptions) (*Metadata, error) {
+	p := parser{d: binio.NewDecoder(b, 0), parsed: o.Parsed}
+	if o.Copy {
+		p.own = newOwner()
+		p.consumed = o.Consumed
+	}
 	m := p.metadata()
 	if err := p.d.Err(); err != nil {
 		var be *binio.Error
@@ -111,6 +133,29 @@ type parser struct {
 	version int32
 	verErr  error
 	parsed  func(m *Metadata, n int)
+	own     *owner // set to copy what the result keeps (ParseOptions.Copy)
+
+	consumed func(n int)
+	released int // the prefix last reported to consumed
+}
+
+// utf reads a Java UTF string, copied when the parse owns its result.
+func (p *parser) utf(what string) string {
+	s := p.d.UTF(what)
+	if p.own != nil {
+		return p.own.str(s)
+	}
+	return s
+}
+
+// kept reads n bytes the result keeps, copied when the parse owns its
+// result.
+func (p *parser) kept(n int, what string) []byte {
+	b := p.d.Bytes(n, what)
+	if p.own != nil {
+		return p.own.bytes(b)
+	}
+	return b
 }
 
 // Minimum encoded sizes, used to bound counts before allocating.
@@ -177,6 +222,10 @@ func (p *parser) metadata() *Metadata {
 			if p.parsed != nil {
 				p.parsed(m, i+1)
 			}
+			if p.consumed != nil && d.Pos()-p.released >= consumedStep {
+				p.released = d.Pos()
+				p.consumed(p.released)
+			}
 		}
 	}
 	if d.Failed() {
@@ -195,6 +244,9 @@ func (p *parser) metadata() *Metadata {
 			return nil
 		}
 		m.Properties = props
+		if p.own != nil {
+			m.Properties = cloneProperties(props)
+		}
 	} else if d.Remaining() > 0 {
 		d.Failf("%d bytes after the last operator (version %d files end there)", d.Remaining(), p.version)
 	}
@@ -219,8 +271,8 @@ func (p *parser) masterState(ms *MasterState) {
 	}
 	end := d.Pos() + int(n)
 	ms.Version = d.I32("master state version")
-	ms.Name = d.UTF("master state name")
-	ms.Payload = d.Bytes(d.Count("master state payload length", 1), "master state payload")
+	ms.Name = p.utf("master state name")
+	ms.Payload = p.kept(d.Count("master state payload length", 1), "master state payload")
 	if !d.Failed() && d.Pos() != end {
 		d.Failf("master state block declares %d bytes but its fields end %d bytes from there", n, d.Pos()-(end-int(n)))
 	}
@@ -229,8 +281,8 @@ func (p *parser) masterState(ms *MasterState) {
 func (p *parser) operator(op *OperatorState) {
 	d := p.d
 	if p.version >= 5 {
-		op.Name = d.UTF("operator name")
-		op.UID = d.UTF("operator uid")
+		op.Name = p.utf("operator name")
+		op.UID = p.utf("operator uid")
 	}
 	copy(op.ID[:], d.Bytes(16, "operator id"))
 	op.Parallelism = d.I32("parallelism")
@@ -356,7 +408,7 @@ func (p *parser) operatorHandle(what string) *OperatorStateHandle {
 		h.States = p.a.opStates.take(n)
 		for i := range h.States {
 			s := &h.States[i]
-			s.Name = d.UTF("operator state name")
+			s.Name = p.utf("operator state name")
 			mat := d.Offset()
 			s.Mode = DistributionMode(d.U8("distribution mode"))
 			if s.Mode > Broadcast && !d.Failed() {
@@ -366,7 +418,7 @@ func (p *parser) operatorHandle(what string) *OperatorStateHandle {
 		}
 	}
 	if code == fileMergingPartitionableCode {
-		h.FileMerging = &FileMergingDirs{TaskOwnedDir: d.UTF("task-owned dir"), SharedDir: d.UTF("shared dir")}
+		h.FileMerging = &FileMergingDirs{TaskOwnedDir: p.utf("task-owned dir"), SharedDir: p.utf("shared dir")}
 		h.FileMerging.Empty = p.boolean("file-merging empty flag")
 		dat := d.Offset()
 		h.Delegate = p.streamHandle("stream")
@@ -474,7 +526,7 @@ func (p *parser) keyGroupsHandle(code KeyedHandleType, what string) *KeyGroupsHa
 	}
 	h.Delegate = p.streamHandle("stream")
 	if code == KeyGroupsHandleV2 {
-		h.HandleID = d.UTF("state handle id")
+		h.HandleID = p.utf("state handle id")
 	}
 	return h
 }
@@ -484,7 +536,7 @@ func (p *parser) incrementalHandle(code KeyedHandleType, what string) *Increment
 	h := p.a.incr.new()
 	h.Type = code
 	h.CheckpointID = d.I64("checkpoint id")
-	h.BackendIdentifier = d.UTF("backend identifier")
+	h.BackendIdentifier = p.utf("backend identifier")
 	h.Range = p.keyGroupRange(what)
 	if code == IncrementalHandleV2 {
 		h.CheckpointedSize = d.I64("checkpointed size")
@@ -493,7 +545,7 @@ func (p *parser) incrementalHandle(code KeyedHandleType, what string) *Increment
 	h.SharedState = p.namedHandles("shared state")
 	h.PrivateState = p.namedHandles("private state")
 	if code == IncrementalHandleV2 {
-		h.HandleID = d.UTF("state handle id")
+		h.HandleID = p.utf("state handle id")
 	}
 	return h
 }
@@ -506,7 +558,7 @@ func (p *parser) namedHandles(what string) []NamedHandle {
 	}
 	out := p.a.named.take(n)
 	for i := range out {
-		out[i].LocalPath = d.UTF("local path")
+		out[i].LocalPath = p.utf("local path")
 		out[i].Handle = p.streamHandle("file")
 		if d.Failed() {
 			return nil
@@ -534,7 +586,7 @@ func (p *parser) changelogHandle(code KeyedHandleType, what string) *ChangelogHa
 	if code == ChangelogHandleV2 {
 		h.CheckpointID = d.I64("checkpoint id")
 	}
-	h.HandleID = d.UTF("state handle id")
+	h.HandleID = p.utf("state handle id")
 	return h
 }
 
@@ -564,10 +616,10 @@ func (p *parser) changelogBytesHandle(what string) *ChangelogBytesHandle {
 		h.Changes = make([]StateChange, n)
 		for i := range h.Changes {
 			h.Changes[i].KeyGroup = d.I32("change key group")
-			h.Changes[i].Data = d.Bytes(d.Count("change length", 1), "change bytes")
+			h.Changes[i].Data = p.kept(d.Count("change length", 1), "change bytes")
 		}
 	}
-	h.HandleID = d.UTF("state handle id")
+	h.HandleID = p.utf("state handle id")
 	return h
 }
 
@@ -587,9 +639,9 @@ func (p *parser) changelogFileHandle(code KeyedHandleType, what string) *Changel
 	}
 	h.StateSize = d.I64("state size")
 	h.CheckpointedSize = d.I64("checkpointed size")
-	h.HandleID = d.UTF("state handle id")
+	h.HandleID = p.utf("state handle id")
 	if code == ChangelogFileIncrementV2 {
-		h.StorageIdentifier = d.UTF("storage identifier")
+		h.StorageIdentifier = p.utf("storage identifier")
 	}
 	return h
 }
@@ -606,8 +658,8 @@ func (p *parser) streamHandle(what string) StreamHandle {
 		return nil
 	case ByteStream:
 		h := p.a.bytes.new()
-		h.Name = d.UTF("handle name")
-		h.Data = d.Bytes(d.Count("inline length", 1), "inline bytes")
+		h.Name = p.utf("handle name")
+		h.Data = p.kept(d.Count("inline length", 1), "inline bytes")
 		if h.Data == nil && !d.Failed() {
 			h.Data = []byte{}
 		}
@@ -616,14 +668,14 @@ func (p *parser) streamHandle(what string) StreamHandle {
 		h := p.a.file.new()
 		sat := d.Offset()
 		h.Size = d.I64("file size")
-		h.Path = d.UTF("file path")
+		h.Path = p.utf("file path")
 		if h.Size < 0 && !d.Failed() {
 			d.FailAt(sat, "%s: negative file size %d", what, h.Size)
 		}
 		return h
 	case RelativeFileStream:
 		h := p.a.relative.new()
-		h.RelativePath = d.UTF("relative path")
+		h.RelativePath = p.utf("relative path")
 		sat := d.Offset()
 		h.Size = d.I64("file size")
 		if h.Size < 0 && !d.Failed() {
@@ -645,8 +697,8 @@ func (p *parser) streamHandle(what string) StreamHandle {
 		if h.Scope != SegmentExclusive && h.Scope != SegmentShared && !d.Failed() {
 			d.FailAt(cat, "%s: unknown segment scope %d", what, h.Scope)
 		}
-		h.Path = d.UTF("segment file path")
-		h.LogicalFileID = d.UTF("logical file id")
+		h.Path = p.utf("segment file path")
+		h.LogicalFileID = p.utf("logical file id")
 		return h
 	case EmptySegmentFile:
 		return &EmptySegmentFileHandle{}
@@ -692,7 +744,7 @@ func (p *parser) channelHandle(h *ChannelStateHandle, what string, input bool) {
 	if h.Type == MergedInputChannelHandle || h.Type == MergedResultSubpartHandle {
 		h.StateSize = d.I64("state size")
 		h.Delegate = p.streamHandle("stream")
-		h.MergedOffsets = d.Bytes(d.Count("merged offsets length", 1), "merged offsets")
+		h.MergedOffsets = p.kept(d.Count("merged offsets length", 1), "merged offsets")
 		if h.MergedOffsets == nil && !d.Failed() {
 			h.MergedOffsets = []byte{}
 		}

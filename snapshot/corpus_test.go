@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -270,7 +271,8 @@ func TestRefsMatchUsers(t *testing.T) {
 
 // TestCorpusPipelinedParse holds the model ParsePipelined builds while
 // parsing to the one built after: the same for every corpus file,
-// handed over one operator at a time, and the same errors for truncated
+// handed over one operator at a time, also when the bytes are released
+// (overwritten here) after the parse, and the same errors for truncated
 // bytes.
 func TestCorpusPipelinedParse(t *testing.T) {
 	defer func(m, b int) { pipelineMin, pipelineBatch = m, b }(pipelineMin, pipelineBatch)
@@ -285,20 +287,42 @@ func TestCorpusPipelinedParse(t *testing.T) {
 			t.Fatalf("%s: %v", e.Name, err)
 		}
 		want := FromMetadata(e.Dir, int64(len(b)), m)
-		got, err := ParsePipelined(e.Dir, b)
+		got, err := ParsePipelined(e.Dir, b, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", e.Name, err)
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: the pipelined model differs", e.Name)
 		}
+		if got, err = parseReleasing(t, e.Dir, b); err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: the model parsed to be released differs (%v)", e.Name, err)
+		}
 		if len(got.Operators) == 0 || len(got.Files) == 0 {
 			continue
 		}
 		short := b[:len(b)*2/3]
 		_, werr := format.ParseMetadata(short)
-		if _, err := ParsePipelined(e.Dir, short); err == nil || werr == nil || err.Error() != werr.Error() {
+		if _, err := ParsePipelined(e.Dir, short, nil); err == nil || werr == nil || err.Error() != werr.Error() {
 			t.Errorf("%s truncated: pipelined error %v, want %v", e.Name, err, werr)
 		}
 	}
+}
+
+// parseReleasing is ParsePipelined with release, on a copy of b that is
+// overwritten as it is released and wholly once parsed: the model must not
+// see it.
+func parseReleasing(t *testing.T, dir string, b []byte) (*Snapshot, error) {
+	c := bytes.Clone(b)
+	done := 0
+	s, err := ParsePipelined(dir, c, func(n int) {
+		if n < done || n > len(c) {
+			t.Fatalf("released %d bytes after %d, of %d", n, done, len(c))
+		}
+		done = n
+		clear(c[:n])
+	})
+	for i := range c {
+		c[i] = 0xEE
+	}
+	return s, err
 }

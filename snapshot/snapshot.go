@@ -212,9 +212,20 @@ func Parse(dir string, metadata []byte) (*Snapshot, error) {
 // file's model is built on a second goroutine while it is parsed (the
 // model costs about two thirds of the parse, and they overlap). Callers
 // parsing several files at once keep their cores busy with Parse.
-func ParsePipelined(dir string, metadata []byte) (*Snapshot, error) {
+//
+// With release set, the model does not refer to metadata (its strings are
+// copied, see format.ParseOptions.Copy) and release is called with the
+// length of metadata's prefix parsed so far, now and then while parsing:
+// the caller may free that memory, and all of it once ParsePipelined
+// returns. A 100 MB file is then not held while its model is.
+func ParsePipelined(dir string, metadata []byte, release func(n int)) (*Snapshot, error) {
+	opts := format.ParseOptions{Copy: release != nil, Consumed: release}
 	if len(metadata) < pipelineMin || runtime.GOMAXPROCS(0) < 2 {
-		return Parse(dir, metadata)
+		m, err := format.ParseMetadataWith(metadata, opts)
+		if err != nil {
+			return nil, err
+		}
+		return FromMetadata(dir, int64(len(metadata)), m), nil
 	}
 	type progress struct {
 		m *format.Metadata
@@ -228,12 +239,13 @@ func ParsePipelined(dir string, metadata []byte) (*Snapshot, error) {
 	go func() {
 		defer close(ready)
 		sent := 0
-		parsed, err = format.ParseMetadataFunc(metadata, func(m *format.Metadata, n int) {
+		opts.Parsed = func(m *format.Metadata, n int) {
 			if n-sent >= pipelineBatch || n == len(m.Operators) {
 				ready <- progress{m, n}
 				sent = n
 			}
-		})
+		}
+		parsed, err = format.ParseMetadataWith(metadata, opts)
 	}()
 	var b *builder
 	for p := range ready {

@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -106,12 +107,15 @@ func Check(ctx context.Context, snap *snapshot.Snapshot, src *snapsrc.Source, op
 	r.Checked.BytesWalked, r.Checked.Entries = c.count.bytes.Load(), c.count.entries.Load()
 	r.Checked.Opaque = int(c.count.opaque.Load())
 	r.Relocatable = true
-	for _, f := range c.findings {
-		if f.Code.IsRelocatability() {
-			r.Relocatable = false
+	r.Findings = make([]Finding, 0, c.count.findings)
+	for _, chunk := range c.findings {
+		for _, f := range chunk {
+			if f.Code.IsRelocatability() {
+				r.Relocatable = false
+			}
 		}
+		r.Findings = append(r.Findings, chunk...)
 	}
-	r.Findings = c.findings
 	r.finish()
 	return r, ctx.Err()
 }
@@ -124,8 +128,11 @@ type checker struct {
 	ref  *store.SnapshotRef // src.Ref
 	opts Options
 
-	mu       sync.Mutex
-	findings []Finding
+	mu sync.Mutex
+	// findings are kept in chunks and copied once into the report: a
+	// slice grown by append to a hundred thousand findings (an edited
+	// file's uid mismatches) leaves five times their size behind it.
+	findings [][]Finding
 	report   *Report
 
 	files  map[*snapshot.File]*fileInfo
@@ -143,6 +150,7 @@ type checker struct {
 	// apart from mu: every handle adds to it.
 	count struct {
 		headers, walked, bytes, entries, opaque atomic.Int64
+		findings                                int // under mu
 	}
 }
 
@@ -174,8 +182,30 @@ func (c *checker) add(code Code, p place, msg string, opt ...func(*Finding)) {
 		o(&f)
 	}
 	c.mu.Lock()
-	c.findings = append(c.findings, f)
+	if n := len(c.findings); n == 0 || len(c.findings[n-1]) == cap(c.findings[n-1]) {
+		c.findings = append(c.findings, make([]Finding, 0, findingChunk))
+	}
+	last := &c.findings[len(c.findings)-1]
+	*last = append(*last, f)
+	c.count.findings++
 	c.mu.Unlock()
+}
+
+const findingChunk = 256
+
+// found says whether a finding of any of codes was made so far (the checks
+// on other goroutines may still be adding theirs).
+func (c *checker) found(codes ...Code) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, chunk := range c.findings {
+		for _, f := range chunk {
+			if slices.Contains(codes, f.Code) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func atKeyGroup(kg int32) func(*Finding) { return func(f *Finding) { f.KeyGroup = i32p(kg) } }

@@ -21,12 +21,9 @@ func (c *checker) rocksInstances() error {
 	}
 	// Files already found missing or broken make the instance fail to open
 	// for a reason already reported.
-	for _, f := range c.findings {
-		switch f.Code {
-		case RocksDBFilesIncomplete, RocksDBCurrentMismatch, RocksDBSSTCorrupt, FileMissing, FileTruncated,
-			FileSizeDiffers, StoreError, UnsafeAbsolutePath, UnsafeRelativePath, HeaderUnreadable:
-			return nil
-		}
+	if c.found(RocksDBFilesIncomplete, RocksDBCurrentMismatch, RocksDBSSTCorrupt, FileMissing, FileTruncated,
+		FileSizeDiffers, StoreError, UnsafeAbsolutePath, UnsafeRelativePath, HeaderUnreadable) {
+		return nil
 	}
 	if !rocks.Available {
 		c.add(RocksDBNotOpened, place{op: -1, sub: -1}, "this build cannot open RocksDB: the instances' SST blocks were not checked (a build with RocksDB checks them)")

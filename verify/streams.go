@@ -17,14 +17,31 @@ import (
 	"github.com/fsnap/fsnap/snapshot"
 )
 
-// A stream task is one state stream to read.
+// A stream task is one state stream to read. (Kept small: a large
+// checkpoint has one per subtask, hundreds of thousands.)
 type streamTask struct {
-	p      place
-	maxPar int32
-	kg     *format.KeyGroupsHandle // keyed (managed or raw)
-	raw    bool
-	oh     *format.OperatorStateHandle
-	inc    *format.IncrementalHandle
+	op, sub int32
+	maxPar  int32
+	raw     bool // in the raw keyed slot
+	// h is a *format.KeyGroupsHandle or a *format.IncrementalHandle
+	// (keyed), or a *format.OperatorStateHandle (managed operator state).
+	h any
+}
+
+func (t *streamTask) place() place {
+	slot := snapshot.SlotManagedKeyed
+	switch {
+	case t.raw:
+		slot = snapshot.SlotRawKeyed
+	case isOperatorTask(t):
+		slot = snapshot.SlotManagedOperator
+	}
+	return place{op: int(t.op), sub: t.sub, slot: slot}
+}
+
+func isOperatorTask(t *streamTask) bool {
+	_, ok := t.h.(*format.OperatorStateHandle)
+	return ok
 }
 
 // Limits on what is read into memory at once.
@@ -52,14 +69,14 @@ func (c *checker) streams() error {
 			if st.Finished {
 				continue
 			}
-			at := func(slot snapshot.Slot) place { return place{op: i, sub: st.Index, slot: slot} }
+			task := func(h any, slot snapshot.Slot) streamTask {
+				return streamTask{op: int32(i), sub: st.Index, maxPar: op.MaxParallelism, raw: slot == snapshot.SlotRawKeyed, h: h}
+			}
 			var keyed func(h format.KeyedStateHandle, slot snapshot.Slot)
 			keyed = func(h format.KeyedStateHandle, slot snapshot.Slot) {
 				switch h := h.(type) {
-				case *format.KeyGroupsHandle:
-					tasks = append(tasks, streamTask{p: at(slot), maxPar: op.MaxParallelism, kg: h, raw: slot == snapshot.SlotRawKeyed})
-				case *format.IncrementalHandle:
-					tasks = append(tasks, streamTask{p: at(slot), maxPar: op.MaxParallelism, inc: h})
+				case *format.KeyGroupsHandle, *format.IncrementalHandle:
+					tasks = append(tasks, task(h, slot))
 				case *format.ChangelogHandle:
 					for _, k := range h.Materialized {
 						if k != nil {
@@ -82,7 +99,7 @@ func (c *checker) streams() error {
 				keyed(st.RawKeyedState, snapshot.SlotRawKeyed)
 			}
 			if h := st.ManagedOperatorState; h != nil && h.Delegate != nil {
-				tasks = append(tasks, streamTask{p: at(snapshot.SlotManagedOperator), oh: h})
+				tasks = append(tasks, task(h, snapshot.SlotManagedOperator))
 			}
 			if h := st.RawOperatorState; h != nil && h.Delegate != nil {
 				c.opaque() // written by user code
@@ -99,15 +116,17 @@ func (c *checker) streams() error {
 	var sstOnce sync.Map
 	return parallel(c.ctx, workers, len(tasks), func(i int) {
 		t := &tasks[i]
-		switch {
-		case t.kg != nil && t.raw:
-			c.rawKeyed(t)
-		case t.kg != nil:
-			c.keyed(t)
-		case t.oh != nil:
-			c.operator(t)
-		case t.inc != nil:
-			c.rocks(t, &sstOnce)
+		switch h := t.h.(type) {
+		case *format.KeyGroupsHandle:
+			if t.raw {
+				c.rawKeyed(t, h)
+			} else {
+				c.keyed(t, h)
+			}
+		case *format.OperatorStateHandle:
+			c.operator(t, h)
+		case *format.IncrementalHandle:
+			c.rocks(t, h, &sstOnce)
 		}
 	})
 }
@@ -167,8 +186,7 @@ func (c *checker) streamErr(p place, err error, header bool) {
 // keyed checks a managed keyed stream: its header decodes and its offsets
 // fit it; deep, every key group walks to its end mark exactly where the
 // next block begins.
-func (c *checker) keyed(t *streamTask) {
-	h := t.kg
+func (c *checker) keyed(t *streamTask, h *format.KeyGroupsHandle) {
 	if c.badKeyed[h] || h.Delegate == nil || t.maxPar < 1 || t.maxPar > maxKeyGroups {
 		return
 	}
@@ -177,7 +195,7 @@ func (c *checker) keyed(t *streamTask) {
 		return
 	}
 	defer src.close()
-	p := t.p
+	p := t.place()
 	p.file = src.name
 	ks, err := state.OpenKeyed(src.r, src.size, state.KeyGroupsOf(h), state.KeyedOptions{Name: src.name, MaxParallelism: t.maxPar})
 	if err != nil {
@@ -457,8 +475,7 @@ func snappyCode(sn *state.SnappyError) Code {
 // reads the one Flink itself wrote there: legacy heap timers
 // (InternalTimerServiceSerializationProxy, before Flink 1.10), one proxy per
 // key group filling the block exactly.
-func (c *checker) rawKeyed(t *streamTask) {
-	h := t.kg
+func (c *checker) rawKeyed(t *streamTask, h *format.KeyGroupsHandle) {
 	if c.badKeyed[h] || h.Delegate == nil {
 		return
 	}
@@ -467,7 +484,7 @@ func (c *checker) rawKeyed(t *streamTask) {
 		return
 	}
 	defer src.close()
-	p := t.p
+	p := t.place()
 	p.file = src.name
 	// Block g spans from its offset to the next larger offset.
 	type blk struct {
@@ -538,13 +555,12 @@ func (c *checker) rawKeyed(t *streamTask) {
 // operator checks a managed operator state stream: the header decodes and
 // names the metadata's states; deep, every element is read (and measured
 // by its serializer where fsnap knows it).
-func (c *checker) operator(t *streamTask) {
-	h := t.oh
+func (c *checker) operator(t *streamTask, h *format.OperatorStateHandle) {
 	if c.badOper[h] {
 		return
 	}
 	if c.opts.Level >= LevelDeep {
-		c.operatorStream(t)
+		c.operatorStream(t, h)
 		return
 	}
 	// A header found clean is clean for every handle naming the same bytes
@@ -557,7 +573,7 @@ func (c *checker) operator(t *streamTask) {
 		c.counted(1, 0, 0, 0)
 		return
 	}
-	if c.operatorStream(t) && !seen {
+	if c.operatorStream(t, h) && !seen {
 		c.mu.Lock()
 		if c.cleanOpers == nil {
 			c.cleanOpers = map[operKey]*format.OperatorStateHandle{}
@@ -595,14 +611,13 @@ func sameOperatorState(a, b format.NamedOperatorState) bool {
 
 // operatorStream checks an operator stream (deep: walks it) and reports
 // whether it found nothing to say.
-func (c *checker) operatorStream(t *streamTask) (clean bool) {
-	h := t.oh
+func (c *checker) operatorStream(t *streamTask, h *format.OperatorStateHandle) (clean bool) {
 	src, ok := c.open(h.Delegate)
 	if !ok {
 		return false
 	}
 	defer src.close()
-	p := t.p
+	p := t.place()
 	p.file = src.name
 	ops, err := state.OpenOperator(src.r, src.size, h.States, src.name)
 	if err != nil {
@@ -680,9 +695,8 @@ var sstMagic = map[uint64]string{
 // rocks checks a RocksDB native handle: the meta stream decodes, the file
 // list has CURRENT and the MANIFEST that CURRENT names; deep, every SST
 // ends with a table magic number.
-func (c *checker) rocks(t *streamTask, sstOnce *sync.Map) {
-	h := t.inc
-	p := t.p
+func (c *checker) rocks(t *streamTask, h *format.IncrementalHandle, sstOnce *sync.Map) {
+	p := t.place()
 	if h.MetaStateHandle == nil {
 		return
 	}

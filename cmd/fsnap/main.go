@@ -178,7 +178,6 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, e *env) int {
-	store.KeptLocalFiles.Store(1)
 	defer currentGC().restore() // loadSnapshot may change them
 	// Every URL in output and errors goes through one redactor, which also
 	// removes the secrets of the URLs given as arguments.

@@ -23,12 +23,17 @@ func Load(ctx context.Context, ref string, allow ...store.Scope) (*snapshot.Snap
 // LoadRef parses the metadata of a snapshot already located (see
 // store.Location.SnapshotAt).
 func LoadRef(ctx context.Context, sr *store.SnapshotRef, allow ...store.Scope) (*snapshot.Snapshot, *Source, error) {
-	b, err := sr.ReadAllKept(ctx, sr.MetadataKey, snapshot.MaxMetadataSize)
+	b, release, err := sr.ReadAllReleasable(ctx, sr.MetadataKey, snapshot.MaxMetadataSize)
 	if err != nil {
 		sr.Close()
 		return nil, nil, err
 	}
-	s, err := snapshot.ParsePipelined(sr.NameOf(sr.Prefix), b)
+	// A large local file's model copies what it keeps, so the file's
+	// memory is given back as it is parsed, not held for the whole command.
+	s, err := snapshot.ParsePipelined(sr.NameOf(sr.Prefix), b, release)
+	if release != nil {
+		release(len(b))
+	}
 	if err != nil {
 		sr.Close()
 		return nil, nil, fmt.Errorf("%s: %w", sr.NameOf(sr.MetadataKey), err)

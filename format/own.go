@@ -1,0 +1,94 @@
+package format
+
+import (
+	"bytes"
+	"strings"
+	"unsafe"
+)
+
+// owner copies what a parse keeps (strings, inline bytes) out of the input,
+// so that the input can be given back while the model lives on: a 100 MB
+// _metadata is then not held for as long as its model, only the strings
+// in it, each repeated string once where it repeats nearby (RocksDB file
+// names, shared paths, state names).
+type owner struct {
+	chunk []byte
+	seen  [1 << 12]string // direct-mapped: the last string seen per slot
+}
+
+const ownChunk = 256 << 10
+
+func newOwner() *owner { return &owner{} }
+
+// str returns s (which aliases the input) copied, or an equal string
+// copied before.
+func (o *owner) str(s string) string {
+	if s == "" {
+		return ""
+	}
+	slot := &o.seen[slotOf(s)]
+	if *slot == s {
+		return *slot
+	}
+	c := o.bytes([]byte(s))
+	*slot = unsafe.String(&c[0], len(c))
+	return *slot
+}
+
+// slotOf places s in owner.seen by its length and its first and last
+// eight bytes, where names differ (UUIDs, numbered RocksDB files, paths
+// ending in them): a fifth of the time of a full hash, and a collision only
+// costs a second copy.
+func slotOf(s string) uint {
+	var a, b uint64
+	if len(s) >= 8 {
+		a, b = le64(s), le64(s[len(s)-8:])
+	} else {
+		for i := range len(s) {
+			a = a<<8 | uint64(s[i])
+		}
+	}
+	h := (a ^ b*0x9e3779b97f4a7c15 ^ uint64(len(s))) * 0xff51afd7ed558ccd
+	return uint(h >> (64 - 12))
+}
+
+func le64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// bytes returns a copy of b (nil stays nil, empty stays empty).
+func (o *owner) bytes(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	if len(b) == 0 {
+		return []byte{} // not b[:0:0], which would still point into the input
+	}
+	if len(b) > ownChunk/8 {
+		return bytes.Clone(b)
+	}
+	if len(o.chunk)+len(b) > cap(o.chunk) {
+		o.chunk = make([]byte, 0, ownChunk)
+	}
+	start := len(o.chunk)
+	o.chunk = append(o.chunk, b...)
+	return o.chunk[start:len(o.chunk):len(o.chunk)]
+}
+
+// cloneProperties is p with nothing aliasing the input.
+func cloneProperties(p *CheckpointProperties) *CheckpointProperties {
+	c := *p
+	c.Raw = bytes.Clone(p.Raw)
+	c.Type = p.Type.clone()
+	return &c
+}
+
+func (t SnapshotType) clone() SnapshotType {
+	t.Name = strings.Clone(t.Name)
+	t.SharingFilesStrategy = strings.Clone(t.SharingFilesStrategy)
+	t.FormatType = strings.Clone(t.FormatType)
+	t.PostCheckpointAction = strings.Clone(t.PostCheckpointAction)
+	return t
+}

@@ -1,0 +1,76 @@
+package format
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"unsafe"
+
+	"github.com/fsnap/fsnap/internal/corpus"
+)
+
+// TestParseCopyOwnsItsResult: a parse with Copy gives the model of a plain
+// parse of every corpus file although its input is overwritten as soon as
+// the parser reports it consumed (here after every operator) and wholly
+// once parsed; and the input it reports consumed only grows.
+func TestParseCopyOwnsItsResult(t *testing.T) {
+	defer func(s int) { consumedStep = s }(consumedStep)
+	consumedStep = 1
+	for _, e := range corpus.Require(t) {
+		b, err := os.ReadFile(filepath.Join(e.Dir, MetadataFileName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, werr := ParseMetadata(b)
+		c := bytes.Clone(b)
+		done, calls := 0, 0
+		got, err := ParseMetadataWith(c, ParseOptions{Copy: true, Consumed: func(n int) {
+			if n <= done || n > len(c) {
+				t.Fatalf("%s: consumed %d bytes after %d, of %d", e.Name, n, done, len(c))
+			}
+			done, calls = n, calls+1
+			for i := range c[:n] {
+				c[i] = 0xEE
+			}
+		}})
+		for i := range c {
+			c[i] = 0xEE
+		}
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("%s: %v, want %v", e.Name, err, werr)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: the copied model differs from the plain one", e.Name)
+		}
+		if werr == nil && len(want.Operators) > 1 && calls == 0 {
+			t.Errorf("%s: %d operators and no consumed prefix reported", e.Name, len(want.Operators))
+		}
+	}
+}
+
+// TestParseCopyRepeats: equal strings are copied once when they repeat
+// nearby, and strings of a copied model share nothing with the input.
+func TestParseCopyRepeats(t *testing.T) {
+	o := newOwner()
+	in := []byte("000012.sst000012.sst")
+	a, b := o.str(string(in[:10])), o.str(string(in[10:]))
+	if a != "000012.sst" || b != a {
+		t.Fatalf("got %q and %q", a, b)
+	}
+	if &unsafeBytes(a)[0] != &unsafeBytes(b)[0] {
+		t.Error("a repeated string was copied twice")
+	}
+	if &unsafeBytes(a)[0] == &in[0] || &unsafeBytes(b)[0] == &in[10] {
+		t.Error("a copied string points into the input")
+	}
+	if got := o.bytes([]byte{}); got == nil || len(got) != 0 {
+		t.Errorf("empty bytes copied as %#v", got)
+	}
+	if got := o.bytes(nil); got != nil {
+		t.Errorf("nil bytes copied as %#v", got)
+	}
+}
+
+func unsafeBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
