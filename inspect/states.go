@@ -93,16 +93,23 @@ type OperatorStates struct {
 
 type headerVersions struct{ keyed, operator []int32 }
 
-// job is one stream to read.
+// job is one stream to read. (Kept small: a large checkpoint has one per
+// subtask, hundreds of thousands.)
 type job struct {
-	op      int
+	op      int32
 	subtask int32
-	slot    snapshot.Slot
 	keyed   *format.KeyGroupsHandle     // unified or heap keyed stream
 	native  *format.IncrementalHandle   // RocksDB native: header only
 	opState *format.OperatorStateHandle // operator state
 	// changelog marks non-materialized changelog changes, which are not read.
 	changelog bool
+}
+
+func (j *job) slot() snapshot.Slot {
+	if j.opState != nil {
+		return snapshot.SlotManagedOperator
+	}
+	return snapshot.SlotManagedKeyed
 }
 
 // result is what reading one stream found.
@@ -161,10 +168,10 @@ func readStates(ctx context.Context, s *snapshot.Snapshot, src *source.Source, o
 				continue
 			}
 			if st.ManagedOperatorState != nil {
-				jobs = append(jobs, job{op: i, subtask: st.Index, slot: snapshot.SlotManagedOperator, opState: st.ManagedOperatorState})
+				jobs = append(jobs, job{op: int32(i), subtask: st.Index, opState: st.ManagedOperatorState})
 			}
 			if st.ManagedKeyedState != nil {
-				jobs = appendKeyedJobs(jobs, i, st.Index, st.ManagedKeyedState)
+				jobs = appendKeyedJobs(jobs, int32(i), st.Index, st.ManagedKeyedState)
 			}
 		}
 	}
@@ -245,12 +252,12 @@ func (j job) streamKey(s *snapshot.Snapshot, walk bool) (k streamKey, ok bool) {
 	return k, k.stream.File != nil || k.stream.Inline != nil
 }
 
-func appendKeyedJobs(jobs []job, op int, sub int32, h format.KeyedStateHandle) []job {
+func appendKeyedJobs(jobs []job, op, sub int32, h format.KeyedStateHandle) []job {
 	switch h := h.(type) {
 	case *format.KeyGroupsHandle:
-		return append(jobs, job{op: op, subtask: sub, slot: snapshot.SlotManagedKeyed, keyed: h})
+		return append(jobs, job{op: op, subtask: sub, keyed: h})
 	case *format.IncrementalHandle:
-		return append(jobs, job{op: op, subtask: sub, slot: snapshot.SlotManagedKeyed, native: h})
+		return append(jobs, job{op: op, subtask: sub, native: h})
 	case *format.ChangelogHandle:
 		for _, m := range h.Materialized {
 			if m != nil {
@@ -258,7 +265,7 @@ func appendKeyedJobs(jobs []job, op int, sub int32, h format.KeyedStateHandle) [
 			}
 		}
 		if len(h.NonMaterialized) > 0 {
-			jobs = append(jobs, job{op: op, subtask: sub, slot: snapshot.SlotManagedKeyed, changelog: true})
+			jobs = append(jobs, job{op: op, subtask: sub, changelog: true})
 		}
 	}
 	return jobs
@@ -359,7 +366,7 @@ func mergeResults(s *snapshot.Snapshot, jobs []job, results []*result, walk bool
 		j := jobs[ji]
 		o := &out[j.op]
 		if r.err != nil {
-			o.notes = append(o.notes, fmt.Sprintf("subtask %d %s: %v", j.subtask, j.slot, r.err))
+			o.notes = append(o.notes, fmt.Sprintf("subtask %d %s: %v", j.subtask, j.slot(), r.err))
 		}
 		if h := r.keyedHeader; h != nil {
 			o.headers.keyed = appendUnique(o.headers.keyed, h.Version)
@@ -376,20 +383,23 @@ func mergeResults(s *snapshot.Snapshot, jobs []job, results []*result, walk bool
 				}
 				o.key = k
 			}
+			if o.states == nil { // the stream's states are usually all of them
+				o.states = make([]StateInfo, 0, len(h.States))
+			}
 			for i := range h.States {
-				si := add(j.op, j.slot, &h.States[i], j.native == nil)
+				si := add(int(j.op), j.slot(), &h.States[i], j.native == nil)
 				if r.keyedSizes != nil {
 					e, b := r.keyedSizes.StateTotal(i)
 					*si.Entries += e
 					*si.Bytes += b
-					accOf(j.op).subtaskBytes[j.subtask] += b
+					accOf(int(j.op)).subtaskBytes[j.subtask] += b
 				}
 			}
 			if j.native != nil && walk {
 				o.notes = appendUnique(o.notes, "RocksDB native state: entries and bytes per state need --rocksdb")
 			}
 			if ks := r.keyedSizes; ks != nil {
-				groups := accOf(j.op).groupBytes
+				groups := accOf(int(j.op)).groupBytes
 				for g := 0; g < ks.NumKeyGroups; g++ {
 					e, b := ks.GroupTotal(g)
 					if e == 0 {
@@ -408,9 +418,12 @@ func mergeResults(s *snapshot.Snapshot, jobs []job, results []*result, walk bool
 		}
 		if h := r.opHeader; h != nil {
 			o.headers.operator = appendUnique(o.headers.operator, h.Version)
+			if o.states == nil {
+				o.states = make([]StateInfo, 0, len(h.OperatorStates)+len(h.BroadcastStates))
+			}
 			for _, metas := range [][]state.StateMeta{h.OperatorStates, h.BroadcastStates} {
 				for i := range metas {
-					si := add(j.op, j.slot, &metas[i], true)
+					si := add(int(j.op), j.slot(), &metas[i], true)
 					for _, sz := range r.opSizes {
 						if sz.Name == metas[i].Name {
 							*si.Entries += sz.Elements
