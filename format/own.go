@@ -14,6 +14,11 @@ import (
 type owner struct {
 	chunk []byte
 	seen  [1 << 12]string // direct-mapped: the last string seen per slot
+	// The last file handle made per slot of its path: handles naming the
+	// same file (a rescaled job's shared files, every subtask's) are one,
+	// so the model's cost follows distinct files rather than handles.
+	files    [1 << 10]*FileHandle
+	relative [1 << 10]*RelativeFileHandle
 }
 
 const ownChunk = 256 << 10
@@ -33,6 +38,23 @@ func (o *owner) str(s string) string {
 	c := o.bytes([]byte(s))
 	*slot = unsafe.String(&c[0], len(c))
 	return *slot
+}
+
+// fileHandle is a handle naming a whole file.
+type fileHandle interface{ FileHandle | RelativeFileHandle }
+
+// newFile returns h made in s, or the equal handle in slot (the last one
+// made there), and leaves the one returned in slot; slot may be nil.
+func newFile[H fileHandle](s *slab[H], slot **H, h H) *H {
+	if slot != nil && *slot != nil && **slot == h {
+		return *slot
+	}
+	n := s.new()
+	*n = h
+	if slot != nil {
+		*slot = n
+	}
+	return n
 }
 
 // slotOf places s in owner.seen by its length and its first and last

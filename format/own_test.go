@@ -51,7 +51,8 @@ func TestParseCopyOwnsItsResult(t *testing.T) {
 }
 
 // TestParseCopyRepeats: equal strings are copied once when they repeat
-// nearby, and strings of a copied model share nothing with the input.
+// nearby, so are equal file handles, and strings of a copied model share
+// nothing with the input.
 func TestParseCopyRepeats(t *testing.T) {
 	o := newOwner()
 	in := []byte("000012.sst000012.sst")
@@ -64,6 +65,14 @@ func TestParseCopyRepeats(t *testing.T) {
 	}
 	if &unsafeBytes(a)[0] == &in[0] || &unsafeBytes(b)[0] == &in[10] {
 		t.Error("a copied string points into the input")
+	}
+	var files slab[RelativeFileHandle]
+	var slot *RelativeFileHandle
+	h1 := newFile(&files, &slot, RelativeFileHandle{RelativePath: a, Size: 7})
+	h2 := newFile(&files, &slot, RelativeFileHandle{RelativePath: b, Size: 7})
+	h3 := newFile(&files, &slot, RelativeFileHandle{RelativePath: a, Size: 8})
+	if h1 != h2 || h1 == h3 || *h3 != (RelativeFileHandle{RelativePath: a, Size: 8}) {
+		t.Errorf("handles of one file %p %p, of another size %p %+v", h1, h2, h3, *h3)
 	}
 	if got := o.bytes([]byte{}); got == nil || len(got) != 0 {
 		t.Errorf("empty bytes copied as %#v", got)

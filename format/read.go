@@ -78,7 +78,9 @@ type ParseOptions struct {
 	// inline bytes are copied (a string repeated nearby, once), so the
 	// input may be reused or freed, in part while parsing (Consumed).
 	// Parsing takes a little longer; a large file's model then no longer
-	// holds the whole file.
+	// holds the whole file. Handles naming the same file with the same
+	// size may then be one *FileHandle or *RelativeFileHandle (handles are
+	// never changed in place: a rewrite replaces them).
 	Copy bool
 	// Consumed, with Copy, is called now and then with the length of the
 	// input's prefix the parser is done with: the caller may free it.
@@ -435,6 +437,13 @@ func (p *parser) operatorHandle(what string) *OperatorStateHandle {
 	return h
 }
 
+// checkSize refuses a negative file size read at offset at.
+func (p *parser) checkSize(at, size int64, what string) {
+	if size < 0 && !p.d.Failed() {
+		p.d.FailAt(at, "%s: negative file size %d", what, size)
+	}
+}
+
 // boolean reads a Java boolean, refusing values other than 0 and 1 (which
 // would not write back the same).
 func (p *parser) boolean(what string) bool {
@@ -665,23 +674,24 @@ func (p *parser) streamHandle(what string) StreamHandle {
 		}
 		return h
 	case FileStream:
-		h := p.a.file.new()
 		sat := d.Offset()
-		h.Size = d.I64("file size")
-		h.Path = p.utf("file path")
-		if h.Size < 0 && !d.Failed() {
-			d.FailAt(sat, "%s: negative file size %d", what, h.Size)
+		h := FileHandle{Size: d.I64("file size"), Path: p.utf("file path")}
+		p.checkSize(sat, h.Size, what)
+		var slot **FileHandle
+		if p.own != nil {
+			slot = &p.own.files[slotOf(h.Path)%uint(len(p.own.files))]
 		}
-		return h
+		return newFile(&p.a.file, slot, h)
 	case RelativeFileStream:
-		h := p.a.relative.new()
-		h.RelativePath = p.utf("relative path")
+		h := RelativeFileHandle{RelativePath: p.utf("relative path")}
 		sat := d.Offset()
 		h.Size = d.I64("file size")
-		if h.Size < 0 && !d.Failed() {
-			d.FailAt(sat, "%s: negative file size %d", what, h.Size)
+		p.checkSize(sat, h.Size, what)
+		var slot **RelativeFileHandle
+		if p.own != nil {
+			slot = &p.own.relative[slotOf(h.RelativePath)%uint(len(p.own.relative))]
 		}
-		return h
+		return newFile(&p.a.relative, slot, h)
 	case LegacyKeyGroups:
 		return p.keyGroupsHandle(KeyGroupsHandleV1, what)
 	case SegmentFile:

@@ -170,25 +170,30 @@ func (c *checker) add(code Code, p place, msg string, opt ...func(*Finding)) {
 	if code.IsRelocatability() && c.opts.RequireRelocatable {
 		sev = Error
 	}
-	f := Finding{Severity: sev, Code: code, Message: msg, Slot: string(p.slot), File: p.file, opIndex: p.op}
+	var id, uid, name string
 	if p.op >= 0 && p.op < len(c.snap.Operators) {
 		o := &c.snap.Operators[p.op]
-		f.Operator, f.OperatorUID, f.OperatorName = o.State.ID.String(), o.UID, o.Name
+		id, uid, name = o.State.ID.String(), o.UID, o.Name
 	}
+	var subtask *int32
 	if p.sub >= 0 {
-		f.Subtask = i32p(p.sub)
+		subtask = i32p(p.sub)
 	}
-	for _, o := range opt {
-		o(&f)
-	}
+	// The finding is made in its place in the chunk: one made here and
+	// handed to opt would be allocated on the heap for each.
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if n := len(c.findings); n == 0 || len(c.findings[n-1]) == cap(c.findings[n-1]) {
 		c.findings = append(c.findings, make([]Finding, 0, findingChunk))
 	}
 	last := &c.findings[len(c.findings)-1]
-	*last = append(*last, f)
+	*last = append(*last, Finding{Severity: sev, Code: code, Message: msg, Operator: id, OperatorUID: uid, OperatorName: name,
+		Subtask: subtask, Slot: string(p.slot), File: p.file, opIndex: p.op})
+	f := &(*last)[len(*last)-1]
+	for _, o := range opt {
+		o(f)
+	}
 	c.count.findings++
-	c.mu.Unlock()
 }
 
 const findingChunk = 256

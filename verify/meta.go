@@ -15,7 +15,7 @@ const maxKeyGroups = 1 << 15
 // flags.
 func (c *checker) consistency() {
 	m := c.snap.Metadata
-	seen := map[format.OperatorID]int{}
+	seen := make(map[format.OperatorID]int, len(m.Operators))
 	subs := map[int32]bool{}
 	for i := range m.Operators {
 		op := &m.Operators[i]
@@ -87,7 +87,7 @@ func (c *checker) keyGroups() {
 				sub int32
 				r   format.KeyGroupRange
 			}
-			var rs []rng
+			rs := make([]rng, 0, len(op.Subtasks))
 			present := map[int32]bool{}
 			finished := map[int32]bool{}
 			for j := range op.Subtasks {

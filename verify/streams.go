@@ -1,12 +1,12 @@
 package verify
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/klauspost/compress/snappy"
@@ -695,6 +695,18 @@ var sstMagic = map[uint64]string{
 // rocks checks a RocksDB native handle: the meta stream decodes, the file
 // list has CURRENT and the MANIFEST that CURRENT names; deep, every SST
 // ends with a table magic number.
+// listsManifest says whether h lists the MANIFEST file name.
+func listsManifest(h *format.IncrementalHandle, name []byte) bool {
+	for _, list := range [2][]format.NamedHandle{h.SharedState, h.PrivateState} {
+		for _, f := range list {
+			if f.LocalPath == string(name) && state.KindOfRocksDBFile(f.LocalPath) == state.RocksManifest {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func (c *checker) rocks(t *streamTask, h *format.IncrementalHandle, sstOnce *sync.Map) {
 	p := t.place()
 	if h.MetaStateHandle == nil {
@@ -718,8 +730,7 @@ func (c *checker) rocks(t *streamTask, h *format.IncrementalHandle, sstOnce *syn
 	// The handle's files, without building a RocksDBSnapshot per handle:
 	// a large checkpoint has hundreds of thousands of them.
 	var current format.StreamHandle
-	var manifests []string
-	files := 0
+	manifests, files := 0, 0
 	for _, list := range [2][]format.NamedHandle{h.SharedState, h.PrivateState} {
 		for _, f := range list {
 			files++
@@ -727,17 +738,17 @@ func (c *checker) rocks(t *streamTask, h *format.IncrementalHandle, sstOnce *syn
 			case state.RocksCurrent:
 				current = f.Handle
 			case state.RocksManifest:
-				manifests = append(manifests, f.LocalPath)
+				manifests++
 			}
 		}
 	}
-	if current == nil || len(manifests) == 0 {
+	if current == nil || manifests == 0 {
 		c.add(RocksDBFilesIncomplete, p, fmt.Sprintf("the RocksDB snapshot lists %d files but no CURRENT or no MANIFEST; RocksDB cannot open it", files))
 		return
 	}
 	if cs := c.readSmall(current, p, maxCurrentFile, "CURRENT file"); cs.ok {
-		name := strings.TrimSuffix(string(cs.data), "\n")
-		if !slices.Contains(manifests, name) {
+		name := bytes.TrimSuffix(cs.data, []byte("\n"))
+		if !listsManifest(h, name) {
 			c.add(RocksDBCurrentMismatch, p, fmt.Sprintf("CURRENT names %q, which is not among the snapshot's files", name))
 		}
 	}

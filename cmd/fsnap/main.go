@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"sort"
@@ -164,17 +165,30 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	widenPipe(os.Stdout)
-	// FSNAP_CPUPROFILE=FILE writes a CPU profile of the run: how the
-	// performance figures in the README were analysed.
+	// FSNAP_CPUPROFILE=FILE writes a CPU profile of the run and
+	// FSNAP_MEMPROFILE=FILE a profile of everything it allocated (which,
+	// with the collector held back while a large model is loaded, is close
+	// to its peak memory): how the performance figures in the README were
+	// analysed.
 	if p := os.Getenv("FSNAP_CPUPROFILE"); p != "" {
-		if f, err := os.Create(p); err == nil && pprof.StartCPUProfile(f) == nil {
-			code := run(ctx, os.Args[1:], &env{stdout: os.Stdout, stderr: os.Stderr})
-			pprof.StopCPUProfile()
-			f.Close()
-			os.Exit(code)
+		if f, err := os.Create(p); err == nil {
+			pprof.StartCPUProfile(f)
 		}
 	}
-	os.Exit(run(ctx, os.Args[1:], &env{stdout: os.Stdout, stderr: os.Stderr}))
+	mem := os.Getenv("FSNAP_MEMPROFILE")
+	if mem != "" {
+		runtime.MemProfileRate = 64 << 10
+	}
+	code := run(ctx, os.Args[1:], &env{stdout: os.Stdout, stderr: os.Stderr})
+	pprof.StopCPUProfile() // writes out the profile, if one was started
+	if mem != "" {
+		runtime.GC() // the profile holds what the last collection saw
+		if f, err := os.Create(mem); err == nil {
+			pprof.Lookup("allocs").WriteTo(f, 0)
+			f.Close()
+		}
+	}
+	os.Exit(code)
 }
 
 func run(ctx context.Context, args []string, e *env) int {
