@@ -41,7 +41,9 @@ func (o *owner) str(s string) string {
 }
 
 // fileHandle is a handle naming a whole file.
-type fileHandle interface{ FileHandle | RelativeFileHandle }
+type fileHandle interface {
+	FileHandle | RelativeFileHandle
+}
 
 // newFile returns h made in s, or the equal handle in slot (the last one
 // made there), and leaves the one returned in slot; slot may be nil.
