@@ -12,18 +12,27 @@ import (
 // in it, each repeated string once where it repeats nearby (RocksDB file
 // names, shared paths, state names).
 type owner struct {
-	chunk []byte
-	seen  [1 << 12]string // direct-mapped: the last string seen per slot
+	chunk     []byte
+	chunkSize int
+	seen      []string // direct-mapped: the last string seen per slot
 	// The last file handle made per slot of its path: handles naming the
 	// same file (a rescaled job's shared files, every subtask's) are one,
 	// so the model's cost follows distinct files rather than handles.
-	files    [1 << 10]*FileHandle
-	relative [1 << 10]*RelativeFileHandle
+	files    []*FileHandle
+	relative []*RelativeFileHandle
 }
 
-const ownChunk = 256 << 10
-
-func newOwner() *owner { return &owner{} }
+// newOwner makes an owner for n bytes of input, its tables (powers of two)
+// and chunks sized to it, so that a small file costs little more than its
+// strings.
+func newOwner(n int) *owner {
+	slots := 64
+	for slots < 4096 && slots*64 < n {
+		slots *= 2
+	}
+	return &owner{chunkSize: min(max(n/4, 4<<10), 256<<10), seen: make([]string, slots),
+		files: make([]*FileHandle, slots/4), relative: make([]*RelativeFileHandle, slots/4)}
+}
 
 // str returns s (which aliases the input) copied, or an equal string
 // copied before.
@@ -31,7 +40,7 @@ func (o *owner) str(s string) string {
 	if s == "" {
 		return ""
 	}
-	slot := &o.seen[slotOf(s)]
+	slot := &o.seen[slotOf(s)&uint(len(o.seen)-1)]
 	if *slot == s {
 		return *slot
 	}
@@ -73,7 +82,7 @@ func slotOf(s string) uint {
 		}
 	}
 	h := (a ^ b*0x9e3779b97f4a7c15 ^ uint64(len(s))) * 0xff51afd7ed558ccd
-	return uint(h >> (64 - 12))
+	return uint(h >> 32) // the well-mixed high bits; callers mask them
 }
 
 func le64(s string) uint64 {
@@ -90,11 +99,11 @@ func (o *owner) bytes(b []byte) []byte {
 	if len(b) == 0 {
 		return []byte{} // not b[:0:0], which would still point into the input
 	}
-	if len(b) > ownChunk/8 {
+	if len(b) > o.chunkSize/8 {
 		return bytes.Clone(b)
 	}
 	if len(o.chunk)+len(b) > cap(o.chunk) {
-		o.chunk = make([]byte, 0, ownChunk)
+		o.chunk = make([]byte, 0, o.chunkSize)
 	}
 	start := len(o.chunk)
 	o.chunk = append(o.chunk, b...)

@@ -54,7 +54,7 @@ func TestParseCopyOwnsItsResult(t *testing.T) {
 // nearby, so are equal file handles, and strings of a copied model share
 // nothing with the input.
 func TestParseCopyRepeats(t *testing.T) {
-	o := newOwner()
+	o := newOwner(1 << 20)
 	in := []byte("000012.sst000012.sst")
 	a, b := o.str(string(in[:10])), o.str(string(in[10:]))
 	if a != "000012.sst" || b != a {

@@ -101,7 +101,7 @@ var consumedStep = 4 << 20 // a variable for the tests
 func ParseMetadataWith(b []byte, o ParseOptions) (*Metadata, error) {
 	p := parser{d: binio.NewDecoder(b, 0), parsed: o.Parsed}
 	if o.Copy {
-		p.own = newOwner()
+		p.own = newOwner(len(b))
 		p.consumed = o.Consumed
 	}
 	m := p.metadata()
@@ -679,7 +679,7 @@ func (p *parser) streamHandle(what string) StreamHandle {
 		p.checkSize(sat, h.Size, what)
 		var slot **FileHandle
 		if p.own != nil {
-			slot = &p.own.files[slotOf(h.Path)%uint(len(p.own.files))]
+			slot = &p.own.files[slotOf(h.Path)&uint(len(p.own.files)-1)]
 		}
 		return newFile(&p.a.file, slot, h)
 	case RelativeFileStream:
@@ -689,7 +689,7 @@ func (p *parser) streamHandle(what string) StreamHandle {
 		p.checkSize(sat, h.Size, what)
 		var slot **RelativeFileHandle
 		if p.own != nil {
-			slot = &p.own.relative[slotOf(h.RelativePath)%uint(len(p.own.relative))]
+			slot = &p.own.relative[slotOf(h.RelativePath)&uint(len(p.own.relative)-1)]
 		}
 		return newFile(&p.a.relative, slot, h)
 	case LegacyKeyGroups:

@@ -199,14 +199,24 @@ type Use struct {
 	RocksDBShared bool
 }
 
-// Parse builds the model from the bytes of _metadata found in dir.
+// Parse builds the model from the bytes of _metadata found in dir. The
+// model may refer to metadata (do not modify it afterwards), except that
+// of a file of copyMin bytes or more: its strings are copied (see
+// format.ParseOptions.Copy), so that neither the model nor anything taken
+// from it (a path kept by a catalog of a hundred checkpoints) holds the
+// whole file.
 func Parse(dir string, metadata []byte) (*Snapshot, error) {
-	m, err := format.ParseMetadata(metadata)
+	m, err := format.ParseMetadataWith(metadata, format.ParseOptions{Copy: len(metadata) >= copyMin})
 	if err != nil {
 		return nil, err
 	}
 	return FromMetadata(dir, int64(len(metadata)), m), nil
 }
+
+// copyMin is the _metadata size from which the model copies its strings:
+// copying costs about a sixth more parsing time, holding a file it no
+// longer needs costs its size.
+const copyMin = 1 << 20
 
 // ParsePipelined is Parse for a caller that works on one snapshot: a large
 // file's model is built on a second goroutine while it is parsed (the
@@ -219,14 +229,17 @@ func Parse(dir string, metadata []byte) (*Snapshot, error) {
 // the caller may free that memory, and all of it once ParsePipelined
 // returns. A 100 MB file is then not held while its model is.
 func ParsePipelined(dir string, metadata []byte, release func(n int)) (*Snapshot, error) {
-	opts := format.ParseOptions{Copy: release != nil, Consumed: release}
 	if len(metadata) < pipelineMin || runtime.GOMAXPROCS(0) < 2 {
-		m, err := format.ParseMetadataWith(metadata, opts)
+		if release == nil {
+			return Parse(dir, metadata)
+		}
+		m, err := format.ParseMetadataWith(metadata, format.ParseOptions{Copy: true, Consumed: release})
 		if err != nil {
 			return nil, err
 		}
 		return FromMetadata(dir, int64(len(metadata)), m), nil
 	}
+	opts := format.ParseOptions{Copy: release != nil || len(metadata) >= copyMin, Consumed: release}
 	type progress struct {
 		m *format.Metadata
 		n int

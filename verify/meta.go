@@ -2,6 +2,7 @@ package verify
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/fsnap/fsnap/format"
 	"github.com/fsnap/fsnap/snapshot"
@@ -79,17 +80,28 @@ func (c *checker) consistency() {
 // handle's offsets.
 func (c *checker) keyGroups() {
 	m := c.snap.Metadata
+	type rng struct {
+		sub int32
+		r   format.KeyGroupRange
+	}
+	type pair struct{ a, b int32 }
+	// Scratch reused from operator to operator (a large checkpoint has a
+	// hundred thousand).
+	var (
+		rs       []rng
+		owner    []int32
+		present  = map[int32]bool{}
+		finished = map[int32]bool{}
+		overlaps = newSpans[pair]()
+		absent   = newSpans[int32]()
+	)
 	for i := range m.Operators {
 		op := &m.Operators[i]
 		for _, slot := range []snapshot.Slot{snapshot.SlotManagedKeyed, snapshot.SlotRawKeyed} {
 			raw := slot == snapshot.SlotRawKeyed
-			type rng struct {
-				sub int32
-				r   format.KeyGroupRange
-			}
-			rs := make([]rng, 0, len(op.Subtasks))
-			present := map[int32]bool{}
-			finished := map[int32]bool{}
+			rs = rs[:0]
+			clear(present)
+			clear(finished)
 			for j := range op.Subtasks {
 				st := &op.Subtasks[j]
 				if st.Finished {
@@ -110,12 +122,11 @@ func (c *checker) keyGroups() {
 				continue
 			}
 			maxP := op.MaxParallelism
-			owner := make([]int32, maxP)
+			owner = slices.Grow(owner[:0], int(maxP))[:maxP]
 			for k := range owner {
 				owner[k] = -1
 			}
-			type pair struct{ a, b int32 }
-			overlaps := newSpans[pair]()
+			overlaps.reset()
 			for _, x := range rs {
 				r := x.r
 				lo, hi := int64(r.Start), int64(r.Start)+int64(r.Count)-1
@@ -144,7 +155,7 @@ func (c *checker) keyGroups() {
 			// such a subtask is expected; one owned by a subtask that has a
 			// handle is lost state.
 			par := op.Parallelism
-			absent := newSpans[int32]()
+			absent.reset()
 			for kg := int32(0); kg < maxP; kg++ {
 				if owner[kg] != -1 {
 					continue
@@ -198,6 +209,11 @@ type spans[K comparable] struct {
 }
 
 func newSpans[K comparable]() *spans[K] { return &spans[K]{m: map[K][2]int32{}} }
+
+func (s *spans[K]) reset() {
+	clear(s.m)
+	s.order = s.order[:0]
+}
 
 // add extends k's span to hi, or starts it at lo.
 func (s *spans[K]) add(k K, lo, hi int32) {

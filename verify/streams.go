@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sort"
 	"sync"
 
 	"github.com/klauspost/compress/snappy"
@@ -17,8 +18,7 @@ import (
 	"github.com/fsnap/fsnap/snapshot"
 )
 
-// A stream task is one state stream to read. (Kept small: a large
-// checkpoint has one per subtask, hundreds of thousands.)
+// A stream task is one state stream to read.
 type streamTask struct {
 	op, sub int32
 	maxPar  int32
@@ -54,81 +54,78 @@ const (
 // streams reads the state streams: headers, and with LevelDeep everything.
 func (c *checker) streams() error {
 	m := c.snap.Metadata
-	n := 0
+	// Subtasks are handed out by their running count over the operators
+	// (at least one place each, which counts the coordinator's state): a
+	// list of tasks would hold an entry per subtask all along.
+	starts := make([]int, len(m.Operators)+1)
 	for i := range m.Operators {
-		n += len(m.Operators[i].Subtasks)
-	}
-	tasks := make([]streamTask, 0, n) // about one per subtask
-	for i := range m.Operators {
-		op := &m.Operators[i]
-		if op.Coordinator != nil {
-			c.opaque()
-		}
-		for j := range op.Subtasks {
-			st := &op.Subtasks[j]
-			if st.Finished {
-				continue
-			}
-			task := func(h any, slot snapshot.Slot) streamTask {
-				return streamTask{op: int32(i), sub: st.Index, maxPar: op.MaxParallelism, raw: slot == snapshot.SlotRawKeyed, h: h}
-			}
-			var keyed func(h format.KeyedStateHandle, slot snapshot.Slot)
-			keyed = func(h format.KeyedStateHandle, slot snapshot.Slot) {
-				switch h := h.(type) {
-				case *format.KeyGroupsHandle, *format.IncrementalHandle:
-					tasks = append(tasks, task(h, slot))
-				case *format.ChangelogHandle:
-					for _, k := range h.Materialized {
-						if k != nil {
-							keyed(k, slot)
-						}
-					}
-					for _, k := range h.NonMaterialized {
-						if k != nil {
-							keyed(k, slot)
-						}
-					}
-				case *format.ChangelogBytesHandle, *format.ChangelogFileHandle:
-					c.opaque() // change records: format not specified
-				}
-			}
-			if st.ManagedKeyedState != nil {
-				keyed(st.ManagedKeyedState, snapshot.SlotManagedKeyed)
-			}
-			if st.RawKeyedState != nil {
-				keyed(st.RawKeyedState, snapshot.SlotRawKeyed)
-			}
-			if h := st.ManagedOperatorState; h != nil && h.Delegate != nil {
-				tasks = append(tasks, task(h, snapshot.SlotManagedOperator))
-			}
-			if h := st.RawOperatorState; h != nil && h.Delegate != nil {
-				c.opaque() // written by user code
-			}
-			for range len(st.InputChannels()) + len(st.ResultSubpartitions()) + len(st.LegacyOperatorState()) {
-				c.opaque()
-			}
-		}
+		starts[i+1] = starts[i] + max(len(m.Operators[i].Subtasks), 1)
 	}
 	workers := c.opts.Concurrency
 	if c.opts.Level >= LevelDeep {
 		workers = c.streamWorkers()
 	}
 	var sstOnce sync.Map
-	return parallel(c.ctx, workers, len(tasks), func(i int) {
-		t := &tasks[i]
-		switch h := t.h.(type) {
-		case *format.KeyGroupsHandle:
-			if t.raw {
-				c.rawKeyed(t, h)
-			} else {
-				c.keyed(t, h)
-			}
-		case *format.OperatorStateHandle:
-			c.operator(t, h)
-		case *format.IncrementalHandle:
-			c.rocks(t, h, &sstOnce)
+	return parallel(c.ctx, workers, starts[len(m.Operators)], func(k int) {
+		i := sort.SearchInts(starts, k+1) - 1 // starts[i] <= k < starts[i+1]
+		op := &m.Operators[i]
+		j := k - starts[i]
+		if j == 0 && op.Coordinator != nil {
+			c.opaque()
+		}
+		if j >= len(op.Subtasks) || op.Subtasks[j].Finished {
+			return
+		}
+		st := &op.Subtasks[j]
+		t := streamTask{op: int32(i), sub: st.Index, maxPar: op.MaxParallelism}
+		if st.ManagedKeyedState != nil {
+			c.keyedStreams(t, st.ManagedKeyedState, &sstOnce)
+		}
+		if st.RawKeyedState != nil {
+			t.raw = true
+			c.keyedStreams(t, st.RawKeyedState, &sstOnce)
+			t.raw = false
+		}
+		if h := st.ManagedOperatorState; h != nil && h.Delegate != nil {
+			t.h = h
+			c.operator(&t, h)
+		}
+		if h := st.RawOperatorState; h != nil && h.Delegate != nil {
+			c.opaque() // written by user code
+		}
+		for range len(st.InputChannels()) + len(st.ResultSubpartitions()) + len(st.LegacyOperatorState()) {
+			c.opaque()
 		}
 	})
+}
+
+// keyedStreams checks the streams of a keyed handle (those a changelog
+// handle holds too).
+func (c *checker) keyedStreams(t streamTask, h format.KeyedStateHandle, sstOnce *sync.Map) {
+	t.h = h
+	switch h := h.(type) {
+	case *format.KeyGroupsHandle:
+		if t.raw {
+			c.rawKeyed(&t, h)
+		} else {
+			c.keyed(&t, h)
+		}
+	case *format.IncrementalHandle:
+		c.rocks(&t, h, sstOnce)
+	case *format.ChangelogHandle:
+		for _, k := range h.Materialized {
+			if k != nil {
+				c.keyedStreams(t, k, sstOnce)
+			}
+		}
+		for _, k := range h.NonMaterialized {
+			if k != nil {
+				c.keyedStreams(t, k, sstOnce)
+			}
+		}
+	case *format.ChangelogBytesHandle, *format.ChangelogFileHandle:
+		c.opaque() // change records: format not specified
+	}
 }
 
 func (c *checker) opaque() { c.count.opaque.Add(1) }
