@@ -229,17 +229,14 @@ const copyMin = 1 << 20
 // the caller may free that memory, and all of it once ParsePipelined
 // returns. A 100 MB file is then not held while its model is.
 func ParsePipelined(dir string, metadata []byte, release func(n int)) (*Snapshot, error) {
+	opts := format.ParseOptions{Copy: release != nil || len(metadata) >= copyMin, Consumed: release}
 	if len(metadata) < pipelineMin || runtime.GOMAXPROCS(0) < 2 {
-		if release == nil {
-			return Parse(dir, metadata)
-		}
-		m, err := format.ParseMetadataWith(metadata, format.ParseOptions{Copy: true, Consumed: release})
+		m, err := format.ParseMetadataWith(metadata, opts)
 		if err != nil {
 			return nil, err
 		}
 		return FromMetadata(dir, int64(len(metadata)), m), nil
 	}
-	opts := format.ParseOptions{Copy: release != nil || len(metadata) >= copyMin, Consumed: release}
 	type progress struct {
 		m *format.Metadata
 		n int
