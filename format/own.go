@@ -14,10 +14,13 @@ import (
 type owner struct {
 	chunk     []byte
 	chunkSize int
-	seen      []string // direct-mapped: the last string seen per slot
-	// The last file handle made per slot of its path: handles naming the
-	// same file (a rescaled job's shared files, every subtask's) are one,
-	// so the model's cost follows distinct files rather than handles.
+	// seen holds the last two strings seen per pair of slots (the odd one
+	// is the older); two, so that two names that meet in a pair and
+	// alternate (files used by every subtask) are both kept.
+	seen []string
+	// The last file handles made per pair of slots of their path: handles
+	// naming the same file (a rescaled job's shared files, every subtask's)
+	// are one, so the model's cost follows distinct files, not handles.
 	files    []*FileHandle
 	relative []*RelativeFileHandle
 }
@@ -31,7 +34,7 @@ func newOwner(n int) *owner {
 		slots *= 2
 	}
 	return &owner{chunkSize: min(max(n/4, 4<<10), 256<<10), seen: make([]string, slots),
-		files: make([]*FileHandle, slots/4), relative: make([]*RelativeFileHandle, slots/4)}
+		files: make([]*FileHandle, slots/2), relative: make([]*RelativeFileHandle, slots/2)}
 }
 
 // str returns s (which aliases the input) copied, or an equal string
@@ -40,13 +43,17 @@ func (o *owner) str(s string) string {
 	if s == "" {
 		return ""
 	}
-	slot := &o.seen[slotOf(s)&uint(len(o.seen)-1)]
-	if *slot == s {
-		return *slot
+	i := slotOf(s) & uint(len(o.seen)-2)
+	if o.seen[i] == s {
+		return o.seen[i]
+	}
+	if o.seen[i+1] == s {
+		o.seen[i], o.seen[i+1] = o.seen[i+1], o.seen[i]
+		return o.seen[i]
 	}
 	c := o.bytes([]byte(s))
-	*slot = unsafe.String(&c[0], len(c))
-	return *slot
+	o.seen[i+1], o.seen[i] = o.seen[i], unsafe.String(&c[0], len(c))
+	return o.seen[i]
 }
 
 // fileHandle is a handle naming a whole file.
@@ -54,17 +61,26 @@ type fileHandle interface {
 	FileHandle | RelativeFileHandle
 }
 
-// newFile returns h made in s, or the equal handle in slot (the last one
-// made there), and leaves the one returned in slot; slot may be nil.
-func newFile[H fileHandle](s *slab[H], slot **H, h H) *H {
-	if slot != nil && *slot != nil && **slot == h {
-		return *slot
+// newFile returns h made in s, or an equal handle from the pair of slots
+// of cache that slot falls in (the last two made there), and leaves the
+// one returned first in the pair; cache may be nil.
+func newFile[H fileHandle](s *slab[H], cache []*H, slot uint, h H) *H {
+	if cache == nil {
+		n := s.new()
+		*n = h
+		return n
+	}
+	i := slot & uint(len(cache)-2)
+	if c := cache[i]; c != nil && *c == h {
+		return c
+	}
+	if c := cache[i+1]; c != nil && *c == h {
+		cache[i], cache[i+1] = c, cache[i]
+		return c
 	}
 	n := s.new()
 	*n = h
-	if slot != nil {
-		*slot = n
-	}
+	cache[i+1], cache[i] = cache[i], n
 	return n
 }
 

@@ -67,10 +67,13 @@ func TestParseCopyRepeats(t *testing.T) {
 		t.Error("a copied string points into the input")
 	}
 	var files slab[RelativeFileHandle]
-	var slot *RelativeFileHandle
-	h1 := newFile(&files, &slot, RelativeFileHandle{RelativePath: a, Size: 7})
-	h2 := newFile(&files, &slot, RelativeFileHandle{RelativePath: b, Size: 7})
-	h3 := newFile(&files, &slot, RelativeFileHandle{RelativePath: a, Size: 8})
+	cache := make([]*RelativeFileHandle, 2)
+	h1 := newFile(&files, cache, 0, RelativeFileHandle{RelativePath: a, Size: 7})
+	h2 := newFile(&files, cache, 0, RelativeFileHandle{RelativePath: b, Size: 7})
+	h3 := newFile(&files, cache, 0, RelativeFileHandle{RelativePath: a, Size: 8})
+	if h4 := newFile(&files, cache, 0, RelativeFileHandle{RelativePath: a, Size: 7}); h4 != h1 {
+		t.Error("the older of two handles sharing a slot was made again")
+	}
 	if h1 != h2 || h1 == h3 || *h3 != (RelativeFileHandle{RelativePath: a, Size: 8}) {
 		t.Errorf("handles of one file %p %p, of another size %p %+v", h1, h2, h3, *h3)
 	}

@@ -677,21 +677,19 @@ func (p *parser) streamHandle(what string) StreamHandle {
 		sat := d.Offset()
 		h := FileHandle{Size: d.I64("file size"), Path: p.utf("file path")}
 		p.checkSize(sat, h.Size, what)
-		var slot **FileHandle
-		if p.own != nil {
-			slot = &p.own.files[slotOf(h.Path)&uint(len(p.own.files)-1)]
+		if p.own == nil {
+			return newFile(&p.a.file, nil, 0, h)
 		}
-		return newFile(&p.a.file, slot, h)
+		return newFile(&p.a.file, p.own.files, slotOf(h.Path), h)
 	case RelativeFileStream:
 		h := RelativeFileHandle{RelativePath: p.utf("relative path")}
 		sat := d.Offset()
 		h.Size = d.I64("file size")
 		p.checkSize(sat, h.Size, what)
-		var slot **RelativeFileHandle
-		if p.own != nil {
-			slot = &p.own.relative[slotOf(h.RelativePath)&uint(len(p.own.relative)-1)]
+		if p.own == nil {
+			return newFile(&p.a.relative, nil, 0, h)
 		}
-		return newFile(&p.a.relative, slot, h)
+		return newFile(&p.a.relative, p.own.relative, slotOf(h.RelativePath), h)
 	case LegacyKeyGroups:
 		return p.keyGroupsHandle(KeyGroupsHandleV1, what)
 	case SegmentFile:

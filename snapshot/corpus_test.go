@@ -326,3 +326,57 @@ func parseReleasing(t *testing.T, dir string, b []byte) (*Snapshot, error) {
 	}
 	return s, err
 }
+
+// TestParseLargeCopies: Parse of a file of copyMin bytes or more (a corpus
+// RocksDB checkpoint's operators repeated) gives a model that does not
+// refer to the file: the same model after the bytes are overwritten, with
+// one handle per repeated file.
+func TestParseLargeCopies(t *testing.T) {
+	e := corpus.Find(t, "new-stateful-udf-migration-itcase-flink2.3-rocksdb-checkpoint")
+	orig, err := os.ReadFile(filepath.Join(e.Dir, format.MetadataFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := format.ParseMetadata(orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := m.Operators
+	for i := range 2*copyMin/len(orig) + 1 {
+		for _, op := range ops {
+			op.ID[0], op.ID[1] = byte(i), byte(i>>8)
+			m.Operators = append(m.Operators, op)
+		}
+	}
+	b, err := format.AppendMetadata(nil, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) < copyMin {
+		t.Fatalf("made %d bytes, want at least %d", len(b), copyMin)
+	}
+	want, err := Parse(e.Dir, bytes.Clone(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Parse(e.Dir, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clear(b)
+	if !reflect.DeepEqual(got, want) {
+		t.Error("the model changed with the bytes it was parsed from")
+	}
+	handles := map[*format.RelativeFileHandle]bool{}
+	for n := range got.Metadata.Walk() {
+		if n.Stream == nil {
+			continue
+		}
+		if h, ok := (*n.Stream).(*format.RelativeFileHandle); ok {
+			handles[h] = true
+		}
+	}
+	if files := got.Totals().Files; len(handles) == 0 || len(handles) > files {
+		t.Errorf("%d relative file handles for %d files, want one each", len(handles), files)
+	}
+}
