@@ -107,7 +107,7 @@ func Check(ctx context.Context, snap *snapshot.Snapshot, src *snapsrc.Source, op
 	r.Checked.BytesWalked, r.Checked.Entries = c.count.bytes.Load(), c.count.entries.Load()
 	r.Checked.Opaque = int(c.count.opaque.Load())
 	r.Relocatable = true
-	r.Findings = make([]Finding, 0, c.count.findings)
+	r.Findings = make([]Finding, 0, c.found)
 	for _, chunk := range c.findings {
 		for _, f := range chunk {
 			if f.Code.IsRelocatability() {
@@ -133,6 +133,7 @@ type checker struct {
 	// slice grown by append to a hundred thousand findings (an edited
 	// file's uid mismatches) leaves five times their size behind it.
 	findings [][]Finding
+	found    int // findings in them
 	report   *Report
 
 	files  map[*snapshot.File]*fileInfo
@@ -150,7 +151,6 @@ type checker struct {
 	// apart from mu: every handle adds to it.
 	count struct {
 		headers, walked, bytes, entries, opaque atomic.Int64
-		findings                                int // under mu
 	}
 }
 
@@ -193,14 +193,14 @@ func (c *checker) add(code Code, p place, msg string, opt ...func(*Finding)) {
 	for _, o := range opt {
 		o(f)
 	}
-	c.count.findings++
+	c.found++
 }
 
 const findingChunk = 256
 
-// found says whether a finding of any of codes was made so far (the checks
-// on other goroutines may still be adding theirs).
-func (c *checker) found(codes ...Code) bool {
+// foundAny says whether a finding of any of codes was made so far (the
+// checks on other goroutines may still be adding theirs).
+func (c *checker) foundAny(codes ...Code) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, chunk := range c.findings {

@@ -21,7 +21,7 @@ func (c *checker) rocksInstances() error {
 	}
 	// Files already found missing or broken make the instance fail to open
 	// for a reason already reported.
-	if c.found(RocksDBFilesIncomplete, RocksDBCurrentMismatch, RocksDBSSTCorrupt, FileMissing, FileTruncated,
+	if c.foundAny(RocksDBFilesIncomplete, RocksDBCurrentMismatch, RocksDBSSTCorrupt, FileMissing, FileTruncated,
 		FileSizeDiffers, StoreError, UnsafeAbsolutePath, UnsafeRelativePath, HeaderUnreadable) {
 		return nil
 	}
