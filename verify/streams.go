@@ -22,27 +22,10 @@ import (
 type streamTask struct {
 	op, sub int32
 	maxPar  int32
-	raw     bool // in the raw keyed slot
-	// h is a *format.KeyGroupsHandle or a *format.IncrementalHandle
-	// (keyed), or a *format.OperatorStateHandle (managed operator state).
-	h any
+	slot    snapshot.Slot
 }
 
-func (t *streamTask) place() place {
-	slot := snapshot.SlotManagedKeyed
-	switch {
-	case t.raw:
-		slot = snapshot.SlotRawKeyed
-	case isOperatorTask(t):
-		slot = snapshot.SlotManagedOperator
-	}
-	return place{op: int(t.op), sub: t.sub, slot: slot}
-}
-
-func isOperatorTask(t *streamTask) bool {
-	_, ok := t.h.(*format.OperatorStateHandle)
-	return ok
-}
+func (t *streamTask) place() place { return place{op: int(t.op), sub: t.sub, slot: t.slot} }
 
 // Limits on what is read into memory at once.
 const (
@@ -79,15 +62,15 @@ func (c *checker) streams() error {
 		st := &op.Subtasks[j]
 		t := streamTask{op: int32(i), sub: st.Index, maxPar: op.MaxParallelism}
 		if st.ManagedKeyedState != nil {
+			t.slot = snapshot.SlotManagedKeyed
 			c.keyedStreams(t, st.ManagedKeyedState, &sstOnce)
 		}
 		if st.RawKeyedState != nil {
-			t.raw = true
+			t.slot = snapshot.SlotRawKeyed
 			c.keyedStreams(t, st.RawKeyedState, &sstOnce)
-			t.raw = false
 		}
 		if h := st.ManagedOperatorState; h != nil && h.Delegate != nil {
-			t.h = h
+			t.slot = snapshot.SlotManagedOperator
 			c.operator(&t, h)
 		}
 		if h := st.RawOperatorState; h != nil && h.Delegate != nil {
@@ -102,10 +85,9 @@ func (c *checker) streams() error {
 // keyedStreams checks the streams of a keyed handle (those a changelog
 // handle holds too).
 func (c *checker) keyedStreams(t streamTask, h format.KeyedStateHandle, sstOnce *sync.Map) {
-	t.h = h
 	switch h := h.(type) {
 	case *format.KeyGroupsHandle:
-		if t.raw {
+		if t.slot == snapshot.SlotRawKeyed {
 			c.rawKeyed(&t, h)
 		} else {
 			c.keyed(&t, h)
