@@ -26,7 +26,7 @@ func TestParseCopyOwnsItsResult(t *testing.T) {
 		want, werr := ParseMetadata(b)
 		c := bytes.Clone(b)
 		done, calls := 0, 0
-		got, err := ParseMetadataWith(c, ParseOptions{Copy: true, Consumed: func(n int) {
+		got, err := ParseMetadataWith(c, ParseOptions{Copy: CopyAll, Consumed: func(n int) {
 			if n <= done || n > len(c) {
 				t.Fatalf("%s: consumed %d bytes after %d, of %d", e.Name, n, done, len(c))
 			}
@@ -86,3 +86,52 @@ func TestParseCopyRepeats(t *testing.T) {
 }
 
 func unsafeBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// TestParseCopyStrings: CopyStrings copies the strings of every corpus
+// file but leaves inline state pointing into the input (a file of inline
+// state is not held twice).
+func TestParseCopyStrings(t *testing.T) {
+	inline := 0
+	for _, e := range corpus.Require(t) {
+		b, err := os.ReadFile(filepath.Join(e.Dir, MetadataFileName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := ParseMetadataWith(b, ParseOptions{Copy: CopyStrings})
+		if err != nil {
+			continue // the unreadable corpus files fail the other tests
+		}
+		in := func(p *byte) bool {
+			return uintptr(unsafe.Pointer(p)) >= uintptr(unsafe.Pointer(&b[0])) &&
+				uintptr(unsafe.Pointer(p)) < uintptr(unsafe.Pointer(&b[0]))+uintptr(len(b))
+		}
+		for n := range m.Walk() {
+			if n.Stream == nil {
+				continue
+			}
+			switch h := (*n.Stream).(type) {
+			case *ByteStreamHandle:
+				if len(h.Data) > 0 {
+					inline++
+					if !in(&h.Data[0]) {
+						t.Fatalf("%s: inline bytes of %q were copied", e.Name, h.Name)
+					}
+				}
+				if h.Name != "" && in(unsafe.StringData(h.Name)) {
+					t.Fatalf("%s: handle name %q points into the input", e.Name, h.Name)
+				}
+			case *RelativeFileHandle:
+				if in(unsafe.StringData(h.RelativePath)) {
+					t.Fatalf("%s: relative path %q points into the input", e.Name, h.RelativePath)
+				}
+			case *FileHandle:
+				if in(unsafe.StringData(h.Path)) {
+					t.Fatalf("%s: path %q points into the input", e.Name, h.Path)
+				}
+			}
+		}
+	}
+	if inline == 0 {
+		t.Fatal("no corpus file has inline state: the test checked nothing")
+	}
+}

@@ -74,16 +74,11 @@ func ParseMetadata(b []byte) (*Metadata, error) {
 
 // ParseOptions change how ParseMetadataWith parses.
 type ParseOptions struct {
-	// Copy makes a result that does not refer to the input: strings and
-	// inline bytes are copied (a string repeated nearby, once), so the
-	// input may be reused or freed, in part while parsing (Consumed).
-	// Parsing takes a little longer; a large file's model then no longer
-	// holds the whole file. Handles naming the same file with the same
-	// size may then be one *FileHandle or *RelativeFileHandle (handles are
-	// never changed in place: a rewrite replaces them).
-	Copy bool
-	// Consumed, with Copy, is called now and then with the length of the
-	// input's prefix the parser is done with: the caller may free it.
+	// Copy says what of the input the result may refer to. By default
+	// strings and inline bytes point into it (do not modify it afterwards).
+	Copy Copying
+	// Consumed, with CopyAll, is called now and then with the length of
+	// the input's prefix the parser is done with: the caller may free it.
 	Consumed func(n int)
 	// Parsed is called whenever the first n operators of m are complete,
 	// so that a consumer (on another goroutine) can start on them while the
@@ -94,15 +89,36 @@ type ParseOptions struct {
 	Parsed func(m *Metadata, n int)
 }
 
+// Copying is what a parse copies out of its input. Copying takes a little
+// longer; a string repeated nearby is copied once, and handles naming the
+// same file with the same size may then be one *FileHandle or
+// *RelativeFileHandle (handles are never changed in place: a rewrite
+// replaces them).
+type Copying uint8
+
+const (
+	CopyNothing Copying = iota
+	// CopyStrings copies the strings: a path or name kept from the result
+	// does not hold the whole input, but inline state (and other bytes
+	// fields) still points into it, so a file of inline state is not held
+	// twice.
+	CopyStrings
+	// CopyAll copies everything the result keeps: the input may be reused
+	// or freed, in part while parsing (ParseOptions.Consumed).
+	CopyAll
+)
+
 // consumedStep is how far the parser goes between Consumed calls.
 var consumedStep = 4 << 20 // a variable for the tests
 
 // ParseMetadataWith is ParseMetadata with options.
 func ParseMetadataWith(b []byte, o ParseOptions) (*Metadata, error) {
 	p := parser{d: binio.NewDecoder(b, 0), parsed: o.Parsed}
-	if o.Copy {
+	if o.Copy >= CopyStrings {
 		p.own = newOwner(len(b))
-		p.consumed = o.Consumed
+	}
+	if o.Copy == CopyAll {
+		p.ownBytes, p.consumed = true, o.Consumed
 	}
 	m := p.metadata()
 	if err := p.d.Err(); err != nil {
@@ -135,13 +151,15 @@ type parser struct {
 	version int32
 	verErr  error
 	parsed  func(m *Metadata, n int)
-	own     *owner // set to copy what the result keeps (ParseOptions.Copy)
+	own     *owner // set to copy the strings the result keeps (ParseOptions.Copy)
+	// ownBytes copies the bytes fields too (CopyAll).
+	ownBytes bool
 
 	consumed func(n int)
 	released int // the prefix last reported to consumed
 }
 
-// utf reads a Java UTF string, copied when the parse owns its result.
+// utf reads a Java UTF string, copied when the parse copies strings.
 func (p *parser) utf(what string) string {
 	s := p.d.UTF(what)
 	if p.own != nil {
@@ -150,11 +168,11 @@ func (p *parser) utf(what string) string {
 	return s
 }
 
-// kept reads n bytes the result keeps, copied when the parse owns its
-// result.
+// kept reads n bytes the result keeps, copied when the parse copies
+// everything.
 func (p *parser) kept(n int, what string) []byte {
 	b := p.d.Bytes(n, what)
-	if p.own != nil {
+	if p.ownBytes {
 		return p.own.bytes(b)
 	}
 	return b
@@ -246,7 +264,7 @@ func (p *parser) metadata() *Metadata {
 			return nil
 		}
 		m.Properties = props
-		if p.own != nil {
+		if p.own != nil { // a few hundred bytes: cloned whole
 			m.Properties = cloneProperties(props)
 		}
 	} else if d.Remaining() > 0 {

@@ -328,9 +328,9 @@ func parseReleasing(t *testing.T, dir string, b []byte) (*Snapshot, error) {
 }
 
 // TestParseLargeCopies: Parse of a file of copyMin bytes or more (a corpus
-// RocksDB checkpoint's operators repeated) gives a model that does not
-// refer to the file: the same model after the bytes are overwritten, with
-// one handle per repeated file.
+// RocksDB checkpoint's operators repeated) copies its strings: with no
+// inline state here, the model is the same after the bytes are
+// overwritten, with one handle per repeated file.
 func TestParseLargeCopies(t *testing.T) {
 	e := corpus.Find(t, "new-stateful-udf-migration-itcase-flink2.3-rocksdb-checkpoint")
 	orig, err := os.ReadFile(filepath.Join(e.Dir, format.MetadataFileName))

@@ -200,13 +200,12 @@ type Use struct {
 }
 
 // Parse builds the model from the bytes of _metadata found in dir. The
-// model may refer to metadata (do not modify it afterwards), except that
-// of a file of copyMin bytes or more: its strings are copied (see
-// format.ParseOptions.Copy), so that neither the model nor anything taken
-// from it (a path kept by a catalog of a hundred checkpoints) holds the
-// whole file.
+// model refers to metadata (do not modify it afterwards); for a file of
+// copyMin bytes or more, only through inline state: its strings are copied
+// (format.CopyStrings), so that a path or name taken from the model (by a
+// catalog of a hundred checkpoints) does not hold the whole file.
 func Parse(dir string, metadata []byte) (*Snapshot, error) {
-	m, err := format.ParseMetadataWith(metadata, format.ParseOptions{Copy: len(metadata) >= copyMin})
+	m, err := format.ParseMetadataWith(metadata, format.ParseOptions{Copy: copying(metadata, nil)})
 	if err != nil {
 		return nil, err
 	}
@@ -218,18 +217,30 @@ func Parse(dir string, metadata []byte) (*Snapshot, error) {
 // longer needs costs its size.
 const copyMin = 1 << 20
 
+// copying is what a parse of metadata copies: everything when the caller
+// frees metadata (release), the strings of a large file.
+func copying(metadata []byte, release func(int)) format.Copying {
+	switch {
+	case release != nil:
+		return format.CopyAll
+	case len(metadata) >= copyMin:
+		return format.CopyStrings
+	}
+	return format.CopyNothing
+}
+
 // ParsePipelined is Parse for a caller that works on one snapshot: a large
 // file's model is built on a second goroutine while it is parsed (the
 // model costs about two thirds of the parse, and they overlap). Callers
 // parsing several files at once keep their cores busy with Parse.
 //
-// With release set, the model does not refer to metadata (its strings are
-// copied, see format.ParseOptions.Copy) and release is called with the
+// With release set, the model does not refer to metadata (what it keeps is
+// copied, see format.CopyAll) and release is called with the
 // length of metadata's prefix parsed so far, now and then while parsing:
 // the caller may free that memory, and all of it once ParsePipelined
 // returns. A 100 MB file is then not held while its model is.
 func ParsePipelined(dir string, metadata []byte, release func(n int)) (*Snapshot, error) {
-	opts := format.ParseOptions{Copy: release != nil || len(metadata) >= copyMin, Consumed: release}
+	opts := format.ParseOptions{Copy: copying(metadata, release), Consumed: release}
 	if len(metadata) < pipelineMin || runtime.GOMAXPROCS(0) < 2 {
 		m, err := format.ParseMetadataWith(metadata, opts)
 		if err != nil {
