@@ -205,7 +205,11 @@ type Use struct {
 // (format.CopyStrings), so that a path or name taken from the model (by a
 // catalog of a hundred checkpoints) does not hold the whole file.
 func Parse(dir string, metadata []byte) (*Snapshot, error) {
-	m, err := format.ParseMetadataWith(metadata, format.ParseOptions{Copy: copying(metadata, nil)})
+	return parse(dir, metadata, format.ParseOptions{Copy: copying(metadata, nil)})
+}
+
+func parse(dir string, metadata []byte, opts format.ParseOptions) (*Snapshot, error) {
+	m, err := format.ParseMetadataWith(metadata, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -242,11 +246,7 @@ func copying(metadata []byte, release func(int)) format.Copying {
 func ParsePipelined(dir string, metadata []byte, release func(n int)) (*Snapshot, error) {
 	opts := format.ParseOptions{Copy: copying(metadata, release), Consumed: release}
 	if len(metadata) < pipelineMin || runtime.GOMAXPROCS(0) < 2 {
-		m, err := format.ParseMetadataWith(metadata, opts)
-		if err != nil {
-			return nil, err
-		}
-		return FromMetadata(dir, int64(len(metadata)), m), nil
+		return parse(dir, metadata, opts)
 	}
 	type progress struct {
 		m *format.Metadata

@@ -674,18 +674,6 @@ var sstMagic = map[uint64]string{
 // rocks checks a RocksDB native handle: the meta stream decodes, the file
 // list has CURRENT and the MANIFEST that CURRENT names; deep, every SST
 // ends with a table magic number.
-// listsManifest says whether h lists the MANIFEST file name.
-func listsManifest(h *format.IncrementalHandle, name []byte) bool {
-	for _, list := range [2][]format.NamedHandle{h.SharedState, h.PrivateState} {
-		for _, f := range list {
-			if f.LocalPath == string(name) && state.KindOfRocksDBFile(f.LocalPath) == state.RocksManifest {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 func (c *checker) rocks(t *streamTask, h *format.IncrementalHandle, sstOnce *sync.Map) {
 	p := t.place()
 	if h.MetaStateHandle == nil {
@@ -740,6 +728,18 @@ func (c *checker) rocks(t *streamTask, h *format.IncrementalHandle, sstOnce *syn
 	for _, f := range h.PrivateState {
 		c.checkSST(p, f, sstOnce)
 	}
+}
+
+// listsManifest says whether h lists the MANIFEST file name.
+func listsManifest(h *format.IncrementalHandle, name []byte) bool {
+	for _, list := range [2][]format.NamedHandle{h.SharedState, h.PrivateState} {
+		for _, f := range list {
+			if f.LocalPath == string(name) && state.KindOfRocksDBFile(f.LocalPath) == state.RocksManifest {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // checkSST checks, once per file, that an SST file ends with a table magic.

@@ -83,17 +83,15 @@ func (s *spliceWriter) flush() error {
 // writeOperatorChunks writes the inside of the operators array, encoded
 // jsonChunk operators at a time on every core, in order.
 func writeOperatorChunks(w io.Writer, n int, row func(i int) inspect.OperatorInfo) error {
-	total := n
-
 	// Each chunk is its operators' part of the array, "\n    {…},\n    {…}",
 	// after a comma but for the first.
 	type chunk struct {
 		buf []byte
 		err error
 	}
-	n = (total + jsonChunk - 1) / jsonChunk
+	chunks := (n + jsonChunk - 1) / jsonChunk
 	workers := max(runtime.GOMAXPROCS(0), 1)
-	done := make([]chan *chunk, n)
+	done := make([]chan *chunk, chunks)
 	for i := range done {
 		done[i] = make(chan *chunk, 1)
 	}
@@ -104,7 +102,7 @@ func writeOperatorChunks(w io.Writer, n int, row func(i int) inspect.OperatorInf
 	next := make(chan int)
 	go func() {
 		defer close(next)
-		for i := range n {
+		for i := range chunks {
 			next <- i
 		}
 	}()
@@ -124,7 +122,7 @@ func writeOperatorChunks(w io.Writer, n int, row func(i int) inspect.OperatorInf
 				if i > 0 {
 					c.buf = append(c.buf, ',')
 				}
-				c.buf, c.err = enc.appendOperators(c.buf, i*jsonChunk, min((i+1)*jsonChunk, total), row)
+				c.buf, c.err = enc.appendOperators(c.buf, i*jsonChunk, min((i+1)*jsonChunk, n), row)
 				done[i] <- c
 			}
 		}()
@@ -138,7 +136,7 @@ func writeOperatorChunks(w io.Writer, n int, row func(i int) inspect.OperatorInf
 			_, werr = w.Write(b)
 		}
 	}
-	for i := range n {
+	for i := range chunks {
 		c := <-done[i]
 		if c.err != nil && werr == nil {
 			werr = c.err
