@@ -1,5 +1,7 @@
 package format
 
+import "iter"
+
 // KeyedHandleType is the type byte of a keyed state handle in _metadata
 // (MetadataV2V3SerializerBase).
 type KeyedHandleType uint8
@@ -177,6 +179,21 @@ type IncrementalHandle struct {
 
 func (h *IncrementalHandle) KeyedType() KeyedHandleType { return h.Type }
 func (h *IncrementalHandle) KeyGroups() KeyGroupRange   { return h.Range }
+
+// Files yields the instance's files, SharedState's first, each with
+// whether it is shared; the pointer is into the list, to read or replace
+// the entry in place.
+func (h *IncrementalHandle) Files() iter.Seq2[*NamedHandle, bool] {
+	return func(yield func(*NamedHandle, bool) bool) {
+		for part, files := range [2][]NamedHandle{h.SharedState, h.PrivateState} {
+			for i := range files {
+				if !yield(&files[i], part == 0) {
+					return
+				}
+			}
+		}
+	}
+}
 
 // ChangelogHandle is the changelog backend's handle (types 8 and 14): a
 // materialized base plus non-materialized changes.

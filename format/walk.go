@@ -168,13 +168,11 @@ func (w walker) keyed(n Node, h KeyedStateHandle) bool {
 		if !w.stream(m, &h.MetaStateHandle) {
 			return false
 		}
-		for part, files := range [2][]NamedHandle{h.SharedState, h.PrivateState} {
-			for i := range files {
-				f := n
-				f.Role, f.RocksDBShared = files[i].LocalPath, part == 0
-				if !w.stream(f, &files[i].Handle) {
-					return false
-				}
+		for file, shared := range h.Files() {
+			f := n
+			f.Role, f.RocksDBShared = file.LocalPath, shared
+			if !w.stream(f, &file.Handle) {
+				return false
 			}
 		}
 	case *ChangelogHandle:

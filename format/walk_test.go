@@ -69,3 +69,35 @@ func TestWalk(t *testing.T) {
 		t.Errorf("visited %d after break", count)
 	}
 }
+
+// TestIncrementalFiles checks the order, the shared flag and that the
+// pointers are the list's entries, and that a break stops the walk.
+func TestIncrementalFiles(t *testing.T) {
+	h := &IncrementalHandle{
+		SharedState:  []NamedHandle{{LocalPath: "000010.sst"}, {LocalPath: "000011.sst"}},
+		PrivateState: []NamedHandle{{LocalPath: "CURRENT"}, {LocalPath: "MANIFEST-000005"}},
+	}
+	var got []string
+	for f, shared := range h.Files() {
+		got = append(got, fmt.Sprintf("%s:%v", f.LocalPath, shared))
+		f.LocalPath += "!"
+	}
+	if want := "[000010.sst:true 000011.sst:true CURRENT:false MANIFEST-000005:false]"; fmt.Sprint(got) != want {
+		t.Errorf("files %v, want %s", got, want)
+	}
+	if h.SharedState[1].LocalPath != "000011.sst!" || h.PrivateState[0].LocalPath != "CURRENT!" {
+		t.Errorf("the yielded pointers are not the lists' entries: %+v %+v", h.SharedState, h.PrivateState)
+	}
+	n := 0
+	for range h.Files() {
+		if n++; n == 3 {
+			break
+		}
+	}
+	if n != 3 {
+		t.Errorf("break after 3 ran %d", n)
+	}
+	for f := range (&IncrementalHandle{}).Files() {
+		t.Errorf("an empty handle yields %+v", f)
+	}
+}

@@ -155,11 +155,9 @@ func (c *converter) writeUnified(ctx context.Context, op *format.OperatorState, 
 
 // planRocksDB schedules a RocksDB native instance.
 func (c *converter) planRocksDB(op *format.OperatorState, h *format.IncrementalHandle, where string, set func(format.KeyedStateHandle)) error {
-	for _, l := range [][]format.NamedHandle{h.SharedState, h.PrivateState} {
-		for _, f := range l {
-			if f.Handle != nil {
-				c.total += f.Handle.StateSize()
-			}
+	for f := range h.Files() {
+		if f.Handle != nil {
+			c.total += f.Handle.StateSize()
 		}
 	}
 	c.addConversion(where, set, func(ctx context.Context) (format.KeyedStateHandle, error) { return c.convertRocksDB(ctx, op, h) })

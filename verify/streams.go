@@ -698,15 +698,13 @@ func (c *checker) rocks(t *streamTask, h *format.IncrementalHandle, sstOnce *syn
 	// a large checkpoint has hundreds of thousands of them.
 	var current format.StreamHandle
 	manifests, files := 0, 0
-	for _, list := range [2][]format.NamedHandle{h.SharedState, h.PrivateState} {
-		for _, f := range list {
-			files++
-			switch state.KindOfRocksDBFile(f.LocalPath) {
-			case state.RocksCurrent:
-				current = f.Handle
-			case state.RocksManifest:
-				manifests++
-			}
+	for f := range h.Files() {
+		files++
+		switch state.KindOfRocksDBFile(f.LocalPath) {
+		case state.RocksCurrent:
+			current = f.Handle
+		case state.RocksManifest:
+			manifests++
 		}
 	}
 	if current == nil || manifests == 0 {
@@ -722,21 +720,16 @@ func (c *checker) rocks(t *streamTask, h *format.IncrementalHandle, sstOnce *syn
 	if c.opts.Level < LevelDeep {
 		return
 	}
-	for _, f := range h.SharedState {
-		c.checkSST(p, f, sstOnce)
-	}
-	for _, f := range h.PrivateState {
-		c.checkSST(p, f, sstOnce)
+	for f := range h.Files() {
+		c.checkSST(p, *f, sstOnce)
 	}
 }
 
 // listsManifest says whether h lists the MANIFEST file name.
 func listsManifest(h *format.IncrementalHandle, name []byte) bool {
-	for _, list := range [2][]format.NamedHandle{h.SharedState, h.PrivateState} {
-		for _, f := range list {
-			if f.LocalPath == string(name) && state.KindOfRocksDBFile(f.LocalPath) == state.RocksManifest {
-				return true
-			}
+	for f := range h.Files() {
+		if f.LocalPath == string(name) && state.KindOfRocksDBFile(f.LocalPath) == state.RocksManifest {
+			return true
 		}
 	}
 	return false

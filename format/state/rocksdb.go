@@ -88,13 +88,8 @@ func RocksDBOf(h *format.IncrementalHandle, hd *KeyedHeader, metaSize int64) (*R
 	for _, st := range hd.States {
 		s.ColumnFamilies = append(s.ColumnFamilies, st.Name)
 	}
-	for _, list := range []struct {
-		files  []format.NamedHandle
-		shared bool
-	}{{h.SharedState, true}, {h.PrivateState, false}} {
-		for _, f := range list.files {
-			s.Files = append(s.Files, RocksDBFile{LocalPath: f.LocalPath, Kind: KindOfRocksDBFile(f.LocalPath), Shared: list.shared, Handle: f.Handle})
-		}
+	for f, shared := range h.Files() {
+		s.Files = append(s.Files, RocksDBFile{LocalPath: f.LocalPath, Kind: KindOfRocksDBFile(f.LocalPath), Shared: shared, Handle: f.Handle})
 	}
 	return s, nil
 }
