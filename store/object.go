@@ -3,12 +3,14 @@ package store
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"iter"
 	"os"
 	"path"
 	"strings"
+	"syscall"
 	"time"
 
 	"cloud.google.com/go/storage"
@@ -60,6 +62,9 @@ func (l *Location) Stat(ctx context.Context, key string) (Object, error) {
 // Exists reports whether an object is stored at key.
 func (l *Location) Exists(ctx context.Context, key string) (bool, error) {
 	ok, err := l.Bucket.Exists(ctx, key)
+	if errors.Is(err, syscall.ENOTDIR) {
+		return false, nil // a local key below a file (a file given as a snapshot directory)
+	}
 	return ok, l.Wrap(key, err)
 }
 

@@ -284,9 +284,21 @@ func testSnapshot(t *testing.T, dirURL string, l *store.Location) {
 		}
 		s.Close()
 	}
+	// A file of another name is taken as the metadata file, as Flink does
+	// (its bytes then say whether it is one); on a local disk, too, where
+	// the first guess, a key below it, is a path through a file.
+	s, err := store.OpenSnapshot(ctx, sub("chk-3/state-1"))
+	if err != nil {
+		t.Fatalf("a state file as the snapshot: %v", err)
+	}
+	if s.MetadataKey != l.Prefix+"chk-3/state-1" {
+		t.Errorf("a state file as the snapshot: MetadataKey %q", s.MetadataKey)
+	}
+	s.Close()
 	for ref, want := range map[string]string{
-		sub("chk-4"): "not a snapshot: no _metadata",
-		sub("chk-9"): "no such snapshot",
+		sub("chk-4"):           "not a snapshot: no _metadata",
+		sub("chk-9"):           "no such snapshot",
+		sub("chk-3/state-1/x"): "no such snapshot",
 	} {
 		_, err := store.OpenSnapshot(ctx, ref)
 		if err == nil || !strings.Contains(err.Error(), want) {
