@@ -381,6 +381,10 @@ func classify(rel string, depth int) (name, job string, kind FolderKind, id int6
 	return rel[:end], "", "", -1
 }
 
+// FolderKindOf is the kind of folder a name makes (chk-N, savepoint-*,
+// shared, taskowned), "" for other names, and the checkpoint id of chk-N.
+func FolderKindOf(name string) (FolderKind, int64) { return folderKind(name) }
+
 // folderKind recognises a folder name.
 func folderKind(name string) (FolderKind, int64) {
 	switch {

@@ -419,6 +419,11 @@ var ErrActiveJob = errors.New("the newest complete checkpoint of a job that is w
 // folder that nothing references. Files other snapshots reference are kept
 // and listed with their users; references outside the root are external.
 func PlanDelete(ctx context.Context, root *store.Location, name string, opt Options) (*Plan, error) {
+	// A name that cannot be a snapshot folder is refused before the root
+	// is scanned (a file given as the snapshot makes its folder the root's).
+	if k, _ := catalog.FolderKindOf(path.Base(strings.Trim(name, "/"))); !k.IsSnapshot() {
+		return nil, noSnapshotFolder(root, name)
+	}
 	g, err := Analyse(ctx, root, opt)
 	if err != nil {
 		return nil, err
@@ -431,12 +436,16 @@ func PlanDelete(ctx context.Context, root *store.Location, name string, opt Opti
 	return p, err
 }
 
+func noSnapshotFolder(root *store.Location, name string) error {
+	return fmt.Errorf("%s: no snapshot folder %q under the root (chk-N and savepoint-* folders are recognised in the root and one folder below it)", root.Display, strings.Trim(name, "/"))
+}
+
 func planDelete(ctx context.Context, g *catalog.Graph, root *store.Location, name string, opt Options) (*Plan, error) {
 	name = strings.Trim(name, "/")
 	f := g.Root.Folder(name)
 	switch {
 	case f == nil || !f.Kind.IsSnapshot():
-		return nil, fmt.Errorf("%s: no snapshot folder %q under the root (chk-N and savepoint-* folders are recognised in the root and one folder below it)", root.Display, name)
+		return nil, noSnapshotFolder(root, name)
 	case !f.Complete:
 		return nil, fmt.Errorf("%s: %s has no _metadata: not a complete snapshot (fsnap gc removes incomplete folders)", root.Display, name)
 	}

@@ -614,6 +614,25 @@ func TestDeleteGuards(t *testing.T) {
 	if code, _, errs := fsnap(t, "delete", incomplete); code != exitInput || !strings.Contains(errs, "no _metadata") {
 		t.Errorf("incomplete: exit %d, %s", code, errs)
 	}
+	// A file of another name is taken as a snapshot's metadata file, and
+	// its folder is no snapshot folder: refused before the root (here one
+	// holding a link, which a scan refuses) is scanned.
+	odd := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(odd, "notes"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(odd, "notes", "todo.txt"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(dir, filepath.Join(odd, "link")); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := fsnap(t, "delete", "--apply", filepath.Join(odd, "notes", "todo.txt")); code != exitInput || !strings.Contains(errs, `no snapshot folder "notes"`) {
+		t.Errorf("a file as the snapshot: exit %d, %s", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(odd, "notes", "todo.txt")); err != nil {
+		t.Errorf("a file as the snapshot: %v", err)
+	}
 	other := t.TempDir()
 	if code, _, errs := fsnap(t, "delete", "--root", other, snap); code != exitUsage || !strings.Contains(errs, "is not under the root") {
 		t.Errorf("outside root: exit %d, %s", code, errs)

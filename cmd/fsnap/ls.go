@@ -129,7 +129,7 @@ func writeListing(e *env, r *catalog.Listing) error {
 func writeLsText(w io.Writer, r *catalog.Listing) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tKIND\tID\tTIME\tSIZE\tOBJECTS\tSTATUS")
-	complete := 0
+	complete, unreadable := 0, 0
 	for _, s := range r.Snapshots {
 		kind, id, status := s.Kind, "-", "complete"
 		if kind == "" {
@@ -144,6 +144,7 @@ func writeLsText(w io.Writer, r *catalog.Listing) error {
 		case s.Error != "":
 			status = "unreadable: " + s.Error
 			complete++
+			unreadable++
 		default:
 			complete++
 		}
@@ -163,7 +164,11 @@ func writeLsText(w io.Writer, r *catalog.Listing) error {
 	if r.Truncated {
 		more = fmt.Sprintf(" (newest %d of %d)", r.Count, r.Total)
 	}
-	_, err := fmt.Fprintf(w, "\n%d snapshots%s under %s: %d complete, %d incomplete\n", r.Count, more, r.Root, complete, r.Count-complete)
+	bad := ""
+	if unreadable > 0 {
+		bad = fmt.Sprintf(" (%d with an unreadable _metadata)", unreadable)
+	}
+	_, err := fmt.Fprintf(w, "\n%d snapshots%s under %s: %d complete%s, %d incomplete\n", r.Count, more, r.Root, complete, bad, r.Count-complete)
 	if err == nil && r.Policy != "" {
 		_, err = fmt.Fprintf(w, "policy: %s (fsnap prune with these flags removes the snapshots marked remove)\n", r.Policy)
 	}

@@ -105,6 +105,18 @@ func TestLsLocal(t *testing.T) {
 		!strings.Contains(out, "incomplete (no _metadata)") || !strings.Contains(out, fmt.Sprintf("%d snapshots under %s", len(foldersOf(h)), dir)) {
 		t.Errorf("text output:\n%s", out)
 	}
+	// A checkpoint whose _metadata does not parse is complete (Flink wrote
+	// it to the end) but unreadable, and the summary says so.
+	if err := os.MkdirAll(filepath.Join(dir, "job-bad", "chk-1"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "job-bad", "chk-1", "_metadata"), []byte("not flink"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = fsnap(t, "ls", dir)
+	if code != 0 || !strings.Contains(out, "unreadable: ") || !strings.Contains(out, "complete (1 with an unreadable _metadata), ") {
+		t.Errorf("text output with an unreadable checkpoint:\n%s", out)
+	}
 	for _, args := range [][]string{{"ls"}, {"ls", "--limit", "-1", dir}, {"ls", "-o", "yaml", dir}} {
 		if code, _, _ := fsnap(t, args...); code != exitUsage {
 			t.Errorf("%v: exit %d", args, code)
