@@ -18,8 +18,9 @@ import (
 
 // Columnar formats of dumps.
 const (
-	Parquet = table.Parquet
-	Arrow   = table.Arrow // the Arrow IPC stream format (writable to object stores without seeking)
+	Parquet   = table.Parquet
+	ArrowFile = table.ArrowFile // the Arrow IPC file format (Feather v2)
+	Arrow     = table.Arrow     // the Arrow IPC stream format
 )
 
 // Columnar writes one Parquet or Arrow file per table, typed by the

@@ -1,5 +1,5 @@
 // Package table writes flat tables (columns of strings, integers, booleans
-// and times) as JSON lines, CSV, Parquet or Arrow IPC streams: the
+// and times) as JSON lines, CSV, Parquet or Arrow IPC (file or stream): the
 // inventory's tables and the tabular forms of other documents. Rows stream
 // through in bounded memory (Parquet row groups, Arrow batches).
 package table
@@ -7,6 +7,7 @@ package table
 import (
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -45,11 +46,18 @@ const (
 	JSONL   Format = "jsonl"
 	CSV     Format = "csv"
 	Parquet Format = "parquet"
-	Arrow   Format = "arrows"
+	// ArrowFile is the Arrow IPC file format (Feather v2: a footer indexes
+	// the batches, for random access), Arrow the IPC stream format (read
+	// front to back, as it arrives). Neither needs a seekable output.
+	ArrowFile Format = "arrow"
+	Arrow     Format = "arrows"
 )
 
 // Formats lists them, for flags.
-var Formats = []string{string(JSONL), string(CSV), string(Parquet), string(Arrow)}
+var Formats = []string{string(JSONL), string(CSV), string(Parquet), string(ArrowFile), string(Arrow)}
+
+// Binary reports whether f is a binary (columnar) format.
+func (f Format) Binary() bool { return f == Parquet || f == ArrowFile || f == Arrow }
 
 // Writer writes rows of one table; values are string, int64 (or int,
 // int32), bool, time.Time or nil.
@@ -74,7 +82,7 @@ func New(f Format, w io.WriteCloser, cols []Column, opts ...Option) (Writer, err
 			names[i] = col.Name
 		}
 		return c, c.c.Write(names)
-	case Parquet, Arrow:
+	case Parquet, ArrowFile, Arrow:
 		return newColumnar(f, w, cols, opts...)
 	}
 	return nil, fmt.Errorf("unknown table format %q", f)
@@ -199,8 +207,8 @@ func (c *columnar) Close() error { return c.rw.Close() }
 
 // RecordWriter writes rows appended to its Arrow record builder as a
 // Parquet file (Snappy unless WithCompression says otherwise, no
-// dictionary pages: values are mostly distinct) or an Arrow IPC stream, a
-// row group or record batch of 65,536 rows at a time. Batches are encoded, compressed and written on a goroutine of
+// dictionary pages: values are mostly distinct) or an Arrow IPC file or
+// stream, a row group or record batch of 65,536 rows at a time. Batches are encoded, compressed and written on a goroutine of
 // their own while the next one is built, and Snappy pages are compressed
 // on every core (snappyPages). The builder's buffers are recycled from
 // batch to batch (recycler): per table, the batch being built, the one
@@ -208,11 +216,14 @@ func (c *columnar) Close() error { return c.rw.Close() }
 // free buffers are in memory. Close writes the rest and the footer, then
 // closes w.
 type RecordWriter struct {
-	w     io.WriteCloser
-	rb    *array.RecordBuilder
-	n     int
-	pq    *pqarrow.FileWriter
-	ipcw  *ipc.Writer
+	w    io.WriteCloser
+	rb   *array.RecordBuilder
+	n    int
+	pq   *pqarrow.FileWriter
+	ipcw interface {
+		Write(arrow.Record) error
+		Close() error // writes the end (and a file's footer), leaving w open
+	}
 	recs  chan arrow.Record // to the writer goroutine
 	done  chan struct{}     // closed when it has stopped
 	last  arrow.Record      // the batch written last (Parquet: see writeLoop)
@@ -280,6 +291,11 @@ func NewRecordWriter(f Format, w io.WriteCloser, schema *arrow.Schema, opts ...O
 		}
 	case Arrow:
 		r.ipcw = ipc.NewWriter(w, ipc.WithSchema(schema))
+	case ArrowFile:
+		if r.ipcw, err = ipc.NewFileWriter(&offsetWriter{w: w}, ipc.WithSchema(schema)); err != nil {
+			w.Close()
+			return nil, err
+		}
 	default:
 		w.Close()
 		return nil, fmt.Errorf("%q is not a columnar format", f)
@@ -430,4 +446,25 @@ func Columns(spec string) []Column {
 		out = append(out, Column{Name: name, Type: t})
 	}
 	return out
+}
+
+// offsetWriter tells the Arrow file writer its offset, the only seek it
+// makes, so that the file format streams to any writer (an object
+// store's, a pipe) as the stream format does.
+type offsetWriter struct {
+	w   io.Writer
+	off int64
+}
+
+func (o *offsetWriter) Write(p []byte) (int, error) {
+	n, err := o.w.Write(p)
+	o.off += int64(n)
+	return n, err
+}
+
+func (o *offsetWriter) Seek(offset int64, whence int) (int64, error) {
+	if offset != 0 || whence != io.SeekCurrent {
+		return 0, errors.New("table: the Arrow file writer's output cannot seek")
+	}
+	return o.off, nil
 }

@@ -22,10 +22,10 @@ func (*closer) Close() error { return nil }
 // writer goroutine while the next ones are built.
 const rows = 2*batch + 1234
 
-// TestRecordWriterOrder: Parquet and Arrow files of several batches hold
-// every row once, in the order written.
+// TestRecordWriterOrder: Parquet and Arrow files and streams of several
+// batches hold every row once, in the order written.
 func TestRecordWriterOrder(t *testing.T) {
-	for _, f := range []Format{Parquet, Arrow} {
+	for _, f := range []Format{Parquet, ArrowFile, Arrow} {
 		var out closer
 		w, err := New(f, &out, Columns("n:i s:s"))
 		if err != nil {
@@ -46,7 +46,8 @@ func TestRecordWriterOrder(t *testing.T) {
 				ns, ss = append(ns, n.Value(i)), append(ss, s.Value(i))
 			}
 		}
-		if f == Arrow {
+		switch f {
+		case Arrow:
 			r, err := ipc.NewReader(bytes.NewReader(out.Bytes()))
 			if err != nil {
 				t.Fatal(err)
@@ -55,7 +56,24 @@ func TestRecordWriterOrder(t *testing.T) {
 				collect(r.Record().Column(0).(*array.Int64), r.Record().Column(1).(*array.String))
 			}
 			r.Release()
-		} else {
+		case ArrowFile:
+			// The footer's index, read from the end, finds every batch.
+			r, err := ipc.NewFileReader(bytes.NewReader(out.Bytes()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.NumRecords() != 3 {
+				t.Errorf("arrow file: %d record batches, want 3", r.NumRecords())
+			}
+			for i := range r.NumRecords() {
+				rec, err := r.Record(i)
+				if err != nil {
+					t.Fatal(err)
+				}
+				collect(rec.Column(0).(*array.Int64), rec.Column(1).(*array.String))
+			}
+			r.Close()
+		default:
 			pf, err := file.NewParquetReader(bytes.NewReader(out.Bytes()))
 			if err != nil {
 				t.Fatal(err)
@@ -105,7 +123,7 @@ func (*failing) Close() error { return nil }
 // writer goroutine stops the rows by the third batch (the goroutine took
 // the second only after failing), Close says it too, and nothing hangs.
 func TestRecordWriterError(t *testing.T) {
-	for _, f := range []Format{Parquet, Arrow} {
+	for _, f := range []Format{Parquet, ArrowFile, Arrow} {
 		w, err := New(f, &failing{left: 64 << 10}, Columns("n:i s:s"))
 		if err != nil {
 			t.Fatal(err)

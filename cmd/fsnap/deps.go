@@ -42,7 +42,7 @@ mode from a savepoint under ROOT, another job's root) and reports:
 Output: a table (the first --show orphans and external paths), -o json
 (schema "fsnap.deps/v1", every file with its users) or -o dot (Graphviz:
 snapshots, the shared folders they use, dependencies between snapshots in
-red). -o csv, jsonl, parquet or arrows print the files table of fsnap
+red). -o csv, jsonl, parquet, arrow or arrows print the files table of fsnap
 inventory: one row per referenced file with its users, then the orphans
 (shared_by 0).`,
 		flags: func(fs *pflag.FlagSet) {

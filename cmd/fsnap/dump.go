@@ -44,13 +44,14 @@ Values fsnap does not decode (Kryo, unknown serializers) are their bytes:
 base64 in JSON lines and CSV, binary columns in Parquet and Arrow.
 
 -o jsonl (default) and csv write one stream to --out FILE or standard output.
--o parquet and arrows write one file per state, typed by its serializers
-(Long → int64, String → utf8, tuples, case classes, POJOs and timers →
-structs, lists → lists, maps → maps), under --out DIR or URL as
-<operator uid or id>/<state>.parquet; Parquet row groups and Arrow batches
-of 65,536 rows keep memory bounded (three or four per state: one is read
-while the one before is compressed, on every core, and written; their
-buffers are reused). Parquet is Snappy-compressed (--compression zstd,
+-o parquet, arrow (the Arrow IPC file format, also called Feather v2) and
+arrows (the Arrow IPC stream format) write one file per state, typed by
+its serializers (Long → int64, String → utf8, tuples, case classes, POJOs
+and timers → structs, lists → lists, maps → maps), under --out DIR or URL
+as <operator uid or id>/<state>.parquet (.arrow, .arrows); Parquet row
+groups and Arrow batches of 65,536 rows keep memory bounded (three or four
+per state: one is read while the one before is compressed, on every core,
+and written; their buffers are reused). Parquet is Snappy-compressed (--compression zstd,
 gzip or none), without dictionary pages. A dump that stops on corrupt
 input exits 3 naming the file and offset, and leaves every file it wrote
 complete.
@@ -63,13 +64,13 @@ savepoint under --tmp first, without a JVM.`,
 			fs.StringVar(&dumpFlags.state, "state", "", "only this state")
 			fs.StringVar(&dumpFlags.groups, "key-group", "", "only key group N or range N-M (keyed state only)")
 			fs.Int64Var(&dumpFlags.limit, "limit", 0, "stop after this many rows")
-			fs.StringVar(&dumpFlags.out, "out", "", "output file (jsonl, csv; default standard output) or directory/URL (parquet, arrows)")
+			fs.StringVar(&dumpFlags.out, "out", "", "output file (jsonl, csv; default standard output) or directory/URL (parquet, arrow, arrows)")
 			fs.StringVar(&dumpFlags.tmp, "tmp", os.TempDir(), "scratch space for converting RocksDB native state")
 			fs.StringVar(&dumpFlags.compress, "compression", "snappy", "Parquet page codec: snappy, zstd (smaller, slower), gzip or none (fastest, largest)")
 		},
 		nargs:   1,
 		output:  &dumpFlags.output,
-		outputs: []string{"jsonl", "csv", "parquet", "arrows"},
+		outputs: []string{"jsonl", "csv", "parquet", "arrow", "arrows"},
 		run:     runDump,
 	})
 }
@@ -109,7 +110,7 @@ func runDump(ctx context.Context, e *env, args []string) error {
 	if opt.FirstKeyGroup, opt.LastKeyGroup, err = parseKeyGroups(dumpFlags.groups); err != nil {
 		return err
 	}
-	columnar := dumpFlags.output == "parquet" || dumpFlags.output == "arrows"
+	columnar := table.Format(dumpFlags.output).Binary()
 	if columnar && dumpFlags.out == "" {
 		return usagef("-o %s writes one file per state: give --out DIR or URL", dumpFlags.output)
 	}

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/ipc"
 	"github.com/fsnap/fsnap/format"
 	"github.com/fsnap/fsnap/internal/corpus"
 	"github.com/fsnap/fsnap/internal/rocks"
@@ -108,5 +111,61 @@ func TestReportCommand(t *testing.T) {
 	}
 	if code, _, _ := fsnap(t, "report", snap); code != exitUsage {
 		t.Errorf("without --out: exit %d", code)
+	}
+}
+
+// TestDumpArrowFormats: -o arrow writes Arrow IPC files (magic at both
+// ends, a footer indexing the batches) and -o arrows streams, holding the
+// same records, as many rows as the Parquet dump of the same state.
+func TestDumpArrowFormats(t *testing.T) {
+	dir := corpus.Find(t, "new-stateful-udf-migration-itcase-flink1.20-hashmap-savepoint").Dir
+	name := filepath.Join(format.OperatorIDFromUID("CheckpointingKeyedStateFlatMap1").String(), "state-name")
+	files := map[string]string{}
+	for _, o := range []string{"parquet", "arrow", "arrows"} {
+		out := t.TempDir()
+		if code, _, errs := fsnap(t, "dump", "-o", o, "--out", out, dir); code != exitOK {
+			t.Fatalf("-o %s: exit %d: %s", o, code, errs)
+		}
+		files[o] = filepath.Join(out, name+"."+o)
+	}
+	b, err := os.ReadFile(files["arrow"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(b, []byte("ARROW1")) || !bytes.HasSuffix(b, []byte("ARROW1")) {
+		t.Fatalf("%s is not an Arrow IPC file (magic %q … %q)", files["arrow"], b[:min(8, len(b))], b[max(0, len(b)-6):])
+	}
+	fr, err := ipc.NewFileReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fr.Close()
+	s, err := os.Open(files["arrows"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	sr, err := ipc.NewReader(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sr.Release()
+	rows := int64(0)
+	for i := range fr.NumRecords() {
+		rec, err := fr.Record(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sr.Next() || !array.RecordEqual(rec, sr.Record()) {
+			t.Fatalf("record batch %d differs between the file and the stream", i)
+		}
+		rows += rec.NumRows()
+	}
+	if sr.Next() {
+		t.Error("the stream holds more batches than the file")
+	}
+	got := testservers.DuckDB(t, fmt.Sprintf(`select count(*) as n from '%s'`, files["parquet"]))
+	if fmt.Sprint(got) != fmt.Sprintf("[map[n:%d]]", rows) || rows == 0 {
+		t.Errorf("arrow %d rows, parquet %v", rows, got)
 	}
 }

@@ -57,7 +57,7 @@ meta handle; --rocksdb opens each instance (a scratch copy under --tmp) and
 reports entries, bytes and key groups per state summed over the instances
 (--all: per instance, per column family, and the SST files).
 
--o csv, jsonl, parquet or arrows print a table of fsnap inventory: one row
+-o csv, jsonl, parquet, arrow or arrows print a table of fsnap inventory: one row
 per operator, or with --table states one per state (entries and bytes
 filled with --states).`,
 		flags: func(fs *pflag.FlagSet) {
@@ -68,7 +68,7 @@ filled with --states).`,
 			fs.BoolVar(&inspectFlags.rocksdb, "rocksdb", false, "open every RocksDB instance (a scratch copy under --tmp): entries, bytes and key groups per column family, SST files")
 			fs.StringVar(&inspectFlags.tmp, "tmp", os.TempDir(), "directory for --rocksdb scratch copies")
 			fs.BoolVar(&inspectFlags.all, "all", false, "text: list every operator (else the 50 largest and a count of the rest) and, with --rocksdb, every instance")
-			fs.StringVar(&inspectFlags.table, "table", "operators", "with -o csv, jsonl, parquet or arrows: operators or states")
+			fs.StringVar(&inspectFlags.table, "table", "operators", "with -o csv, jsonl, parquet, arrow or arrows: operators or states")
 			allowPathFlag(fs, &inspectFlags.allow)
 		},
 		nargs:   1,

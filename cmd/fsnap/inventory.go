@@ -55,7 +55,7 @@ engine reads the parts of a table as one table (snapshots/*.parquet).
 			maxDepthFlag(fs)
 		},
 		output:  &inventoryFlags.output,
-		outputs: []string{"parquet", "arrows", "csv", "jsonl"},
+		outputs: []string{"parquet", "arrow", "arrows", "csv", "jsonl"},
 		run:     runInventory,
 	})
 }

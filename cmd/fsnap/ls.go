@@ -50,7 +50,7 @@ them) each complete snapshot is marked keep or remove, with the rules that
 keep it: what fsnap prune with the same flags would do.
 
 -o json prints a stable document (schema "fsnap.ls/v1"); -o csv, jsonl,
-parquet or arrows one row per snapshot (the columns of its fields).`,
+parquet, arrow or arrows one row per snapshot (the columns of its fields).`,
 		flags: func(fs *pflag.FlagSet) {
 			fs.IntVar(&lsFlags.limit, "limit", 0, "list only the newest N snapshots (0: all)")
 			fs.BoolVar(&lsFlags.complete, "complete", false, "list complete snapshots only")

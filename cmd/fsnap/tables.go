@@ -12,7 +12,7 @@ import (
 
 // tableFormats are the -o values that print a command's document as a
 // table (see package inventory for the columns).
-var tableFormats = []string{"csv", "jsonl", "parquet", "arrows"}
+var tableFormats = []string{"csv", "jsonl", "parquet", "arrow", "arrows"}
 
 func isTable(output string) bool { return slices.Contains(tableFormats, output) }
 
@@ -21,7 +21,7 @@ func isTable(output string) bool { return slices.Contains(tableFormats, output) 
 // inventory's files are not filtered either), never to a terminal.
 func writeTable(e *env, output string, cols []table.Column, fill func(table.Writer) error) error {
 	w := e.stdout
-	if output == "parquet" || output == "arrows" {
+	if table.Format(output).Binary() {
 		if u, ok := w.(interface{ Unwrap() io.Writer }); ok {
 			w = u.Unwrap()
 		}
