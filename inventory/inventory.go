@@ -24,7 +24,7 @@ import (
 
 // Tables and their columns.
 var (
-	SnapshotColumns = table.Columns(`root:s snapshot:s location:s kind:s checkpoint_id:i time:t flink_min:s flink_max:s
+	SnapshotColumns = table.Columns(`root:s snapshot:s location:s kind:s checkpoint_id:i time:t complete:b flink_min:s flink_max:s
 		metadata_version:i metadata_bytes:i files:i referenced_bytes:i shared_bytes:i owned_bytes:i operators:i state_bytes:i
 		missing_files:i error:s`)
 	OperatorColumns = table.Columns(`root:s snapshot:s operator_id:s uid:s name:s parallelism:i max_parallelism:i
@@ -118,7 +118,13 @@ func root(ctx context.Context, ref string, opt Options, w Writers, st *Stats) er
 	}
 	deps := catalog.NewDeps(g, nil)
 	st.Scanned = append(st.Scanned, deps.Scanned)
-	if len(deps.Snapshots) == 0 {
+	var incomplete []*catalog.Folder
+	for _, f := range cat.Snapshots() {
+		if !f.Complete {
+			incomplete = append(incomplete, f)
+		}
+	}
+	if len(deps.Snapshots) == 0 && len(incomplete) == 0 {
 		// Not a checkpoint root of chk-N and savepoint-* folders: take
 		// every folder holding _metadata (a directory of snapshots such as
 		// a test corpus, or one snapshot).
@@ -160,6 +166,23 @@ func root(ctx context.Context, ref string, opt Options, w Writers, st *Stats) er
 			return err
 		}
 	}
+	// Folders Flink did not finish (no _metadata: in progress, failed or
+	// abandoned), so that a fleet's leftovers can be counted too.
+	for _, f := range incomplete {
+		loc := l.NameOf(strings.TrimSuffix(f.Dir, "/")) // as deps names snapshots
+		if !opt.mine(loc) {
+			continue
+		}
+		var id any
+		if f.CheckpointID >= 0 {
+			id = f.CheckpointID
+		}
+		if err := w.Snapshots.Write([]any{ref, f.Name, loc, nil, id, f.Time(), false, nil, nil, nil, nil, nil,
+			nil, nil, nil, nil, nil, nil, nil}); err != nil {
+			return err
+		}
+		st.Snapshots++
+	}
 	n, err := writeFiles(w.Files, ref, deps, opt.mine)
 	st.Files += n
 	if err != nil {
@@ -189,8 +212,9 @@ func plainFolders(ctx context.Context, ref string, l *store.Location, opt Option
 	users := map[string][]string{}
 	sizes := map[string]int64{}
 	for _, dir := range dirs {
-		ok, err := l.Exists(ctx, dir+store.MetadataName)
-		if err != nil {
+		meta, err := l.Stat(ctx, dir+store.MetadataName)
+		ok := err == nil
+		if err != nil && !store.IsNotExist(err) {
 			return err
 		}
 		name := strings.TrimSuffix(strings.TrimPrefix(dir, l.Prefix), "/")
@@ -203,7 +227,7 @@ func plainFolders(ctx context.Context, ref string, l *store.Location, opt Option
 			continue
 		}
 		r, rerr := readDir(ctx, l, dir, opt.States)
-		s := catalog.DepsSnapshot{Name: name, Location: l.NameOf(dir), InRoot: true}
+		s := catalog.DepsSnapshot{Name: name, Location: l.NameOf(dir), InRoot: true, Time: meta.ModTime.UTC()}
 		if r != nil {
 			s.CheckpointID, s.Kind, s.Files = r.CheckpointID, r.Kind.Kind, r.Totals.Files
 			for _, f := range r.Files {
@@ -285,21 +309,21 @@ func read(ctx context.Context, l *store.Location, n *catalog.Node, states bool) 
 }
 
 func writeSnapshot(root string, s catalog.DepsSnapshot, r *inspect.Report, rerr error, w Writers, st *Stats) error {
-	row := []any{root, s.Name, s.Location, s.Kind, s.CheckpointID, s.Time, nil, nil, nil, nil, int64(s.Files),
+	row := []any{root, s.Name, s.Location, s.Kind, s.CheckpointID, s.Time, true, nil, nil, nil, nil, int64(s.Files),
 		s.ReferencedBytes, s.SharedBytes, s.OwnedBytes, nil, nil, int64(s.Missing), nil}
 	if s.Error != "" {
-		row[17] = s.Error
+		row[18] = s.Error
 	} else if rerr != nil {
-		row[17] = rerr.Error()
+		row[18] = rerr.Error()
 	}
 	if r != nil {
-		row[3], row[6], row[7] = r.Kind.Kind, r.Flink.Min, r.Flink.Max
+		row[3], row[7], row[8] = r.Kind.Kind, r.Flink.Min, r.Flink.Max
 		if r.Flink.Open {
-			row[7] = nil
+			row[8] = nil
 		}
-		row[8], row[9] = int64(r.Metadata.Version), r.Metadata.Bytes
-		row[14] = int64(len(r.Operators))
-		row[15] = r.Totals.StateBytes
+		row[9], row[10] = int64(r.Metadata.Version), r.Metadata.Bytes
+		row[15] = int64(len(r.Operators))
+		row[16] = r.Totals.StateBytes
 	}
 	if err := w.Snapshots.Write(row); err != nil {
 		return err

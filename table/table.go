@@ -88,6 +88,15 @@ func New(f Format, w io.WriteCloser, cols []Column, opts ...Option) (Writer, err
 	return nil, fmt.Errorf("unknown table format %q", f)
 }
 
+// unknownNull is v, or nil for the zero time: a time not known (a
+// folder's without objects), which is null rather than the year 1.
+func unknownNull(v any) any {
+	if t, ok := v.(time.Time); ok && t.IsZero() {
+		return nil
+	}
+	return v
+}
+
 type jsonWriter struct {
 	w    io.WriteCloser
 	enc  *json.Encoder
@@ -97,7 +106,7 @@ type jsonWriter struct {
 func (j *jsonWriter) Write(row []any) error {
 	m := make(map[string]any, len(row))
 	for i, v := range row {
-		if v != nil {
+		if v = unknownNull(v); v != nil {
 			if t, ok := v.(time.Time); ok {
 				v = t.UTC().Format(time.RFC3339Nano)
 			}
@@ -118,7 +127,7 @@ type csvWriter struct {
 func (c *csvWriter) Write(row []any) error {
 	rec := make([]string, len(row))
 	for i, v := range row {
-		switch x := v.(type) {
+		switch x := unknownNull(v).(type) {
 		case nil:
 		case string:
 			rec[i] = x
@@ -172,7 +181,7 @@ func (c *columnar) Write(row []any) error {
 	rb := c.rw.Builder()
 	for i, v := range row {
 		b := rb.Field(i)
-		if v == nil {
+		if v = unknownNull(v); v == nil {
 			b.AppendNull()
 			continue
 		}

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"testing"
+	"time"
 
+	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/apache/arrow/go/v15/arrow/ipc"
 	"github.com/apache/arrow/go/v15/arrow/memory"
@@ -139,6 +142,47 @@ func TestRecordWriterError(t *testing.T) {
 		}
 		if err := w.Close(); !errors.Is(err, errFull) {
 			t.Errorf("%s: Close: %v", f, err)
+		}
+	}
+}
+
+// TestZeroTimeIsNull: the zero time (a time not known) is written as null
+// in every format, a real time as itself.
+func TestZeroTimeIsNull(t *testing.T) {
+	cols := Columns("t:t")
+	when := time.Date(2026, 12, 6, 18, 0, 0, 0, time.UTC)
+	for _, f := range []Format{JSONL, CSV, Arrow} {
+		var out closer
+		w, err := New(f, &out, cols)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range []any{time.Time{}, when} {
+			if err := w.Write([]any{v}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		switch f {
+		case Arrow:
+			r, err := ipc.NewReader(bytes.NewReader(out.Bytes()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for r.Next() {
+				c := r.Record().Column(0).(*array.Timestamp)
+				got = fmt.Sprint(c.IsNull(0), c.Value(1).ToTime(arrow.Microsecond).Equal(when))
+			}
+			r.Release()
+		default:
+			got = out.String()
+		}
+		want := map[Format]string{JSONL: "{}\n{\"t\":\"2026-12-06T18:00:00Z\"}\n", CSV: "t\n\n2026-12-06T18:00:00Z\n", Arrow: "true true"}[f]
+		if got != want {
+			t.Errorf("%s: %q, want %q", f, got, want)
 		}
 	}
 }

@@ -33,8 +33,9 @@ func init() {
 		args:  "[flags] ROOT... | --from-list FILE",
 		short: "tables of every snapshot, operator, state and file under checkpoint roots, for any engine to query",
 		long: `Writes four tables under --out DIR or URL, one file per table per shard:
-snapshots/ (root, path, kind, checkpoint id, time, Flink range, metadata
-version and bytes, referenced, shared and owned bytes), operators/ (uid, id,
+snapshots/ (root, path, kind, checkpoint id, time, complete, Flink range,
+metadata version and bytes, referenced, shared and owned bytes; folders
+without _metadata are rows with complete false), operators/ (uid, id,
 parallelism, max parallelism, bytes per slot), files/ (path, folder, bytes,
 stored, the snapshots using it, how many) and, with --states, states/ (name,
 type, serializers, entries and bytes: every stream is read). The columns

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -99,7 +101,18 @@ func TestInventoryCorpusShards(t *testing.T) {
 // TestInventoryMatchesDeps: on a generated history on MinIO, the files
 // table's users are those of fsnap deps -o json.
 func TestInventoryMatchesDeps(t *testing.T) {
-	root, _ := serverHistory(t, testservers.S3, fixtures.HistorySpec{Seed: 7, Version: 6, Jobs: 2, Rounds: 8, Retain: 3})
+	root, h := serverHistory(t, testservers.S3, fixtures.HistorySpec{Seed: 7, Version: 6, Jobs: 2, Rounds: 8, Retain: 3})
+	// A checkpoint Flink did not finish: a state file, no _metadata.
+	l := testservers.Open(t, root)
+	job := ""
+	for _, s := range h.Snapshots {
+		if d := strings.TrimSuffix(s.Dir, "/"); s.Root == 0 && strings.HasPrefix(path.Base(d), "chk-") {
+			job = path.Dir(d)
+		}
+	}
+	if err := l.Bucket.WriteAll(context.Background(), l.Prefix+job+"/chk-999999/0c4d5d5e-4b8a-4a8e-9a55-1b2f1e3c4d5e", []byte("state"), nil); err != nil {
+		t.Fatal(err)
+	}
 	code, out, errs := fsnap(t, "deps", "-o", "json", root)
 	if code != exitOK {
 		t.Fatalf("deps: %d %s", code, errs)
@@ -135,8 +148,39 @@ func TestInventoryMatchesDeps(t *testing.T) {
 	if len(want) == 0 || fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("files: inventory %d, deps %d, or their users differ", len(got), len(want))
 	}
-	if n := len(readRows(t, dir, "snapshots")); n != len(deps.Snapshots) {
-		t.Errorf("%d snapshot rows, deps lists %d", n, len(deps.Snapshots))
+	// Complete snapshots are deps's; the folders without _metadata are
+	// rows too, complete false, as ls lists them.
+	code, out, errs = fsnap(t, "ls", "-o", "json", root)
+	if code != exitOK {
+		t.Fatalf("ls: %d %s", code, errs)
+	}
+	var ls struct {
+		Snapshots []struct {
+			Name     string
+			Complete bool
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &ls); err != nil {
+		t.Fatal(err)
+	}
+	var lsIncomplete []string
+	for _, s := range ls.Snapshots {
+		if !s.Complete {
+			lsIncomplete = append(lsIncomplete, s.Name)
+		}
+	}
+	sort.Strings(lsIncomplete)
+	complete, incomplete := 0, []string{}
+	for _, r := range readRows(t, dir, "snapshots") {
+		if r["complete"] == true {
+			complete++
+		} else if _, ok := r["time"].(string); ok && r["complete"] == false && r["kind"] == nil {
+			incomplete = append(incomplete, fmt.Sprint(r["snapshot"]))
+		}
+	}
+	sort.Strings(incomplete)
+	if complete != len(deps.Snapshots) || len(lsIncomplete) == 0 || fmt.Sprint(incomplete) != fmt.Sprint(lsIncomplete) {
+		t.Errorf("snapshot rows: %d complete (deps lists %d), incomplete %v (ls lists %v)", complete, len(deps.Snapshots), incomplete, lsIncomplete)
 	}
 	// Without --states the reports come from the graph's reading of
 	// _metadata; with it each snapshot is loaded again: the same rows.
