@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow/go/v15/arrow/ipc"
 	"github.com/fsnap/fsnap/dump"
 	"github.com/fsnap/fsnap/format"
 	"github.com/fsnap/fsnap/internal/corpus"
@@ -216,31 +217,59 @@ func TestCorruptStreamLeavesValidFiles(t *testing.T) {
 		b[i] = 0x7f // state ids and lengths nothing holds
 	}
 	os.WriteFile(p, b, 0o644)
-	out := t.TempDir()
-	c := dump.NewColumnar(dump.Parquet, func(name string) (io.WriteCloser, error) {
-		f := filepath.Join(out, name)
-		os.MkdirAll(filepath.Dir(f), 0o755)
-		return os.Create(f)
-	})
-	st, err := run(t, dir, dump.Options{}, c)
-	if cerr := c.Close(); cerr != nil {
-		t.Fatal(cerr)
+	for _, kind := range []table.Format{dump.Parquet, dump.ArrowFile} {
+		out := t.TempDir()
+		c := dump.NewColumnar(kind, func(name string) (io.WriteCloser, error) {
+			f := filepath.Join(out, name)
+			os.MkdirAll(filepath.Dir(f), 0o755)
+			return os.Create(f)
+		})
+		st, err := run(t, dir, dump.Options{}, c)
+		if cerr := c.Close(); cerr != nil {
+			t.Fatal(cerr)
+		}
+		if err == nil || !strings.Contains(err.Error(), victim) || !strings.Contains(err.Error(), "offset") {
+			t.Fatalf("err = %v, want one naming %s and an offset", err, victim)
+		}
+		files, _ := filepath.Glob(filepath.Join(out, "*", "*."+string(kind)))
+		total := int64(0)
+		for _, f := range files {
+			total += fileRows(t, kind, f)
+		}
+		if len(files) == 0 || total != st.Rows {
+			t.Errorf("%s: %d files with %d rows, the dump wrote %d", kind, len(files), total, st.Rows)
+		}
 	}
-	if err == nil || !strings.Contains(err.Error(), victim) || !strings.Contains(err.Error(), "offset") {
-		t.Fatalf("err = %v, want one naming %s and an offset", err, victim)
-	}
-	files, _ := filepath.Glob(filepath.Join(out, "*", "*.parquet"))
-	total := 0
-	for _, f := range files {
+}
+
+// fileRows counts a Parquet file's rows with DuckDB, an Arrow IPC file's
+// through its footer.
+func fileRows(t *testing.T, kind table.Format, f string) int64 {
+	if kind == dump.Parquet {
 		var n struct{ N string }
 		rows := testservers.DuckDB(t, fmt.Sprintf(`select count(*) as n from '%s'`, f))
 		b, _ := json.Marshal(rows[0])
 		json.Unmarshal(b, &n)
-		var k int
+		var k int64
 		fmt.Sscan(n.N, &k)
-		total += k
+		return k
 	}
-	if len(files) == 0 || int64(total) != st.Rows {
-		t.Errorf("%d files with %d rows, the dump wrote %d", len(files), total, st.Rows)
+	b, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
 	}
+	r, err := ipc.NewFileReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("%s: %v", f, err)
+	}
+	defer r.Close()
+	k := int64(0)
+	for i := range r.NumRecords() {
+		rec, err := r.Record(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k += rec.NumRows()
+	}
+	return k
 }
