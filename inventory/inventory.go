@@ -32,7 +32,7 @@ var (
 		channel_bytes:i coordinator_bytes:i total_bytes:i`)
 	StateColumns = table.Columns(`root:s snapshot:s operator_id:s uid:s state:s type:s slot:s serializers:s
 		serializer_classes:s subtasks:i entries:i bytes:i`)
-	FileColumns = table.Columns(`root:s location:s folder:s bytes:i stored:b users:s shared_by:i`)
+	FileColumns = table.Columns(`root:s location:s scope:s folder:s bytes:i stored:b users:s shared_by:i`)
 )
 
 // Options say what to read and which shard this run is.
@@ -209,8 +209,7 @@ func plainFolders(ctx context.Context, ref string, l *store.Location, opt Option
 			break
 		}
 	}
-	users := map[string][]string{}
-	sizes := map[string]int64{}
+	files := map[string]*plainFile{}
 	for _, dir := range dirs {
 		meta, err := l.Stat(ctx, dir+store.MetadataName)
 		ok := err == nil
@@ -220,7 +219,7 @@ func plainFolders(ctx context.Context, ref string, l *store.Location, opt Option
 		name := strings.TrimSuffix(strings.TrimPrefix(dir, l.Prefix), "/")
 		if !ok || !opt.mine(l.NameOf(dir)) {
 			if ok {
-				if err := filesOf(ctx, l, dir, name, users, sizes, false); err != nil {
+				if err := filesOf(ctx, l, dir, name, files, false); err != nil {
 					return err
 				}
 			}
@@ -230,20 +229,14 @@ func plainFolders(ctx context.Context, ref string, l *store.Location, opt Option
 		s := catalog.DepsSnapshot{Name: name, Location: l.NameOf(dir), InRoot: true, Time: meta.ModTime.UTC()}
 		if r != nil {
 			s.CheckpointID, s.Kind, s.Files = r.CheckpointID, r.Kind.Kind, r.Totals.Files
-			for _, f := range r.Files {
-				if f.Scope != "inline" {
-					users[f.Path] = append(users[f.Path], name)
-					sizes[f.Path] = f.Bytes
-					s.ReferencedBytes += f.Bytes
-				}
-			}
+			s.ReferencedBytes = addFiles(files, r, name)
 		}
 		if err := writeSnapshot(ref, s, r, rerr, w, st); err != nil {
 			return err
 		}
 	}
-	paths := make([]string, 0, len(users))
-	for p := range users {
+	paths := make([]string, 0, len(files))
+	for p := range files {
 		paths = append(paths, p)
 	}
 	sort.Strings(paths)
@@ -251,9 +244,9 @@ func plainFolders(ctx context.Context, ref string, l *store.Location, opt Option
 		if !opt.mine(p) {
 			continue
 		}
-		u := users[p]
-		sort.Strings(u)
-		if err := w.Files.Write([]any{ref, p, nil, sizes[p], nil, strings.Join(u, ","), int64(len(u))}); err != nil {
+		f := files[p]
+		sort.Strings(f.users)
+		if err := w.Files.Write([]any{ref, p, f.scope, nil, f.size, nil, strings.Join(f.users, ","), int64(len(f.users))}); err != nil {
 			return err
 		}
 		st.Files++
@@ -261,19 +254,40 @@ func plainFolders(ctx context.Context, ref string, l *store.Location, opt Option
 	return nil
 }
 
+// plainFile is a file the snapshots of a plain folder use.
+type plainFile struct {
+	users []string
+	size  int64
+	scope string // as the first user refers to it
+}
+
+// addFiles records the stored files of r, used by snapshot name, and
+// returns their bytes.
+func addFiles(files map[string]*plainFile, r *inspect.Report, name string) int64 {
+	var total int64
+	for _, f := range r.Files {
+		if f.Scope == string(snapshot.ScopeInline) {
+			continue
+		}
+		pf := files[f.Path]
+		if pf == nil {
+			pf = &plainFile{size: f.Bytes, scope: f.Scope}
+			files[f.Path] = pf
+		}
+		pf.users = append(pf.users, name)
+		total += f.Bytes
+	}
+	return total
+}
+
 // filesOf records the files of a snapshot another shard reports, so that
 // the file rows of this shard name every user.
-func filesOf(ctx context.Context, l *store.Location, dir, name string, users map[string][]string, sizes map[string]int64, states bool) error {
+func filesOf(ctx context.Context, l *store.Location, dir, name string, files map[string]*plainFile, states bool) error {
 	r, err := readDir(ctx, l, dir, states)
 	if err != nil {
 		return nil // that shard reports the error
 	}
-	for _, f := range r.Files {
-		if f.Scope != "inline" {
-			users[f.Path] = append(users[f.Path], name)
-			sizes[f.Path] = f.Bytes
-		}
-	}
+	addFiles(files, r, name)
 	return nil
 }
 

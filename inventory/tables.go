@@ -1,11 +1,13 @@
 package inventory
 
 import (
+	"path"
 	"sort"
 	"strings"
 
 	"github.com/fsnap/fsnap/catalog"
 	"github.com/fsnap/fsnap/inspect"
+	"github.com/fsnap/fsnap/snapshot"
 	"github.com/fsnap/fsnap/table"
 )
 
@@ -35,7 +37,7 @@ func WriteDepsFiles(w table.Writer, d *catalog.Deps) error {
 		return err
 	}
 	for _, o := range d.Orphans {
-		if err := w.Write([]any{d.Root, o.Location, nonEmpty(o.Folder), o.Size, true, nil, int64(0)}); err != nil {
+		if err := w.Write([]any{d.Root, o.Location, folderScope(o.Folder), nonEmpty(o.Folder), o.Size, true, nil, int64(0)}); err != nil {
 			return err
 		}
 	}
@@ -59,7 +61,7 @@ func writeFiles(w table.Writer, root string, d *catalog.Deps, keep func(location
 			users[i] = names[u]
 		}
 		sort.Strings(users)
-		if err := w.Write([]any{root, f.Location, nonEmpty(f.Folder), f.Size, f.Stored, strings.Join(users, ","), int64(len(f.Users))}); err != nil {
+		if err := w.Write([]any{root, f.Location, folderScope(f.Folder), nonEmpty(f.Folder), f.Size, f.Stored, strings.Join(users, ","), int64(len(f.Users))}); err != nil {
 			return n, err
 		}
 		n++
@@ -98,6 +100,24 @@ func WriteStates(w table.Writer, root, snapshot string, r *inspect.Report) error
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// folderScope is the scope of a file of the root by the managed folder
+// holding it (relative to the root): shared, task-owned, or exclusive to
+// its snapshot's folder; null elsewhere.
+func folderScope(folder string) any {
+	if folder == "" {
+		return nil
+	}
+	switch k, _ := catalog.FolderKindOf(path.Base(folder)); {
+	case k == catalog.Shared:
+		return string(snapshot.ScopeShared)
+	case k == catalog.TaskOwned:
+		return string(snapshot.ScopeTaskOwned)
+	case k.IsSnapshot():
+		return string(snapshot.ScopeExclusive)
 	}
 	return nil
 }

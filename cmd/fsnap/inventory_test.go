@@ -141,9 +141,24 @@ func TestInventoryMatchesDeps(t *testing.T) {
 		t.Fatalf("inventory: %d %s", code, errs)
 	}
 	got := map[string]string{}
+	scopes := map[string]int{}
 	for _, r := range readRows(t, dir, "files") {
 		u, _ := r["users"].(string)
 		got[fmt.Sprint(r["location"])] = u
+		// The scope says where the file lies: a job's shared or taskowned
+		// folder, or the folder of the one checkpoint that wrote it.
+		folder, _ := r["folder"].(string)
+		want := map[string]string{"shared": "shared", "taskowned": "task-owned"}[path.Base(folder)]
+		if want == "" {
+			want = "exclusive"
+		}
+		if r["scope"] != want {
+			t.Errorf("%s in %q: scope %v, want %s", r["location"], folder, r["scope"], want)
+		}
+		scopes[want]++
+	}
+	if scopes["shared"] == 0 || scopes["exclusive"] == 0 {
+		t.Errorf("scopes %v: want shared and exclusive files", scopes)
 	}
 	if len(want) == 0 || fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("files: inventory %d, deps %d, or their users differ", len(got), len(want))
