@@ -173,12 +173,11 @@ func root(ctx context.Context, ref string, opt Options, w Writers, st *Stats) er
 		if !opt.mine(loc) {
 			continue
 		}
-		var id any
+		row := map[string]any{"root": ref, "snapshot": f.Name, "location": loc, "time": f.Time(), "complete": false}
 		if f.CheckpointID >= 0 {
-			id = f.CheckpointID
+			row["checkpoint_id"] = f.CheckpointID
 		}
-		if err := w.Snapshots.Write([]any{ref, f.Name, loc, nil, id, f.Time(), false, nil, nil, nil, nil, nil,
-			nil, nil, nil, nil, nil, nil, nil}); err != nil {
+		if err := w.Snapshots.Write(table.Row(SnapshotColumns, row)); err != nil {
 			return err
 		}
 		st.Snapshots++
@@ -323,23 +322,24 @@ func read(ctx context.Context, l *store.Location, n *catalog.Node, states bool) 
 }
 
 func writeSnapshot(root string, s catalog.DepsSnapshot, r *inspect.Report, rerr error, w Writers, st *Stats) error {
-	row := []any{root, s.Name, s.Location, s.Kind, s.CheckpointID, s.Time, true, nil, nil, nil, nil, int64(s.Files),
-		s.ReferencedBytes, s.SharedBytes, s.OwnedBytes, nil, nil, int64(s.Missing), nil}
+	row := map[string]any{"root": root, "snapshot": s.Name, "location": s.Location, "kind": s.Kind,
+		"checkpoint_id": s.CheckpointID, "time": s.Time, "complete": true, "files": int64(s.Files),
+		"referenced_bytes": s.ReferencedBytes, "shared_bytes": s.SharedBytes, "owned_bytes": s.OwnedBytes,
+		"missing_files": int64(s.Missing)}
 	if s.Error != "" {
-		row[18] = s.Error
+		row["error"] = s.Error
 	} else if rerr != nil {
-		row[18] = rerr.Error()
+		row["error"] = rerr.Error()
 	}
 	if r != nil {
-		row[3], row[7], row[8] = r.Kind.Kind, r.Flink.Min, r.Flink.Max
-		if r.Flink.Open {
-			row[8] = nil
+		row["kind"], row["flink_min"] = r.Kind.Kind, r.Flink.Min
+		if !r.Flink.Open {
+			row["flink_max"] = r.Flink.Max
 		}
-		row[9], row[10] = int64(r.Metadata.Version), r.Metadata.Bytes
-		row[15] = int64(len(r.Operators))
-		row[16] = r.Totals.StateBytes
+		row["metadata_version"], row["metadata_bytes"] = int64(r.Metadata.Version), r.Metadata.Bytes
+		row["operators"], row["state_bytes"] = int64(len(r.Operators)), r.Totals.StateBytes
 	}
-	if err := w.Snapshots.Write(row); err != nil {
+	if err := w.Snapshots.Write(table.Row(SnapshotColumns, row)); err != nil {
 		return err
 	}
 	st.Snapshots++

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -442,6 +444,23 @@ func (r *RecordWriter) Close() error {
 		err = cerr
 	}
 	return err
+}
+
+// Row orders named values as cols are, leaving the others null; a name
+// that is not a column is a programming error, and panics.
+func Row(cols []Column, values map[string]any) []any {
+	row := make([]any, len(cols))
+	found := 0
+	for i, c := range cols {
+		if v, ok := values[c.Name]; ok {
+			row[i] = v
+			found++
+		}
+	}
+	if found != len(values) {
+		panic(fmt.Sprintf("table.Row: %d of the names %v are not columns", len(values)-found, slices.Collect(maps.Keys(values))))
+	}
+	return row
 }
 
 // Columns parses a column list written as "name:type …" with types s

@@ -186,3 +186,18 @@ func TestZeroTimeIsNull(t *testing.T) {
 		}
 	}
 }
+
+// TestRow: values land in their columns' places, the rest null, and a
+// name that is no column panics (a typo would otherwise drop a value).
+func TestRow(t *testing.T) {
+	cols := Columns("a:s b:i c:b")
+	if got := fmt.Sprint(Row(cols, map[string]any{"c": true, "a": "x"})); got != "[x <nil> true]" {
+		t.Errorf("Row = %s", got)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("an unknown name did not panic")
+		}
+	}()
+	Row(cols, map[string]any{"a": "x", "d": 1})
+}
