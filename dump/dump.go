@@ -29,6 +29,11 @@ type Options struct {
 	FirstKeyGroup, LastKeyGroup int32
 	// Limit stops after this many rows; 0 for no limit.
 	Limit int64
+	// Progress, when set, is called as the streams are read (every few
+	// thousand entries, and after each stream) with the bytes of the
+	// selected operators' state streams read so far and in all; last with
+	// done = total when the dump completes.
+	Progress func(done, total int64)
 }
 
 // Table is one state of one operator: its rows share their columns.
@@ -94,6 +99,10 @@ func Dump(ctx context.Context, s *snapshot.Snapshot, src *source.Source, opt Opt
 	if err == errLimit {
 		err = nil
 	}
+	if err == nil {
+		d.read = d.total
+		d.progress(0)
+	}
 	return d.stats, err
 }
 
@@ -103,6 +112,24 @@ type dumper struct {
 	sink   Sink
 	tables map[string]*Table
 	stats  Stats
+	// Progress: the bytes of the streams to read, and of those read.
+	total, read int64
+}
+
+// progressEvery is how many entries pass between progress reports.
+const progressEvery = 4096
+
+// progress reports the streams read so far plus at bytes of the current one.
+func (d *dumper) progress(at int64) {
+	if d.opt.Progress != nil {
+		d.opt.Progress(min(d.read+max(at, 0), d.total), d.total)
+	}
+}
+
+// streamRead counts a stream of size bytes as read.
+func (d *dumper) streamRead(size int64) {
+	d.read += size
+	d.progress(0)
 }
 
 func (d *dumper) wantOperator(op *snapshot.Operator) bool {
@@ -122,6 +149,10 @@ func unreadableKeyed(op *snapshot.Operator, subtask int32, h format.KeyedStateHa
 }
 
 func (d *dumper) run(s *snapshot.Snapshot, src *source.Source) error {
+	if d.opt.Progress != nil {
+		d.total = d.streamBytes(s)
+		d.progress(0)
+	}
 	found := d.opt.Operator == ""
 	for i := range s.Operators {
 		op := &s.Operators[i]
@@ -151,6 +182,26 @@ func (d *dumper) run(s *snapshot.Snapshot, src *source.Source) error {
 		return fmt.Errorf("no operator %q in %s", d.opt.Operator, s.Dir)
 	}
 	return nil
+}
+
+// streamBytes is the size of the streams run reads.
+func (d *dumper) streamBytes(s *snapshot.Snapshot) int64 {
+	var n int64
+	for i := range s.Operators {
+		op := &s.Operators[i]
+		if !d.wantOperator(op) {
+			continue
+		}
+		for _, st := range op.State.Subtasks {
+			if h, ok := st.ManagedKeyedState.(*format.KeyGroupsHandle); ok && h.Delegate != nil {
+				n += h.Delegate.StateSize()
+			}
+			if h := st.ManagedOperatorState; h != nil && h.Delegate != nil && d.opt.FirstKeyGroup < 0 && d.opt.LastKeyGroup < 0 {
+				n += h.Delegate.StateSize()
+			}
+		}
+	}
+	return n
 }
 
 // table returns the table of a state, describing it on first sight.
@@ -203,8 +254,17 @@ func (d *dumper) keyed(src *source.Source, op *snapshot.Operator, subtask int32,
 		direct[i] = es != nil && decs[i] != nil && es.direct(t)
 	}
 	it := ks.Iter()
-	for it.Next() {
+	size := h.Delegate.StateSize()
+	defer d.streamRead(size)
+	for n := 1; it.Next(); n++ {
 		e := it.Entry()
+		if n%progressEvery == 0 {
+			// Where its key group starts: an entry's own offset is within
+			// the key group's decompressed stream in compressed snapshots.
+			if i := int(e.KeyGroup - h.Range.Start); i >= 0 && i < len(h.Offsets) {
+				d.progress(min(h.Offsets[i]-h.Offsets[0], size))
+			}
+		}
 		m := &ks.Header.States[e.State]
 		if (d.opt.State != "" && m.Name != d.opt.State) || (d.opt.FirstKeyGroup >= 0 && e.KeyGroup < d.opt.FirstKeyGroup) ||
 			(d.opt.LastKeyGroup >= 0 && e.KeyGroup > d.opt.LastKeyGroup) {
@@ -333,8 +393,13 @@ func (d *dumper) operator(src *source.Source, op *snapshot.Operator, subtask int
 		})
 	}
 	it := os.Iter()
-	for it.Next() {
+	size := h.Delegate.StateSize()
+	defer d.streamRead(size)
+	for n := 1; it.Next(); n++ {
 		e := it.Element()
+		if n%progressEvery == 0 {
+			d.progress(min(e.Offset, size))
+		}
 		t := tables[e.State]
 		if d.opt.State != "" && t.State != d.opt.State {
 			continue

@@ -14,6 +14,7 @@ import (
 
 	"github.com/apache/arrow/go/v15/arrow/ipc"
 	"github.com/fsnap/fsnap/dump"
+	"github.com/fsnap/fsnap/fixtures"
 	"github.com/fsnap/fsnap/format"
 	"github.com/fsnap/fsnap/internal/corpus"
 	"github.com/fsnap/fsnap/internal/testservers"
@@ -272,4 +273,42 @@ func fileRows(t *testing.T, kind table.Format, f string) int64 {
 		k += rec.NumRows()
 	}
 	return k
+}
+
+// TestProgress: a dump of a generated savepoint of 8 MiB reports its
+// progress in steps that never go back, within the streams' total, and
+// ends at the total; the total is the state files' size.
+func TestProgress(t *testing.T) {
+	root := t.TempDir()
+	sp, err := fixtures.WriteKeyedSavepoint(context.Background(), fixtures.Dir(root), fixtures.KeyedSpec{
+		Seed: 1, Parallelism: 2, MaxParallelism: 128, Bytes: 8 << 20, ValueBytes: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, sp.Dir)
+	s, _, err := source.Load(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files int64
+	for _, f := range s.Files {
+		files += f.Size
+	}
+	var calls [][2]int64
+	opt := dump.Options{Progress: func(done, total int64) { calls = append(calls, [2]int64{done, total}) }}
+	if _, err := run(t, dir, opt, dump.NewJSONL(io.Discard)); err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) < 10 {
+		t.Fatalf("%d progress calls for 8 MiB: %v", len(calls), calls)
+	}
+	last := calls[len(calls)-1]
+	if last[0] != files || last[1] != files {
+		t.Errorf("last progress %v, want done = total = %d (the state files)", last, files)
+	}
+	for i := 1; i < len(calls); i++ {
+		if calls[i][0] < calls[i-1][0] || calls[i][0] > calls[i][1] {
+			t.Fatalf("progress %v after %v", calls[i], calls[i-1])
+		}
+	}
 }

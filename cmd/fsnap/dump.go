@@ -29,6 +29,7 @@ var dumpFlags struct {
 	out      string
 	tmp      string
 	compress string
+	progress string
 }
 
 func init() {
@@ -67,6 +68,7 @@ savepoint under --tmp first, without a JVM.`,
 			fs.StringVar(&dumpFlags.out, "out", "", "output file (jsonl, csv; default standard output) or directory/URL (parquet, arrow, arrows)")
 			fs.StringVar(&dumpFlags.tmp, "tmp", os.TempDir(), "scratch space for converting RocksDB native state")
 			fs.StringVar(&dumpFlags.compress, "compression", "snappy", "Parquet page codec: snappy, zstd (smaller, slower), gzip or none (fastest, largest)")
+			fs.StringVar(&dumpFlags.progress, "progress", "auto", "on standard error: auto (a bar on a terminal, else a line every 5 s), bar, plain or none")
 		},
 		nargs:   1,
 		output:  &dumpFlags.output,
@@ -118,6 +120,10 @@ func runDump(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	mode, err := progressMode(dumpFlags.progress, e.stderr, "bar", "plain", "none")
+	if err != nil {
+		return err
+	}
 	s, src, err := source.Load(ctx, args[0])
 	if err != nil {
 		return err
@@ -133,7 +139,9 @@ func runDump(ctx context.Context, e *env, args []string) error {
 		out := filepath.Join(dir, "canonical")
 		// The conversion is only read for its state entries: in-flight
 		// channel state (an unaligned checkpoint) is never a row.
-		res, err := migrate.ToCanonical(ctx, args[0], out, migrate.CanonicalOptions{Tmp: dir, DropChannelState: true})
+		copts := migrate.CanonicalOptions{Tmp: dir, DropChannelState: true}
+		(&progress{mode: mode, w: e.stderr, what: "converting"}).attach(&copts.Transfers)
+		res, err := migrate.ToCanonical(ctx, args[0], out, copts)
 		if err != nil {
 			return err
 		}
@@ -191,6 +199,8 @@ func runDump(ctx context.Context, e *env, args []string) error {
 			sink, finish = dump.NewJSONL(bw), bw.Flush
 		}
 	}
+	var ended func()
+	opt.Progress, ended = (&progress{mode: mode, w: e.stderr, what: "dump"}).bytes()
 	st, err := dump.Dump(ctx, s, src, opt, sink)
 	if ferr := finish(); err == nil {
 		err = ferr
@@ -198,6 +208,7 @@ func runDump(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return &exitError{code: exitInput, err: err}
 	}
+	ended()
 	fmt.Fprintf(e.stderr, "fsnap dump: %d rows of %d states\n", st.Rows, st.Tables)
 	return nil
 }

@@ -66,19 +66,45 @@ func joinOr(s []string) string {
 
 // attach points the transfer settings' feed at p.
 func (p *progress) attach(t *migrate.Transfers) {
-	switch p.mode {
-	case "none":
+	if p.mode == "none" {
 		return
-	case "bar":
-		t.ProgressEvery = 150 * time.Millisecond
-		p.bar = progressbar.NewOptions64(-1, progressbar.OptionSetWriter(p.w), progressbar.OptionShowBytes(true),
-			progressbar.OptionSetWidth(30), progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true), progressbar.OptionUseIECUnits(true),
-			progressbar.OptionSetDescription(p.what))
-	default:
-		t.ProgressEvery = 5 * time.Second
 	}
+	t.ProgressEvery = p.start()
 	t.Progress = p.render
+}
+
+// start makes the bar, if p draws one, and returns how often to render.
+func (p *progress) start() time.Duration {
+	if p.mode != "bar" {
+		return 5 * time.Second
+	}
+	p.bar = progressbar.NewOptions64(-1, progressbar.OptionSetWriter(p.w), progressbar.OptionShowBytes(true),
+		progressbar.OptionSetWidth(30), progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true), progressbar.OptionUseIECUnits(true),
+		progressbar.OptionSetDescription(p.what))
+	return 150 * time.Millisecond
+}
+
+// bytes returns a feed of bytes done of a total (dump's), rendered at
+// most as often as start says, and the call that ends it.
+func (p *progress) bytes() (feed func(done, total int64), end func()) {
+	if p.mode == "none" {
+		return nil, func() {}
+	}
+	every, begun := p.start(), time.Now()
+	last := begun // a line only after the first interval
+	if p.bar != nil {
+		last = time.Time{} // the bar at once
+	}
+	var done, total int64
+	feed = func(d, t int64) {
+		done, total = d, t
+		if now := time.Now(); now.Sub(last) >= every {
+			last = now
+			p.render(migrate.Progress{Bytes: total, BytesDone: done, Elapsed: now.Sub(begun)})
+		}
+	}
+	return feed, func() { p.render(migrate.Progress{Bytes: total, BytesDone: done, Elapsed: time.Since(begun), Final: true}) }
 }
 
 func (p *progress) render(s migrate.Progress) {
