@@ -104,7 +104,9 @@ func (p *progress) bytes() (feed func(done, total int64), end func()) {
 			p.render(migrate.Progress{Bytes: total, BytesDone: done, Elapsed: now.Sub(begun)})
 		}
 	}
-	return feed, func() { p.render(migrate.Progress{Bytes: total, BytesDone: done, Elapsed: time.Since(begun), Final: true}) }
+	return feed, func() {
+		p.render(migrate.Progress{Bytes: total, BytesDone: done, Elapsed: time.Since(begun), Final: true})
+	}
 }
 
 func (p *progress) render(s migrate.Progress) {
