@@ -209,6 +209,24 @@ func TestInventoryMatchesDeps(t *testing.T) {
 			t.Errorf("%s: %d rows without --states, %d with, or they differ", table, len(a), len(b))
 		}
 	}
+	// Three shards on the store: every row of the whole run once.
+	sharded := t.TempDir()
+	for i := range 3 {
+		if code, _, errs := fsnap(t, "inventory", "-o", "jsonl", "--shard", fmt.Sprintf("%d/3", i), "--out", sharded, root); code != exitOK {
+			t.Fatalf("shard %d: exit %d: %s", i, code, errs)
+		}
+	}
+	for table, cols := range map[string][]string{"snapshots": {"snapshot", "complete"}, "operators": {"snapshot", "operator_id"}, "files": {"location", "scope", "users"}} {
+		a, b := rowKeys(readRows(t, dir, table), cols...), rowKeys(readRows(t, sharded, table), cols...)
+		if len(a) == 0 || fmt.Sprint(a) != fmt.Sprint(b) {
+			t.Errorf("%s: %d rows whole, %d in the shards, or they differ", table, len(a), len(b))
+		}
+		for i := 1; i < len(b); i++ {
+			if b[i] == b[i-1] {
+				t.Errorf("%s: row %s twice", table, b[i])
+			}
+		}
+	}
 }
 
 // TestCommandTables: ls, deps and inspect print inventory's tables with
