@@ -36,9 +36,9 @@ func init() {
 snapshots/ (root, path, kind, checkpoint id, time, complete, Flink range,
 metadata version and bytes, referenced, shared and owned bytes; folders
 without _metadata are rows with complete false), operators/ (uid, id,
-parallelism, max parallelism, bytes per slot), files/ (path, scope, folder, bytes,
-stored, the snapshots using it, how many) and, with --states, states/ (name,
-type, serializers, entries and bytes: every stream is read). The columns
+parallelism, max parallelism, bytes per slot), files/ (path, scope, folder,
+bytes, stored, the snapshots using it, how many) and, with --states,
+states/ (name, type, serializers, entries and bytes: every stream is read). The columns
 are those of fsnap deps -o json and fsnap inspect -o json.
 
 --shard i/n writes shard i of n: snapshot rows of the snapshots whose
