@@ -259,3 +259,38 @@ func mustPlanGC(t *testing.T, root *store.Location, opt gc.Options) *gc.Plan {
 	}
 	return p
 }
+
+// TestGCCopiedRoot: a root copied file by file (cp, rclone) instead of
+// relocated keeps _metadata naming the original's shared files, so its own
+// copies look orphaned. gc refuses to delete them unless forced, names one,
+// and leaves the original's own plan alone.
+func TestGCCopiedRoot(t *testing.T) {
+	base := t.TempDir()
+	orig, copy := filepath.Join(base, "orig"), filepath.Join(base, "copy")
+	ssts := sharedFiles(t, orig, 3)
+	checkpoint(t, orig, 7, 3*time.Hour, ssts...)
+	sharedFiles(t, copy, 3)
+	checkpoint(t, copy, 7, 3*time.Hour, ssts...) // the copied _metadata: still the original's paths
+	ctx := context.Background()
+	for dir, refused := range map[string]bool{orig: false, copy: true} {
+		root := openRoot(t, dir)
+		p, err := gc.PlanGC(ctx, root, gc.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		said := strings.Join(p.Refused, "\n")
+		if got := strings.Contains(said, "3 files to delete have the path") && strings.Contains(said, "looks copied"); got != refused {
+			t.Errorf("%s: refused %q, want the copy refused: %v", dir, said, refused)
+		}
+		if refused {
+			if len(p.Delete) != 3 {
+				t.Errorf("copy: %d to delete, want its 3 shared copies", len(p.Delete))
+			}
+			if _, err := gc.Apply(ctx, root, p, gc.ApplyOptions{}); !errors.Is(err, gc.ErrRefused) {
+				t.Errorf("copy: apply %v, want refused", err)
+			}
+			mustExist(t, filepath.Join(copy, "job", "shared", uuidName(0)))
+		}
+		root.Close()
+	}
+}

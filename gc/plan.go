@@ -308,9 +308,45 @@ func planGC(g *catalog.Graph, root *store.Location, opt Options) (*Plan, error) 
 		ext = append(ext, int32(i))
 	}
 	p.external(g, ext)
-	p.Refused = refusals(g, p.Delete)
+	p.Refused = append(refusals(g, p.Delete), copied(g, root, p.Delete)...)
 	p.total()
 	return p, nil
+}
+
+// copied refuses deleting files that lie under the root where files the
+// root's snapshots reference outside it lie under theirs: the root is then
+// a copy (cp, rclone) of another whose _metadata still names the original's
+// files, and these are the copies a later relocation would need.
+func copied(g *catalog.Graph, root *store.Location, del []Object) []string {
+	if len(del) == 0 || len(g.External) == 0 {
+		return nil
+	}
+	deleting := make(map[string]string, len(del)) // key relative to the root → location
+	for _, o := range del {
+		deleting[strings.TrimPrefix(o.Key, root.Prefix)] = o.Location
+	}
+	matched, example := map[string]bool{}, ""
+	for _, e := range g.External {
+		for i := 0; i < len(e.Path); i++ { // every suffix that starts a path element
+			if i > 0 && e.Path[i-1] != '/' {
+				continue
+			}
+			if loc, ok := deleting[e.Path[i:]]; ok {
+				if len(matched) == 0 {
+					example = loc + " (as " + e.Path + ")"
+				}
+				matched[e.Path[i:]] = true
+				break
+			}
+		}
+	}
+	n := len(matched)
+	if n == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("%d files to delete have the path, under this root, of files its snapshots use under another, such as %s: "+
+		"the root looks copied from that one (cp, rclone) and its _metadata still names the original's files; "+
+		"relocate it with fsnap migrate relocate (which rewrites _metadata), or pass --force", n, example)}
 }
 
 // ErrRefused refuses applying a gc plan for a root that does not look like
