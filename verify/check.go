@@ -106,14 +106,12 @@ func Check(ctx context.Context, snap *snapshot.Snapshot, src *snapsrc.Source, op
 	r.Checked.Headers, r.Checked.StreamsWalked = int(c.count.headers.Load()), int(c.count.walked.Load())
 	r.Checked.BytesWalked, r.Checked.Entries = c.count.bytes.Load(), c.count.entries.Load()
 	r.Checked.Opaque = int(c.count.opaque.Load())
-	r.Relocatable = true
+	r.PinnedFiles, r.Relocatable = c.pinned, c.pinned == 0
+	if opts.SelfContainedIn != nil {
+		r.SelfContainedIn = opts.SelfContainedIn.Display
+	}
 	r.Findings = make([]Finding, 0, c.found)
 	for _, chunk := range c.findings {
-		for _, f := range chunk {
-			if f.Code.IsRelocatability() {
-				r.Relocatable = false
-			}
-		}
 		r.Findings = append(r.Findings, chunk...)
 	}
 	r.finish()
@@ -137,6 +135,7 @@ type checker struct {
 	report   *Report
 
 	files  map[*snapshot.File]*fileInfo
+	pinned int      // files named by an absolute path (not relocatable)
 	smalls sync.Map // snapshot.Stream → *small
 	// cleanOpers holds, per operator stream and states, a handle whose
 	// header check found nothing (guarded by mu).

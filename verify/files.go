@@ -76,6 +76,26 @@ func (c *checker) paths() {
 		c.relocatability(fi)
 		c.locate(fi)
 	}
+	c.selfContainedDir()
+}
+
+// selfContainedDir checks that the snapshot directory, which holds the
+// files named relative to it, lies under the root every file must.
+func (c *checker) selfContainedDir() {
+	root := c.opts.SelfContainedIn
+	if root == nil {
+		return
+	}
+	n := 0
+	for _, f := range c.snap.Files {
+		if f.Scope == snapshot.ScopeExclusive {
+			n++
+		}
+	}
+	if dir := c.ref.NameOf(c.ref.Prefix); n > 0 && !strings.HasPrefix(dir, root.NameOf(root.Prefix)) {
+		c.add(FileOutsideRoot, place{op: -1, sub: -1}, fmt.Sprintf("the snapshot directory %s lies outside %s, which must hold every file: so do the %d %s named relative to it",
+			strings.TrimSuffix(dir, "/"), root.Display, n, plural(n, "file")))
+	}
 }
 
 // locate finds the store location of an absolute file: the snapshot's own
@@ -97,6 +117,7 @@ func (c *checker) locate(fi *fileInfo) {
 // where, and what relocation does about it.
 func (c *checker) relocatability(fi *fileInfo) {
 	f := fi.f
+	c.pinned++
 	if root := c.opts.SelfContainedIn; root != nil {
 		if key, ok := root.KeyOf(fi.fp); ok && strings.HasPrefix(key, root.Prefix) {
 			return // under the root it must be in

@@ -197,9 +197,15 @@ type Report struct {
 	// Level is what was checked: "files", "headers" or "deep".
 	Level string `json:"level"`
 	// Relocatable says every handle is inline or relative to the snapshot
-	// directory, so the directory can be moved as it is.
-	Relocatable bool    `json:"relocatable"`
-	Checked     Checked `json:"checked"`
+	// directory, so the directory can be moved as it is; PinnedFiles
+	// counts the files named by an absolute path that pin it.
+	Relocatable bool `json:"relocatable"`
+	PinnedFiles int  `json:"pinned_files"`
+	// SelfContainedIn is the root every file had to lie under
+	// (Options.SelfContainedIn), where the file-outside-root findings
+	// replace the not-relocatable-* ones.
+	SelfContainedIn string  `json:"self_contained_in,omitempty"`
+	Checked         Checked `json:"checked"`
 	// Counts are the findings per severity.
 	Counts   Counts    `json:"counts"`
 	Findings []Finding `json:"findings"`

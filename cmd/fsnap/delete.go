@@ -51,9 +51,10 @@ The newest complete checkpoint of a job that wrote anything within
 			fs.StringVar(&deleteFlags.root, "root", "", "the root whose snapshots' references are honoured (default: SNAPSHOT's parent folder)")
 			fs.StringArrayVar(&deleteFlags.also, "also", nil, "another root whose snapshots may use these files (repeatable)")
 			actFlag(fs, &deleteFlags.apply, "delete (without it: print the plan only)", "yes")
-			fs.BoolVar(&deleteFlags.force, "force", false, "allow deleting the newest checkpoint of a job that is writing")
+			fs.BoolVar(&deleteFlags.force, "force", false, "allow deleting the newest checkpoint of a job that is writing, or with folders the scan did not look into")
 			fs.DurationVar(&deleteFlags.minAge, "min-age", gc.DefaultMinAge, "a job that wrote within this time is running")
 			fs.StringVar(&deleteFlags.log, "log", "", "append every deletion to FILE as JSON lines")
+			maxDepthFlag(fs)
 		},
 		nargs:  1,
 		output: &deleteFlags.output,
@@ -80,7 +81,7 @@ func runDelete(ctx context.Context, e *env, args []string) error {
 	if !ok {
 		return usagef("%s is not under the root %s", sr.Display, root.Display)
 	}
-	opt := gc.Options{Also: also, MinAge: deleteFlags.minAge, Force: deleteFlags.force}
+	opt := gc.Options{Also: also, MinAge: deleteFlags.minAge, Force: deleteFlags.force, MaxDepth: maxDepth}
 	if deleteFlags.minAge == 0 {
 		opt.MinAge = -1
 	}

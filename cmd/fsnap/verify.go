@@ -121,6 +121,13 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 				return err
 			}
 			defer l.Close()
+			// A root with nothing in it is a typo: every file would be
+			// outside it, or, for one that lies elsewhere, never checked.
+			if page, _, err := l.ListPage(ctx, l.Prefix, "/", "", 1); err != nil {
+				return err
+			} else if len(page) == 0 {
+				return usagef("--require self-contained=%s: nothing is stored there", l.Display)
+			}
 			opts.SelfContainedIn = l
 		default:
 			return usagef("--require %q: want relocatable or self-contained=ROOT", r)

@@ -159,12 +159,34 @@ func TestVerifySelfContainedRoot(t *testing.T) {
 	if code, _, _ := fsnap(t, "verify", "--quick", "--require", "relocatable", chk); code != exitFindings {
 		t.Errorf("relocatable: exit %d, want %d (shared files)", code, exitFindings)
 	}
-	if code, out, errs := fsnap(t, "verify", "--quick", "--require", "self-contained="+dir, chk); code != exitOK {
+	code, out, errs := fsnap(t, "verify", "--quick", "--require", "self-contained="+dir, chk)
+	if code != exitOK || !strings.Contains(out, "self-contained yes: every file lies under "+dir) || !strings.Contains(out, "relocatable  no: ") {
 		t.Errorf("self-contained in its root: exit %d\n%s%s", code, out, errs)
 	}
-	code, out, _ := fsnap(t, "verify", "--quick", "--require", "self-contained="+chk, "-o", "json", chk)
+	// It is still not relocatable: the requirement replaces the check, not
+	// the verdict.
+	var r struct {
+		Relocatable bool `json:"relocatable"`
+		PinnedFiles int  `json:"pinned_files"`
+	}
+	_, out, _ = fsnap(t, "verify", "--quick", "--require", "self-contained="+dir, "-o", "json", chk)
+	if err := json.Unmarshal([]byte(out), &r); err != nil || r.Relocatable || r.PinnedFiles == 0 {
+		t.Errorf("self-contained in its root: relocatable %v, %d pinned files (%v)", r.Relocatable, r.PinnedFiles, err)
+	}
+	code, out, _ = fsnap(t, "verify", "--quick", "--require", "self-contained="+chk, "-o", "json", chk)
 	if code != exitFindings || !strings.Contains(out, `"file-outside-root"`) || !strings.Contains(out, "shared") {
 		t.Errorf("self-contained in its own folder: exit %d\n%s", code, out)
+	}
+	// A root beside it: the files named relative to the snapshot
+	// directory are outside too, and one finding says so.
+	other := t.TempDir()
+	os.WriteFile(filepath.Join(other, "x"), []byte("x"), 0o644)
+	code, out, _ = fsnap(t, "verify", "--quick", "--require", "self-contained="+other, chk)
+	if code != exitFindings || !strings.Contains(out, "the snapshot directory "+chk+" lies outside "+other) {
+		t.Errorf("self-contained in another folder: exit %d\n%s", code, out)
+	}
+	if code, _, errs := fsnap(t, "verify", "--require", "self-contained="+filepath.Join(other, "nothing"), chk); code != exitUsage || !strings.Contains(errs, "nothing is stored there") {
+		t.Errorf("an empty root: exit %d, %s", code, errs)
 	}
 }
 

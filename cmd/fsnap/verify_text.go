@@ -38,16 +38,20 @@ func writeVerifyText(w io.Writer, r *verify.Report) error {
 	if ch.Opaque > 0 {
 		fmt.Fprintf(&b, "opaque       %d streams in formats of user code or not specified (presence and size only)\n", ch.Opaque)
 	}
-	if r.Relocatable {
+	switch n := r.PinnedFiles; {
+	case r.Relocatable:
 		b.WriteString("relocatable  yes: every handle is inline or relative to the snapshot directory\n")
-	} else {
-		n := 0
-		for _, f := range r.Findings {
-			if f.Code.IsRelocatability() {
-				n++
-			}
-		}
+	case r.SelfContainedIn != "":
+		fmt.Fprintf(&b, "relocatable  no: %d %s named by absolute paths (allowed: they must lie under %s instead)\n", n, plural(n, "file"), r.SelfContainedIn)
+	default:
 		fmt.Fprintf(&b, "relocatable  no: %d %s pin it to other places (not-relocatable-* below)\n", n, plural(n, "file"))
+	}
+	if r.SelfContainedIn != "" {
+		if outside := r.CodeCounts()[verify.FileOutsideRoot]; outside > 0 {
+			fmt.Fprintf(&b, "self-contained no: %d %s outside %s (file-outside-root below)\n", outside, plural(outside, "finding"), r.SelfContainedIn)
+		} else {
+			fmt.Fprintf(&b, "self-contained yes: every file lies under %s\n", r.SelfContainedIn)
+		}
 	}
 	fmt.Fprintf(&b, "result       %d %s, %d %s, %d info\n", r.Counts.Error, plural(r.Counts.Error, "error"),
 		r.Counts.Warning, plural(r.Counts.Warning, "warning"), r.Counts.Info)
