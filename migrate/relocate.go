@@ -234,8 +234,8 @@ func PlanRelocation(ctx context.Context, src, dst string, opts RelocateOptions) 
 		return fail(err)
 	}
 	p.dst, p.Dst = dl, strings.TrimSuffix(dl.NameOf(dl.Prefix), "/")
-	if p.Dst == p.Src {
-		return fail(fmt.Errorf("%s: source and destination are the same directory", p.Dst))
+	if err := overlap(p.Src, p.Dst, "directory"); err != nil {
+		return fail(err)
 	}
 	if p.dstMetaKey, err = dl.Key(format.MetadataFileName); err != nil {
 		return fail(err)
@@ -854,4 +854,20 @@ func listDirAttrs(ctx context.Context, l *store.Location) (map[string]*transfer.
 		}
 	}
 	return out, nil
+}
+
+// overlap refuses a source and destination (names as NameOf gives them,
+// without a trailing slash) that are one folder or lie one in the other:
+// a copy inside its source nests a snapshot in a snapshot's folder, which
+// the next root scan would take for another one.
+func overlap(src, dst, what string) error {
+	switch {
+	case src == dst:
+		return fmt.Errorf("%s: source and destination are the same %s", dst, what)
+	case strings.HasPrefix(dst, src+"/"):
+		return fmt.Errorf("%s: the destination lies inside the source %s %s", dst, what, src)
+	case strings.HasPrefix(src, dst+"/"):
+		return fmt.Errorf("%s: the source lies inside the destination %s %s", src, what, dst)
+	}
+	return nil
 }

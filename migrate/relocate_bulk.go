@@ -59,6 +59,15 @@ func FindSnapshots(ctx context.Context, srcRoot, dstRoot string) ([]RelocatePair
 		return nil, err
 	}
 	defer l.Close()
+	dl, err := store.Open(ctx, dstRoot)
+	if err != nil {
+		return nil, err
+	}
+	err = overlap(strings.TrimSuffix(l.NameOf(l.Prefix), "/"), strings.TrimSuffix(dl.NameOf(dl.Prefix), "/"), "root")
+	dl.Close()
+	if err != nil {
+		return nil, err
+	}
 	var rels []string
 	var walk func(prefix string, depth int) error
 	walk = func(prefix string, depth int) error {

@@ -202,6 +202,25 @@ func TestRelocateRelativeLocal(t *testing.T) {
 	if err != nil || r.Status != AlreadyRelocated || r.Present != r.Files || r.Copied != 0 {
 		t.Fatalf("re-run: %+v, %v", r, err)
 	}
+
+	// Into itself, inside itself or around itself: refused, nothing written.
+	for dst, want := range map[string]string{
+		src:                         "source and destination are the same directory",
+		filepath.Join(src, "inner"): "the destination lies inside the source directory",
+		filepath.Dir(src):           "the source lies inside the destination directory",
+		src + "-beside/savepoint-x": "",
+	} {
+		_, err := Relocate(ctx, src, dst, RelocateOptions{})
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("to %s: %v, want %q", dst, err, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(src, "inner")); !os.IsNotExist(err) {
+		t.Errorf("a refused relocation wrote into the source: %v", err)
+	}
+	if _, err := FindSnapshots(ctx, filepath.Dir(src), filepath.Join(filepath.Dir(src), "moved")); err == nil || !strings.Contains(err.Error(), "inside the source root") {
+		t.Errorf("a root into itself: %v", err)
+	}
 }
 
 func TestRelocateAbsoluteBecomesSelfContained(t *testing.T) {
