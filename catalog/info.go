@@ -15,6 +15,9 @@ type Info struct {
 	CheckpointID int64
 	Version      int32
 	Err          error // unreadable or unparsable _metadata
+	// StoreFailed says Err is the store's (permissions, network), not the
+	// file's: the snapshot may be fine.
+	StoreFailed bool
 }
 
 // ReadInfo reads and parses the _metadata of each complete folder, a few
@@ -48,9 +51,9 @@ func readInfo(ctx context.Context, root *store.Location, f *Folder) Info {
 	data, err := root.ReadAll(ctx, f.MetadataKey(), snapshot.MaxMetadataSize)
 	if err != nil {
 		if store.IsNotExist(err) {
-			err = fmt.Errorf("%s: deleted since listed", root.NameOf(f.MetadataKey()))
+			return Info{Err: fmt.Errorf("%s: deleted since listed", root.NameOf(f.MetadataKey())), CheckpointID: f.CheckpointID}
 		}
-		return Info{Err: err, CheckpointID: f.CheckpointID}
+		return Info{Err: err, CheckpointID: f.CheckpointID, StoreFailed: true}
 	}
 	s, err := snapshot.Parse(root.NameOf(f.Dir[:len(f.Dir)-1]), data)
 	if err != nil {

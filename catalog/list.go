@@ -171,6 +171,11 @@ func Latest(ctx context.Context, root *store.Location, c *Catalog, opt LatestOpt
 	})
 	for _, f := range snaps {
 		info := ReadInfo(ctx, root, []*Folder{f}, 1)[0]
+		if info.StoreFailed {
+			// Not skipped: the newest snapshot may be this one, and an older
+			// one restored in its place would go back in time unasked.
+			return nil, fmt.Errorf("%s: %w; it is not skipped for an older one, since it may be intact", f.Name, info.Err)
+		}
 		if info.Err != nil {
 			if opt.Skipped != nil {
 				opt.Skipped(f.Name, info.Err)

@@ -250,3 +250,32 @@ func TestLocalMetadataLink(t *testing.T) {
 		t.Fatalf("read through link: %q, %v", got, err)
 	}
 }
+
+// TestWrapReason: errors name the object once, with the system's reason
+// for a local file and the store's code for others, without gocloud's
+// "blob (key …) (code=…)" repetition.
+func TestWrapReason(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "file"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := store.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, err = l.ReadAll(ctx, l.Prefix+"file/below", 1<<20)
+	if want := filepath.Join(dir, "file", "below") + ": not a directory"; err == nil || err.Error() != want {
+		t.Errorf("local: %v, want %q", err, want)
+	}
+	m, err := store.Open(ctx, "mem://wrapreason/p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	_, err = m.ReadAll(ctx, m.Prefix+"missing", 1<<20)
+	if err == nil || !store.IsNotExist(err) || strings.Contains(err.Error(), "blob (key") || !strings.HasPrefix(err.Error(), "mem://wrapreason/p/missing: NotFound: ") {
+		t.Errorf("mem: %v", err)
+	}
+}

@@ -33,9 +33,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 
@@ -184,7 +186,30 @@ func (l *Location) Wrap(key string, err error) error {
 	if err == nil {
 		return nil
 	}
-	return &redactedError{msg: scrub(l.NameOf(key)+": "+err.Error(), l.secrets), err: err}
+	return &redactedError{msg: scrub(l.NameOf(key)+": "+reason(err), l.secrets), err: err}
+}
+
+// gocloudPrefix is what gocloud puts before a store's error: the key, which
+// Wrap names already, and the error's code.
+var gocloudPrefix = regexp.MustCompile(`^blob \(key "(?:[^"\\]|\\.)*"\) \(code=(\w+)\): `)
+
+// reason is err's message as a user reads it after the object's name: a
+// local file's system error alone ("permission denied"), a store's error
+// with its code but without gocloud's repetition of the key.
+func reason(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	msg := err.Error()
+	if m := gocloudPrefix.FindStringSubmatch(msg); m != nil {
+		rest := msg[len(m[0]):]
+		if m[1] == "Unknown" {
+			return rest
+		}
+		return m[1] + ": " + rest
+	}
+	return msg
 }
 
 // isLocal reports whether ref is a file system path or file: URL.
