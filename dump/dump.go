@@ -8,6 +8,7 @@ package dump
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -90,14 +91,28 @@ type Stats struct {
 // errLimit stops the walk when Limit rows were written.
 var errLimit = fmt.Errorf("row limit reached")
 
+// ErrNotFound matches (errors.Is) the errors of a selection that names
+// nothing in the snapshot: an operator, a state or key groups it does not
+// have.
+var ErrNotFound = errors.New("not in the snapshot")
+
+type notFound string
+
+func (e notFound) Error() string      { return string(e) }
+func (notFound) Is(target error) bool { return target == ErrNotFound }
+
 // Dump walks the state of s and sends every row opt selects to sink.
 // Keyed state in the canonical or heap layout and operator state are read;
 // RocksDB native state is converted first (see migrate.ToCanonical).
 func Dump(ctx context.Context, s *snapshot.Snapshot, src *source.Source, opt Options, sink Sink) (Stats, error) {
 	d := &dumper{ctx: ctx, opt: opt, sink: sink, tables: map[string]*Table{}}
 	err := d.run(s, src)
-	if err == errLimit {
+	limited := err == errLimit
+	if limited {
 		err = nil
+	}
+	if err == nil && !limited && opt.State != "" && !d.sawState() {
+		err = notFound(fmt.Sprintf("no state %q in the operators dumped", opt.State))
 	}
 	if err == nil {
 		d.read = d.total
@@ -149,6 +164,9 @@ func unreadableKeyed(op *snapshot.Operator, subtask int32, h format.KeyedStateHa
 }
 
 func (d *dumper) run(s *snapshot.Snapshot, src *source.Source) error {
+	if err := d.keyGroupsExist(s); err != nil {
+		return err
+	}
 	if d.opt.Progress != nil {
 		d.total = d.streamBytes(s)
 		d.progress(0)
@@ -179,7 +197,42 @@ func (d *dumper) run(s *snapshot.Snapshot, src *source.Source) error {
 		}
 	}
 	if !found {
-		return fmt.Errorf("no operator %q in %s", d.opt.Operator, s.Dir)
+		return notFound(fmt.Sprintf("no operator %q in %s", d.opt.Operator, s.Dir))
+	}
+	return nil
+}
+
+// sawState reports whether a table of the selected state was met.
+func (d *dumper) sawState() bool {
+	for _, t := range d.tables {
+		if t.State == d.opt.State {
+			return true
+		}
+	}
+	return false
+}
+
+// keyGroupsExist checks that the selected key groups exist in some
+// selected operator with keyed state.
+func (d *dumper) keyGroupsExist(s *snapshot.Snapshot) error {
+	if d.opt.FirstKeyGroup < 0 {
+		return nil
+	}
+	most := int32(0)
+	for i := range s.Operators {
+		op := &s.Operators[i]
+		if !d.wantOperator(op) {
+			continue
+		}
+		for _, st := range op.State.Subtasks {
+			if st.ManagedKeyedState != nil {
+				most = max(most, op.State.MaxParallelism)
+				break
+			}
+		}
+	}
+	if most > 0 && d.opt.FirstKeyGroup >= most {
+		return notFound(fmt.Sprintf("key group %d: the operators' max parallelism is %d (key groups 0 to %d)", d.opt.FirstKeyGroup, most, most-1))
 	}
 	return nil
 }

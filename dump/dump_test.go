@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -309,6 +310,30 @@ func TestProgress(t *testing.T) {
 	for i := 1; i < len(calls); i++ {
 		if calls[i][0] < calls[i-1][0] || calls[i][0] > calls[i][1] {
 			t.Fatalf("progress %v after %v", calls[i], calls[i-1])
+		}
+	}
+}
+
+// TestSelectionNotFound: an operator, a state or key groups the snapshot
+// does not have are ErrNotFound, not an empty dump; a state that is there
+// is found even when the limit stops the dump before its operator.
+func TestSelectionNotFound(t *testing.T) {
+	dir := corpus.Find(t, "new-stateful-udf-migration-itcase-flink1.20-hashmap-savepoint").Dir
+	for _, opt := range []dump.Options{
+		{Operator: "nosuch", FirstKeyGroup: -1, LastKeyGroup: -1},
+		{State: "nosuch", FirstKeyGroup: -1, LastKeyGroup: -1},
+		{FirstKeyGroup: 4, LastKeyGroup: 9}, // max parallelism 4
+	} {
+		if _, err := run(t, dir, opt, dump.NewJSONL(io.Discard)); !errors.Is(err, dump.ErrNotFound) {
+			t.Errorf("%+v: %v, want ErrNotFound", opt, err)
+		}
+	}
+	for _, opt := range []dump.Options{
+		{State: "state-name", Limit: 1, FirstKeyGroup: -1, LastKeyGroup: -1},
+		{FirstKeyGroup: 3, LastKeyGroup: 3},
+	} {
+		if st, err := run(t, dir, opt, dump.NewJSONL(io.Discard)); err != nil || st.Rows == 0 {
+			t.Errorf("%+v: %d rows, %v", opt, st.Rows, err)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -64,7 +65,7 @@ savepoint under --tmp first, without a JVM.`,
 			fs.StringVar(&dumpFlags.operator, "operator", "", "only this operator (uid or 32-hex id)")
 			fs.StringVar(&dumpFlags.state, "state", "", "only this state")
 			fs.StringVar(&dumpFlags.groups, "key-group", "", "only key group N or range N-M (keyed state only)")
-			fs.Int64Var(&dumpFlags.limit, "limit", 0, "stop after this many rows")
+			fs.Int64Var(&dumpFlags.limit, "limit", 0, "stop after this many rows (0: all)")
 			fs.StringVar(&dumpFlags.out, "out", "", "output file (jsonl, csv; default standard output) or directory/URL (parquet, arrow, arrows)")
 			fs.StringVar(&dumpFlags.tmp, "tmp", os.TempDir(), "scratch space for converting RocksDB native state")
 			fs.StringVar(&dumpFlags.compress, "compression", "snappy", "Parquet page codec: snappy, zstd (smaller, slower), gzip or none (fastest, largest)")
@@ -111,6 +112,9 @@ func runDump(ctx context.Context, e *env, args []string) error {
 	var err error
 	if opt.FirstKeyGroup, opt.LastKeyGroup, err = parseKeyGroups(dumpFlags.groups); err != nil {
 		return err
+	}
+	if opt.Limit < 0 {
+		return usagef("--limit %d: want a number of rows (0: all)", opt.Limit)
 	}
 	columnar := table.Format(dumpFlags.output).Binary()
 	if columnar && dumpFlags.out == "" {
@@ -204,6 +208,9 @@ func runDump(ctx context.Context, e *env, args []string) error {
 	st, err := dump.Dump(ctx, s, src, opt, sink)
 	if ferr := finish(); err == nil {
 		err = ferr
+	}
+	if errors.Is(err, dump.ErrNotFound) {
+		return usagef("%v", err) // a selection of what is not there: the arguments are wrong
 	}
 	if err != nil {
 		return &exitError{code: exitInput, err: err}
