@@ -365,3 +365,20 @@ func TestSerializerRulesWholeCorpus(t *testing.T) {
 		t.Error("the corpus's Kryo and Scala snapshots were not found")
 	}
 }
+
+// TestUnknownTarget: a release newer than the rules know is said so, with
+// the target named, and not for the newest known one.
+func TestUnknownTarget(t *testing.T) {
+	r := report(t, corpus.Find(t, "new-stateful-udf-migration-itcase-flink1.20-hashmap-savepoint").Dir)
+	out := compat.Check(r, compat.Options{Target: rel("3.0")})
+	f := findings(out, "unknown-target")
+	if len(f) != 1 || f[0].Severity != compat.Warns || !strings.Contains(f[0].Message, "Flink 3.0 is newer") || len(out.Steps) == 0 {
+		t.Errorf("3.0: %+v, steps %v", f, out.Steps)
+	}
+	if m := findings(out, "major-version"); len(m) != 1 || !strings.Contains(m[0].Message, "restored on 3.0") {
+		t.Errorf("3.0: %+v", m)
+	}
+	if out := compat.Check(r, compat.Options{Target: snapshot.LatestKnown}); hasRule(out, "unknown-target") {
+		t.Errorf("%s: %+v", snapshot.LatestKnown, out.Findings)
+	}
+}

@@ -19,7 +19,7 @@ type Rule struct {
 }
 
 // RulesVersion changes whenever a rule is added, removed or changed.
-const RulesVersion = "2026-12-06"
+const RulesVersion = "2026-12-06.2"
 
 func rel(major, minor int) snapshot.Release { return snapshot.Release{Major: major, Minor: minor} }
 
@@ -56,6 +56,17 @@ func isLegacyConfig(s *inspect.SerializerInfo) bool {
 
 // Rules is the rule table, in the order they are applied and printed.
 var Rules = []Rule{
+	{
+		ID: "unknown-target", Title: "the rules know the releases up to " + snapshot.LatestKnown.String(),
+		Applies: "targets newer than " + snapshot.LatestKnown.String(),
+		Source:  "fsnap's rule table (RulesVersion)",
+		check: func(c *check, r *Rule) {
+			if snapshot.LatestKnown.Less(c.opt.Target) {
+				c.add(r, Warns, fmt.Sprintf("Flink %s is newer than the releases these rules know (up to %s): what it changed is not checked",
+					c.opt.Target, snapshot.LatestKnown), "test the restore on Flink "+c.opt.Target.String()+" in staging, or update fsnap")
+			}
+		},
+	},
 	{
 		ID: "downgrade", Title: "Flink restores snapshots of its own and earlier releases only",
 		Applies: "target older than every release that could have written the snapshot",
@@ -221,7 +232,7 @@ var Rules = []Rule{
 		Source:  "Flink 2.0 release notes (\"state compatibility between 1.x and 2.x is not guaranteed\"); Flink's 2.x migration tests restore 1.8+ canonical savepoints and 1.15+ native ones",
 		check: func(c *check, r *Rule) {
 			if c.atLeast(rel(2, 0)) && c.writtenBefore(rel(2, 0)) {
-				c.add(r, Informs, "a Flink 1.x snapshot restored on 2.x: the rules above cover the known breaks; test the restore in staging", "")
+				c.add(r, Informs, fmt.Sprintf("a Flink 1.x snapshot restored on %s: the rules above cover the known breaks; test the restore in staging", c.opt.Target), "")
 			}
 		},
 	},
