@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -83,15 +84,18 @@ func runInspect(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if inspectFlags.table != "operators" && inspectFlags.table != "states" {
+		return usagef("--table %q: want operators or states", inspectFlags.table)
+	}
+	if inspectFlags.table != "operators" && !isTable(inspectFlags.output) {
+		return usagef("--table goes with -o %s (text and json show every table)", strings.Join(tableFormats, ", "))
+	}
 	s, src, err := loadSnapshot(ctx, args[0], allow...)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
 	opt := inspect.Options{Files: inspectFlags.files}
-	if inspectFlags.table != "operators" && inspectFlags.table != "states" {
-		return usagef("--table %q: want operators or states", inspectFlags.table)
-	}
 	if inspectFlags.states && inspectFlags.metadataOnly {
 		return usagef("--states reads the state files; --metadata-only does not")
 	}

@@ -65,6 +65,8 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"inspect"}, exitUsage, "usage: fsnap inspect"},
 		{[]string{"inspect", "--nosuch", "x"}, exitUsage, "unknown flag"},
 		{[]string{"inspect", "-o", "yaml", bad}, exitUsage, "unknown output format"},
+		{[]string{"inspect", "--table", "states", bad}, exitUsage, "--table goes with -o csv"},
+		{[]string{"dump", "--limit", "-1", bad}, exitUsage, "--limit -1"},
 		{[]string{"inspect", bad}, exitInput, "_metadata offset 8 (0x8): truncated"},
 		{[]string{"inspect", filepath.Join(bad, "missing")}, exitInput, "no such snapshot"},
 		{[]string{"--version"}, exitOK, "fsnap "},
