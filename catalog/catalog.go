@@ -373,7 +373,7 @@ func classify(rel string, depth int) (name, job string, kind FolderKind, id int6
 		if i < 0 {
 			return rel, "", "", -1 // a file within the scanned depth
 		}
-		if k, id := folderKind(rel[end : end+i]); k != "" {
+		if k, id := FolderKindOf(rel[end : end+i]); k != "" {
 			return rel[:end+i], strings.TrimSuffix(rel[:end], "/"), k, id
 		}
 		end += i + 1
@@ -383,10 +383,7 @@ func classify(rel string, depth int) (name, job string, kind FolderKind, id int6
 
 // FolderKindOf is the kind of folder a name makes (chk-N, savepoint-*,
 // shared, taskowned), "" for other names, and the checkpoint id of chk-N.
-func FolderKindOf(name string) (FolderKind, int64) { return folderKind(name) }
-
-// folderKind recognises a folder name.
-func folderKind(name string) (FolderKind, int64) {
+func FolderKindOf(name string) (FolderKind, int64) {
 	switch {
 	case name == "shared":
 		return Shared, -1

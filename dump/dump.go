@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"strings"
 
 	"github.com/fsnap/fsnap/format"
@@ -152,6 +153,21 @@ func (d *dumper) wantOperator(op *snapshot.Operator) bool {
 	return o == "" || strings.EqualFold(o, op.State.ID.String()) || o == op.UID || format.OperatorIDFromUID(o) == op.State.ID
 }
 
+// operators yields the operators of s the options select.
+func (d *dumper) operators(s *snapshot.Snapshot) iter.Seq[*snapshot.Operator] {
+	return func(yield func(*snapshot.Operator) bool) {
+		for i := range s.Operators {
+			if op := &s.Operators[i]; d.wantOperator(op) && !yield(op) {
+				return
+			}
+		}
+	}
+}
+
+// operatorState reports whether operator state is dumped: it has no key
+// groups, so not when key groups are selected.
+func (d *dumper) operatorState() bool { return d.opt.FirstKeyGroup < 0 && d.opt.LastKeyGroup < 0 }
+
 // unreadableKeyed says why keyed state of handle h is not dumped and what
 // to do instead.
 func unreadableKeyed(op *snapshot.Operator, subtask int32, h format.KeyedStateHandle) error {
@@ -172,11 +188,7 @@ func (d *dumper) run(s *snapshot.Snapshot, src *source.Source) error {
 		d.progress(0)
 	}
 	found := d.opt.Operator == ""
-	for i := range s.Operators {
-		op := &s.Operators[i]
-		if !d.wantOperator(op) {
-			continue
-		}
+	for op := range d.operators(s) {
 		found = true
 		for _, st := range op.State.Subtasks {
 			if err := d.ctx.Err(); err != nil {
@@ -189,7 +201,7 @@ func (d *dumper) run(s *snapshot.Snapshot, src *source.Source) error {
 			} else if st.ManagedKeyedState != nil {
 				return unreadableKeyed(op, st.Index, st.ManagedKeyedState)
 			}
-			if h := st.ManagedOperatorState; h != nil && d.opt.FirstKeyGroup < 0 && d.opt.LastKeyGroup < 0 {
+			if h := st.ManagedOperatorState; h != nil && d.operatorState() {
 				if err := d.operator(src, op, st.Index, h); err != nil {
 					return err
 				}
@@ -219,11 +231,7 @@ func (d *dumper) keyGroupsExist(s *snapshot.Snapshot) error {
 		return nil
 	}
 	most := int32(0)
-	for i := range s.Operators {
-		op := &s.Operators[i]
-		if !d.wantOperator(op) {
-			continue
-		}
+	for op := range d.operators(s) {
 		for _, st := range op.State.Subtasks {
 			if st.ManagedKeyedState != nil {
 				most = max(most, op.State.MaxParallelism)
@@ -240,16 +248,12 @@ func (d *dumper) keyGroupsExist(s *snapshot.Snapshot) error {
 // streamBytes is the size of the streams run reads.
 func (d *dumper) streamBytes(s *snapshot.Snapshot) int64 {
 	var n int64
-	for i := range s.Operators {
-		op := &s.Operators[i]
-		if !d.wantOperator(op) {
-			continue
-		}
+	for op := range d.operators(s) {
 		for _, st := range op.State.Subtasks {
 			if h, ok := st.ManagedKeyedState.(*format.KeyGroupsHandle); ok && h.Delegate != nil {
 				n += h.Delegate.StateSize()
 			}
-			if h := st.ManagedOperatorState; h != nil && h.Delegate != nil && d.opt.FirstKeyGroup < 0 && d.opt.LastKeyGroup < 0 {
+			if h := st.ManagedOperatorState; h != nil && h.Delegate != nil && d.operatorState() {
 				n += h.Delegate.StateSize()
 			}
 		}

@@ -36,9 +36,11 @@ type Object struct {
 	IsDir     bool
 }
 
-// IsNotExist reports whether err says that an object or bucket does not exist.
+// IsNotExist reports whether err says that an object or bucket does not
+// exist: a store's NotFound, or a local key below a file (a file given as
+// a snapshot directory), which the local store reports as another error.
 func IsNotExist(err error) bool {
-	return gcerrors.Code(err) == gcerrors.NotFound
+	return gcerrors.Code(err) == gcerrors.NotFound || errors.Is(err, syscall.ENOTDIR)
 }
 
 // Stat returns the attributes of the object at key.
@@ -62,8 +64,8 @@ func (l *Location) Stat(ctx context.Context, key string) (Object, error) {
 // Exists reports whether an object is stored at key.
 func (l *Location) Exists(ctx context.Context, key string) (bool, error) {
 	ok, err := l.Bucket.Exists(ctx, key)
-	if errors.Is(err, syscall.ENOTDIR) {
-		return false, nil // a local key below a file (a file given as a snapshot directory)
+	if IsNotExist(err) {
+		return false, nil
 	}
 	return ok, l.Wrap(key, err)
 }

@@ -47,6 +47,7 @@ func (c *checker) fileOf(h format.StreamHandle) *fileInfo {
 // paths resolves every file to a store key, refusing unsafe names, and
 // reports the handles that pin the snapshot to its place.
 func (c *checker) paths() {
+	relative := 0
 	for _, f := range c.snap.Files {
 		if f.Scope == snapshot.ScopeInline {
 			continue
@@ -54,6 +55,7 @@ func (c *checker) paths() {
 		fi := &fileInfo{f: f, name: f.Path}
 		c.files[f] = fi
 		if f.Scope == snapshot.ScopeExclusive {
+			relative++
 			if f.Unsafe != nil {
 				fi.name = f.Relative
 				c.add(UnsafeRelativePath, firstUse(f, fi.name), fmt.Sprintf("%v; fsnap never opens it", f.Unsafe), withUsers(f))
@@ -76,21 +78,15 @@ func (c *checker) paths() {
 		c.relocatability(fi)
 		c.locate(fi)
 	}
-	c.selfContainedDir()
+	c.selfContainedDir(relative)
 }
 
-// selfContainedDir checks that the snapshot directory, which holds the
+// selfContainedDir checks that the snapshot directory, which holds the n
 // files named relative to it, lies under the root every file must.
-func (c *checker) selfContainedDir() {
+func (c *checker) selfContainedDir(n int) {
 	root := c.opts.SelfContainedIn
 	if root == nil {
 		return
-	}
-	n := 0
-	for _, f := range c.snap.Files {
-		if f.Scope == snapshot.ScopeExclusive {
-			n++
-		}
 	}
 	if dir := c.ref.NameOf(c.ref.Prefix); n > 0 && !strings.HasPrefix(dir, root.NameOf(root.Prefix)) {
 		c.add(FileOutsideRoot, place{op: -1, sub: -1}, fmt.Sprintf("the snapshot directory %s lies outside %s, which must hold every file: so do the %d %s named relative to it",
